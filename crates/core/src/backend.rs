@@ -1,0 +1,296 @@
+//! Where state lives, behind one trait, and the local folder backend.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::state::{State, STATE_FORMAT_VERSION};
+
+/// Who holds a stack's lock, and since when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockInfo {
+    /// A random id of this lock.
+    pub id: String,
+    /// `user@host (pid N)`.
+    pub who: String,
+    /// The command that took it, such as `apply`.
+    pub operation: String,
+    /// RFC 3339 time it was taken.
+    pub created: String,
+}
+
+impl LockInfo {
+    /// Describes the current process taking a lock for `operation`.
+    pub fn for_current_process(operation: &str) -> LockInfo {
+        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            who: format!("{user}@{host} (pid {})", std::process::id()),
+            operation: operation.to_string(),
+            created: now_rfc3339(),
+        }
+    }
+}
+
+/// Errors of a state backend.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Someone else holds the stack's lock.
+    #[error("state of stack `{stack}` is locked by {} for `{}` since {} (lock id {}); if that process is gone, run `clawform force-unlock {stack}`", .holder.who, .holder.operation, .holder.created, .holder.id)]
+    Locked {
+        /// The stack.
+        stack: String,
+        /// Who holds the lock.
+        holder: LockInfo,
+    },
+    /// The state document is not valid.
+    #[error("state file {path} is not valid: {reason}")]
+    Corrupt {
+        /// Where it is.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A write would go back in time or cross lineages.
+    #[error("refusing to write state of stack `{stack}`: {reason}")]
+    Conflict {
+        /// The stack.
+        stack: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// An I/O or service error.
+    #[error("state backend: {0}")]
+    Io(String),
+}
+
+/// A place that keeps state documents and locks, one per stack.
+#[async_trait]
+pub trait StateBackend: Send + Sync {
+    /// Reads a stack's state, or `None` if it was never applied.
+    async fn load(&self, stack: &str) -> Result<Option<State>, BackendError>;
+    /// Writes a stack's state; the serial must be above the stored one and the lineage equal.
+    async fn save(&self, state: &State) -> Result<(), BackendError>;
+    /// Takes the stack's lock, or fails naming whoever holds it.
+    async fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError>;
+    /// Gives the lock back (only if `info` still holds it).
+    async fn unlock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError>;
+    /// Removes a lock whoever holds it; returns who held it.
+    async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, BackendError>;
+    /// Names of the stacks that have state.
+    async fn list(&self) -> Result<Vec<String>, BackendError>;
+}
+
+/// State files in a local folder: `NAME.json`, `NAME.json.backup` and `NAME.lock`.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    dir: PathBuf,
+}
+
+impl LocalBackend {
+    /// A backend storing files in `dir` (created when first written).
+    pub fn new(dir: impl Into<PathBuf>) -> LocalBackend {
+        LocalBackend { dir: dir.into() }
+    }
+
+    /// The state file of `stack`.
+    pub fn state_path(&self, stack: &str) -> PathBuf {
+        self.dir.join(format!("{stack}.json"))
+    }
+
+    fn lock_path(&self, stack: &str) -> PathBuf {
+        self.dir.join(format!("{stack}.lock"))
+    }
+
+    fn read_lock(&self, stack: &str) -> Option<LockInfo> {
+        let text = fs::read_to_string(self.lock_path(stack)).ok()?;
+        Some(serde_json::from_str(&text).unwrap_or_else(|_| LockInfo {
+            id: "?".into(),
+            who: "an unknown process (the lock file is unreadable)".into(),
+            operation: "?".into(),
+            created: "?".into(),
+        }))
+    }
+}
+
+fn io(context: &str, path: &Path, e: std::io::Error) -> BackendError {
+    BackendError::Io(format!("{context} {}: {e}", path.display()))
+}
+
+/// Parses a state document, checking its format version.
+pub fn parse_state(text: &str, origin: &str) -> Result<State, BackendError> {
+    let state: State = serde_json::from_str(text).map_err(|e| BackendError::Corrupt { path: origin.into(), reason: e.to_string() })?;
+    if state.format_version > STATE_FORMAT_VERSION {
+        return Err(BackendError::Corrupt {
+            path: origin.into(),
+            reason: format!("format version {} is newer than this clawform understands ({STATE_FORMAT_VERSION}); upgrade clawform", state.format_version),
+        });
+    }
+    Ok(state)
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a mix.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp.{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("state"), std::process::id()));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    // The rename itself is durable only once the directory is synced.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl StateBackend for LocalBackend {
+    async fn load(&self, stack: &str) -> Result<Option<State>, BackendError> {
+        let path = self.state_path(stack);
+        match fs::read_to_string(&path) {
+            Ok(text) => parse_state(&text, &path.display().to_string()).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read", &path, e)),
+        }
+    }
+
+    async fn save(&self, state: &State) -> Result<(), BackendError> {
+        fs::create_dir_all(&self.dir).map_err(|e| io("cannot create", &self.dir, e))?;
+        let path = self.state_path(&state.stack);
+        if let Some(old) = self.load(&state.stack).await? {
+            if old.lineage != state.lineage {
+                return Err(BackendError::Conflict { stack: state.stack.clone(), reason: format!("stored state has lineage {}, this one {}", old.lineage, state.lineage) });
+            }
+            if old.serial >= state.serial {
+                return Err(BackendError::Conflict { stack: state.stack.clone(), reason: format!("stored serial {} is not below the new serial {}", old.serial, state.serial) });
+            }
+            fs::copy(&path, self.dir.join(format!("{}.json.backup", state.stack))).map_err(|e| io("cannot back up", &path, e))?;
+        }
+        let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| BackendError::Io(e.to_string()))?;
+        bytes.push(b'\n');
+        write_atomically(&path, &bytes).map_err(|e| io("cannot write", &path, e))
+    }
+
+    async fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError> {
+        fs::create_dir_all(&self.dir).map_err(|e| io("cannot create", &self.dir, e))?;
+        let path = self.lock_path(stack);
+        // create_new is O_EXCL: of two processes racing here, exactly one succeeds.
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                let bytes = serde_json::to_vec_pretty(info).map_err(|e| BackendError::Io(e.to_string()))?;
+                f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(|e| io("cannot write", &path, e))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = self.read_lock(stack).unwrap_or_else(|| LockInfo { id: "?".into(), who: "another process".into(), operation: "?".into(), created: "just now".into() });
+                Err(BackendError::Locked { stack: stack.to_string(), holder })
+            }
+            Err(e) => Err(io("cannot create", &path, e)),
+        }
+    }
+
+    async fn unlock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError> {
+        match self.read_lock(stack) {
+            Some(holder) if holder.id == info.id => fs::remove_file(self.lock_path(stack)).map_err(|e| io("cannot remove", &self.lock_path(stack), e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, BackendError> {
+        let holder = self.read_lock(stack);
+        match fs::remove_file(self.lock_path(stack)) {
+            Ok(()) => Ok(holder),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot remove", &self.lock_path(stack), e)),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<String>, BackendError> {
+        let mut names = Vec::new();
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+            Err(e) => return Err(io("cannot list", &self.dir, e)),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(stack) = name.strip_suffix(".json") {
+                if !stack.starts_with('.') {
+                    names.push(stack.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// The current time in RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+// Howard Hinnant's days-to-civil algorithm: avoids a date crate for one timestamp.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn second_lock_names_the_holder_and_force_unlock_clears_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let first = LockInfo::for_current_process("apply");
+        backend.lock("net", &first).await.unwrap();
+        let err = backend.lock("net", &LockInfo::for_current_process("apply")).await.unwrap_err().to_string();
+        assert!(err.contains(&first.who) && err.contains("force-unlock net"), "{err}");
+        assert_eq!(backend.force_unlock("net").await.unwrap().map(|h| h.id), Some(first.id));
+        backend.lock("net", &LockInfo::for_current_process("apply")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn save_keeps_a_backup_and_refuses_old_serials_and_other_lineages() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let mut state = State::new("net");
+        state.serial = 1;
+        backend.save(&state).await.unwrap();
+        state.serial = 2;
+        backend.save(&state).await.unwrap();
+        assert!(dir.path().join("net.json.backup").exists());
+        assert_eq!(backend.load("net").await.unwrap().unwrap().serial, 2);
+        state.serial = 2;
+        assert!(matches!(backend.save(&state).await, Err(BackendError::Conflict { .. })));
+        let mut other = State::new("net");
+        other.serial = 9;
+        assert!(matches!(backend.save(&other).await, Err(BackendError::Conflict { .. })));
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_783), (2026, 11, 26));
+    }
+}

@@ -1,0 +1,320 @@
+//! The engine: walks a plan in dependency order with bounded parallelism, calls the provider,
+//! and saves state after every completed step.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+use tokio::task::JoinSet;
+use tracing::{info_span, Instrument};
+
+use crate::backend::{BackendError, StateBackend};
+use crate::graph::dependencies_of;
+use crate::plan::{mask_sensitive, Action, Plan, ResourceChange};
+use crate::provider::{Applied, ErrorKind, OpContext, Provider, ProviderError};
+use crate::resolve::Scope;
+use crate::schema::Registry;
+use crate::state::{State, StateResource};
+
+/// How an apply runs.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Operations in flight at most.
+    pub parallelism: usize,
+    /// Set to stop scheduling new operations (Ctrl-C); in-flight ones finish and are saved.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { parallelism: 10, stop: Arc::new(AtomicBool::new(false)) }
+    }
+}
+
+/// One operation that failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpFailure {
+    /// The resource.
+    pub address: String,
+    /// What was being done.
+    pub action: Action,
+    /// The provider's message.
+    pub message: String,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone)]
+pub struct ApplyReport {
+    /// Operations completed, in the order they completed.
+    pub completed: Vec<(String, Action)>,
+    /// Operations that failed.
+    pub failures: Vec<OpFailure>,
+    /// Whether the apply was stopped before the end (by a failure or a stop request).
+    pub interrupted: bool,
+    /// The state as saved at the end.
+    pub state: State,
+}
+
+/// Why an apply could not run at all (failures of single operations are in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The state moved on since the plan was made.
+    #[error("the plan is stale: it was made from state serial {planned:?} (lineage {planned_lineage:?}) but the state is now at serial {current:?} (lineage {current_lineage:?}); run plan again")]
+    StalePlan {
+        /// Serial the plan was made from.
+        planned: Option<u64>,
+        /// Lineage the plan was made from.
+        planned_lineage: Option<String>,
+        /// Serial now.
+        current: Option<u64>,
+        /// Lineage now.
+        current_lineage: Option<String>,
+    },
+    /// State could not be saved; the report tells what was done before.
+    #[error("{source}")]
+    Backend {
+        /// The backend's error.
+        source: BackendError,
+        /// What was done until then.
+        report: Box<ApplyReport>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Phase {
+    Delete,
+    Apply,
+}
+
+struct Op {
+    change: usize,
+    phase: Phase,
+    waiting: usize,
+    dependents: Vec<usize>,
+}
+
+/// Applies `plan` to `state` (the stack's current state, or `None`), saving through `backend`.
+pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provider: Arc<dyn Provider>, backend: &dyn StateBackend, options: &ApplyOptions) -> Result<ApplyReport, EngineError> {
+    let current = (state.as_ref().map(|s| s.serial), state.as_ref().map(|s| s.lineage.clone()));
+    if current != (plan.prior_serial, plan.prior_lineage.clone()) {
+        return Err(EngineError::StalePlan { planned: plan.prior_serial, planned_lineage: plan.prior_lineage.clone(), current: current.0, current_lineage: current.1 });
+    }
+    let mut state = state.unwrap_or_else(|| State::new(&plan.stack));
+    state.params = plan.params.clone();
+    let mut ops = build_ops(plan, &state);
+    let mut report = ApplyReport { completed: vec![], failures: vec![], interrupted: false, state: state.clone() };
+    let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].waiting == 0).collect();
+    ready.reverse();
+    let mut running = JoinSet::new();
+    let parallelism = options.parallelism.max(1);
+    let mut stopping = false;
+    loop {
+        if options.stop.load(Ordering::SeqCst) && !stopping {
+            stopping = true;
+            report.interrupted = true;
+        }
+        while !stopping && running.len() < parallelism {
+            let Some(i) = ready.pop() else { break };
+            let change = plan.changes[ops[i].change].clone();
+            let phase = ops[i].phase;
+            let task = prepare(&change, phase, &state, plan, registry);
+            let provider = provider.clone();
+            let span = info_span!("resource", address = %change.address, r#type = %change.type_name, action = ?change.action, phase = ?phase);
+            running.spawn(
+                async move {
+                    let result = match task {
+                        Ok(task) => run(provider.as_ref(), task).await,
+                        Err(e) => Err(e),
+                    };
+                    (i, result)
+                }
+                .instrument(span),
+            );
+        }
+        let Some(joined) = running.join_next().await else { break };
+        let (i, result) = match joined {
+            Ok(x) => x,
+            Err(e) => {
+                // A panicking provider is a bug; record it against no address and stop.
+                report.failures.push(OpFailure { address: "?".into(), action: Action::NoOp, message: format!("internal error: {e}") });
+                stopping = true;
+                continue;
+            }
+        };
+        let change = &plan.changes[ops[i].change];
+        match result {
+            Ok(outcome) => {
+                record(&mut state, change, ops[i].phase, outcome, registry);
+                report.completed.push((change.address.clone(), change.action));
+                state.serial += 1;
+                if let Err(source) = backend.save(&state).await {
+                    report.state = state;
+                    report.interrupted = true;
+                    // Let in-flight work end so that it is not cut off mid-call.
+                    while running.join_next().await.is_some() {}
+                    return Err(EngineError::Backend { source, report: Box::new(report) });
+                }
+                for d in std::mem::take(&mut ops[i].dependents) {
+                    ops[d].waiting -= 1;
+                    if ops[d].waiting == 0 {
+                        ready.push(d);
+                    }
+                }
+            }
+            Err(e) => {
+                report.failures.push(OpFailure { address: change.address.clone(), action: change.action, message: e.message });
+                stopping = true;
+                report.interrupted = true;
+            }
+        }
+    }
+    if !stopping {
+        update_outputs(&mut state, plan);
+        state.serial += 1;
+        if let Err(source) = backend.save(&state).await {
+            report.state = state;
+            return Err(EngineError::Backend { source, report: Box::new(report) });
+        }
+    }
+    report.state = state;
+    Ok(report)
+}
+
+fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
+    let mut ops = Vec::new();
+    let mut index: HashMap<(String, Phase), usize> = HashMap::new();
+    for (ci, c) in plan.changes.iter().enumerate() {
+        let phases: &[Phase] = match c.action {
+            Action::NoOp => &[],
+            Action::Create | Action::Update => &[Phase::Apply],
+            Action::Replace => &[Phase::Delete, Phase::Apply],
+            Action::Delete => &[Phase::Delete],
+        };
+        for &phase in phases {
+            index.insert((c.address.clone(), phase), ops.len());
+            ops.push(Op { change: ci, phase, waiting: 0, dependents: vec![] });
+        }
+    }
+    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for c in &plan.changes {
+        let me_apply = index.get(&(c.address.clone(), Phase::Apply)).copied();
+        let me_delete = index.get(&(c.address.clone(), Phase::Delete)).copied();
+        if let (Some(a), Some(d)) = (me_apply, me_delete) {
+            edges.insert((d, a));
+        }
+        if let (Some(a), Some(config)) = (me_apply, &c.config) {
+            for dep in dependencies_of(config) {
+                if let Some(&b) = index.get(&(dep, Phase::Apply)) {
+                    edges.insert((b, a));
+                }
+            }
+        }
+        // What this resource depended on when applied may be deleted only after it is
+        // deleted, or after it is updated to stop depending on it.
+        if let Some(prior) = state.get(&c.address) {
+            let first = me_delete.or(if c.action == Action::Update { me_apply } else { None });
+            if let Some(first) = first {
+                for dep in &prior.dependencies {
+                    if let Some(&b) = index.get(&(dep.clone(), Phase::Delete)) {
+                        edges.insert((first, b));
+                    }
+                }
+            }
+        }
+    }
+    for (from, to) in edges {
+        ops[from].dependents.push(to);
+        ops[to].waiting += 1;
+    }
+    ops
+}
+
+enum Task {
+    Create { ctx: OpContext, type_name: String, attributes: Json },
+    Update { ctx: OpContext, type_name: String, id: String, prior: Json, attributes: Json },
+    Delete { ctx: OpContext, type_name: String, id: String, prior: Json },
+}
+
+enum Outcome {
+    Applied { applied: Applied, attributes: Json },
+    Deleted,
+}
+
+fn prepare(change: &ResourceChange, phase: Phase, state: &State, plan: &Plan, registry: &Registry) -> Result<Task, ProviderError> {
+    let ctx = OpContext { stack: plan.stack.clone(), address: change.address.clone() };
+    let prior = state.get(&change.address);
+    if phase == Phase::Delete {
+        let prior = prior.ok_or_else(|| ProviderError::invalid(format!("{} is not in state any more", change.address)))?;
+        return Ok(Task::Delete { ctx, type_name: prior.type_name.clone(), id: prior.id.clone(), prior: prior.attributes.clone() });
+    }
+    let config = change.config.as_ref().ok_or_else(|| ProviderError::invalid(format!("{} has no configuration in the plan", change.address)))?;
+    let scope = scope_of(state, plan);
+    let (attributes, unknown) = scope.resolve_attributes(&config.attributes).map_err(|e| ProviderError::invalid(format!("{}: {e}", change.address)))?;
+    if !unknown.is_empty() {
+        return Err(ProviderError::invalid(format!("{}: attributes {unknown:?} are still unknown", change.address)));
+    }
+    let _ = registry;
+    match (change.action, prior) {
+        (Action::Update, Some(p)) => Ok(Task::Update { ctx, type_name: config.type_name.clone(), id: p.id.clone(), prior: p.attributes.clone(), attributes }),
+        _ => Ok(Task::Create { ctx, type_name: config.type_name.clone(), attributes }),
+    }
+}
+
+fn scope_of(state: &State, plan: &Plan) -> Scope {
+    Scope {
+        params: plan.params.clone(),
+        resources: state.resources.iter().map(|r| (r.address.clone(), r.attributes.clone())).collect(),
+        unknown: Default::default(),
+        external: plan.external_outputs.clone(),
+    }
+}
+
+async fn run(provider: &dyn Provider, task: Task) -> Result<Outcome, ProviderError> {
+    match task {
+        Task::Create { ctx, type_name, attributes } => {
+            let applied = provider.create(&ctx, &type_name, &attributes).await?;
+            Ok(Outcome::Applied { applied, attributes })
+        }
+        Task::Update { ctx, type_name, id, prior, attributes } => {
+            let applied = provider.update(&ctx, &type_name, &id, &prior, &attributes).await?;
+            Ok(Outcome::Applied { applied, attributes })
+        }
+        Task::Delete { ctx, type_name, id, prior } => match provider.delete(&ctx, &type_name, &id, &prior).await {
+            Ok(()) => Ok(Outcome::Deleted),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(Outcome::Deleted),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+fn record(state: &mut State, change: &ResourceChange, phase: Phase, outcome: Outcome, registry: &Registry) {
+    match (phase, outcome) {
+        (Phase::Delete, _) | (_, Outcome::Deleted) => state.remove(&change.address),
+        (Phase::Apply, Outcome::Applied { applied, mut attributes }) => {
+            let type_name = change.config.as_ref().map_or(change.type_name.clone(), |c| c.type_name.clone());
+            if let Some(kind) = registry.get(&type_name) {
+                mask_sensitive(&mut attributes, kind.sensitive(), &state.lineage);
+            }
+            if let Json::Object(map) = &mut attributes {
+                for (k, v) in applied.computed {
+                    map.insert(k, v);
+                }
+                map.insert("id".into(), Json::String(applied.id.clone()));
+            }
+            let dependencies = change.config.as_ref().map(|c| dependencies_of(c).into_iter().collect()).unwrap_or_default();
+            state.put(StateResource { address: change.address.clone(), type_name, id: applied.id, attributes, dependencies });
+        }
+    }
+}
+
+fn update_outputs(state: &mut State, plan: &Plan) {
+    let scope = scope_of(state, plan);
+    let mut outputs = indexmap::IndexMap::new();
+    for (name, value) in &plan.outputs {
+        if let Ok(Some(v)) = scope.resolve_known(value) {
+            outputs.insert(name.clone(), v);
+        }
+    }
+    state.outputs = outputs;
+}

@@ -1,0 +1,28 @@
+//! clawform-core: stacks, values and references, the dependency graph, plans, state, state
+//! backends and the apply engine. It knows nothing of AWS and nothing of terminals: providers
+//! plug in through [`Provider`] and [`Registry`], and the CLI renders the data it returns.
+
+pub mod backend;
+pub mod diagnostic;
+pub mod engine;
+pub mod graph;
+pub mod plan;
+pub mod provider;
+pub mod resolve;
+pub mod schema;
+pub mod source;
+pub mod stack;
+pub mod state;
+pub mod value;
+
+pub use backend::{BackendError, LocalBackend, LockInfo, StateBackend};
+pub use diagnostic::{Diagnostic, StackError};
+pub use engine::{apply, ApplyOptions, ApplyReport, EngineError, OpFailure};
+pub use graph::Graph;
+pub use plan::{plan, plan_destroy, Action, Plan, PlanError, ResourceChange, Summary};
+pub use provider::{Applied, ErrorKind, OpContext, Provider, ProviderError};
+pub use schema::{FieldError, Registry, Resource, ResourceKind};
+pub use source::Location;
+pub use stack::{ResourceConfig, Stack};
+pub use state::{State, StateResource};
+pub use value::{Reference, Template, Val};

@@ -1,0 +1,387 @@
+//! Plans: what an apply would do, per address, as plain data that can be saved, shown, checked
+//! and applied later.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::StackError;
+use crate::graph::Graph;
+use crate::resolve::{ResolveError, Scope};
+use crate::schema::Registry;
+use crate::stack::{ResourceConfig, Stack};
+use crate::state::State;
+
+/// The version of the plan file format written by this build.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What happens to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing to do.
+    NoOp,
+    /// Create it.
+    Create,
+    /// Change it in place.
+    Update,
+    /// Delete it and create a new one (an attribute that forces a new resource changed).
+    Replace,
+    /// Delete it.
+    Delete,
+}
+
+/// The planned change of one resource.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResourceChange {
+    /// Address in the stack.
+    pub address: String,
+    /// Terraform type name.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// What will happen.
+    pub action: Action,
+    /// Attributes in state before (sensitive ones as a digest), if it exists.
+    pub before: Option<Json>,
+    /// Attributes after (unknown ones null, sensitive ones as a digest), unless deleted.
+    pub after: Option<Json>,
+    /// Attributes known only after apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_unknown: Vec<String>,
+    /// Attributes that change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    /// Changed attributes that force the replacement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace_because: Vec<String>,
+    /// Attributes to show as `(sensitive)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
+    /// Computed attributes of the type (shown as known after apply on create).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub computed: Vec<String>,
+    /// The desired configuration with references unresolved (absent for deletes).
+    pub config: Option<ResourceConfig>,
+    /// The id in state, if it exists.
+    pub prior_id: Option<String>,
+}
+
+/// An output's change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutputChange {
+    /// The value in state.
+    pub before: Option<Json>,
+    /// The value after, if known now.
+    pub after: Option<Json>,
+    /// Whether the value is known only after apply.
+    pub after_unknown: bool,
+}
+
+/// A whole plan for one stack.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Plan {
+    /// Format of a saved plan.
+    pub format_version: u32,
+    /// The stack it is for.
+    pub stack: String,
+    /// Whether this plan destroys the stack.
+    pub destroy: bool,
+    /// Lineage of the state the plan was made from (None: no state yet).
+    pub prior_lineage: Option<String>,
+    /// Serial of the state the plan was made from (None: no state yet).
+    pub prior_serial: Option<u64>,
+    /// Parameter values.
+    pub params: IndexMap<String, Json>,
+    /// Changes by address, sorted by address.
+    pub changes: Vec<ResourceChange>,
+    /// Output configuration, references unresolved.
+    pub outputs: IndexMap<String, Json>,
+    /// How outputs change.
+    pub output_changes: IndexMap<String, OutputChange>,
+    /// Outputs of other stacks read at plan time.
+    #[serde(default)]
+    pub external_outputs: BTreeMap<String, IndexMap<String, Json>>,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Summary {
+    /// Resources to create (replacements count here too).
+    pub add: usize,
+    /// Resources to change in place.
+    pub change: usize,
+    /// Resources to delete (replacements count here too).
+    pub destroy: usize,
+}
+
+impl Plan {
+    /// Counts of creates, in-place updates and deletes, as Terraform counts them.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => {
+                    s.add += 1;
+                    s.destroy += 1
+                }
+                Action::Delete => s.destroy += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
+    }
+
+    /// Whether applying the plan would change anything (resources or outputs).
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp) || !self.output_changes.is_empty()
+    }
+
+    /// The change at `address`.
+    pub fn change(&self, address: &str) -> Option<&ResourceChange> {
+        self.changes.iter().find(|c| c.address == address)
+    }
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The stack is not valid.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// A reference could not be resolved.
+    #[error("{address}: {source}")]
+    Resolve {
+        /// The resource or output.
+        address: String,
+        /// Why.
+        source: ResolveError,
+    },
+    /// State belongs to another stack.
+    #[error("state is for stack `{found}`, not `{expected}`")]
+    WrongState {
+        /// The stack planned.
+        expected: String,
+        /// The stack named in state.
+        found: String,
+    },
+}
+
+/// A digest standing for a sensitive value in state and plans: enough to tell that it changed.
+pub fn sensitive_digest(value: &Json, key: &str) -> Json {
+    let mut hasher = Sha256::new();
+    hasher.update(key.as_bytes());
+    hasher.update([0]);
+    hasher.update(value.to_string().as_bytes());
+    Json::String(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+/// Replaces sensitive top-level attributes by their digest.
+pub fn mask_sensitive(attributes: &mut Json, sensitive: &[&str], key: &str) {
+    if let Json::Object(map) = attributes {
+        for name in sensitive {
+            if let Some(v) = map.get_mut(*name) {
+                if !v.is_null() && !is_digest(v) {
+                    *v = sensitive_digest(v, key);
+                }
+            }
+        }
+    }
+}
+
+fn is_digest(v: &Json) -> bool {
+    v.as_str().is_some_and(|s| s.starts_with("sha256:") && s.len() == 71)
+}
+
+/// Plans `stack` against `state`: what to create, change, replace and delete.
+pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external: BTreeMap<String, IndexMap<String, Json>>) -> Result<Plan, PlanError> {
+    if let Some(s) = state {
+        if s.stack != stack.name {
+            return Err(PlanError::WrongState { expected: stack.name.clone(), found: s.stack.clone() });
+        }
+    }
+    stack.check(registry)?;
+    let graph = Graph::build(stack)?;
+    let params = stack.param_values()?;
+    let key = state.map_or(String::new(), |s| s.lineage.clone());
+    let mut scope = Scope { params: params.clone(), external: external.clone(), ..Scope::default() };
+    if let Some(s) = state {
+        for r in &s.resources {
+            scope.resources.insert(r.address.clone(), r.attributes.clone());
+        }
+    }
+    let mut changes = Vec::new();
+    for address in graph.order() {
+        let config = &stack.resources[address];
+        let kind = registry.get(&config.type_name).expect("checked by stack.check");
+        let (mut after, unknown) = scope.resolve_attributes(&config.attributes).map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
+        mask_sensitive(&mut after, kind.sensitive(), &key);
+        let prior = state.and_then(|s| s.get(address));
+        let computed: Vec<String> = kind.computed().iter().map(|s| s.to_string()).collect();
+        let mut change = ResourceChange {
+            address: address.clone(),
+            type_name: config.type_name.clone(),
+            action: Action::Create,
+            before: prior.map(|p| p.attributes.clone()),
+            after: Some(after.clone()),
+            after_unknown: unknown.iter().cloned().collect(),
+            changed: vec![],
+            replace_because: vec![],
+            sensitive: kind.sensitive().iter().map(|s| s.to_string()).collect(),
+            computed: computed.clone(),
+            config: Some(config.clone()),
+            prior_id: prior.map(|p| p.id.clone()),
+        };
+        match prior {
+            None => {
+                scope.unknown.insert(address.clone());
+            }
+            Some(p) if p.type_name != config.type_name => {
+                change.action = Action::Replace;
+                change.replace_because = vec!["type".into()];
+                scope.unknown.insert(address.clone());
+            }
+            Some(p) => {
+                let changed = changed_attributes(&after, &unknown, &p.attributes, &computed);
+                let forcing: Vec<String> = changed.iter().filter(|a| kind.force_new().contains(&a.as_str())).cloned().collect();
+                change.action = if changed.is_empty() {
+                    Action::NoOp
+                } else if forcing.is_empty() {
+                    Action::Update
+                } else {
+                    Action::Replace
+                };
+                change.changed = changed;
+                change.replace_because = forcing;
+                match change.action {
+                    Action::Replace => {
+                        scope.unknown.insert(address.clone());
+                    }
+                    Action::Update => {
+                        let mut merged = p.attributes.clone();
+                        if let (Json::Object(m), Json::Object(a)) = (&mut merged, &after) {
+                            for (k, v) in a {
+                                if !unknown.contains(k) {
+                                    m.insert(k.clone(), v.clone());
+                                }
+                            }
+                        }
+                        scope.resources.insert(address.clone(), merged);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        changes.push(change);
+    }
+    if let Some(s) = state {
+        for r in &s.resources {
+            if !stack.resources.contains_key(&r.address) {
+                changes.push(delete_change(r, registry));
+            }
+        }
+    }
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
+    let mut output_changes = IndexMap::new();
+    for (name, value) in &stack.outputs {
+        let after = scope.resolve_known(value).map_err(|source| PlanError::Resolve { address: format!("output `{name}`"), source })?;
+        let before = state.and_then(|s| s.outputs.get(name).cloned());
+        if before != after || after.is_none() {
+            output_changes.insert(name.clone(), OutputChange { before, after_unknown: after.is_none(), after });
+        }
+    }
+    if let Some(s) = state {
+        for (name, before) in &s.outputs {
+            if !stack.outputs.contains_key(name) {
+                output_changes.insert(name.clone(), OutputChange { before: Some(before.clone()), after: None, after_unknown: false });
+            }
+        }
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        stack: stack.name.clone(),
+        destroy: false,
+        prior_lineage: state.map(|s| s.lineage.clone()),
+        prior_serial: state.map(|s| s.serial),
+        params,
+        changes,
+        outputs: stack.outputs.clone(),
+        output_changes,
+        external_outputs: external,
+    })
+}
+
+/// Plans the deletion of everything in `state`.
+pub fn plan_destroy(state: &State, registry: &Registry) -> Plan {
+    let mut changes: Vec<ResourceChange> = state.resources.iter().map(|r| delete_change(r, registry)).collect();
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
+    let output_changes = state.outputs.iter().map(|(k, v)| (k.clone(), OutputChange { before: Some(v.clone()), after: None, after_unknown: false })).collect();
+    Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        stack: state.stack.clone(),
+        destroy: true,
+        prior_lineage: Some(state.lineage.clone()),
+        prior_serial: Some(state.serial),
+        params: state.params.clone(),
+        changes,
+        outputs: IndexMap::new(),
+        output_changes,
+        external_outputs: BTreeMap::new(),
+    }
+}
+
+fn delete_change(r: &crate::state::StateResource, registry: &Registry) -> ResourceChange {
+    let sensitive = registry.get(&r.type_name).map(|k| k.sensitive().iter().map(|s| s.to_string()).collect()).unwrap_or_default();
+    ResourceChange {
+        address: r.address.clone(),
+        type_name: r.type_name.clone(),
+        action: Action::Delete,
+        before: Some(r.attributes.clone()),
+        after: None,
+        after_unknown: vec![],
+        changed: vec![],
+        replace_because: vec![],
+        sensitive,
+        computed: vec![],
+        config: None,
+        prior_id: Some(r.id.clone()),
+    }
+}
+
+/// Top-level attributes whose desired value differs from state. Computed attributes and `id`
+/// are the cloud's, not the user's, so they are never compared.
+fn changed_attributes(after: &Json, unknown: &BTreeSet<String>, before: &Json, computed: &[String]) -> Vec<String> {
+    let mut keys: BTreeSet<&String> = BTreeSet::new();
+    if let Json::Object(a) = after {
+        keys.extend(a.keys());
+    }
+    if let Json::Object(b) = before {
+        keys.extend(b.keys().filter(|k| k.as_str() != "id" && !computed.contains(k)));
+    }
+    keys.into_iter()
+        .filter(|k| {
+            if unknown.contains(*k) {
+                return true;
+            }
+            let a = after.get(k.as_str()).unwrap_or(&Json::Null);
+            let b = before.get(k.as_str()).unwrap_or(&Json::Null);
+            !same_value(a, b)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Equality where an absent value, null, an empty list and an empty map are all "unset".
+fn same_value(a: &Json, b: &Json) -> bool {
+    let empty = |v: &Json| match v {
+        Json::Null => true,
+        Json::Array(x) => x.is_empty(),
+        Json::Object(x) => x.is_empty(),
+        _ => false,
+    };
+    (empty(a) && empty(b)) || a == b
+}

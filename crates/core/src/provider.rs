@@ -1,0 +1,83 @@
+//! The provider trait: what core asks of a cloud. The AWS provider implements it in
+//! `clawform-aws`; core's tests implement it in memory.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value as Json};
+
+/// Which resource an operation is for, so a provider can tag what it creates with its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpContext {
+    /// The stack the resource belongs to.
+    pub stack: String,
+    /// The resource's address in the stack.
+    pub address: String,
+}
+
+/// The outcome of a create or update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The cloud's id of the resource.
+    pub id: String,
+    /// Attributes the cloud assigned (ARNs, DNS names, owner ids…).
+    pub computed: Map<String, Json>,
+}
+
+/// What kind of failure a provider met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The resource does not exist.
+    NotFound,
+    /// The attributes were refused before any call (a bug or a missed check).
+    Invalid,
+    /// The cloud refused or failed the call.
+    Api,
+}
+
+/// A failed provider operation, with a message fit for a user.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened, naming the call.
+    pub message: String,
+}
+
+impl ProviderError {
+    /// A cloud error.
+    pub fn api(message: impl Into<String>) -> ProviderError {
+        ProviderError { kind: ErrorKind::Api, message: message.into() }
+    }
+
+    /// The resource is gone.
+    pub fn not_found(message: impl Into<String>) -> ProviderError {
+        ProviderError { kind: ErrorKind::NotFound, message: message.into() }
+    }
+
+    /// Bad attributes.
+    pub fn invalid(message: impl Into<String>) -> ProviderError {
+        ProviderError { kind: ErrorKind::Invalid, message: message.into() }
+    }
+}
+
+impl From<crate::value::Unresolved> for ProviderError {
+    fn from(e: crate::value::Unresolved) -> Self {
+        ProviderError::invalid(e.to_string())
+    }
+}
+
+/// Creates, reads, updates and deletes resources of the types it registers.
+///
+/// Attributes passed in are resolved: no template is left in them. A provider tags every
+/// resource it creates with `clawform:stack` and `clawform:address` in the create call itself.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Creates a resource.
+    async fn create(&self, ctx: &OpContext, type_name: &str, attributes: &Json) -> Result<Applied, ProviderError>;
+    /// Changes a resource in place from `prior` to `attributes`.
+    async fn update(&self, ctx: &OpContext, type_name: &str, id: &str, prior: &Json, attributes: &Json) -> Result<Applied, ProviderError>;
+    /// Deletes a resource; deleting one already gone succeeds.
+    async fn delete(&self, ctx: &OpContext, type_name: &str, id: &str, prior: &Json) -> Result<(), ProviderError>;
+    /// Reads many resources of one type; `None` for each that no longer exists.
+    async fn read(&self, type_name: &str, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError>;
+}

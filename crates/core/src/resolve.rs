@@ -1,0 +1,176 @@
+//! Resolving templates: substituting parameters, outputs of other stacks and attributes of
+//! resources already applied. What depends on a resource not yet created is unknown.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value as Json};
+
+use crate::value::{escape, Part, Reference, Template};
+
+/// What templates are resolved against.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Parameter values.
+    pub params: IndexMap<String, Json>,
+    /// Known attributes (with `id`) of resources, by address.
+    pub resources: HashMap<String, Json>,
+    /// Resources whose attributes are not known until apply (to be created or replaced).
+    pub unknown: HashSet<String>,
+    /// Outputs of other stacks, by stack name.
+    pub external: BTreeMap<String, IndexMap<String, Json>>,
+}
+
+/// A reference that cannot be resolved.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResolveError {
+    /// Template text that does not parse (checked at load; here for stacks from plan files).
+    #[error("{0}")]
+    Template(String),
+    /// A parameter without a value.
+    #[error("`{0}` has no value")]
+    Param(String),
+    /// A resource that is neither applied nor about to be.
+    #[error("`{0}` refers to a resource that does not exist yet and is not planned")]
+    Missing(String),
+    /// An attribute the resource does not have.
+    #[error("`{0}` has no value: the resource does not have that attribute set")]
+    Attribute(String),
+    /// An output of another stack that is not there.
+    #[error("`{reference}`: stack `{stack}` has no output `{name}`; apply `{stack}` first")]
+    Output {
+        /// The reference.
+        reference: String,
+        /// The other stack.
+        stack: String,
+        /// The output.
+        name: String,
+    },
+}
+
+enum Resolved {
+    Known(Json),
+    Unknown,
+}
+
+impl Scope {
+    /// Resolves each top-level attribute; returns the values (unknown ones as null) and the
+    /// names of the unknown ones.
+    pub fn resolve_attributes(&self, attributes: &Json) -> Result<(Json, BTreeSet<String>), ResolveError> {
+        let mut out = Map::new();
+        let mut unknown = BTreeSet::new();
+        if let Json::Object(map) = attributes {
+            for (key, value) in map {
+                match self.resolve_value(value)? {
+                    Resolved::Known(v) => {
+                        out.insert(key.clone(), v);
+                    }
+                    Resolved::Unknown => {
+                        out.insert(key.clone(), Json::Null);
+                        unknown.insert(key.clone());
+                    }
+                }
+            }
+        }
+        Ok((Json::Object(out), unknown))
+    }
+
+    /// Resolves a value that must be known (an output at the end of an apply).
+    pub fn resolve_known(&self, value: &Json) -> Result<Option<Json>, ResolveError> {
+        Ok(match self.resolve_value(value)? {
+            Resolved::Known(v) => Some(v),
+            Resolved::Unknown => None,
+        })
+    }
+
+    fn resolve_value(&self, value: &Json) -> Result<Resolved, ResolveError> {
+        match value {
+            Json::String(s) if s.contains('$') => {
+                let template = Template::parse(s).map_err(|e| ResolveError::Template(e.to_string()))?;
+                self.resolve_template(&template)
+            }
+            Json::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match self.resolve_value(item)? {
+                        Resolved::Known(v) => out.push(v),
+                        Resolved::Unknown => return Ok(Resolved::Unknown),
+                    }
+                }
+                Ok(Resolved::Known(Json::Array(out)))
+            }
+            Json::Object(map) => {
+                let mut out = Map::new();
+                for (k, item) in map {
+                    match self.resolve_value(item)? {
+                        Resolved::Known(v) => {
+                            out.insert(k.clone(), v);
+                        }
+                        Resolved::Unknown => return Ok(Resolved::Unknown),
+                    }
+                }
+                Ok(Resolved::Known(Json::Object(out)))
+            }
+            other => Ok(Resolved::Known(other.clone())),
+        }
+    }
+
+    fn resolve_template(&self, template: &Template) -> Result<Resolved, ResolveError> {
+        if let Some(r) = template.as_single_reference() {
+            return Ok(match self.lookup(r)? {
+                Resolved::Known(Json::String(s)) => Resolved::Known(Json::String(escape(&s))),
+                other => other,
+            });
+        }
+        let mut text = String::new();
+        for part in template.parts() {
+            match part {
+                Part::Text(t) => text.push_str(t),
+                Part::Ref(r) => match self.lookup(r)? {
+                    Resolved::Known(Json::String(s)) => text.push_str(&s),
+                    Resolved::Known(Json::Null) => return Err(ResolveError::Attribute(r.to_string())),
+                    Resolved::Known(other) => text.push_str(&other.to_string()),
+                    Resolved::Unknown => return Ok(Resolved::Unknown),
+                },
+            }
+        }
+        Ok(Resolved::Known(Json::String(escape(&text))))
+    }
+
+    fn lookup(&self, r: &Reference) -> Result<Resolved, ResolveError> {
+        match r {
+            Reference::Param(name) => self.params.get(name).cloned().map(Resolved::Known).ok_or_else(|| ResolveError::Param(r.to_string())),
+            Reference::Resource { address, attribute } => {
+                if self.unknown.contains(address) {
+                    return Ok(Resolved::Unknown);
+                }
+                let attrs = self.resources.get(address).ok_or_else(|| ResolveError::Missing(r.to_string()))?;
+                match attrs.get(attribute) {
+                    Some(v) if !v.is_null() => Ok(Resolved::Known(v.clone())),
+                    _ => Err(ResolveError::Attribute(r.to_string())),
+                }
+            }
+            Reference::Output { stack, name } => self
+                .external
+                .get(stack)
+                .and_then(|outputs| outputs.get(name))
+                .cloned()
+                .map(Resolved::Known)
+                .ok_or_else(|| ResolveError::Output { reference: r.to_string(), stack: stack.clone(), name: name.clone() }),
+        }
+    }
+}
+
+/// Names of the other stacks whose outputs a set of values reads.
+pub fn external_stacks<'a>(values: impl Iterator<Item = &'a Json>) -> BTreeSet<String> {
+    let mut refs = Vec::new();
+    for v in values {
+        let _ = crate::value::references_in(v, &mut refs);
+    }
+    refs.into_iter()
+        .filter_map(|r| match r {
+            Reference::Output { stack, .. } => Some(stack),
+            _ => None,
+        })
+        .collect()
+}

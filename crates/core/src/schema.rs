@@ -1,0 +1,170 @@
+//! Resource types as core sees them: a typed struct per type, checked when a stack is loaded,
+//! and a registry of the types a provider offers.
+//!
+//! Core defines the traits; the structs themselves live with the provider that implements them
+//! (one module per type in `clawform-aws`), so adding a type is one module and one registry line.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A problem with one attribute of a resource, found by a type's own checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    /// The attribute's path inside the resource, such as `cidr_block` or `ingress.0.from_port`.
+    pub path: String,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl FieldError {
+    /// An error about the attribute at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError { path: path.into(), message: message.into() }
+    }
+}
+
+/// A resource type: a serde struct shaped like the Terraform AWS provider's resource.
+///
+/// Implementors use `#[serde(deny_unknown_fields)]` so a misspelt attribute is an error, and
+/// [`crate::Val`] for each attribute that may hold a reference.
+pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The Terraform type name, such as `aws_vpc`.
+    const TYPE: &'static str;
+    /// Attributes the cloud assigns, known only after apply (`id` is always one).
+    const COMPUTED: &'static [&'static str];
+    /// Attributes whose change forces a new resource.
+    const FORCE_NEW: &'static [&'static str];
+    /// Attributes never shown in plans or kept in state in clear.
+    const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Checks on literal values beyond their types (CIDR blocks, ranges, lengths).
+    fn validate(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+/// A decoded resource body failed to match its type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeError {
+    /// Path inside the resource of the offending attribute (empty for the whole resource).
+    pub path: String,
+    /// What serde or the type's checks said.
+    pub message: String,
+    /// Whether the path names a key (an unknown field) rather than a value.
+    pub at_key: bool,
+}
+
+/// The object-safe face of a [`Resource`] type, used by the loader and the planner.
+pub trait ResourceKind: Send + Sync {
+    /// The Terraform type name.
+    fn type_name(&self) -> &'static str;
+    /// Checks a resource body against the type and returns its canonical JSON attributes.
+    fn decode(&self, body: serde_yaml::Value) -> Result<serde_json::Value, Vec<DecodeError>>;
+    /// Every attribute a reference may name: configurable ones and computed ones.
+    fn attributes(&self) -> Vec<&'static str>;
+    /// Attributes known only after apply.
+    fn computed(&self) -> &'static [&'static str];
+    /// Attributes whose change forces replacement.
+    fn force_new(&self) -> &'static [&'static str];
+    /// Attributes that are secret.
+    fn sensitive(&self) -> &'static [&'static str];
+}
+
+/// Adapts a [`Resource`] struct to [`ResourceKind`].
+pub struct Kind<R>(PhantomData<fn() -> R>);
+
+impl<R> Default for Kind<R> {
+    fn default() -> Self {
+        Kind(PhantomData)
+    }
+}
+
+impl<R: Resource> ResourceKind for Kind<R> {
+    fn type_name(&self) -> &'static str {
+        R::TYPE
+    }
+
+    fn decode(&self, body: serde_yaml::Value) -> Result<serde_json::Value, Vec<DecodeError>> {
+        let typed: R = serde_path_to_error::deserialize(body).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            let at_key = message.starts_with("unknown field");
+            let path = if path == "." { String::new() } else { path };
+            let path = if at_key { join_unknown_field(&path, &message) } else { path };
+            vec![DecodeError { path, message: strip_location(&message), at_key }]
+        })?;
+        let errors = typed.validate();
+        if !errors.is_empty() {
+            return Err(errors.into_iter().map(|e| DecodeError { path: e.path, message: e.message, at_key: false }).collect());
+        }
+        serde_json::to_value(&typed).map_err(|e| vec![DecodeError { path: String::new(), message: e.to_string(), at_key: false }])
+    }
+
+    fn attributes(&self) -> Vec<&'static str> {
+        let mut all: Vec<&'static str> = serde_aux::serde_introspection::serde_introspect::<R>().to_vec();
+        all.extend_from_slice(R::COMPUTED);
+        all
+    }
+
+    fn computed(&self) -> &'static [&'static str] {
+        R::COMPUTED
+    }
+
+    fn force_new(&self) -> &'static [&'static str] {
+        R::FORCE_NEW
+    }
+
+    fn sensitive(&self) -> &'static [&'static str] {
+        R::SENSITIVE
+    }
+}
+
+/// serde_path_to_error points an unknown field at its parent; point it at the key itself.
+fn join_unknown_field(path: &str, message: &str) -> String {
+    let field = message.split('`').nth(1).unwrap_or("");
+    match (path.is_empty(), field.is_empty()) {
+        (_, true) => path.to_string(),
+        (true, false) => field.to_string(),
+        (false, false) => format!("{path}.{field}"),
+    }
+}
+
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(pos) => message[..pos].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The resource types a provider offers, by type name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    kinds: BTreeMap<&'static str, Arc<dyn ResourceKind>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Adds the type `R`.
+    pub fn register<R: Resource>(&mut self) -> &mut Self {
+        self.kinds.insert(R::TYPE, Arc::new(Kind::<R>::default()));
+        self
+    }
+
+    /// The type named `name`, if it is registered.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn ResourceKind>> {
+        self.kinds.get(name)
+    }
+
+    /// Every registered type name, sorted.
+    pub fn type_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.kinds.keys().copied()
+    }
+}

@@ -1,0 +1,454 @@
+//! Stacks: a name, parameters, resources (address → typed attributes) and outputs, loaded from
+//! YAML or built in code, and checked against a [`Registry`] before anything else happens.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::diagnostic::{Diagnostic, StackError};
+use crate::schema::{Registry, Resource};
+use crate::source::{Location, SourceMap};
+use crate::value::{Reference, Template};
+
+/// Files larger than this are refused before parsing: a stack is a few kilobytes.
+pub const MAX_STACK_BYTES: usize = 4 * 1024 * 1024;
+
+/// A declared parameter.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ParamSpec {
+    /// Used when no value is given; a parameter without one must be given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Json>,
+    /// What the parameter is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// One resource of a stack, with its attributes in canonical JSON (strings may be templates).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResourceConfig {
+    /// The Terraform type name.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Attributes as written, references unresolved.
+    pub attributes: Json,
+    /// Addresses this resource must wait for beyond those it references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
+/// A stack: the unit that is planned, applied, locked and stored as one state document.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// The stack's name; its state is stored under it.
+    pub name: String,
+    /// Parameters declared by the stack.
+    pub params: IndexMap<String, ParamSpec>,
+    /// Values given for parameters (defaults are applied by [`Stack::param_values`]).
+    pub param_overrides: IndexMap<String, Json>,
+    /// Tags added to every resource that has tags.
+    pub tags: IndexMap<String, String>,
+    /// Resources by address, in the order written.
+    pub resources: IndexMap<String, ResourceConfig>,
+    /// Outputs by name: values that may reference resources.
+    pub outputs: IndexMap<String, Json>,
+    source: SourceMap,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStack {
+    stack: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    params: IndexMap<String, ParamSpec>,
+    #[serde(default)]
+    tags: IndexMap<String, String>,
+    #[serde(default)]
+    resources: IndexMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    outputs: IndexMap<String, serde_yaml::Value>,
+}
+
+/// Checks a name used as an address, parameter or output: letters, digits, `_` and `-`.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name.len() <= 64
+}
+
+impl Stack {
+    /// An empty stack, for building in code.
+    pub fn new(name: impl Into<String>) -> Stack {
+        Stack {
+            name: name.into(),
+            params: IndexMap::new(),
+            param_overrides: IndexMap::new(),
+            tags: IndexMap::new(),
+            resources: IndexMap::new(),
+            outputs: IndexMap::new(),
+            source: SourceMap::empty(None),
+        }
+    }
+
+    /// Adds a typed resource at `address`.
+    pub fn add<R: Resource>(&mut self, address: &str, resource: R) -> Result<&mut Stack, serde_json::Error> {
+        let attributes = serde_json::to_value(&resource)?;
+        self.resources.insert(address.to_string(), ResourceConfig { type_name: R::TYPE.into(), attributes, depends_on: vec![] });
+        Ok(self)
+    }
+
+    /// Declares an output; `value` may be a template such as `${vpc.id}`.
+    pub fn output(&mut self, name: &str, value: impl Into<Json>) -> &mut Stack {
+        self.outputs.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// Declares a parameter with an optional default.
+    pub fn param(&mut self, name: &str, default: Option<Json>) -> &mut Stack {
+        self.params.insert(name.to_string(), ParamSpec { default, description: None });
+        self
+    }
+
+    /// Reads and checks a stack file.
+    pub fn load_file(path: &Path, registry: &Registry) -> Result<Stack, StackError> {
+        let bytes = std::fs::read(path).map_err(|source| StackError::Io { path: path.display().to_string(), source })?;
+        let file = Some(path);
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let before = &e.as_bytes()[..at];
+                let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+                let column = at - before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+                return Err(invalid(Location { file: Some(path.to_path_buf()), line, column }, "expected UTF-8 text, found bytes that are not (is this a binary file?)"));
+            }
+        };
+        Stack::from_yaml(&text, file, registry)
+    }
+
+    /// Parses and checks stack text; `file` only names it in errors.
+    pub fn from_yaml(text: &str, file: Option<&Path>, registry: &Registry) -> Result<Stack, StackError> {
+        let here = |line: usize, column: usize| Location { file: file.map(Path::to_path_buf), line, column };
+        if text.len() > MAX_STACK_BYTES {
+            return Err(invalid(here(1, 1), &format!("stack file is {} bytes; expected at most {MAX_STACK_BYTES}", text.len())));
+        }
+        let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            invalid(here(line, column), &format!("invalid YAML: {}", strip_location(&e.to_string())))
+        })?;
+        let source = SourceMap::build(text, file);
+        if value.is_null() {
+            return Err(invalid(here(1, 1), "the file is empty; expected a mapping with `stack:` and `resources:`"));
+        }
+        let raw: RawStack = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let message = strip_location(&e.inner().to_string());
+            let location = if message.starts_with("unknown field") {
+                source.key(&join(&path, message.split('`').nth(1).unwrap_or("")))
+            } else {
+                source.value(if path == "." { "" } else { &path })
+            };
+            StackError::Invalid(vec![Diagnostic { location, message: top_level_hint(message) }])
+        })?;
+        let mut errors = Vec::new();
+        let mut stack = Stack { source, ..Stack::new(raw.stack.clone()) };
+        if !is_valid_name(&raw.stack) {
+            errors.push(stack.diag_value("stack", format!("stack name `{}` is not valid; expected letters, digits, `_` and `-`, starting with a letter", raw.stack)));
+        }
+        stack.params = raw.params;
+        stack.tags = raw.tags;
+        for (address, body) in raw.resources {
+            match decode_resource(&stack.source, &address, body, registry) {
+                Ok(config) => {
+                    stack.resources.insert(address, config);
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        for (name, value) in raw.outputs {
+            match serde_json::to_value(&value) {
+                Ok(json) => {
+                    stack.outputs.insert(name, json);
+                }
+                Err(e) => errors.push(stack.diag_value(&format!("outputs.{name}"), format!("output is not a plain value: {e}"))),
+            }
+        }
+        stack.merge_stack_tags(registry);
+        errors.extend(stack.check_errors(registry));
+        if errors.is_empty() {
+            Ok(stack)
+        } else {
+            Err(StackError::Invalid(errors))
+        }
+    }
+
+    /// Checks a stack built in code the way a loaded one is checked.
+    pub fn check(&self, registry: &Registry) -> Result<(), StackError> {
+        let errors = self.check_errors(registry);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(StackError::Invalid(errors))
+        }
+    }
+
+    /// Where the stack came from, if from a file.
+    pub fn file(&self) -> Option<&Path> {
+        self.source.file()
+    }
+
+    /// The source positions of the stack's file.
+    pub fn source_map(&self) -> &SourceMap {
+        &self.source
+    }
+
+    /// Parameter values: overrides, then defaults. A parameter with neither is an error.
+    pub fn param_values(&self) -> Result<IndexMap<String, Json>, StackError> {
+        let mut values = IndexMap::new();
+        let mut errors = Vec::new();
+        for (name, spec) in &self.params {
+            match self.param_overrides.get(name).or(spec.default.as_ref()) {
+                Some(v) => {
+                    values.insert(name.clone(), v.clone());
+                }
+                None => errors.push(self.diag_key(&format!("params.{name}"), format!("parameter `{name}` has no default and no value was given; pass `--param {name}=VALUE`"))),
+            }
+        }
+        for name in self.param_overrides.keys() {
+            if !self.params.contains_key(name) {
+                let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
+                errors.push(self.diag_value("params", format!("`--param {name}` names no parameter of stack `{}`; expected one of: {}", self.name, list_or_none(&known))));
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(StackError::Invalid(errors))
+        }
+    }
+
+    pub(crate) fn diag_value(&self, path: &str, message: String) -> Diagnostic {
+        Diagnostic { location: self.source.value(path), message }
+    }
+
+    pub(crate) fn diag_key(&self, path: &str, message: String) -> Diagnostic {
+        Diagnostic { location: self.source.key(path), message }
+    }
+
+    fn merge_stack_tags(&mut self, registry: &Registry) {
+        if self.tags.is_empty() {
+            return;
+        }
+        for config in self.resources.values_mut() {
+            let Some(kind) = registry.get(&config.type_name) else { continue };
+            if !kind.attributes().contains(&"tags") {
+                continue;
+            }
+            let Json::Object(attrs) = &mut config.attributes else { continue };
+            let mut merged: serde_json::Map<String, Json> = self.tags.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect();
+            if let Some(Json::Object(own)) = attrs.get("tags") {
+                merged.extend(own.clone());
+            }
+            attrs.insert("tags".into(), Json::Object(merged));
+        }
+    }
+
+    fn check_errors(&self, registry: &Registry) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
+        for (address, config) in &self.resources {
+            if !is_valid_name(address) {
+                errors.push(self.diag_key(&format!("resources.{address}"), format!("address `{address}` is not valid; expected letters, digits, `_` and `-`, starting with a letter")));
+            }
+            if registry.get(&config.type_name).is_none() {
+                errors.push(self.diag_value(&format!("resources.{address}.type"), unknown_type_message(&config.type_name, registry)));
+            }
+            let mut refs = Vec::new();
+            walk_references(&config.attributes, &format!("resources.{address}"), &mut refs);
+            for (path, r) in refs {
+                match r {
+                    Ok(r) => {
+                        if let Some(message) = self.reference_problem(&r, registry) {
+                            errors.push(self.diag_value(&path, message));
+                        }
+                    }
+                    Err(message) => errors.push(self.diag_value(&path, message)),
+                }
+            }
+            for dep in &config.depends_on {
+                if !self.resources.contains_key(dep) {
+                    errors.push(self.diag_value(&format!("resources.{address}.depends_on"), format!("`depends_on` names `{dep}`, which is not a resource of this stack")));
+                }
+            }
+        }
+        for (name, value) in &self.outputs {
+            if !is_valid_name(name) {
+                errors.push(self.diag_key(&format!("outputs.{name}"), format!("output name `{name}` is not valid")));
+            }
+            let mut refs = Vec::new();
+            walk_references(value, &format!("outputs.{name}"), &mut refs);
+            for (path, r) in refs {
+                match r {
+                    Ok(r) => {
+                        if let Some(message) = self.reference_problem(&r, registry) {
+                            errors.push(self.diag_value(&path, message));
+                        }
+                    }
+                    Err(message) => errors.push(self.diag_value(&path, message)),
+                }
+            }
+        }
+        errors
+    }
+
+    fn reference_problem(&self, r: &Reference, registry: &Registry) -> Option<String> {
+        match r {
+            Reference::Param(name) => (!self.params.contains_key(name)).then(|| {
+                let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
+                format!("unknown reference `{r}`: no parameter `{name}` is declared under `params:` (declared: {})", list_or_none(&known))
+            }),
+            Reference::Resource { address, attribute } => match self.resources.get(address) {
+                None => {
+                    let known: Vec<&str> = self.resources.keys().map(String::as_str).collect();
+                    Some(format!("unknown reference `{r}`: no resource `{address}` in this stack (resources: {})", list_or_none(&known)))
+                }
+                Some(target) => {
+                    let kind = registry.get(&target.type_name)?;
+                    let attributes = kind.attributes();
+                    (!attributes.contains(&attribute.as_str())).then(|| {
+                        format!("unknown reference `{r}`: `{}` has no attribute `{attribute}`; expected one of: {}", target.type_name, attributes.join(", "))
+                    })
+                }
+            },
+            // Outputs of other stacks are looked up when the stack is planned.
+            Reference::Output { .. } => None,
+        }
+    }
+}
+
+fn decode_resource(source: &SourceMap, address: &str, body: serde_yaml::Value, registry: &Registry) -> Result<ResourceConfig, Vec<Diagnostic>> {
+    let base = format!("resources.{address}");
+    let diag = |path: &str, at_key: bool, message: String| Diagnostic {
+        location: if at_key { source.key(path) } else { source.value(path) },
+        message,
+    };
+    let serde_yaml::Value::Mapping(mut body) = body else {
+        return Err(vec![diag(&base, false, format!("resource `{address}` must be a mapping with `type:` and its attributes"))]);
+    };
+    let type_name = match body.remove("type") {
+        Some(serde_yaml::Value::String(t)) => t,
+        Some(_) => return Err(vec![diag(&format!("{base}.type"), false, "`type` must be a string such as `aws_vpc`".into())]),
+        None => return Err(vec![diag(&base, true, format!("resource `{address}` has no `type:`; expected a resource type such as `aws_vpc`"))]),
+    };
+    let depends_on = match body.remove("depends_on") {
+        None => Vec::new(),
+        Some(v) => serde_yaml::from_value::<Vec<String>>(v)
+            .map_err(|_| vec![diag(&format!("{base}.depends_on"), false, "`depends_on` must be a list of resource addresses".into())])?,
+    };
+    let Some(kind) = registry.get(&type_name) else {
+        return Err(vec![diag(&format!("{base}.type"), false, unknown_type_message(&type_name, registry))]);
+    };
+    let attributes = kind.decode(serde_yaml::Value::Mapping(body)).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| {
+                let path = join(&base, &e.path);
+                diag(&path, e.at_key, format!("{type_name} `{address}`: {}", e.message))
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(ResourceConfig { type_name, attributes, depends_on })
+}
+
+fn unknown_type_message(type_name: &str, registry: &Registry) -> String {
+    let names: Vec<&str> = registry.type_names().collect();
+    let close: Vec<&str> = names.iter().copied().filter(|n| similar(n, type_name)).collect();
+    if close.is_empty() {
+        format!("unknown resource type `{type_name}`; expected one of: {}", names.join(", "))
+    } else {
+        format!("unknown resource type `{type_name}`; did you mean `{}`?", close.join("` or `"))
+    }
+}
+
+fn similar(a: &str, b: &str) -> bool {
+    let a = a.trim_start_matches("aws_");
+    let b = b.trim_start_matches("aws_");
+    a.contains(b) || b.contains(a)
+}
+
+/// Every reference in a JSON value, with the dotted path of the string that makes it.
+pub(crate) fn walk_references(value: &Json, path: &str, out: &mut Vec<(String, Result<Reference, String>)>) {
+    match value {
+        Json::String(s) if s.contains('$') => match Template::parse(s) {
+            Ok(t) => out.extend(t.references().map(|r| (path.to_string(), Ok(r.clone())))),
+            Err(e) => out.push((path.to_string(), Err(e.to_string()))),
+        },
+        Json::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk_references(item, &format!("{path}.{i}"), out);
+            }
+        }
+        Json::Object(map) => {
+            for (k, item) in map {
+                walk_references(item, &format!("{path}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn invalid(location: Location, message: &str) -> StackError {
+    StackError::Invalid(vec![Diagnostic { location, message: message.to_string() }])
+}
+
+fn join(path: &str, segment: &str) -> String {
+    match (path.is_empty() || path == ".", segment.is_empty()) {
+        (true, _) => segment.to_string(),
+        (false, true) => path.to_string(),
+        (false, false) => format!("{path}.{segment}"),
+    }
+}
+
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(pos) => message[..pos].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn top_level_hint(message: String) -> String {
+    if message.starts_with("missing field `stack`") {
+        "missing field `stack`; expected the stack's name, as in `stack: base`".into()
+    } else {
+        message
+    }
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Where the stack named `name` lives: `stacks/NAME.yaml` under `root`, or `name` itself when it is
+/// a path to a file.
+pub fn stack_path(root: &Path, name: &str) -> PathBuf {
+    let as_path = Path::new(name);
+    if name.ends_with(".yaml") || name.ends_with(".yml") || name.contains('/') {
+        if as_path.is_absolute() {
+            as_path.to_path_buf()
+        } else {
+            root.join(as_path)
+        }
+    } else {
+        root.join("stacks").join(format!("{name}.yaml"))
+    }
+}

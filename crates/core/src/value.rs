@@ -1,0 +1,325 @@
+//! Values in a stack: literals, references (`${vpc.id}`) and strings that interpolate them.
+//!
+//! A stack's attributes are kept as JSON in which every string may be a template. `${` starts a
+//! reference and `$${` is a literal `${`. Templates are resolved against parameters and the
+//! attributes of resources already applied; a value that depends on a resource not yet created
+//! is unknown until apply.
+
+use std::fmt;
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// What a `${...}` points at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reference {
+    /// `${param.NAME}`: a parameter of the stack.
+    Param(String),
+    /// `${ADDRESS.ATTRIBUTE}`: an attribute of another resource of the same stack.
+    Resource { address: String, attribute: String },
+    /// `${STACK.outputs.NAME}`: an output of another stack (for example a tenant reading `base`).
+    Output { stack: String, name: String },
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Param(name) => write!(f, "${{param.{name}}}"),
+            Reference::Resource { address, attribute } => write!(f, "${{{address}.{attribute}}}"),
+            Reference::Output { stack, name } => write!(f, "${{{stack}.outputs.{name}}}"),
+        }
+    }
+}
+
+/// One piece of a template.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Part {
+    /// Text taken as it is.
+    Text(String),
+    /// A reference to substitute.
+    Ref(Reference),
+}
+
+/// A string that may interpolate references, parsed from its source text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+/// Why a template's text could not be parsed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("bad reference `{text}`: {reason}")]
+pub struct TemplateError {
+    /// The offending text.
+    pub text: String,
+    /// What was expected instead.
+    pub reason: String,
+}
+
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+impl Reference {
+    /// Parses the inside of `${...}`.
+    pub fn parse(inner: &str) -> Result<Reference, TemplateError> {
+        let err = |reason: &str| TemplateError { text: format!("${{{inner}}}"), reason: reason.to_string() };
+        let parts: Vec<&str> = inner.trim().split('.').collect();
+        if parts.iter().any(|p| !is_name(p)) {
+            return Err(err("expected `${ADDRESS.ATTRIBUTE}`, `${param.NAME}` or `${STACK.outputs.NAME}` made of letters, digits, `_` and `-`"));
+        }
+        match parts.as_slice() {
+            ["param", name] => Ok(Reference::Param(name.to_string())),
+            [stack, "outputs", name] => Ok(Reference::Output { stack: stack.to_string(), name: name.to_string() }),
+            [address, attribute] => Ok(Reference::Resource { address: address.to_string(), attribute: attribute.to_string() }),
+            _ => Err(err("expected `${ADDRESS.ATTRIBUTE}`, `${param.NAME}` or `${STACK.outputs.NAME}`")),
+        }
+    }
+}
+
+impl Template {
+    /// Parses template text; `$${` stands for a literal `${`.
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(pos) = rest.find('$') {
+            literal.push_str(&rest[..pos]);
+            let after = &rest[pos..];
+            if after.starts_with("$${") {
+                literal.push_str("${");
+                rest = &after[3..];
+            } else if let Some(body) = after.strip_prefix("${") {
+                let end = body.find('}').ok_or_else(|| TemplateError {
+                    text: after.chars().take(40).collect(),
+                    reason: "a `${` is never closed with `}`".into(),
+                })?;
+                if !literal.is_empty() {
+                    parts.push(Part::Text(std::mem::take(&mut literal)));
+                }
+                parts.push(Part::Ref(Reference::parse(&body[..end])?));
+                rest = &body[end + 1..];
+            } else {
+                literal.push('$');
+                rest = &after[1..];
+            }
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() || parts.is_empty() {
+            parts.push(Part::Text(literal));
+        }
+        Ok(Template { parts })
+    }
+
+    /// The pieces of the template in order.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// The references the template makes, in order.
+    pub fn references(&self) -> impl Iterator<Item = &Reference> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Ref(r) => Some(r),
+            Part::Text(_) => None,
+        })
+    }
+
+    /// The single reference, when the whole string is one `${...}`: its value keeps its own type.
+    pub fn as_single_reference(&self) -> Option<&Reference> {
+        match self.parts.as_slice() {
+            [Part::Ref(r)] => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The text, when the template holds no reference at all.
+    pub fn as_text(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Escapes a literal string so that it is not read as a template.
+pub fn escape(text: &str) -> String {
+    text.replace("${", "$${")
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => f.write_str(&escape(t))?,
+                Part::Ref(r) => write!(f, "{r}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A typed attribute: a literal `T`, or an expression resolved at plan or apply time.
+///
+/// In YAML and JSON a string containing `${` is an expression; anything else must deserialize
+/// as `T`, which is how type errors are caught when a stack is loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val<T> {
+    /// A value known when the stack is written.
+    Lit(T),
+    /// A template with at least one reference.
+    Expr(Template),
+}
+
+impl<T> Val<T> {
+    /// A reference to `ADDRESS.ATTRIBUTE` of another resource.
+    pub fn reference(address: &str, attribute: &str) -> Val<T> {
+        Val::Expr(Template { parts: vec![Part::Ref(Reference::Resource { address: address.into(), attribute: attribute.into() })] })
+    }
+
+    /// A reference to a parameter of the stack.
+    pub fn param(name: &str) -> Val<T> {
+        Val::Expr(Template { parts: vec![Part::Ref(Reference::Param(name.into()))] })
+    }
+
+    /// The literal value, or an error naming the expression still unresolved.
+    ///
+    /// Providers call this on resolved attributes, where every value is a literal.
+    pub fn value(&self) -> Result<&T, Unresolved> {
+        match self {
+            Val::Lit(v) => Ok(v),
+            Val::Expr(t) => Err(Unresolved(t.to_string())),
+        }
+    }
+
+    /// The literal value if there is one (expressions are checked once resolved).
+    pub fn literal(&self) -> Option<&T> {
+        match self {
+            Val::Lit(v) => Some(v),
+            Val::Expr(_) => None,
+        }
+    }
+}
+
+/// An expression reached a provider without being resolved (a bug in the engine, not user input).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("expression `{0}` was not resolved before apply")]
+pub struct Unresolved(pub String);
+
+impl<T> From<T> for Val<T> {
+    fn from(v: T) -> Self {
+        Val::Lit(v)
+    }
+}
+
+impl From<&str> for Val<String> {
+    fn from(v: &str) -> Self {
+        Val::Lit(v.to_string())
+    }
+}
+
+impl<T: Default> Default for Val<T> {
+    fn default() -> Self {
+        Val::Lit(T::default())
+    }
+}
+
+impl<T: Serialize> Serialize for Val<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Val::Lit(v) => {
+                // A literal string holding `${` must stay literal once written as a template.
+                let json = serde_json::to_value(v).map_err(serde::ser::Error::custom)?;
+                match json {
+                    serde_json::Value::String(text) => s.serialize_str(&escape(&text)),
+                    _ => v.serialize(s),
+                }
+            }
+            Val::Expr(t) => s.serialize_str(&t.to_string()),
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Val<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = serde_yaml::Value::deserialize(d)?;
+        if let serde_yaml::Value::String(text) = &raw {
+            if text.contains('$') {
+                let template = Template::parse(text).map_err(D::Error::custom)?;
+                return match template.as_text() {
+                    Some(plain) => T::deserialize(serde_yaml::Value::String(plain.to_string()))
+                        .map(Val::Lit)
+                        .map_err(|e| D::Error::custom(clean_message(&e.to_string()))),
+                    None => Ok(Val::Expr(template)),
+                };
+            }
+        }
+        T::deserialize(raw).map(Val::Lit).map_err(|e| D::Error::custom(clean_message(&e.to_string())))
+    }
+}
+
+/// serde_yaml appends "at line L column C" of the inner, location-less value; drop it.
+fn clean_message(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(pos) => message[..pos].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Collects every reference made anywhere inside a JSON value's strings.
+pub fn references_in(value: &serde_json::Value, out: &mut Vec<Reference>) -> Result<(), TemplateError> {
+    match value {
+        serde_json::Value::String(s) if s.contains('$') => {
+            out.extend(Template::parse(s)?.references().cloned());
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                references_in(item, out)?;
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for item in map.values() {
+                references_in(item, out)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_interpolation_and_escapes() {
+        let t = Template::parse("${param.name}-alb-$${x}").unwrap();
+        assert_eq!(t.references().count(), 1);
+        assert_eq!(t.to_string(), "${param.name}-alb-$${x}");
+        assert!(Template::parse("${vpc.id}").unwrap().as_single_reference().is_some());
+    }
+
+    #[test]
+    fn rejects_bad_references() {
+        assert!(Template::parse("${vpc}").is_err());
+        assert!(Template::parse("${vpc.id").is_err());
+        assert!(Template::parse("${a.b.c.d}").is_err());
+        assert_eq!(
+            Template::parse("${base.outputs.listener_arn}").unwrap().as_single_reference(),
+            Some(&Reference::Output { stack: "base".into(), name: "listener_arn".into() })
+        );
+    }
+
+    #[test]
+    fn val_reads_literals_and_expressions() {
+        let v: Val<bool> = serde_yaml::from_str("true").unwrap();
+        assert_eq!(v, Val::Lit(true));
+        let v: Val<bool> = serde_yaml::from_str("'${param.dns}'").unwrap();
+        assert!(matches!(v, Val::Expr(_)));
+        let err = serde_yaml::from_str::<Val<bool>>("yes please").unwrap_err().to_string();
+        assert!(err.contains("expected a boolean"), "{err}");
+        let v: Val<String> = serde_yaml::from_str("'cost $$${x}'").unwrap();
+        assert_eq!(v, Val::Lit("cost $${x}".to_string()));
+    }
+}
