@@ -1,1 +1,97 @@
-pub fn _x(){}
+//! clawform-aws: the AWS provider. One module per resource type, named after the Terraform type
+//! (`aws_vpc` → `ec2/vpc.rs`), each making real AWS SDK calls. It never prints: it returns data
+//! and errors to whoever called it.
+
+pub mod clients;
+pub mod ec2;
+mod error;
+mod handler;
+mod tags;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clawform_core::{Applied, OpContext, Provider, ProviderError, Registry};
+use serde_json::Value as Json;
+
+pub use clients::Clients;
+pub use handler::AwsResource;
+use handler::{Handler, Typed};
+
+/// Every resource type this provider offers, as core's registry (for loading stacks).
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    for_each_type(&mut |register| register.register(&mut r, &mut BTreeMap::new()));
+    r
+}
+
+/// Registers a type in the registry and in the provider's dispatch table.
+struct Register(fn(&mut Registry, &mut BTreeMap<&'static str, Arc<dyn Handler>>));
+
+impl Register {
+    fn register(&self, r: &mut Registry, h: &mut BTreeMap<&'static str, Arc<dyn Handler>>) {
+        (self.0)(r, h)
+    }
+}
+
+fn add<R: AwsResource>(r: &mut Registry, h: &mut BTreeMap<&'static str, Arc<dyn Handler>>) {
+    r.register::<R>();
+    h.insert(R::TYPE, Arc::new(Typed::<R>::default()));
+}
+
+/// The one list of resource types: adding a type is one module and one line here.
+fn for_each_type(f: &mut dyn FnMut(Register)) {
+    f(Register(add::<ec2::vpc::Vpc>));
+}
+
+/// The AWS provider: one client per service, made once, shared by every operation.
+#[derive(Clone)]
+pub struct AwsProvider {
+    clients: Clients,
+    handlers: Arc<BTreeMap<&'static str, Arc<dyn Handler>>>,
+}
+
+impl AwsProvider {
+    /// A provider using the standard AWS configuration chain (`AWS_REGION`, `AWS_PROFILE`,
+    /// `AWS_ENDPOINT_URL`…); `region` overrides the chain's region.
+    pub async fn from_env(region: Option<String>) -> AwsProvider {
+        AwsProvider::new(Clients::from_env(region).await)
+    }
+
+    /// A provider over clients made elsewhere.
+    pub fn new(clients: Clients) -> AwsProvider {
+        let mut handlers = BTreeMap::new();
+        let mut registry = Registry::new();
+        for_each_type(&mut |register| register.register(&mut registry, &mut handlers));
+        AwsProvider { clients, handlers: Arc::new(handlers) }
+    }
+
+    /// The clients, for callers that need a direct look (tests, drift reports).
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    fn handler(&self, type_name: &str) -> Result<&Arc<dyn Handler>, ProviderError> {
+        self.handlers.get(type_name).ok_or_else(|| ProviderError::invalid(format!("the AWS provider has no resource type `{type_name}`")))
+    }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    async fn create(&self, ctx: &OpContext, type_name: &str, attributes: &Json) -> Result<Applied, ProviderError> {
+        self.handler(type_name)?.create(&self.clients, ctx, attributes).await
+    }
+
+    async fn update(&self, ctx: &OpContext, type_name: &str, id: &str, prior: &Json, attributes: &Json) -> Result<Applied, ProviderError> {
+        self.handler(type_name)?.update(&self.clients, ctx, id, prior, attributes).await
+    }
+
+    async fn delete(&self, ctx: &OpContext, type_name: &str, id: &str, prior: &Json) -> Result<(), ProviderError> {
+        self.handler(type_name)?.delete(&self.clients, ctx, id, prior).await
+    }
+
+    async fn read(&self, type_name: &str, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
+        self.handler(type_name)?.read(&self.clients, ids).await
+    }
+}

@@ -297,6 +297,16 @@ fn record(state: &mut State, change: &ResourceChange, phase: Phase, outcome: Out
                 mask_sensitive(&mut attributes, kind.sensitive(), &state.lineage);
             }
             if let Json::Object(map) = &mut attributes {
+                // An update keeps computed values the provider did not return again.
+                if let (Some(prior), Some(kind)) = (state.get(&change.address), registry.get(&type_name)) {
+                    if change.action == Action::Update {
+                        for c in kind.computed() {
+                            if let Some(v) = prior.attributes.get(*c) {
+                                map.insert(c.to_string(), v.clone());
+                            }
+                        }
+                    }
+                }
                 for (k, v) in applied.computed {
                     map.insert(k, v);
                 }

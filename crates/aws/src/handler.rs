@@ -1,0 +1,73 @@
+//! How one typed resource module plugs into the provider: [`AwsResource`] is what a module
+//! implements; [`Typed`] adapts it to the untyped JSON calls of core's `Provider`.
+
+use std::marker::PhantomData;
+
+use async_trait::async_trait;
+use clawform_core::{Applied, OpContext, ProviderError, Resource};
+use serde_json::Value as Json;
+
+use crate::clients::Clients;
+
+/// A resource type with real AWS calls behind it.
+#[async_trait]
+pub trait AwsResource: Resource {
+    /// Creates the resource, tagged with its owner in the create call where the API allows.
+    async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError>;
+    /// Changes the resource in place from `prior`.
+    async fn update(&self, aws: &Clients, ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError>;
+    /// Deletes the resource.
+    async fn delete(aws: &Clients, id: &str, prior: &Json) -> Result<(), ProviderError>;
+    /// Reads resources by id, in as few calls as the API allows; `None` for those gone.
+    async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError>;
+}
+
+/// The untyped face of an [`AwsResource`].
+#[async_trait]
+pub(crate) trait Handler: Send + Sync {
+    async fn create(&self, aws: &Clients, ctx: &OpContext, attributes: &Json) -> Result<Applied, ProviderError>;
+    async fn update(&self, aws: &Clients, ctx: &OpContext, id: &str, prior: &Json, attributes: &Json) -> Result<Applied, ProviderError>;
+    async fn delete(&self, aws: &Clients, ctx: &OpContext, id: &str, prior: &Json) -> Result<(), ProviderError>;
+    async fn read(&self, aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError>;
+}
+
+pub(crate) struct Typed<R>(PhantomData<fn() -> R>);
+
+impl<R> Default for Typed<R> {
+    fn default() -> Self {
+        Typed(PhantomData)
+    }
+}
+
+/// Decodes attributes into the typed struct. State attributes also hold computed values
+/// (`id`, `arn`…), which the struct does not declare, so those are dropped first.
+pub(crate) fn decode<R: Resource>(attributes: &Json) -> Result<R, ProviderError> {
+    let mut attributes = attributes.clone();
+    if let Json::Object(map) = &mut attributes {
+        map.remove("id");
+        for c in R::COMPUTED {
+            map.remove(*c);
+        }
+    }
+    serde_json::from_value(attributes).map_err(|e| ProviderError::invalid(format!("{}: attributes do not match the type: {e}", R::TYPE)))
+}
+
+#[async_trait]
+impl<R: AwsResource> Handler for Typed<R> {
+    async fn create(&self, aws: &Clients, ctx: &OpContext, attributes: &Json) -> Result<Applied, ProviderError> {
+        decode::<R>(attributes)?.create(aws, ctx).await
+    }
+
+    async fn update(&self, aws: &Clients, ctx: &OpContext, id: &str, prior: &Json, attributes: &Json) -> Result<Applied, ProviderError> {
+        let prior = decode::<R>(prior)?;
+        decode::<R>(attributes)?.update(aws, ctx, id, &prior).await
+    }
+
+    async fn delete(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Json) -> Result<(), ProviderError> {
+        R::delete(aws, id, prior).await
+    }
+
+    async fn read(&self, aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
+        R::read(aws, ids).await
+    }
+}
