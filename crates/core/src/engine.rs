@@ -18,18 +18,52 @@ use crate::schema::Registry;
 use crate::state::{State, StateResource};
 
 /// How an apply runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApplyOptions {
     /// Operations in flight at most.
     pub parallelism: usize,
     /// Set to stop scheduling new operations (Ctrl-C); in-flight ones finish and are saved.
     pub stop: Arc<AtomicBool>,
+    /// Told of every operation that starts, completes or fails (the CLI prints progress).
+    pub on_event: Option<Arc<dyn Fn(&ApplyEvent) + Send + Sync>>,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { parallelism: 10, stop: Arc::new(AtomicBool::new(false)) }
+        ApplyOptions { parallelism: 10, stop: Arc::new(AtomicBool::new(false)), on_event: None }
     }
+}
+
+/// Progress of one operation of an apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplyEvent {
+    /// The resource.
+    pub address: String,
+    /// The resource's planned action.
+    pub action: Action,
+    /// Whether this step deletes (the first half of a replace, or a delete) or creates/updates.
+    pub deleting: bool,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened to an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// It started.
+    Started,
+    /// It completed after `elapsed`; `id` is the resource's id (none after a delete).
+    Completed {
+        /// The id after the step.
+        id: Option<String>,
+        /// How long it took.
+        elapsed: std::time::Duration,
+    },
+    /// It failed.
+    Failed {
+        /// The provider's message.
+        message: String,
+    },
 }
 
 /// One operation that failed.
@@ -120,20 +154,22 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
             let phase = ops[i].phase;
             let task = prepare(&change, phase, &state, plan, registry);
             let provider = provider.clone();
+            emit(options, &change, phase, EventKind::Started);
             let span = info_span!("resource", address = %change.address, r#type = %change.type_name, action = ?change.action, phase = ?phase);
             running.spawn(
                 async move {
+                    let started = std::time::Instant::now();
                     let result = match task {
                         Ok(task) => run(provider.as_ref(), task).await,
                         Err(e) => Err(e),
                     };
-                    (i, result)
+                    (i, result, started.elapsed())
                 }
                 .instrument(span),
             );
         }
         let Some(joined) = running.join_next().await else { break };
-        let (i, result) = match joined {
+        let (i, result, elapsed) = match joined {
             Ok(x) => x,
             Err(e) => {
                 // A panicking provider is a bug; record it against no address and stop.
@@ -145,6 +181,11 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
         let change = &plan.changes[ops[i].change];
         match result {
             Ok(outcome) => {
+                let id = match &outcome {
+                    Outcome::Applied { applied, .. } => Some(applied.id.clone()),
+                    Outcome::Deleted => None,
+                };
+                emit(options, change, ops[i].phase, EventKind::Completed { id, elapsed });
                 record(&mut state, change, ops[i].phase, outcome, registry);
                 report.completed.push((change.address.clone(), change.action));
                 state.serial += 1;
@@ -163,10 +204,23 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
                 }
             }
             Err(e) => {
+                emit(options, change, ops[i].phase, EventKind::Failed { message: e.message.clone() });
                 report.failures.push(OpFailure { address: change.address.clone(), action: change.action, message: e.message });
                 stopping = true;
                 report.interrupted = true;
             }
+        }
+    }
+    // Operations left waiting without a failure or a stop wait on each other: never report
+    // that as a complete apply.
+    if !stopping {
+        let stuck: Vec<&Op> = ops.iter().filter(|o| o.waiting > 0).collect();
+        if let Some(first) = stuck.first() {
+            let change = &plan.changes[first.change];
+            let addresses: BTreeSet<&str> = stuck.iter().map(|o| plan.changes[o.change].address.as_str()).collect();
+            report.failures.push(OpFailure { address: change.address.clone(), action: change.action, message: format!("internal error: operations on {addresses:?} wait on each other and never ran") });
+            report.interrupted = true;
+            stopping = true;
         }
     }
     if !stopping {
@@ -179,6 +233,12 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     }
     report.state = state;
     Ok(report)
+}
+
+fn emit(options: &ApplyOptions, change: &ResourceChange, phase: Phase, kind: EventKind) {
+    if let Some(f) = &options.on_event {
+        f(&ApplyEvent { address: change.address.clone(), action: change.action, deleting: phase == Phase::Delete, kind });
+    }
 }
 
 fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
@@ -217,7 +277,12 @@ fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
             if let Some(first) = first {
                 for dep in &prior.dependencies {
                     if let Some(&b) = index.get(&(dep.clone(), Phase::Delete)) {
-                        edges.insert((first, b));
+                        // An update that still reads a replaced `dep` waits for the new one, so
+                        // it cannot also go before the old one is deleted: that is a cycle.
+                        let reads_replacement = index.get(&(dep.clone(), Phase::Apply)).is_some_and(|&a| edges.contains(&(a, first)));
+                        if !reads_replacement {
+                            edges.insert((first, b));
+                        }
                     }
                 }
             }

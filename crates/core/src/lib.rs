@@ -17,7 +17,7 @@ pub mod value;
 
 pub use backend::{BackendError, LocalBackend, LockInfo, StateBackend};
 pub use diagnostic::{Diagnostic, StackError};
-pub use engine::{apply, ApplyOptions, ApplyReport, EngineError, OpFailure};
+pub use engine::{apply, ApplyEvent, ApplyOptions, ApplyReport, EngineError, EventKind, OpFailure};
 pub use graph::Graph;
 pub use plan::{plan, plan_destroy, Action, Plan, PlanError, ResourceChange, Summary};
 pub use provider::{Applied, ErrorKind, OpContext, Provider, ProviderError};

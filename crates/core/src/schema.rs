@@ -123,9 +123,13 @@ impl<R: Resource> ResourceKind for Kind<R> {
     }
 }
 
-/// serde_path_to_error points an unknown field at its parent; point it at the key itself.
-fn join_unknown_field(path: &str, message: &str) -> String {
+/// Points an unknown field's path at the key itself. serde_path_to_error 0.1.20 already ends
+/// the path with the key; older versions stopped at its parent.
+pub(crate) fn join_unknown_field(path: &str, message: &str) -> String {
     let field = message.split('`').nth(1).unwrap_or("");
+    if path == field || path.ends_with(&format!(".{field}")) {
+        return path.to_string();
+    }
     match (path.is_empty(), field.is_empty()) {
         (_, true) => path.to_string(),
         (true, false) => field.to_string(),

@@ -72,6 +72,13 @@ impl Builder {
             Some(Frame::Map { path, pending_key }) => match pending_key.take() {
                 Some(key) => Some(join(path, &key)),
                 None => {
+                    // A block mapping's start mark falls after its first key, so a mapping with
+                    // no key of its own (the document, a list item) starts at its first key.
+                    if let Some(start) = self.map.values.get_mut(path.as_str()) {
+                        if pos < *start {
+                            *start = pos;
+                        }
+                    }
                     // This node is a key; complex (non-scalar) keys get a placeholder name.
                     let key = event_text.unwrap_or("?").to_string();
                     let key_path = join(path, &key);

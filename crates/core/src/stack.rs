@@ -139,6 +139,9 @@ impl Stack {
         if text.len() > MAX_STACK_BYTES {
             return Err(invalid(here(1, 1), &format!("stack file is {} bytes; expected at most {MAX_STACK_BYTES}", text.len())));
         }
+        if let Some((line, column, c)) = first_forbidden_char(text) {
+            return Err(invalid(here(line, column), &format!("unexpected control character U+{:04X}; expected YAML text (is this a binary file?)", c as u32)));
+        }
         let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
             invalid(here(line, column), &format!("invalid YAML: {}", strip_location(&e.to_string())))
@@ -151,7 +154,7 @@ impl Stack {
             let path = e.path().to_string();
             let message = strip_location(&e.inner().to_string());
             let location = if message.starts_with("unknown field") {
-                source.key(&join(&path, message.split('`').nth(1).unwrap_or("")))
+                source.key(&crate::schema::join_unknown_field(if path == "." { "" } else { &path }, &message))
             } else {
                 source.value(if path == "." { "" } else { &path })
             };
@@ -401,6 +404,25 @@ pub(crate) fn walk_references(value: &Json, path: &str, out: &mut Vec<(String, R
         }
         _ => {}
     }
+}
+
+/// The first character YAML does not allow in a stream, with its line and column: serde_yaml
+/// reports those with a byte offset only.
+fn first_forbidden_char(text: &str) -> Option<(usize, usize, char)> {
+    let (mut line, mut column) = (1, 1);
+    for c in text.chars() {
+        let allowed = matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}');
+        if !allowed {
+            return Some((line, column, c));
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    None
 }
 
 fn invalid(location: Location, message: &str) -> StackError {

@@ -192,6 +192,7 @@ async fn a_failure_stops_scheduling_lets_in_flight_work_finish_and_saves_it() {
     let backend = LocalBackend::new(dir.path());
     let provider = MemoryProvider::new();
     provider.fail("bad");
+    provider.set_delay_for("bad", Duration::from_millis(20));
     provider.set_delay_for("slow", Duration::from_millis(200));
     let report = apply_with(&plan_yaml(FAILING, None), None, &provider, &backend, 10).await.expect("a failed operation is in the report, not an error");
 
@@ -565,4 +566,21 @@ async fn the_loader_stack_and_the_engine_agree_on_interpolated_params() {
     let provider = MemoryProvider::new();
     apply_with(&plan, None, &provider, &backend, 10).await.unwrap();
     assert_eq!(provider.call(Op::Create, "net").attributes["name"], json!("api-x"));
+}
+
+#[tokio::test]
+async fn a_plan_whose_operations_wait_on_each_other_is_reported_not_skipped() {
+    // A plan file edited by hand (or a future ordering bug) can make two creates wait on each
+    // other; the apply must not then claim success with nothing done.
+    let mut plan = plan_yaml(&independent_networks(2), None);
+    plan.changes[0].config.as_mut().unwrap().attributes["name"] = json!("${n1.id}");
+    plan.changes[1].config.as_mut().unwrap().attributes["name"] = json!("${n0.id}");
+    let dir = state_dir();
+    let backend = LocalBackend::new(dir.path());
+    let provider = MemoryProvider::new();
+    let report = tokio::time::timeout(Duration::from_secs(10), apply_with(&plan, None, &provider, &backend, 10)).await.expect("apply ends").unwrap();
+    assert!(report.interrupted);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(report.failures[0].message.contains("n0") && report.failures[0].message.contains("n1"), "{}", report.failures[0].message);
+    assert!(provider.calls().is_empty());
 }

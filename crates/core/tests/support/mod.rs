@@ -246,19 +246,15 @@ impl MemoryProvider {
         }
     }
 
+    /// Notes a call that began at tick `started` and returns now.
     fn record(&self, op: Op, ctx: &OpContext, type_name: &str, id: Option<String>, attributes: &Json, started: usize, ok: bool) {
-        let finished = self.tick();
-        self.lock().calls.push(Call {
-            op,
-            stack: ctx.stack.clone(),
-            address: ctx.address.clone(),
-            type_name: type_name.to_string(),
-            id,
-            attributes: attributes.clone(),
-            started,
-            finished,
-            ok,
-        });
+        let call = Call { op, stack: ctx.stack.clone(), address: ctx.address.clone(), type_name: type_name.to_string(), id, attributes: attributes.clone(), started, finished: 0, ok };
+        self.push(call);
+    }
+
+    fn push(&self, mut call: Call) {
+        call.finished = self.tick();
+        self.lock().calls.push(call);
     }
 
     /// Refuses what a real cloud would refuse for these attributes.

@@ -1,0 +1,135 @@
+//! Command-line arguments (clap). This is the contract scripts and CI rely on.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Infrastructure as code for the OpenClaw platform on AWS.
+#[derive(Debug, Parser)]
+#[command(name = "clawform", version, about)]
+pub struct Cli {
+    /// Run as if started in DIR (stacks in DIR/stacks, state in DIR/state).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// AWS region (overrides AWS_REGION and the profile's region).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Never colour output (NO_COLOR in the environment does the same).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace); RUST_LOG also works.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Parameter overrides shared by the commands that load a stack.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ParamArgs {
+    /// Set a parameter: NAME=VALUE (VALUE is read as YAML: 3, true, text). Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a stack without touching AWS or state.
+    Validate {
+        /// Stack name (stacks/NAME.yaml) or path.
+        stack: String,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+    /// Show what apply would do.
+    Plan {
+        /// Stack name (stacks/NAME.yaml) or path.
+        stack: String,
+        /// Save the plan to FILE for `clawform apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the plan as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 with no changes, 1 on error, 2 with changes.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan the destruction of the stack instead.
+        #[arg(long)]
+        destroy: bool,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+    /// Make the stack real: plan and apply, or apply a saved plan file.
+    Apply {
+        /// Stack name, stack path, or a plan file saved with `plan --out`.
+        target: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Operations in flight at most.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+    /// Delete every resource of a stack.
+    Destroy {
+        /// Stack name (stacks/NAME.yaml) or path.
+        stack: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Operations in flight at most.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+    },
+    /// Show a stack's outputs.
+    Output {
+        /// Stack name.
+        stack: String,
+        /// Only this output (printed raw).
+        name: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read the state.
+    State {
+        /// What to read.
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Print the dependency graph of a stack as Graphviz DOT.
+    Graph {
+        /// Stack name (stacks/NAME.yaml) or path.
+        stack: String,
+    },
+    /// Remove a stale lock left by a process that died.
+    ForceUnlock {
+        /// Stack name.
+        stack: String,
+    },
+}
+
+/// `clawform state …`.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the addresses in a stack's state.
+    List {
+        /// Stack name.
+        stack: String,
+    },
+    /// Show one resource's state.
+    Show {
+        /// Stack name.
+        stack: String,
+        /// The resource's address.
+        address: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,349 @@
+//! The CLI: each command loads through the library, then renders. No provisioning logic here.
+
+pub mod args;
+mod render;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use clawform::core::engine::{ApplyOptions, ApplyReport};
+use clawform::{Plan, Workspace, WorkspaceError};
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+use args::{Cli, Command, ParamArgs, StateCommand};
+use render::Style;
+
+/// Exit code for success.
+const OK: u8 = 0;
+/// Exit code for any error.
+const ERROR: u8 = 1;
+/// Exit code for success with changes (`--detailed-exitcode`).
+const CHANGES: u8 = 2;
+
+/// Sends tracing output to stderr at `level` (or RUST_LOG, or warn).
+pub fn init_tracing(level: Option<&str>) {
+    let filter = match level {
+        Some(l) => tracing_subscriber::EnvFilter::new(l),
+        None => tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+    };
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// A failure to report: the message, already readable.
+struct Failure(String);
+
+impl From<WorkspaceError> for Failure {
+    fn from(e: WorkspaceError) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+struct Ctx {
+    workspace: Workspace,
+    region: Option<String>,
+    style: Style,
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> u8 {
+    let root = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let ctx = Ctx { workspace: Workspace::open(&root), region: cli.region.clone(), style: Style { color } };
+    match dispatch(&ctx, cli.command).await {
+        Ok(code) => code,
+        Err(Failure(message)) => {
+            let _ = std::io::stdout().flush();
+            for (i, line) in message.lines().enumerate() {
+                if i == 0 {
+                    eprintln!("{} {line}", ctx.style.red("Error:"));
+                } else {
+                    eprintln!("       {line}");
+                }
+            }
+            ERROR
+        }
+    }
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
+    match command {
+        Command::Validate { stack, params } => validate(ctx, &stack, &params),
+        Command::Plan { stack, out, json, detailed_exitcode, destroy, params } => plan_cmd(ctx, &stack, out.as_deref(), json, detailed_exitcode, destroy, &params).await,
+        Command::Apply { target, auto_approve, parallelism, params } => apply_cmd(ctx, &target, auto_approve, parallelism.into(), &params).await,
+        Command::Destroy { stack, auto_approve, parallelism } => destroy_cmd(ctx, &stack, auto_approve, parallelism.into()).await,
+        Command::Output { stack, name, json } => output_cmd(ctx, &stack, name.as_deref(), json).await,
+        Command::State { command: StateCommand::List { stack } } => state_list(ctx, &stack).await,
+        Command::State { command: StateCommand::Show { stack, address, json } } => state_show(ctx, &stack, &address, json).await,
+        Command::Graph { stack } => {
+            let stack = ctx.workspace.load(&stack, &IndexMap::new())?;
+            let graph = clawform::core::Graph::build(&stack).map_err(|e| Failure(e.to_string()))?;
+            print!("{}", graph.to_dot(&stack));
+            Ok(OK)
+        }
+        Command::ForceUnlock { stack } => {
+            let name = stack_name(ctx, &stack);
+            match ctx.workspace.backend().force_unlock(&name).await.map_err(WorkspaceError::from)? {
+                Some(holder) => println!("Lock of stack `{name}` removed (was held by {} for `{}` since {}).", holder.who, holder.operation, holder.created),
+                None => println!("Stack `{name}` was not locked."),
+            }
+            Ok(OK)
+        }
+    }
+}
+
+/// Parses `--param NAME=VALUE` values; VALUE is read as a YAML scalar.
+fn parse_params(args: &ParamArgs) -> Result<IndexMap<String, Json>, Failure> {
+    let mut out = IndexMap::new();
+    for raw in &args.params {
+        let Some((name, value)) = raw.split_once('=') else {
+            return Err(Failure(format!("`--param {raw}`: expected NAME=VALUE")));
+        };
+        let value: Json = serde_yaml::from_str::<serde_yaml::Value>(value).ok().and_then(|v| serde_json::to_value(v).ok()).unwrap_or_else(|| Json::String(value.to_string()));
+        let value = if value.is_null() { Json::String(String::new()) } else { value };
+        out.insert(name.trim().to_string(), value);
+    }
+    Ok(out)
+}
+
+/// The state name of a stack argument: the `stack:` of its file when there is one, else the
+/// argument itself (a stack whose file is gone can still be read or destroyed from state).
+fn stack_name(ctx: &Ctx, arg: &str) -> String {
+    let path = ctx.workspace.stack_path(arg);
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(&text).ok())
+        .and_then(|v| v.get("stack").and_then(|s| s.as_str()).map(str::to_string))
+        .unwrap_or_else(|| arg.to_string())
+}
+
+fn validate(ctx: &Ctx, stack: &str, params: &ParamArgs) -> Result<u8, Failure> {
+    let stack = ctx.workspace.load(stack, &parse_params(params)?)?;
+    clawform::core::Graph::build(&stack).map_err(|e| Failure(e.to_string()))?;
+    println!("{} The stack `{}` is valid ({} resources).", ctx.style.green("Success!"), stack.name, stack.resources.len());
+    Ok(OK)
+}
+
+async fn make_plan(ctx: &Ctx, stack_arg: &str, destroy: bool, params: &ParamArgs) -> Result<Plan, Failure> {
+    if destroy {
+        return Ok(ctx.workspace.plan_destroy(&stack_name(ctx, stack_arg)).await?);
+    }
+    let stack = ctx.workspace.load(stack_arg, &parse_params(params)?)?;
+    Ok(ctx.workspace.plan(&stack).await?)
+}
+
+async fn plan_cmd(ctx: &Ctx, stack: &str, out: Option<&Path>, json: bool, detailed: bool, destroy: bool, params: &ParamArgs) -> Result<u8, Failure> {
+    let plan = make_plan(ctx, stack, destroy, params).await?;
+    if json {
+        let mut value = serde_json::to_value(&plan).map_err(|e| Failure(e.to_string()))?;
+        if let Json::Object(m) = &mut value {
+            m.insert("summary".into(), serde_json::to_value(plan.summary()).unwrap_or(Json::Null));
+            m.insert("has_changes".into(), Json::Bool(plan.has_changes()));
+        }
+        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
+    } else {
+        print!("{}", render::plan(&plan, ctx.style));
+    }
+    if let Some(path) = out {
+        Workspace::write_plan(path, &plan)?;
+        if !json {
+            println!("\nSaved the plan to {}. To apply exactly it: clawform apply {}", path.display(), path.display());
+        }
+    }
+    Ok(if detailed && plan.has_changes() { CHANGES } else { OK })
+}
+
+/// Whether an `apply` argument is a saved plan rather than a stack.
+fn is_plan_file(ctx: &Ctx, target: &str) -> Option<PathBuf> {
+    if target.ends_with(".yaml") || target.ends_with(".yml") {
+        return None;
+    }
+    let path = if Path::new(target).is_absolute() { PathBuf::from(target) } else { ctx.workspace.root().join(target) };
+    path.is_file().then_some(path)
+}
+
+fn confirm(ctx: &Ctx, question: &str) -> Result<bool, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure("refusing to change infrastructure without confirmation: there is no terminal to ask on; pass --auto-approve".into()));
+    }
+    println!("\n{}\n  Only 'yes' will be accepted to approve.\n", ctx.style.bold(question));
+    print!("  Enter a value: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+async fn apply_cmd(ctx: &Ctx, target: &str, auto_approve: bool, parallelism: usize, params: &ParamArgs) -> Result<u8, Failure> {
+    if let Some(path) = is_plan_file(ctx, target) {
+        // A saved plan was reviewed when it was made: apply exactly it, no question asked.
+        let plan = Workspace::read_plan(&path)?;
+        return execute(ctx, &plan, parallelism).await;
+    }
+    let stack = ctx.workspace.load(target, &parse_params(params)?)?;
+    let lock = ctx.workspace.lock(&stack.name, "apply").await?;
+    let result = plan_confirm_apply(ctx, &stack, auto_approve, parallelism, false).await;
+    ctx.workspace.unlock(&stack.name, &lock).await?;
+    result
+}
+
+async fn destroy_cmd(ctx: &Ctx, stack: &str, auto_approve: bool, parallelism: usize) -> Result<u8, Failure> {
+    let name = stack_name(ctx, stack);
+    let lock = ctx.workspace.lock(&name, "destroy").await?;
+    let result = async {
+        let plan = ctx.workspace.plan_destroy(&name).await?;
+        confirm_and_run(ctx, &plan, auto_approve, parallelism, true).await
+    }
+    .await;
+    ctx.workspace.unlock(&name, &lock).await?;
+    result
+}
+
+async fn plan_confirm_apply(ctx: &Ctx, stack: &clawform::Stack, auto_approve: bool, parallelism: usize, destroy: bool) -> Result<u8, Failure> {
+    let plan = ctx.workspace.plan(stack).await?;
+    confirm_and_run(ctx, &plan, auto_approve, parallelism, destroy).await
+}
+
+async fn confirm_and_run(ctx: &Ctx, plan: &Plan, auto_approve: bool, parallelism: usize, destroy: bool) -> Result<u8, Failure> {
+    print!("{}", render::plan(plan, ctx.style));
+    if !plan.has_changes() {
+        return Ok(OK);
+    }
+    if !auto_approve {
+        let question = if destroy { format!("Do you really want to destroy all resources of stack `{}`?", plan.stack) } else { format!("Do you want to perform these actions on stack `{}`?", plan.stack) };
+        if !confirm(ctx, &question)? {
+            return Err(Failure("apply cancelled: nothing was changed".into()));
+        }
+    }
+    println!();
+    run_plan(ctx, plan, parallelism).await
+}
+
+async fn execute(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failure> {
+    let lock = ctx.workspace.lock(&plan.stack, "apply").await?;
+    let result = run_plan(ctx, plan, parallelism).await;
+    ctx.workspace.unlock(&plan.stack, &lock).await?;
+    result
+}
+
+async fn run_plan(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failure> {
+    let provider = ctx.workspace.aws_provider(ctx.region.clone()).await;
+    let mut options = ApplyOptions { parallelism, ..Default::default() };
+    options.on_event = Some(Arc::new(|e| println!("{}", render::event(e))));
+    let stop = options.stop.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nInterrupt received: no new operations will start; waiting for those in flight, then saving state.");
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
+    let result = ctx.workspace.apply_locked(plan, provider, &options).await;
+    watcher.abort();
+    let report = match result {
+        Ok(r) => r,
+        Err(WorkspaceError::Engine(clawform::core::EngineError::Backend { source, report })) => {
+            return Err(Failure(format!("{source}\n{} operations completed before state could not be saved", report.completed.len())));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    finish(ctx, plan, &report)
+}
+
+fn finish(ctx: &Ctx, plan: &Plan, report: &ApplyReport) -> Result<u8, Failure> {
+    let count = |a: clawform::Action| report.completed.iter().filter(|(_, action)| *action == a).count();
+    // A replace completes in two steps (delete, then create), each listed once.
+    let replaced = count(clawform::Action::Replace) / 2;
+    let added = count(clawform::Action::Create) + replaced;
+    let changed = count(clawform::Action::Update);
+    let destroyed = count(clawform::Action::Delete) + replaced;
+    if !report.failures.is_empty() || report.interrupted {
+        let mut message = String::new();
+        for f in &report.failures {
+            message.push_str(&format!("{}: {}\n", f.address, f.message));
+        }
+        if report.failures.is_empty() {
+            message.push_str("apply interrupted\n");
+        }
+        message.push_str(&format!("state of stack `{}` saved with what completed ({added} added, {changed} changed, {destroyed} destroyed); run apply again to finish", plan.stack));
+        return Err(Failure(message));
+    }
+    let verb = if plan.destroy { "Destroy" } else { "Apply" };
+    println!("\n{} Resources: {added} added, {changed} changed, {destroyed} destroyed.", ctx.style.green(&format!("{verb} complete!")));
+    if !report.state.outputs.is_empty() {
+        println!("\nOutputs:\n");
+        for (k, v) in &report.state.outputs {
+            println!("{k} = {}", show(v));
+        }
+    }
+    Ok(OK)
+}
+
+fn show(v: &Json) -> String {
+    match v {
+        Json::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+async fn load_state(ctx: &Ctx, stack: &str) -> Result<clawform::State, Failure> {
+    let name = stack_name(ctx, stack);
+    ctx.workspace.state(&name).await?.ok_or_else(|| Failure(WorkspaceError::NoState(name).to_string()))
+}
+
+async fn output_cmd(ctx: &Ctx, stack: &str, name: Option<&str>, json: bool) -> Result<u8, Failure> {
+    let state = load_state(ctx, stack).await?;
+    match name {
+        Some(n) => {
+            let v = state.outputs.get(n).ok_or_else(|| Failure(format!("stack `{}` has no output `{n}`; outputs: {}", state.stack, state.outputs.keys().cloned().collect::<Vec<_>>().join(", "))))?;
+            match (json, v) {
+                (false, Json::String(s)) => println!("{s}"),
+                _ => println!("{v}"),
+            }
+        }
+        None if json => println!("{}", serde_json::to_string_pretty(&state.outputs).map_err(|e| Failure(e.to_string()))?),
+        None => {
+            for (k, v) in &state.outputs {
+                println!("{k} = {}", show(v));
+            }
+        }
+    }
+    Ok(OK)
+}
+
+async fn state_list(ctx: &Ctx, stack: &str) -> Result<u8, Failure> {
+    let state = load_state(ctx, stack).await?;
+    for r in &state.resources {
+        println!("{}", r.address);
+    }
+    Ok(OK)
+}
+
+async fn state_show(ctx: &Ctx, stack: &str, address: &str, json: bool) -> Result<u8, Failure> {
+    let state = load_state(ctx, stack).await?;
+    let r = state.get(address).ok_or_else(|| Failure(format!("stack `{}` has no resource `{address}` in state; `clawform state list {stack}` lists them", state.stack)))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).map_err(|e| Failure(e.to_string()))?);
+        return Ok(OK);
+    }
+    println!("# {} ({}):", r.address, r.type_name);
+    println!("resource \"{}\" \"{}\" {{", r.type_name, r.address);
+    if let Json::Object(m) = &r.attributes {
+        let width = m.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (k, v) in m {
+            println!("    {k:<width$} = {}", show(v));
+        }
+    }
+    println!("}}");
+    if !r.dependencies.is_empty() {
+        println!("# depends on: {}", r.dependencies.join(", "));
+    }
+    Ok(OK)
+}

@@ -1,0 +1,223 @@
+//! Human renderings of plans, apply progress and state, in Terraform's style.
+
+use std::fmt::Write;
+
+use clawform_core::engine::{ApplyEvent, EventKind};
+use clawform_core::plan::{Action, Plan, ResourceChange};
+use serde_json::Value as Json;
+
+/// ANSI colours, or nothing when output is not a terminal or NO_COLOR is set.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// Whether to colour.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    /// Green.
+    pub fn green(&self, t: &str) -> String {
+        self.paint("32", t)
+    }
+    /// Yellow.
+    pub fn yellow(&self, t: &str) -> String {
+        self.paint("33", t)
+    }
+    /// Red.
+    pub fn red(&self, t: &str) -> String {
+        self.paint("31", t)
+    }
+    /// Bold.
+    pub fn bold(&self, t: &str) -> String {
+        self.paint("1", t)
+    }
+}
+
+const SENSITIVE: &str = "(sensitive value)";
+const UNKNOWN: &str = "(known after apply)";
+
+fn scalar(v: &Json) -> String {
+    match v {
+        Json::String(s) => format!("{s:?}"),
+        Json::Null => "null".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Writes `value` at `indent`, nested blocks over several lines.
+fn value_lines(out: &mut String, v: &Json, indent: usize, sign: &str) {
+    let pad = " ".repeat(indent);
+    match v {
+        Json::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            let width = map.keys().map(|k| k.len() + 2).max().unwrap_or(0);
+            for (k, item) in map {
+                let _ = write!(out, "{pad}    {sign} {:<width$} = ", format!("{k:?}"));
+                value_lines(out, item, indent + 4, sign);
+                out.push('\n');
+            }
+            let _ = write!(out, "{pad}  }}");
+        }
+        Json::Array(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for item in items {
+                let _ = write!(out, "{pad}    {sign} ");
+                value_lines(out, item, indent + 4, sign);
+                out.push_str(",\n");
+            }
+            let _ = write!(out, "{pad}  ]");
+        }
+        other => out.push_str(&scalar(other)),
+    }
+}
+
+fn compact(v: &Json) -> String {
+    match v {
+        Json::Object(_) | Json::Array(_) => v.to_string(),
+        other => scalar(other),
+    }
+}
+
+fn header(c: &ResourceChange, style: Style) -> (String, String) {
+    match c.action {
+        Action::Create => (format!("  # {} will be created", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.green("+"), c.type_name, c.address)),
+        Action::Update => (format!("  # {} will be updated in-place", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.yellow("~"), c.type_name, c.address)),
+        Action::Replace => (format!("  # {} must be replaced", style.bold(&c.address)), format!("{}{} resource \"{}\" \"{}\" {{", style.red("-"), style.green("/+"), c.type_name, c.address)),
+        Action::Delete => (format!("  # {} will be destroyed", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.red("-"), c.type_name, c.address)),
+        Action::NoOp => (String::new(), String::new()),
+    }
+}
+
+fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
+    let (comment, open) = header(c, style);
+    let _ = writeln!(out, "{comment}");
+    let _ = writeln!(out, "{open}");
+    let empty = serde_json::Map::new();
+    let before = c.before.as_ref().and_then(Json::as_object).unwrap_or(&empty);
+    let after = c.after.as_ref().and_then(Json::as_object).unwrap_or(&empty);
+    let mut keys: Vec<&String> = match c.action {
+        Action::Delete => before.keys().collect(),
+        _ => after.keys().chain(before.keys()).collect(),
+    };
+    if matches!(c.action, Action::Create | Action::Replace) {
+        keys.extend(c.computed.iter());
+    }
+    keys.sort();
+    keys.dedup();
+    let width = keys.iter().map(|k| k.len()).max().unwrap_or(0);
+    for key in keys {
+        let sensitive = c.sensitive.contains(key);
+        let unknown = c.after_unknown.contains(key) || (matches!(c.action, Action::Create | Action::Replace) && c.computed.contains(key) && !after.contains_key(key.as_str()));
+        let show = |v: &Json| if sensitive { SENSITIVE.to_string() } else { compact(v) };
+        match c.action {
+            Action::Create => {
+                let _ = write!(out, "      {} {key:<width$} = ", style.green("+"));
+                if unknown {
+                    out.push_str(UNKNOWN);
+                } else if sensitive {
+                    out.push_str(SENSITIVE);
+                } else {
+                    value_lines(out, &after[key.as_str()], 6, "+");
+                }
+                out.push('\n');
+            }
+            Action::Delete => {
+                let _ = write!(out, "      {} {key:<width$} = ", style.red("-"));
+                if sensitive {
+                    out.push_str(SENSITIVE);
+                } else {
+                    value_lines(out, &before[key.as_str()], 6, "-");
+                }
+                out.push_str(" -> null\n");
+            }
+            Action::Update | Action::Replace => {
+                let old = before.get(key.as_str());
+                let new = after.get(key.as_str());
+                let forces = if c.replace_because.contains(key) { style.red(" # forces replacement") } else { String::new() };
+                if unknown {
+                    let was = old.map_or("null".to_string(), show);
+                    let _ = writeln!(out, "      {} {key:<width$} = {was} -> {UNKNOWN}{forces}", style.yellow("~"));
+                } else if c.changed.contains(key) {
+                    match (old, new) {
+                        (None, Some(n)) | (Some(Json::Null), Some(n)) => {
+                            let _ = writeln!(out, "      {} {key:<width$} = {}{forces}", style.green("+"), show(n));
+                        }
+                        (Some(o), None) | (Some(o), Some(Json::Null)) => {
+                            let _ = writeln!(out, "      {} {key:<width$} = {} -> null{forces}", style.red("-"), show(o));
+                        }
+                        (Some(o), Some(n)) => {
+                            let _ = writeln!(out, "      {} {key:<width$} = {} -> {}{forces}", style.yellow("~"), show(o), show(n));
+                        }
+                        (None, None) => {}
+                    }
+                } else if key == "id" || key == "name" || key == "tags" {
+                    if let Some(o) = old {
+                        let _ = writeln!(out, "        {key:<width$} = {}", show(o));
+                    }
+                }
+            }
+            Action::NoOp => {}
+        }
+    }
+    let _ = writeln!(out, "    }}\n");
+}
+
+/// The whole plan as Terraform shows it.
+pub fn plan(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    if !plan.has_changes() {
+        out.push_str(&style.green("No changes."));
+        out.push_str(if plan.destroy { " No objects need to be destroyed.\n" } else { " Your infrastructure matches the configuration.\n" });
+        return out;
+    }
+    let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    if !changes.is_empty() {
+        out.push_str("clawform will perform the following actions:\n\n");
+        for c in changes {
+            render_change(&mut out, c, style);
+        }
+    }
+    let s = plan.summary();
+    let _ = writeln!(out, "{} {} to add, {} to change, {} to destroy.", style.bold("Plan:"), s.add, s.change, s.destroy);
+    if !plan.output_changes.is_empty() {
+        out.push_str("\nChanges to Outputs:\n");
+        for (name, oc) in &plan.output_changes {
+            let after = if oc.after_unknown { UNKNOWN.to_string() } else { oc.after.as_ref().map_or("null".into(), compact) };
+            match (&oc.before, oc.after.is_some() || oc.after_unknown) {
+                (None, _) => {
+                    let _ = writeln!(out, "  {} {name} = {after}", style.green("+"));
+                }
+                (Some(b), true) => {
+                    let _ = writeln!(out, "  {} {name} = {} -> {after}", style.yellow("~"), compact(b));
+                }
+                (Some(b), false) => {
+                    let _ = writeln!(out, "  {} {name} = {} -> null", style.red("-"), compact(b));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One line of apply progress, as Terraform prints it.
+pub fn event(e: &ApplyEvent) -> String {
+    let (doing, done) = match (e.action, e.deleting) {
+        (_, true) => ("Destroying...", "Destruction complete"),
+        (Action::Create, _) | (Action::Replace, _) => ("Creating...", "Creation complete"),
+        _ => ("Modifying...", "Modifications complete"),
+    };
+    match &e.kind {
+        EventKind::Started => format!("{}: {doing}", e.address),
+        EventKind::Completed { id, elapsed } => {
+            let id = id.as_ref().map(|i| format!(" [id={i}]")).unwrap_or_default();
+            format!("{}: {done} after {}s{id}", e.address, elapsed.as_secs())
+        }
+        EventKind::Failed { message } => format!("{}: failed: {message}", e.address),
+    }
+}

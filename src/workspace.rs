@@ -1,0 +1,177 @@
+//! A project folder (stacks in `stacks/`, state in `state/`) and the steps every command and
+//! library user goes through: load, plan, lock, apply, unlock.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clawform_aws::AwsProvider;
+use clawform_core::backend::{BackendError, LocalBackend, LockInfo, StateBackend};
+use clawform_core::engine::{ApplyOptions, ApplyReport, EngineError};
+use clawform_core::plan::{Plan, PlanError};
+use clawform_core::resolve::external_stacks;
+use clawform_core::stack::stack_path;
+use clawform_core::{Provider, Registry, Stack, StackError, State};
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+/// Everything that can go wrong in a workspace operation.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// The stack did not load or validate.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// The plan could not be made.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// State could not be read, written or locked.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The apply could not run, or state could not be saved during it.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A stack this one reads outputs from has no state yet.
+    #[error("stack `{stack}` reads outputs of stack `{other}`, which has not been applied; run `clawform apply {other}` first")]
+    MissingDependency {
+        /// The stack being planned.
+        stack: String,
+        /// The stack it reads.
+        other: String,
+    },
+    /// A saved plan could not be read.
+    #[error("cannot read plan file {path}: {reason}")]
+    PlanFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// There is no state for the stack.
+    #[error("stack `{0}` has no state: it was never applied (or was destroyed)")]
+    NoState(String),
+}
+
+/// A project folder: stacks, state backend and the resource types it knows.
+#[derive(Clone)]
+pub struct Workspace {
+    root: PathBuf,
+    backend: Arc<dyn StateBackend>,
+    registry: Registry,
+}
+
+impl Workspace {
+    /// The project at `root`, with local state in `root/state`.
+    pub fn open(root: impl AsRef<Path>) -> Workspace {
+        let root = root.as_ref().to_path_buf();
+        let backend = Arc::new(LocalBackend::new(root.join("state")));
+        Workspace { root, backend, registry: clawform_aws::registry() }
+    }
+
+    /// The same project with another state backend.
+    pub fn with_backend(mut self, backend: Arc<dyn StateBackend>) -> Workspace {
+        self.backend = backend;
+        self
+    }
+
+    /// The resource types stacks may use.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The state backend.
+    pub fn backend(&self) -> &Arc<dyn StateBackend> {
+        &self.backend
+    }
+
+    /// The project folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// An AWS provider from the standard configuration chain; `region` overrides it.
+    pub async fn aws_provider(&self, region: Option<String>) -> Arc<dyn Provider> {
+        Arc::new(AwsProvider::from_env(region).await)
+    }
+
+    /// Where the stack `name` lives (`stacks/NAME.yaml`, or `name` itself if it is a path).
+    pub fn stack_path(&self, name: &str) -> PathBuf {
+        stack_path(&self.root, name)
+    }
+
+    /// Loads and checks a stack, with parameter overrides.
+    pub fn load(&self, name: &str, params: &IndexMap<String, Json>) -> Result<Stack, WorkspaceError> {
+        let mut stack = Stack::load_file(&self.stack_path(name), &self.registry)?;
+        stack.param_overrides = params.clone();
+        stack.param_values()?;
+        Ok(stack)
+    }
+
+    /// The stack's state, if it was applied.
+    pub async fn state(&self, stack: &str) -> Result<Option<State>, WorkspaceError> {
+        Ok(self.backend.load(stack).await?)
+    }
+
+    /// Plans `stack` against its state, reading outputs of the stacks it references.
+    pub async fn plan(&self, stack: &Stack) -> Result<Plan, WorkspaceError> {
+        let state = self.backend.load(&stack.name).await?;
+        let mut external = BTreeMap::new();
+        let values = stack.resources.values().map(|r| &r.attributes).chain(stack.outputs.values());
+        for other in external_stacks(values) {
+            match self.backend.load(&other).await? {
+                Some(s) => {
+                    external.insert(other, s.outputs);
+                }
+                None => return Err(WorkspaceError::MissingDependency { stack: stack.name.clone(), other }),
+            }
+        }
+        Ok(clawform_core::plan(stack, &self.registry, state.as_ref(), external)?)
+    }
+
+    /// Plans the destruction of everything in the stack's state.
+    pub async fn plan_destroy(&self, stack: &str) -> Result<Plan, WorkspaceError> {
+        let state = self.backend.load(stack).await?.ok_or_else(|| WorkspaceError::NoState(stack.to_string()))?;
+        Ok(clawform_core::plan_destroy(&state, &self.registry))
+    }
+
+    /// Takes the stack's lock for `operation`; give it back with [`Workspace::unlock`].
+    pub async fn lock(&self, stack: &str, operation: &str) -> Result<LockInfo, WorkspaceError> {
+        let info = LockInfo::for_current_process(operation);
+        self.backend.lock(stack, &info).await?;
+        Ok(info)
+    }
+
+    /// Gives a lock back.
+    pub async fn unlock(&self, stack: &str, lock: &LockInfo) -> Result<(), WorkspaceError> {
+        Ok(self.backend.unlock(stack, lock).await?)
+    }
+
+    /// Applies a plan whose stack is already locked by the caller.
+    pub async fn apply_locked(&self, plan: &Plan, provider: Arc<dyn Provider>, options: &ApplyOptions) -> Result<ApplyReport, WorkspaceError> {
+        let state = self.backend.load(&plan.stack).await?;
+        Ok(clawform_core::apply(plan, state, &self.registry, provider, self.backend.as_ref(), options).await?)
+    }
+
+    /// Locks the stack, applies the plan, and unlocks (also when the apply fails).
+    pub async fn apply(&self, plan: &Plan, provider: Arc<dyn Provider>, options: &ApplyOptions) -> Result<ApplyReport, WorkspaceError> {
+        let lock = self.lock(&plan.stack, "apply").await?;
+        let result = self.apply_locked(plan, provider, options).await;
+        self.unlock(&plan.stack, &lock).await?;
+        result
+    }
+
+    /// Reads a plan saved with `plan --out`.
+    pub fn read_plan(path: &Path) -> Result<Plan, WorkspaceError> {
+        let text = std::fs::read_to_string(path).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })?;
+        let plan: Plan = serde_json::from_str(&text).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: format!("not a clawform plan: {e}") })?;
+        if plan.format_version > clawform_core::plan::PLAN_FORMAT_VERSION {
+            return Err(WorkspaceError::PlanFile { path: path.display().to_string(), reason: format!("plan format {} is newer than this clawform", plan.format_version) });
+        }
+        Ok(plan)
+    }
+
+    /// Saves a plan for a later `apply PLANFILE`.
+    pub fn write_plan(path: &Path, plan: &Plan) -> Result<(), WorkspaceError> {
+        let bytes = serde_json::to_vec_pretty(plan).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })?;
+        clawform_core::backend::write_atomically(path, &bytes).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })
+    }
+}
