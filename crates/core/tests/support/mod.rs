@@ -118,6 +118,12 @@ pub struct Call {
     pub ok: bool,
 }
 
+impl Call {
+    fn begun(op: Op, ctx: &OpContext, type_name: &str, id: Option<String>, attributes: &Json, started: usize) -> Call {
+        Call { op, stack: ctx.stack.clone(), address: ctx.address.clone(), type_name: type_name.to_string(), id, attributes: attributes.clone(), started, finished: 0, ok: false }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Live {
     type_name: String,
@@ -246,12 +252,7 @@ impl MemoryProvider {
         }
     }
 
-    /// Notes a call that began at tick `started` and returns now.
-    fn record(&self, op: Op, ctx: &OpContext, type_name: &str, id: Option<String>, attributes: &Json, started: usize, ok: bool) {
-        let call = Call { op, stack: ctx.stack.clone(), address: ctx.address.clone(), type_name: type_name.to_string(), id, attributes: attributes.clone(), started, finished: 0, ok };
-        self.push(call);
-    }
-
+    /// Notes `call` as returning now.
     fn push(&self, mut call: Call) {
         call.finished = self.tick();
         self.lock().calls.push(call);
@@ -292,7 +293,7 @@ impl Provider for MemoryProvider {
                 id
             })
         };
-        self.record(Op::Create, ctx, type_name, outcome.as_ref().ok().cloned(), attributes, started, outcome.is_ok());
+        self.push(Call { ok: outcome.is_ok(), ..Call::begun(Op::Create, ctx, type_name, outcome.as_ref().ok().cloned(), attributes, started) });
         let id = outcome?;
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(format!("arn:test:{type_name}/{id}")));
@@ -329,7 +330,7 @@ impl Provider for MemoryProvider {
                     inner.live.insert(id.to_string(), Live { type_name: type_name.to_string(), attributes: attributes.clone() });
                 })
         };
-        self.record(Op::Update, ctx, type_name, Some(id.to_string()), attributes, started, outcome.is_ok());
+        self.push(Call { ok: outcome.is_ok(), ..Call::begun(Op::Update, ctx, type_name, Some(id.to_string()), attributes, started) });
         outcome?;
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(format!("arn:test:{type_name}/{id}")));
@@ -352,7 +353,7 @@ impl Provider for MemoryProvider {
                 Ok(())
             }
         };
-        self.record(Op::Delete, ctx, type_name, Some(id.to_string()), prior, started, outcome.is_ok());
+        self.push(Call { ok: outcome.is_ok(), ..Call::begun(Op::Delete, ctx, type_name, Some(id.to_string()), prior, started) });
         outcome
     }
 
