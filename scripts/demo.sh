@@ -14,7 +14,7 @@ moto_pid=$!
 project=$(mktemp -d)
 trap 'kill $moto_pid 2>/dev/null || true; rm -rf "$project"' EXIT
 for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$port/moto-api/data.json" >/dev/null 2>&1 && break
+  python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/data.json', timeout=1)" 2>/dev/null && break
   sleep 0.1
 done
 

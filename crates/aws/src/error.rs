@@ -25,6 +25,12 @@ where
     }
 }
 
+/// Whether a provider error made by [`sdk`] carries the AWS error `code` (its message reads
+/// `OPERATION: CODE: MESSAGE`).
+pub(crate) fn has_code(err: &ProviderError, code: &str) -> bool {
+    err.message.split(": ").nth(1) == Some(code)
+}
+
 fn is_not_found(code: &str) -> bool {
     code.ends_with(".NotFound") || code.ends_with("NotFound") || code == "ResourceNotFoundException" || code.ends_with("NotFoundException")
 }

@@ -43,6 +43,11 @@ fn add<R: AwsResource>(r: &mut Registry, h: &mut BTreeMap<&'static str, Arc<dyn 
 /// The one list of resource types: adding a type is one module and one line here.
 fn for_each_type(f: &mut dyn FnMut(Register)) {
     f(Register(add::<ec2::vpc::Vpc>));
+    f(Register(add::<ec2::subnet::Subnet>));
+    f(Register(add::<ec2::internet_gateway::InternetGateway>));
+    f(Register(add::<ec2::route_table::RouteTable>));
+    f(Register(add::<ec2::route_table_association::RouteTableAssociation>));
+    f(Register(add::<ec2::security_group::SecurityGroup>));
 }
 
 /// The AWS provider: one client per service, made once, shared by every operation.

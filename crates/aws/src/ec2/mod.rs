@@ -1,13 +1,21 @@
 //! EC2 resource types (networking) and the helpers they share.
 
+pub mod internet_gateway;
+pub mod route_table;
+pub mod route_table_association;
+pub mod security_group;
+pub mod subnet;
 pub mod vpc;
 
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use clawform_core::{OpContext, ProviderError, Val};
 use indexmap::IndexMap;
 
 use crate::clients::Clients;
-use crate::error::sdk;
+use crate::error::{has_code, sdk};
 use crate::tags;
 
 /// The TagSpecification that tags a new EC2 resource with its own and its owner's tags.
@@ -67,5 +75,85 @@ pub(crate) fn check_cidr(path: &str, value: &Val<String>, range: std::ops::Range
             format!("`{text}` has prefix length /{}; AWS allows /{} to /{} here", net.prefix_len(), range.start(), range.end()),
         )),
         Ok(_) => {}
+    }
+}
+
+/// EC2 refuses more than 200 filter values in one call (`FilterLimitExceeded: The maximum number
+/// of filter values specified on a single call is 200`), so reads of many ids go in chunks.
+pub(crate) const MAX_FILTER_VALUES: usize = 200;
+
+/// Filters on `name` (such as `subnet-id`) for each chunk of `ids` EC2 takes in one call.
+///
+/// Reads filter by id rather than ask by id: asking by id fails the whole call when one id is
+/// gone, a filter just leaves it out.
+pub(crate) fn id_filters<'a>(name: &'a str, ids: &'a [String]) -> impl Iterator<Item = Filter> + 'a {
+    ids.chunks(MAX_FILTER_VALUES).map(move |chunk| Filter::builder().name(name).set_values(Some(chunk.to_vec())).build())
+}
+
+/// The literal value of an optional attribute (attributes reaching a provider are resolved).
+pub(crate) fn opt<T>(value: &Option<Val<T>>) -> Result<Option<&T>, ProviderError> {
+    Ok(value.as_ref().map(Val::value).transpose()?)
+}
+
+/// Removes a resource whose create failed half-way, so that a failed create leaves nothing
+/// behind, and returns the create's error (saying so if the removal failed too).
+pub(crate) async fn undo_create(err: ProviderError, remove: impl Future<Output = Result<(), ProviderError>>) -> ProviderError {
+    match remove.await {
+        Ok(()) => err,
+        Err(undo) => ProviderError { kind: err.kind, message: format!("{}; removing the half-created resource failed too: {}", err.message, undo.message) },
+    }
+}
+
+/// How long [`while_propagating`] waits for a new resource to be seen; Terraform's AWS provider
+/// waits two minutes ("propagation timeout") for the same reason.
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs a call that names a resource created a moment ago, again while it fails with
+/// `not_found_code`: the EC2 API is eventually consistent, and a call right after a create can
+/// be told the new resource does not exist yet (AWS's "Eventual consistency in the Amazon EC2
+/// API"). Only the new resource's own code is retried, so a wrong reference still fails at once.
+pub(crate) async fn while_propagating<T, F, Fut>(not_found_code: &str, mut call: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let deadline = Instant::now() + PROPAGATION_TIMEOUT;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match call().await {
+            Err(e) if has_code(&e, not_found_code) && Instant::now() + delay < deadline => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn while_propagating_retries_only_the_new_resources_code() {
+        let calls = AtomicU32::new(0);
+        let out = while_propagating("InvalidSubnetID.NotFound", || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(ProviderError::not_found("ec2 ModifySubnetAttribute: InvalidSubnetID.NotFound: The subnet ID 'subnet-1' does not exist")),
+                n => Ok(n),
+            }
+        })
+        .await;
+        assert_eq!(out, Ok(2));
+
+        let calls = AtomicU32::new(0);
+        let out: Result<(), _> = while_propagating("InvalidSubnetID.NotFound", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(ProviderError::not_found("ec2 AttachInternetGateway: InvalidVpcID.NotFound: The vpc ID 'vpc-1' does not exist"))
+        })
+        .await;
+        assert!(out.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "another resource's NotFound is not retried");
     }
 }

@@ -1,0 +1,129 @@
+//! `aws_subnet`: a subnet of a VPC, in one availability zone.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value as Json};
+
+use crate::clients::Clients;
+use crate::ec2::{arn, check_cidr, id_filters, opt, sync_tags, tag_spec, undo_create, user_tags, while_propagating};
+use crate::error::sdk;
+use crate::handler::AwsResource;
+
+/// A subnet, as the Terraform AWS provider's `aws_subnet`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Subnet {
+    /// The VPC the subnet belongs to.
+    pub vpc_id: Val<String>,
+    /// The IPv4 CIDR block, /16 to /28, inside the VPC's block.
+    pub cidr_block: Val<String>,
+    /// The availability zone, such as `us-west-2a`; AWS picks one when it is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<Val<String>>,
+    /// Whether instances launched in the subnet get a public IPv4 address (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_public_ip_on_launch: Option<Val<bool>>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub tags: IndexMap<String, Val<String>>,
+}
+
+impl Resource for Subnet {
+    const TYPE: &'static str = "aws_subnet";
+    const COMPUTED: &'static [&'static str] = &["id", "arn", "owner_id", "availability_zone_id"];
+    const FORCE_NEW: &'static [&'static str] = &["vpc_id", "cidr_block", "availability_zone"];
+
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        check_cidr("cidr_block", &self.cidr_block, 16..=28, &mut errors);
+        errors
+    }
+}
+
+impl Subnet {
+    fn map_public_ip(&self) -> Result<bool, ProviderError> {
+        Ok(*opt(&self.map_public_ip_on_launch)?.unwrap_or(&false))
+    }
+
+    async fn set_map_public_ip(aws: &Clients, id: &str, value: bool) -> Result<(), ProviderError> {
+        aws.ec2
+            .modify_subnet_attribute()
+            .subnet_id(id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(value).build())
+            .send()
+            .await
+            .map_err(|e| sdk("ec2 ModifySubnetAttribute", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AwsResource for Subnet {
+    async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
+        let req = aws
+            .ec2
+            .create_subnet()
+            .vpc_id(self.vpc_id.value()?)
+            .cidr_block(self.cidr_block.value()?)
+            .set_availability_zone(opt(&self.availability_zone)?.cloned())
+            .tag_specifications(tag_spec(ResourceType::Subnet, &self.tags, ctx)?);
+        let out = req.send().await.map_err(|e| sdk("ec2 CreateSubnet", e))?;
+        let subnet = out.subnet().ok_or_else(|| ProviderError::api("ec2 CreateSubnet returned no subnet"))?;
+        let id = subnet.subnet_id().ok_or_else(|| ProviderError::api("ec2 CreateSubnet returned a subnet without an id"))?.to_string();
+        let owner = subnet.owner_id().unwrap_or_default().to_string();
+        // CreateSubnet cannot set it; a new subnet starts with false.
+        if self.map_public_ip()? {
+            if let Err(e) = while_propagating("InvalidSubnetID.NotFound", || Subnet::set_map_public_ip(aws, &id, true)).await {
+                return Err(undo_create(e, Subnet::delete(aws, &id, &Json::Null)).await);
+            }
+        }
+        let mut computed = Map::new();
+        computed.insert("arn".into(), json!(subnet.subnet_arn().map(str::to_string).unwrap_or_else(|| arn(aws, &owner, "subnet", &id))));
+        computed.insert("owner_id".into(), json!(owner));
+        computed.insert("availability_zone_id".into(), json!(subnet.availability_zone_id()));
+        Ok(Applied { id, computed })
+    }
+
+    async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
+        let wanted = self.map_public_ip()?;
+        if wanted != prior.map_public_ip()? {
+            Subnet::set_map_public_ip(aws, id, wanted).await?;
+        }
+        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        Ok(Applied { id: id.to_string(), computed: Map::new() })
+    }
+
+    async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
+        aws.ec2.delete_subnet().subnet_id(id).send().await.map_err(|e| sdk("ec2 DeleteSubnet", e))?;
+        Ok(())
+    }
+
+    async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
+        let mut found = Vec::new();
+        for filter in id_filters("subnet-id", ids) {
+            let page: Vec<_> = aws.ec2.describe_subnets().filters(filter).into_paginator().items().send().collect::<Result<_, _>>().await.map_err(|e| sdk("ec2 DescribeSubnets", e))?;
+            found.extend(page);
+        }
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let subnet = found.iter().find(|s| s.subnet_id() == Some(id.as_str()))?;
+                let owner = subnet.owner_id().unwrap_or_default();
+                let mut attrs = Map::new();
+                attrs.insert("id".into(), json!(id));
+                attrs.insert("vpc_id".into(), json!(subnet.vpc_id()));
+                attrs.insert("cidr_block".into(), json!(subnet.cidr_block()));
+                attrs.insert("availability_zone".into(), json!(subnet.availability_zone()));
+                attrs.insert("map_public_ip_on_launch".into(), json!(subnet.map_public_ip_on_launch().unwrap_or(false)));
+                attrs.insert("tags".into(), Json::Object(user_tags(subnet.tags())));
+                attrs.insert("arn".into(), json!(subnet.subnet_arn().map(str::to_string).unwrap_or_else(|| arn(aws, owner, "subnet", id))));
+                attrs.insert("owner_id".into(), json!(owner));
+                attrs.insert("availability_zone_id".into(), json!(subnet.availability_zone_id()));
+                Some(Json::Object(attrs))
+            })
+            .collect())
+    }
+}
