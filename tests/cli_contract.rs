@@ -6,8 +6,9 @@ mod common;
 use common::{ec2, owned_by, Project};
 
 fn small(name: &str, cidr: &str) -> String {
+    let subnet = cidr.replace(".0.0/16", ".1.0/24");
     format!(
-        "stack: {name}\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: {cidr}\n  subnet:\n    type: aws_subnet\n    vpc_id: ${{vpc.id}}\n    cidr_block: 10.30.1.0/24\noutputs:\n  vpc_id: ${{vpc.id}}\n"
+        "stack: {name}\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: {cidr}\n  subnet:\n    type: aws_subnet\n    vpc_id: ${{vpc.id}}\n    cidr_block: {subnet}\noutputs:\n  vpc_id: ${{vpc.id}}\n"
     )
 }
 
@@ -99,7 +100,7 @@ async fn a_saved_plan_applies_exactly_and_is_refused_once_state_moves_on() {
     assert_eq!(list.stdout.lines().collect::<Vec<_>>(), vec!["vpc", "subnet"]);
     let show = project.ok(&["state", "show", "net", "subnet", "--json"], 0);
     let shown: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
-    assert_eq!(shown["attributes"]["cidr_block"], "10.30.1.0/24");
+    assert_eq!(shown["attributes"]["cidr_block"], "10.32.1.0/24");
     assert_eq!(shown["dependencies"], serde_json::json!(["vpc"]));
 
     let json = project.ok(&["plan", "net", "--json", "--detailed-exitcode"], 0);
