@@ -5,8 +5,22 @@ use aws_config::{BehaviorVersion, Region};
 /// The AWS clients clawform uses, and the region they talk to.
 #[derive(Clone, Debug)]
 pub struct Clients {
-    /// EC2: VPCs, subnets, gateways, route tables, security groups.
+    /// EC2: VPCs, subnets, gateways, route tables, security groups, launch templates.
     pub ec2: aws_sdk_ec2::Client,
+    /// IAM: roles, policies, instance profiles.
+    pub iam: aws_sdk_iam::Client,
+    /// ECR: image repositories.
+    pub ecr: aws_sdk_ecr::Client,
+    /// CloudWatch Logs: log groups.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// ECS: clusters, capacity providers, task definitions, services.
+    pub ecs: aws_sdk_ecs::Client,
+    /// Elastic Load Balancing v2: load balancers, listeners, target groups, rules.
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    /// Auto Scaling: groups.
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    /// Secrets Manager: tenant secrets.
+    pub secrets: aws_sdk_secretsmanager::Client,
     /// The region, for ARNs the APIs do not return.
     pub region: String,
 }
@@ -27,6 +41,13 @@ impl Clients {
     pub fn from_config(config: &aws_config::SdkConfig) -> Clients {
         Clients {
             ec2: aws_sdk_ec2::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            autoscaling: aws_sdk_autoscaling::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
             region: config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
         }
     }

@@ -1,10 +1,12 @@
 //! How one typed resource module plugs into the provider: [`AwsResource`] is what a module
 //! implements; [`Typed`] adapts it to the untyped JSON calls of core's `Provider`.
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use clawform_core::{Applied, OpContext, ProviderError, Resource};
+use clawform_core::{Applied, OpContext, ProviderError, Registry, Resource};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
@@ -70,4 +72,23 @@ impl<R: AwsResource> Handler for Typed<R> {
     async fn read(&self, aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
         R::read(aws, ids).await
     }
+}
+
+/// Registers one type in core's registry and in the provider's dispatch table.
+pub(crate) struct Register(fn(&mut Registry, &mut BTreeMap<&'static str, Arc<dyn Handler>>));
+
+impl Register {
+    /// The registration of type `R`.
+    pub(crate) fn of<R: AwsResource>() -> Register {
+        Register(add::<R>)
+    }
+
+    pub(crate) fn run(&self, registry: &mut Registry, handlers: &mut BTreeMap<&'static str, Arc<dyn Handler>>) {
+        (self.0)(registry, handlers)
+    }
+}
+
+fn add<R: AwsResource>(registry: &mut Registry, handlers: &mut BTreeMap<&'static str, Arc<dyn Handler>>) {
+    registry.register::<R>();
+    handlers.insert(R::TYPE, Arc::new(Typed::<R>::default()));
 }

@@ -2,8 +2,14 @@
 //! (`aws_vpc` → `ec2/vpc.rs`), each making real AWS SDK calls. It never prints: it returns data
 //! and errors to whoever called it.
 
+pub mod autoscaling;
 pub mod clients;
 pub mod ec2;
+pub mod ecr;
+pub mod ecs;
+pub mod elbv2;
+pub mod iam;
+pub mod logs;
 mod error;
 mod handler;
 mod tags;
@@ -17,37 +23,26 @@ use serde_json::Value as Json;
 
 pub use clients::Clients;
 pub use handler::AwsResource;
-use handler::{Handler, Typed};
+use handler::{Handler, Register};
 
 /// Every resource type this provider offers, as core's registry (for loading stacks).
 pub fn registry() -> Registry {
-    let mut r = Registry::new();
-    for_each_type(&mut |register| register.register(&mut r, &mut BTreeMap::new()));
-    r
+    let mut registry = Registry::new();
+    let mut handlers = BTreeMap::new();
+    for_each_type(&mut |register| register.run(&mut registry, &mut handlers));
+    registry
 }
 
-/// Registers a type in the registry and in the provider's dispatch table.
-struct Register(fn(&mut Registry, &mut BTreeMap<&'static str, Arc<dyn Handler>>));
-
-impl Register {
-    fn register(&self, r: &mut Registry, h: &mut BTreeMap<&'static str, Arc<dyn Handler>>) {
-        (self.0)(r, h)
-    }
-}
-
-fn add<R: AwsResource>(r: &mut Registry, h: &mut BTreeMap<&'static str, Arc<dyn Handler>>) {
-    r.register::<R>();
-    h.insert(R::TYPE, Arc::new(Typed::<R>::default()));
-}
-
-/// The one list of resource types: adding a type is one module and one line here.
+/// The one list of resource types, by service: each service's `types` lists its modules, so
+/// adding a type is one module and one line there.
 fn for_each_type(f: &mut dyn FnMut(Register)) {
-    f(Register(add::<ec2::vpc::Vpc>));
-    f(Register(add::<ec2::subnet::Subnet>));
-    f(Register(add::<ec2::internet_gateway::InternetGateway>));
-    f(Register(add::<ec2::route_table::RouteTable>));
-    f(Register(add::<ec2::route_table_association::RouteTableAssociation>));
-    f(Register(add::<ec2::security_group::SecurityGroup>));
+    autoscaling::types(f);
+    ec2::types(f);
+    ecr::types(f);
+    ecs::types(f);
+    elbv2::types(f);
+    iam::types(f);
+    logs::types(f);
 }
 
 /// The AWS provider: one client per service, made once, shared by every operation.
@@ -68,7 +63,7 @@ impl AwsProvider {
     pub fn new(clients: Clients) -> AwsProvider {
         let mut handlers = BTreeMap::new();
         let mut registry = Registry::new();
-        for_each_type(&mut |register| register.register(&mut registry, &mut handlers));
+        for_each_type(&mut |register| register.run(&mut registry, &mut handlers));
         AwsProvider { clients, handlers: Arc::new(handlers) }
     }
 

@@ -16,7 +16,18 @@ use indexmap::IndexMap;
 
 use crate::clients::Clients;
 use crate::error::{has_code, sdk};
+use crate::handler::Register;
 use crate::tags;
+
+/// The EC2 resource types.
+pub(crate) fn types(f: &mut dyn FnMut(Register)) {
+    f(Register::of::<vpc::Vpc>());
+    f(Register::of::<subnet::Subnet>());
+    f(Register::of::<internet_gateway::InternetGateway>());
+    f(Register::of::<route_table::RouteTable>());
+    f(Register::of::<route_table_association::RouteTableAssociation>());
+    f(Register::of::<security_group::SecurityGroup>());
+}
 
 /// The TagSpecification that tags a new EC2 resource with its own and its owner's tags.
 pub(crate) fn tag_spec(resource_type: ResourceType, own: &IndexMap<String, Val<String>>, ctx: &OpContext) -> Result<TagSpecification, ProviderError> {
