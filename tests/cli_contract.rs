@@ -24,6 +24,21 @@ fn invalid_stacks_fail_with_file_line_column_and_touch_nothing() {
         ("stack: s\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: ${param.cidr}\n", ":5:17:", "no parameter `cidr`"),
         ("stack: s\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: [unclosed\n", ":6:1:", "invalid YAML"),
         (
+            "stack: s\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: 10.0.0.0/16\n  a:\n    type: aws_subnet\n    vpc_id: ${vpc.id}\n    cidr_block: 10.1.1.0/24\n",
+            ":9:17:",
+            "not inside 10.0.0.0/16",
+        ),
+        (
+            "stack: s\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: 10.0.0.0/16\n  a:\n    type: aws_subnet\n    vpc_id: ${vpc.id}\n    cidr_block: 10.0.1.0/24\n  b:\n    type: aws_subnet\n    vpc_id: ${vpc.id}\n    cidr_block: 10.0.1.128/25\n",
+            ":13:17:",
+            "overlaps subnet `a`",
+        ),
+        (
+            "stack: s\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: 10.0.0.0/16\n  a:\n    type: aws_subnet\n    vpc_id: ${vpc.id}\n    cidr_block: 10.0.1.0/24\n    availability_zone: uswest2a\n",
+            ":10:24:",
+            "not an availability zone name",
+        ),
+        (
             "stack: s\nresources:\n  a:\n    type: aws_subnet\n    vpc_id: ${b.id}\n    cidr_block: 10.0.1.0/24\n  b:\n    type: aws_subnet\n    vpc_id: ${a.id}\n    cidr_block: 10.0.2.0/24\n",
             ":3:3:",
             "dependency cycle: a -> b -> a",

@@ -3,6 +3,7 @@
 //! and errors to whoever called it.
 
 pub mod autoscaling;
+mod checks;
 pub mod clients;
 pub mod ec2;
 pub mod ecr;
@@ -30,6 +31,7 @@ pub fn registry() -> Registry {
     let mut registry = Registry::new();
     let mut handlers = BTreeMap::new();
     for_each_type(&mut |register| register.run(&mut registry, &mut handlers));
+    checks::register(&mut registry);
     registry
 }
 

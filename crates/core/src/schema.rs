@@ -144,10 +144,16 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-/// The resource types a provider offers, by type name.
+/// A check across the resources of a stack (a subnet inside its VPC's CIDR, a load balancer
+/// over two zones…). It gets the stack and its parameter values and returns, for each problem,
+/// the dotted path it is about (such as `resources.subnet.cidr_block`) and a message.
+pub type StackCheck = Arc<dyn Fn(&crate::stack::Stack, &indexmap::IndexMap<String, serde_json::Value>) -> Vec<(String, String)> + Send + Sync>;
+
+/// The resource types a provider offers, by type name, and its checks across resources.
 #[derive(Clone, Default)]
 pub struct Registry {
     kinds: BTreeMap<&'static str, Arc<dyn ResourceKind>>,
+    checks: Vec<StackCheck>,
 }
 
 impl Registry {
@@ -160,6 +166,17 @@ impl Registry {
     pub fn register<R: Resource>(&mut self) -> &mut Self {
         self.kinds.insert(R::TYPE, Arc::new(Kind::<R>::default()));
         self
+    }
+
+    /// Adds a check that runs on every stack after its resources decode.
+    pub fn add_stack_check(&mut self, check: StackCheck) -> &mut Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// The checks across resources.
+    pub fn stack_checks(&self) -> &[StackCheck] {
+        &self.checks
     }
 
     /// The type named `name`, if it is registered.

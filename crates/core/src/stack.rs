@@ -290,6 +290,13 @@ impl Stack {
                 }
             }
         }
+        // Checks across resources need parameter values; a missing one is reported elsewhere.
+        let params: IndexMap<String, Json> = self.params.iter().filter_map(|(k, spec)| self.param_overrides.get(k).or(spec.default.as_ref()).map(|v| (k.clone(), v.clone()))).collect();
+        for check in registry.stack_checks() {
+            for (path, message) in check(self, &params) {
+                errors.push(self.diag_value(&path, message));
+            }
+        }
         for (name, value) in &self.outputs {
             if !is_valid_name(name) {
                 errors.push(self.diag_key(&format!("outputs.{name}"), format!("output name `{name}` is not valid")));
