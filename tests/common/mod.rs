@@ -96,3 +96,20 @@ pub async fn ec2(moto: &Moto) -> aws_sdk_ec2::Client {
 pub fn owned_by(stack: &str) -> aws_sdk_ec2::types::Filter {
     aws_sdk_ec2::types::Filter::builder().name("tag:clawform:stack").values(stack).build()
 }
+
+/// The SDK configuration pointed at moto.
+pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
+    let creds = aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "tests");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-west-2"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+/// Copies a stack of the repository's `stacks/` into the project.
+pub fn copy_repo_stack(project: &Project, name: &str) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks").join(format!("{name}.yaml"));
+    std::fs::copy(&from, project.path().join("stacks").join(format!("{name}.yaml"))).expect("copy stack");
+}
