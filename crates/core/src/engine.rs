@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use indexmap::IndexMap;
 use serde_json::Value as Json;
 use tokio::task::JoinSet;
 use tracing::{info_span, Instrument};
@@ -17,6 +18,9 @@ use crate::resolve::Scope;
 use crate::schema::Registry;
 use crate::state::{State, StateResource};
 
+/// Receives apply progress events.
+pub type EventSink = Arc<dyn Fn(&ApplyEvent) + Send + Sync>;
+
 /// How an apply runs.
 #[derive(Clone)]
 pub struct ApplyOptions {
@@ -25,12 +29,14 @@ pub struct ApplyOptions {
     /// Set to stop scheduling new operations (Ctrl-C); in-flight ones finish and are saved.
     pub stop: Arc<AtomicBool>,
     /// Told of every operation that starts, completes or fails (the CLI prints progress).
-    pub on_event: Option<Arc<dyn Fn(&ApplyEvent) + Send + Sync>>,
+    pub on_event: Option<EventSink>,
+    /// Values of the plan's sensitive parameters, given at run time (never stored).
+    pub secret_params: IndexMap<String, Json>,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { parallelism: 10, stop: Arc::new(AtomicBool::new(false)), on_event: None }
+        ApplyOptions { parallelism: 10, stop: Arc::new(AtomicBool::new(false)), on_event: None, secret_params: IndexMap::new() }
     }
 }
 
@@ -152,7 +158,7 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
             let Some(i) = ready.pop() else { break };
             let change = plan.changes[ops[i].change].clone();
             let phase = ops[i].phase;
-            let task = prepare(&change, phase, &state, plan, registry);
+            let task = prepare(&change, phase, &state, plan, &options.secret_params);
             let provider = provider.clone();
             emit(options, &change, phase, EventKind::Started);
             let span = info_span!("resource", address = %change.address, r#type = %change.type_name, action = ?change.action, phase = ?phase);
@@ -306,7 +312,7 @@ enum Outcome {
     Deleted,
 }
 
-fn prepare(change: &ResourceChange, phase: Phase, state: &State, plan: &Plan, registry: &Registry) -> Result<Task, ProviderError> {
+fn prepare(change: &ResourceChange, phase: Phase, state: &State, plan: &Plan, secrets: &IndexMap<String, Json>) -> Result<Task, ProviderError> {
     let ctx = OpContext { stack: plan.stack.clone(), address: change.address.clone() };
     let prior = state.get(&change.address);
     if phase == Phase::Delete {
@@ -314,24 +320,50 @@ fn prepare(change: &ResourceChange, phase: Phase, state: &State, plan: &Plan, re
         return Ok(Task::Delete { ctx, type_name: prior.type_name.clone(), id: prior.id.clone(), prior: prior.attributes.clone() });
     }
     let config = change.config.as_ref().ok_or_else(|| ProviderError::invalid(format!("{} has no configuration in the plan", change.address)))?;
-    let scope = scope_of(state, plan);
-    let (attributes, unknown) = scope.resolve_attributes(&config.attributes).map_err(|e| ProviderError::invalid(format!("{}: {e}", change.address)))?;
-    if !unknown.is_empty() {
-        return Err(ProviderError::invalid(format!("{}: attributes {unknown:?} are still unknown", change.address)));
+    let scope = scope_of(state, plan, secrets);
+    let resolved = scope.resolve_attributes(&config.attributes).map_err(|e| ProviderError::invalid(format!("{}: {e}", change.address)))?;
+    if !resolved.unknown.is_empty() {
+        return Err(ProviderError::invalid(format!("{}: attributes {:?} are still unknown", change.address, resolved.unknown)));
     }
-    let _ = registry;
+    let mut attributes = resolved.values;
     match (change.action, prior) {
-        (Action::Update, Some(p)) => Ok(Task::Update { ctx, type_name: config.type_name.clone(), id: p.id.clone(), prior: p.attributes.clone(), attributes }),
+        (Action::Update, Some(p)) => {
+            // A secret not given this time keeps the digest of the value applied before; the
+            // provider sees it unchanged and leaves it alone.
+            if let Json::Object(a) = &mut attributes {
+                for w in &resolved.withheld {
+                    a.insert(w.clone(), p.attributes.get(w).cloned().unwrap_or(Json::Null));
+                }
+            }
+            Ok(Task::Update { ctx, type_name: config.type_name.clone(), id: p.id.clone(), prior: p.attributes.clone(), attributes })
+        }
+        _ if !resolved.withheld.is_empty() => Err(ProviderError::invalid(format!("{}: needs the values of its secret parameters to be created", change.address))),
         _ => Ok(Task::Create { ctx, type_name: config.type_name.clone(), attributes }),
     }
 }
 
-fn scope_of(state: &State, plan: &Plan) -> Scope {
+/// What an apply resolves against: the plan's parameters with the secret ones given at run time
+/// (the plan holds only their digests), and the state as it is now.
+fn scope_of(state: &State, plan: &Plan, secrets: &IndexMap<String, Json>) -> Scope {
+    let mut params = plan.params.clone();
+    let mut withheld = std::collections::HashSet::new();
+    for name in &plan.sensitive_params {
+        match secrets.get(name) {
+            Some(v) => {
+                params.insert(name.clone(), v.clone());
+            }
+            None => {
+                params.shift_remove(name);
+                withheld.insert(name.clone());
+            }
+        }
+    }
     Scope {
-        params: plan.params.clone(),
+        params,
         resources: state.resources.iter().map(|r| (r.address.clone(), r.attributes.clone())).collect(),
         unknown: Default::default(),
         external: plan.external_outputs.clone(),
+        withheld,
     }
 }
 
@@ -384,7 +416,8 @@ fn record(state: &mut State, change: &ResourceChange, phase: Phase, outcome: Out
 }
 
 fn update_outputs(state: &mut State, plan: &Plan) {
-    let scope = scope_of(state, plan);
+    // No secrets here: an output that uses one is left out rather than stored.
+    let scope = scope_of(state, plan, &IndexMap::new());
     let mut outputs = indexmap::IndexMap::new();
     for (name, value) in &plan.outputs {
         if let Ok(Some(v)) = scope.resolve_known(value) {

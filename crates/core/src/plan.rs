@@ -93,8 +93,11 @@ pub struct Plan {
     pub prior_lineage: Option<String>,
     /// Serial of the state the plan was made from (None: no state yet).
     pub prior_serial: Option<u64>,
-    /// Parameter values.
+    /// Parameter values; sensitive ones only as a digest.
     pub params: IndexMap<String, Json>,
+    /// Names of the sensitive parameters: their values must be given again to apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_params: Vec<String>,
     /// Changes by address, sorted by address.
     pub changes: Vec<ResourceChange>,
     /// Output configuration, references unresolved.
@@ -161,6 +164,14 @@ pub enum PlanError {
         /// Why.
         source: ResolveError,
     },
+    /// A resource must be created from a secret parameter whose value was not given.
+    #[error("{address} must be created, and it uses secret parameter(s) {params:?}, whose values were not given")]
+    Withheld {
+        /// The resource.
+        address: String,
+        /// The secret parameters it uses.
+        params: Vec<String>,
+    },
     /// State belongs to another stack.
     #[error("state is for stack `{found}`, not `{expected}`")]
     WrongState {
@@ -208,7 +219,9 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     let graph = Graph::build(stack)?;
     let params = stack.param_values()?;
     let key = state.map_or(String::new(), |s| s.lineage.clone());
-    let mut scope = Scope { params: params.clone(), external: external.clone(), ..Scope::default() };
+    let sensitive_params = stack.sensitive_params();
+    let withheld = sensitive_params.iter().filter(|p| !params.contains_key(*p)).cloned().collect();
+    let mut scope = Scope { params: params.clone(), external: external.clone(), withheld, ..Scope::default() };
     if let Some(s) = state {
         for r in &s.resources {
             scope.resources.insert(r.address.clone(), r.attributes.clone());
@@ -218,9 +231,22 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     for address in graph.order() {
         let config = &stack.resources[address];
         let kind = registry.get(&config.type_name).expect("checked by stack.check");
-        let (mut after, unknown) = scope.resolve_attributes(&config.attributes).map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
+        let resolved = scope.resolve_attributes(&config.attributes).map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
+        let (mut after, unknown) = (resolved.values, resolved.unknown);
         mask_sensitive(&mut after, kind.sensitive(), &key);
         let prior = state.and_then(|s| s.get(address));
+        // What uses a secret not given this time keeps the value it was applied with.
+        if !resolved.withheld.is_empty() {
+            let kept = prior.filter(|p| p.type_name == config.type_name);
+            for attribute in &resolved.withheld {
+                if let (Some(p), Json::Object(a)) = (kept, &mut after) {
+                    a.insert(attribute.clone(), p.attributes.get(attribute).cloned().unwrap_or(Json::Null));
+                }
+            }
+            if kept.is_none() {
+                return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &scope) });
+            }
+        }
         let computed: Vec<String> = kind.computed().iter().map(|s| s.to_string()).collect();
         let mut change = ResourceChange {
             address: address.clone(),
@@ -255,6 +281,9 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
                 } else {
                     Action::Replace
                 };
+                if change.action == Action::Replace && !resolved.withheld.is_empty() {
+                    return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &scope) });
+                }
                 change.changed = changed;
                 change.replace_because = forcing;
                 match change.action {
@@ -301,13 +330,20 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
             }
         }
     }
+    let mut stored_params = params;
+    for name in &sensitive_params {
+        if let Some(v) = stored_params.get_mut(name) {
+            *v = sensitive_digest(v, &key);
+        }
+    }
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         stack: stack.name.clone(),
         destroy: false,
         prior_lineage: state.map(|s| s.lineage.clone()),
         prior_serial: state.map(|s| s.serial),
-        params,
+        params: stored_params,
+        sensitive_params,
         changes,
         outputs: stack.outputs.clone(),
         output_changes,
@@ -327,11 +363,28 @@ pub fn plan_destroy(state: &State, registry: &Registry) -> Plan {
         prior_lineage: Some(state.lineage.clone()),
         prior_serial: Some(state.serial),
         params: state.params.clone(),
+        sensitive_params: vec![],
         changes,
         outputs: IndexMap::new(),
         output_changes,
         external_outputs: BTreeMap::new(),
     }
+}
+
+/// The withheld secret parameters a resource's configuration uses.
+fn withheld_params(config: &ResourceConfig, scope: &Scope) -> Vec<String> {
+    let mut refs = Vec::new();
+    let _ = crate::value::references_in(&config.attributes, &mut refs);
+    let mut names: Vec<String> = refs
+        .into_iter()
+        .filter_map(|r| match r {
+            crate::value::Reference::Param(p) if scope.withheld.contains(&p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn delete_change(r: &crate::state::StateResource, registry: &Registry) -> ResourceChange {

@@ -19,6 +19,19 @@ pub struct Scope {
     pub unknown: HashSet<String>,
     /// Outputs of other stacks, by stack name.
     pub external: BTreeMap<String, IndexMap<String, Json>>,
+    /// Secret parameters whose values were not given: what uses them keeps its applied value.
+    pub withheld: HashSet<String>,
+}
+
+/// Attributes after resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedAttributes {
+    /// The values; unknown and withheld ones are null.
+    pub values: Json,
+    /// Attributes known only after apply.
+    pub unknown: BTreeSet<String>,
+    /// Attributes that use a secret parameter whose value was not given.
+    pub withheld: BTreeSet<String>,
 }
 
 /// A reference that cannot be resolved.
@@ -51,14 +64,15 @@ pub enum ResolveError {
 enum Resolved {
     Known(Json),
     Unknown,
+    Withheld,
 }
 
 impl Scope {
-    /// Resolves each top-level attribute; returns the values (unknown ones as null) and the
-    /// names of the unknown ones.
-    pub fn resolve_attributes(&self, attributes: &Json) -> Result<(Json, BTreeSet<String>), ResolveError> {
+    /// Resolves each top-level attribute.
+    pub fn resolve_attributes(&self, attributes: &Json) -> Result<ResolvedAttributes, ResolveError> {
         let mut out = Map::new();
         let mut unknown = BTreeSet::new();
+        let mut withheld = BTreeSet::new();
         if let Json::Object(map) = attributes {
             for (key, value) in map {
                 match self.resolve_value(value)? {
@@ -69,17 +83,21 @@ impl Scope {
                         out.insert(key.clone(), Json::Null);
                         unknown.insert(key.clone());
                     }
+                    Resolved::Withheld => {
+                        out.insert(key.clone(), Json::Null);
+                        withheld.insert(key.clone());
+                    }
                 }
             }
         }
-        Ok((Json::Object(out), unknown))
+        Ok(ResolvedAttributes { values: Json::Object(out), unknown, withheld })
     }
 
     /// Resolves a value that must be known (an output at the end of an apply).
     pub fn resolve_known(&self, value: &Json) -> Result<Option<Json>, ResolveError> {
         Ok(match self.resolve_value(value)? {
             Resolved::Known(v) => Some(v),
-            Resolved::Unknown => None,
+            Resolved::Unknown | Resolved::Withheld => None,
         })
     }
 
@@ -94,7 +112,7 @@ impl Scope {
                 for item in items {
                     match self.resolve_value(item)? {
                         Resolved::Known(v) => out.push(v),
-                        Resolved::Unknown => return Ok(Resolved::Unknown),
+                        other => return Ok(other),
                     }
                 }
                 Ok(Resolved::Known(Json::Array(out)))
@@ -106,7 +124,7 @@ impl Scope {
                         Resolved::Known(v) => {
                             out.insert(k.clone(), v);
                         }
-                        Resolved::Unknown => return Ok(Resolved::Unknown),
+                        other => return Ok(other),
                     }
                 }
                 Ok(Resolved::Known(Json::Object(out)))
@@ -130,7 +148,7 @@ impl Scope {
                     Resolved::Known(Json::String(s)) => text.push_str(&s),
                     Resolved::Known(Json::Null) => return Err(ResolveError::Attribute(r.to_string())),
                     Resolved::Known(other) => text.push_str(&other.to_string()),
-                    Resolved::Unknown => return Ok(Resolved::Unknown),
+                    other => return Ok(other),
                 },
             }
         }
@@ -139,6 +157,7 @@ impl Scope {
 
     fn lookup(&self, r: &Reference) -> Result<Resolved, ResolveError> {
         match r {
+            Reference::Param(name) if self.withheld.contains(name) => Ok(Resolved::Withheld),
             Reference::Param(name) => self.params.get(name).cloned().map(Resolved::Known).ok_or_else(|| ResolveError::Param(r.to_string())),
             Reference::Resource { address, attribute } => {
                 if self.unknown.contains(address) {

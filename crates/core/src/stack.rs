@@ -25,6 +25,10 @@ pub struct ParamSpec {
     /// What the parameter is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// A secret: its value is given at run time (never in the stack file), kept out of state and
+    /// plans, and only a digest is stored of what uses it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 /// One resource of a stack, with its attributes in canonical JSON (strings may be templates).
@@ -112,7 +116,7 @@ impl Stack {
 
     /// Declares a parameter with an optional default.
     pub fn param(&mut self, name: &str, default: Option<Json>) -> &mut Stack {
-        self.params.insert(name.to_string(), ParamSpec { default, description: None });
+        self.params.insert(name.to_string(), ParamSpec { default, description: None, sensitive: false });
         self
     }
 
@@ -212,7 +216,13 @@ impl Stack {
         &self.source
     }
 
-    /// Parameter values: overrides, then defaults. A parameter with neither is an error.
+    /// Names of the sensitive parameters.
+    pub fn sensitive_params(&self) -> Vec<String> {
+        self.params.iter().filter(|(_, p)| p.sensitive).map(|(k, _)| k.clone()).collect()
+    }
+
+    /// Parameter values: overrides, then defaults. A parameter with neither is an error, except
+    /// a sensitive one, which is then withheld.
     pub fn param_values(&self) -> Result<IndexMap<String, Json>, StackError> {
         let mut values = IndexMap::new();
         let mut errors = Vec::new();
@@ -221,7 +231,14 @@ impl Stack {
                 Some(v) => {
                     values.insert(name.clone(), v.clone());
                 }
+                // A secret without a value is withheld: what uses it keeps its applied value.
+                None if spec.sensitive => {}
                 None => errors.push(self.diag_key(&format!("params.{name}"), format!("parameter `{name}` has no default and no value was given; pass `--param {name}=VALUE`"))),
+            }
+        }
+        for (name, spec) in &self.params {
+            if spec.sensitive && spec.default.is_some() {
+                errors.push(self.diag_key(&format!("params.{name}.default"), format!("parameter `{name}` is sensitive and cannot have a default in the stack file; give its value at run time")));
             }
         }
         for name in self.param_overrides.keys() {

@@ -16,9 +16,19 @@ pub enum Reference {
     /// `${param.NAME}`: a parameter of the stack.
     Param(String),
     /// `${ADDRESS.ATTRIBUTE}`: an attribute of another resource of the same stack.
-    Resource { address: String, attribute: String },
+    Resource {
+        /// The resource's address.
+        address: String,
+        /// The attribute named.
+        attribute: String,
+    },
     /// `${STACK.outputs.NAME}`: an output of another stack (for example a tenant reading `base`).
-    Output { stack: String, name: String },
+    Output {
+        /// The other stack's name.
+        stack: String,
+        /// The output's name.
+        name: String,
+    },
 }
 
 impl fmt::Display for Reference {
@@ -88,9 +98,9 @@ impl Template {
         while let Some(pos) = rest.find('$') {
             literal.push_str(&rest[..pos]);
             let after = &rest[pos..];
-            if after.starts_with("$${") {
+            if let Some(tail) = after.strip_prefix("$${") {
                 literal.push_str("${");
-                rest = &after[3..];
+                rest = tail;
             } else if let Some(body) = after.strip_prefix("${") {
                 let end = body.find('}').ok_or_else(|| TemplateError {
                     text: after.chars().take(40).collect(),

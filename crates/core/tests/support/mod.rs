@@ -66,10 +66,25 @@ impl Resource for TestSubnet {
     const FORCE_NEW: &'static [&'static str] = &["network_id"];
 }
 
-/// The registry of the two test types.
+/// A secret: `value` is sensitive (kept as a digest in state and plans), `name` changes in place.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSecret {
+    pub name: Val<String>,
+    pub value: Val<String>,
+}
+
+impl Resource for TestSecret {
+    const TYPE: &'static str = "test_secret";
+    const COMPUTED: &'static [&'static str] = &["id", "arn"];
+    const FORCE_NEW: &'static [&'static str] = &[];
+    const SENSITIVE: &'static [&'static str] = &["value"];
+}
+
+/// The registry of the test types.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
-    r.register::<TestNetwork>().register::<TestSubnet>();
+    r.register::<TestNetwork>().register::<TestSubnet>().register::<TestSecret>();
     r
 }
 
