@@ -19,9 +19,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod tenants;
 mod workspace;
 
 pub use clawform_aws as aws;
 pub use clawform_core as core;
 pub use clawform_core::{Action, ApplyOptions, ApplyReport, Plan, Stack, State};
+pub use tenants::{TenantInfo, TenantSecrets, Tenants};
 pub use workspace::{Workspace, WorkspaceError};

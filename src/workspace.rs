@@ -46,6 +46,9 @@ pub enum WorkspaceError {
         /// Why.
         reason: String,
     },
+    /// A tenant operation was refused or failed.
+    #[error("{0}")]
+    Tenant(String),
     /// There is no state for the stack.
     #[error("stack `{0}` has no state: it was never applied (or was destroyed)")]
     NoState(String),

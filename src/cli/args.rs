@@ -107,6 +107,12 @@ pub enum Command {
         /// Stack name (stacks/NAME.yaml) or path.
         stack: String,
     },
+    /// Tenants: one stack per OpenClaw user, made from stacks/tenant.yaml.
+    Tenant {
+        /// What to do.
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
     /// Remove a stale lock left by a process that died.
     ForceUnlock {
         /// Stack name.
@@ -131,5 +137,89 @@ pub enum StateCommand {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// Where a tenant's secrets come from: never the command line itself.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SecretArgs {
+    /// Read the API key from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "api_key_file")]
+    pub api_key_env: Option<String>,
+    /// Read the API key from this file (a trailing newline is dropped).
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Read the gateway token from this environment variable (default: a new random one).
+    #[arg(long, value_name = "VAR")]
+    pub gateway_token_env: Option<String>,
+}
+
+/// `clawform tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (or bring it up to the template); prints its URL and ARNs.
+    Create {
+        /// Tenant id: lower-case letters, digits and `-`.
+        id: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+    /// Destroy a tenant; the others are untouched.
+    Destroy {
+        /// Tenant id.
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants with their URLs.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one tenant: URL, listener rule priority, ARNs.
+    Show {
+        /// Tenant id.
+        id: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plan the template against every tenant.
+    Plan {
+        /// Every tenant (required: one tenant is `plan` on its own stack).
+        #[arg(long, required = true)]
+        all: bool,
+        /// Exit 2 when any tenant has changes.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Print the plans as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+    /// Apply the template to every tenant (a new image tag, say), several tenants at a time.
+    Apply {
+        /// Every tenant.
+        #[arg(long, required = true)]
+        all: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Tenants applied at the same time.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+        #[command(flatten)]
+        params: ParamArgs,
     },
 }

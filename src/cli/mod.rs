@@ -2,6 +2,7 @@
 
 pub mod args;
 mod render;
+mod tenant;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -17,11 +18,11 @@ use args::{Cli, Command, ParamArgs, StateCommand};
 use render::Style;
 
 /// Exit code for success.
-const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 /// Exit code for any error.
 const ERROR: u8 = 1;
 /// Exit code for success with changes (`--detailed-exitcode`).
-const CHANGES: u8 = 2;
+pub(crate) const CHANGES: u8 = 2;
 
 /// Sends tracing output to stderr at `level` (or RUST_LOG, or warn).
 pub fn init_tracing(level: Option<&str>) {
@@ -33,7 +34,7 @@ pub fn init_tracing(level: Option<&str>) {
 }
 
 /// A failure to report: the message, already readable.
-struct Failure(String);
+pub(crate) struct Failure(pub(crate) String);
 
 impl From<WorkspaceError> for Failure {
     fn from(e: WorkspaceError) -> Self {
@@ -47,7 +48,7 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-struct Ctx {
+pub(crate) struct Ctx {
     workspace: Workspace,
     region: Option<String>,
     style: Style,
@@ -83,6 +84,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Output { stack, name, json } => output_cmd(ctx, &stack, name.as_deref(), json).await,
         Command::State { command: StateCommand::List { stack } } => state_list(ctx, &stack).await,
         Command::State { command: StateCommand::Show { stack, address, json } } => state_show(ctx, &stack, &address, json).await,
+        Command::Tenant { command } => tenant::run(ctx, command).await,
         Command::Graph { stack } => {
             let stack = ctx.workspace.load(&stack, &IndexMap::new())?;
             let graph = clawform::core::Graph::build(&stack).map_err(|e| Failure(e.to_string()))?;
@@ -101,7 +103,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
 }
 
 /// Parses `--param NAME=VALUE` values; VALUE is read as a YAML scalar.
-fn parse_params(args: &ParamArgs) -> Result<IndexMap<String, Json>, Failure> {
+pub(crate) fn parse_params(args: &ParamArgs) -> Result<IndexMap<String, Json>, Failure> {
     let mut out = IndexMap::new();
     for raw in &args.params {
         let Some((name, value)) = raw.split_once('=') else {
@@ -170,7 +172,7 @@ fn is_plan_file(ctx: &Ctx, target: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-fn confirm(ctx: &Ctx, question: &str) -> Result<bool, Failure> {
+pub(crate) fn confirm(ctx: &Ctx, question: &str) -> Result<bool, Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(Failure("refusing to change infrastructure without confirmation: there is no terminal to ask on; pass --auto-approve".into()));
     }

@@ -1,0 +1,174 @@
+//! `clawform tenant …`: reads secrets from where the user points, calls [`clawform::Tenants`],
+//! renders. Secret values are never printed, not even in errors.
+
+use std::io::IsTerminal;
+
+use clawform::core::engine::ApplyOptions;
+use clawform::{TenantInfo, TenantSecrets, Tenants};
+use serde_json::Value as Json;
+
+use super::args::{SecretArgs, TenantCommand};
+use super::{confirm, parse_params, render, Ctx, Failure, CHANGES, OK};
+
+fn read_secret(what: &str, env: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<String>, Failure> {
+    let value = match (env, file) {
+        (Some(var), _) => Some(std::env::var(var).map_err(|_| Failure(format!("{what}: environment variable `{var}` is not set")))?),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Failure(format!("{what}: cannot read {}: {e}", path.display())))?;
+            Some(text.trim_end_matches(['\n', '\r']).to_string())
+        }
+        (None, None) => None,
+    };
+    if let Some(v) = &value {
+        // The value goes into a JSON document in Secrets Manager; say what is wrong, never what it is.
+        if v.is_empty() {
+            return Err(Failure(format!("{what} is empty")));
+        }
+        if v.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+            return Err(Failure(format!("{what} contains a quote, backslash or control character; expected a plain token")));
+        }
+    }
+    Ok(value)
+}
+
+fn secrets(args: &SecretArgs) -> Result<TenantSecrets, Failure> {
+    Ok(TenantSecrets {
+        api_key: read_secret("the API key", args.api_key_env.as_deref(), args.api_key_file.as_deref())?,
+        gateway_token: read_secret("the gateway token", args.gateway_token_env.as_deref(), None)?,
+    })
+}
+
+fn print_info(info: &TenantInfo, json: bool) -> Result<(), Failure> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(info).map_err(|e| Failure(e.to_string()))?);
+        return Ok(());
+    }
+    println!("tenant {}  (stack {})", info.id, info.stack);
+    if let Some(url) = &info.url {
+        println!("  url      = {url}");
+    }
+    if let Some(p) = &info.priority {
+        println!("  priority = {p}");
+    }
+    for (k, v) in &info.outputs {
+        if k != "url" {
+            println!("  {k} = {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+        }
+    }
+    Ok(())
+}
+
+fn progress(json: bool) -> ApplyOptions {
+    let mut options = ApplyOptions::default();
+    if !json {
+        options.on_event = Some(std::sync::Arc::new(|e| println!("{}", render::event(e))));
+    }
+    options
+}
+
+pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure> {
+    let provider = ctx.workspace.aws_provider(ctx.region.clone()).await;
+    let tenants = Tenants::new(ctx.workspace.clone(), provider);
+    match command {
+        TenantCommand::Create { id, secrets: secret_args, json, params } => {
+            clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
+            let secrets = secrets(&secret_args)?;
+            let info = tenants.create(&id, &parse_params(&params)?, &secrets, &progress(json)).await?;
+            if !json {
+                println!("\n{} Tenant `{id}` is ready.\n", ctx.style.green("Apply complete!"));
+            }
+            print_info(&info, json)?;
+            Ok(OK)
+        }
+        TenantCommand::Destroy { id, auto_approve, json } => {
+            clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
+            if !auto_approve && !confirm(ctx, &format!("Do you really want to destroy tenant `{id}` and all its resources?"))? {
+                return Err(Failure("destroy cancelled: nothing was changed".into()));
+            }
+            let report = tenants.destroy(&id, &progress(json)).await?;
+            if json {
+                println!("{}", serde_json::json!({"id": id, "destroyed": report.completed.len()}));
+            } else {
+                println!("\n{} Tenant `{id}`: {} resources destroyed.", ctx.style.green("Destroy complete!"), report.completed.len());
+            }
+            Ok(OK)
+        }
+        TenantCommand::List { json } => {
+            let list = tenants.list().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list).map_err(|e| Failure(e.to_string()))?);
+            } else if list.is_empty() {
+                println!("No tenants.");
+            } else {
+                let width = list.iter().map(|t| t.id.len()).max().unwrap_or(2).max(2);
+                println!("{:<width$}  {:>8}  URL", "ID", "PRIORITY");
+                for t in &list {
+                    let priority = t.priority.as_ref().map(Json::to_string).unwrap_or_else(|| "-".into());
+                    println!("{:<width$}  {:>8}  {}", t.id, priority, t.url.as_deref().unwrap_or("-"));
+                }
+            }
+            Ok(OK)
+        }
+        TenantCommand::Show { id, json } => {
+            let info = tenants.show(&id).await?;
+            print_info(&info, json)?;
+            Ok(OK)
+        }
+        TenantCommand::Plan { all: _, detailed_exitcode, json, params } => {
+            let plans = tenants.plan_all(&parse_params(&params)?).await?;
+            let changed = plans.iter().filter(|(_, p)| p.has_changes()).count();
+            if json {
+                let value: Vec<Json> = plans.iter().map(|(id, p)| serde_json::json!({"id": id, "summary": p.summary(), "has_changes": p.has_changes(), "plan": p})).collect();
+                println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
+            } else {
+                for (id, plan) in &plans {
+                    println!("{}", ctx.style.bold(&format!("== tenant {id}")));
+                    print!("{}", render::plan(plan, ctx.style));
+                    println!();
+                }
+                println!("{changed} of {} tenants have changes.", plans.len());
+            }
+            Ok(if detailed_exitcode && changed > 0 { CHANGES } else { OK })
+        }
+        TenantCommand::Apply { all: _, auto_approve, parallelism, params } => {
+            let params = parse_params(&params)?;
+            let plans = tenants.plan_all(&params).await?;
+            let changed: Vec<&String> = plans.iter().filter(|(_, p)| p.has_changes()).map(|(id, _)| id).collect();
+            println!("{} of {} tenants have changes.", changed.len(), plans.len());
+            if changed.is_empty() {
+                return Ok(OK);
+            }
+            if !auto_approve {
+                if !std::io::stdin().is_terminal() {
+                    return Err(Failure("refusing to change tenants without confirmation: there is no terminal to ask on; pass --auto-approve".into()));
+                }
+                for (id, plan) in &plans {
+                    if plan.has_changes() {
+                        println!("{}", ctx.style.bold(&format!("== tenant {id}")));
+                        print!("{}", render::plan(plan, ctx.style));
+                    }
+                }
+                if !confirm(ctx, "Do you want to apply the template to these tenants?")? {
+                    return Err(Failure("apply cancelled: nothing was changed".into()));
+                }
+            }
+            let results = tenants.apply_all(&params, parallelism.into(), &ApplyOptions::default()).await?;
+            let mut failed = Vec::new();
+            for (id, result) in &results {
+                match result {
+                    Ok(_) => println!("tenant {id}: up to date"),
+                    Err(e) => {
+                        println!("tenant {id}: failed");
+                        failed.push(format!("tenant {id}: {e}"));
+                    }
+                }
+            }
+            if failed.is_empty() {
+                println!("\n{} {} tenants applied.", ctx.style.green("Apply complete!"), results.len());
+                Ok(OK)
+            } else {
+                Err(Failure(failed.join("\n")))
+            }
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Tenants: one stack per OpenClaw user, instantiated from the template `stacks/tenant.yaml`
+//! (`stack: tenant`), each with its own state and lock (`tenant-<id>`), so tenants are created,
+//! changed and destroyed independently and concurrently.
+//!
+//! This is the seed's "Instance Provisioning Flow" as a library call: the web app calls
+//! [`Tenants::create`] when a user clicks "Create Instance" and stores the [`TenantInfo`] it
+//! returns (URL and ARNs; never a secret).
+
+use std::sync::Arc;
+
+use clawform_core::engine::{ApplyOptions, ApplyReport};
+use clawform_core::{Plan, Provider, Stack, State};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
+
+use crate::workspace::{Workspace, WorkspaceError};
+
+/// The template every tenant is made from (`stacks/tenant.yaml`).
+pub const TEMPLATE: &str = "tenant";
+/// Prefix of a tenant's stack name: tenant `abc123` is stack `tenant-abc123`.
+pub const STACK_PREFIX: &str = "tenant-";
+/// Resource names are `openclaw-<id>`; target group names are limited to 32 characters.
+pub const NAME_PREFIX: &str = "openclaw-";
+/// AWS's limit on target group and load balancer names.
+pub const MAX_NAME_LEN: usize = 32;
+/// Target groups per Application Load Balancer: 100, and AWS does not raise it. Rules per load
+/// balancer are 100 by default too (adjustable). One of each per tenant.
+pub const DEFAULT_TENANTS_PER_LOAD_BALANCER: u64 = 100;
+
+/// A tenant id that was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("tenant id `{id}` is not valid: {reason}")]
+pub struct InvalidTenantId {
+    /// What was given (escaped for printing).
+    pub id: String,
+    /// Why, and what is expected.
+    pub reason: String,
+}
+
+/// Checks a tenant id: `[a-z0-9][a-z0-9-]*`, short enough that `openclaw-<id>` fits in 32
+/// characters. The id becomes the path `/<id>/*` on the shared listener, so anything that could
+/// match another tenant's path (`*`, `?`, `/`, `..`) or differ only by case is refused.
+pub fn validate_tenant_id(id: &str) -> Result<(), InvalidTenantId> {
+    let err = |reason: String| Err(InvalidTenantId { id: id.escape_debug().to_string(), reason });
+    let max = MAX_NAME_LEN - NAME_PREFIX.len();
+    if id.is_empty() {
+        return err("it is empty; expected lower-case letters, digits and `-`".into());
+    }
+    if id.len() > max {
+        return err(format!("it has {} characters; at most {max} keep `{NAME_PREFIX}<id>` within AWS's {MAX_NAME_LEN}-character name limit", id.len()));
+    }
+    if let Some(c) = id.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return err(format!("it contains `{}`; expected only lower-case letters, digits and `-` (a tenant's path must never match another tenant's)", c.escape_debug()));
+    }
+    if id.starts_with('-') {
+        return err("it starts with `-`; expected a letter or digit first".into());
+    }
+    if id.ends_with('-') {
+        return err("it ends with `-`; AWS names cannot end with a hyphen".into());
+    }
+    Ok(())
+}
+
+/// The secrets of a tenant, given at run time and never stored by clawform.
+#[derive(Clone, Default)]
+pub struct TenantSecrets {
+    /// The user's Anthropic API key.
+    pub api_key: Option<String>,
+    /// The gateway token; generated (256 random bits) on create when not given.
+    pub gateway_token: Option<String>,
+}
+
+impl std::fmt::Debug for TenantSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantSecrets").field("api_key", &self.api_key.as_ref().map(|_| "(sensitive)")).field("gateway_token", &self.gateway_token.as_ref().map(|_| "(sensitive)")).finish()
+    }
+}
+
+/// A new gateway token: 256 random bits from the operating system, hex-encoded.
+pub fn generate_gateway_token() -> Result<String, WorkspaceError> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| WorkspaceError::Tenant(format!("cannot generate a gateway token: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+/// What the web app stores about a tenant: its URL and the ARNs of its resources.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TenantInfo {
+    /// The tenant id.
+    pub id: String,
+    /// The tenant's stack name.
+    pub stack: String,
+    /// `http://<load balancer DNS name>/<id>/`.
+    pub url: Option<String>,
+    /// The listener rule's priority on the shared listener.
+    pub priority: Option<Json>,
+    /// Every output of the tenant's stack (ARNs, names), none of them secret.
+    pub outputs: IndexMap<String, Json>,
+}
+
+impl TenantInfo {
+    fn from_state(id: &str, state: &State) -> TenantInfo {
+        TenantInfo {
+            id: id.to_string(),
+            stack: state.stack.clone(),
+            url: state.outputs.get("url").and_then(Json::as_str).map(str::to_string),
+            priority: state.outputs.get("listener_rule_priority").cloned(),
+            outputs: state.outputs.clone(),
+        }
+    }
+}
+
+/// Tenant operations over a workspace.
+#[derive(Clone)]
+pub struct Tenants {
+    workspace: Workspace,
+    provider: Arc<dyn Provider>,
+}
+
+impl Tenants {
+    /// Tenant operations in `workspace`, making AWS calls through `provider`.
+    pub fn new(workspace: Workspace, provider: Arc<dyn Provider>) -> Tenants {
+        Tenants { workspace, provider }
+    }
+
+    /// The stack name of tenant `id`.
+    pub fn stack_name(id: &str) -> String {
+        format!("{STACK_PREFIX}{id}")
+    }
+
+    /// Loads the template as tenant `id`'s stack, with its parameters and secrets.
+    pub fn load(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets) -> Result<Stack, WorkspaceError> {
+        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        let mut overrides = params.clone();
+        overrides.insert("tenant_id".into(), json!(id));
+        if let Some(k) = &secrets.api_key {
+            overrides.insert("api_key".into(), json!(k));
+        }
+        if let Some(t) = &secrets.gateway_token {
+            overrides.insert("gateway_token".into(), json!(t));
+        }
+        let mut stack = self.workspace.load(TEMPLATE, &overrides)?;
+        stack.name = Tenants::stack_name(id);
+        Ok(stack)
+    }
+
+    /// Refuses, before any AWS call, a new tenant that the load balancer could not hold.
+    async fn check_room(&self, id: &str) -> Result<(), WorkspaceError> {
+        let existing: Vec<String> = self.list().await?.into_iter().map(|t| t.id).collect();
+        if existing.iter().any(|e| e == id) {
+            return Ok(());
+        }
+        let quota = match self.workspace.state("base").await? {
+            Some(base) => base.outputs.get("tenants_per_load_balancer").and_then(Json::as_u64).unwrap_or(DEFAULT_TENANTS_PER_LOAD_BALANCER),
+            None => DEFAULT_TENANTS_PER_LOAD_BALANCER,
+        };
+        let quota = quota.min(DEFAULT_TENANTS_PER_LOAD_BALANCER);
+        if existing.len() as u64 >= quota {
+            return Err(WorkspaceError::Tenant(format!(
+                "the load balancer already holds {} tenants, its quota ({quota}: one target group and one listener rule each; AWS allows at most 100 target groups per load balancer); destroy a tenant or add a load balancer before creating `{id}`",
+                existing.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Plans tenant `id` (creating or changing it).
+    pub async fn plan(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets) -> Result<Plan, WorkspaceError> {
+        let stack = self.load(id, params, secrets)?;
+        self.check_room(id).await?;
+        self.workspace.plan(&stack).await
+    }
+
+    /// Creates tenant `id` (or brings it to the template), returning what the web app stores.
+    /// The gateway token is generated when `secrets` has none and the tenant is new.
+    pub async fn create(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets, options: &ApplyOptions) -> Result<TenantInfo, WorkspaceError> {
+        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        let name = Tenants::stack_name(id);
+        let lock = self.workspace.lock(&name, "tenant create").await?;
+        let result = async {
+            let mut secrets = secrets.clone();
+            let exists = self.workspace.state(&name).await?.is_some_and(|s| !s.resources.is_empty());
+            if secrets.gateway_token.is_none() && !exists {
+                secrets.gateway_token = Some(generate_gateway_token()?);
+            }
+            if secrets.api_key.is_none() && !exists {
+                return Err(WorkspaceError::Tenant(format!("tenant `{id}` is new and needs an API key: pass --api-key-env VAR or --api-key-file FILE")));
+            }
+            let plan = self.plan(id, params, &secrets).await?;
+            let report = self.workspace.apply_locked(&plan, self.provider.clone(), &with_secrets(options, &secrets)).await?;
+            report_errors(&report)?;
+            Ok(TenantInfo::from_state(id, &report.state))
+        }
+        .await;
+        self.workspace.unlock(&name, &lock).await?;
+        result
+    }
+
+    /// Destroys tenant `id`; other tenants are untouched.
+    pub async fn destroy(&self, id: &str, options: &ApplyOptions) -> Result<ApplyReport, WorkspaceError> {
+        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        let name = Tenants::stack_name(id);
+        let lock = self.workspace.lock(&name, "tenant destroy").await?;
+        let result = async {
+            let plan = self.workspace.plan_destroy(&name).await?;
+            let report = self.workspace.apply_locked(&plan, self.provider.clone(), options).await?;
+            report_errors(&report)?;
+            Ok(report)
+        }
+        .await;
+        self.workspace.unlock(&name, &lock).await?;
+        result
+    }
+
+    /// The ids of the tenants that have state, sorted.
+    pub async fn ids(&self) -> Result<Vec<String>, WorkspaceError> {
+        let names = self.workspace.backend().list().await?;
+        Ok(names.iter().filter_map(|n| n.strip_prefix(STACK_PREFIX)).map(str::to_string).collect())
+    }
+
+    /// Every tenant with state, and what the web app stores about it.
+    pub async fn list(&self) -> Result<Vec<TenantInfo>, WorkspaceError> {
+        let mut out = Vec::new();
+        for id in self.ids().await? {
+            if let Some(state) = self.workspace.state(&Tenants::stack_name(&id)).await? {
+                if !state.resources.is_empty() {
+                    out.push(TenantInfo::from_state(&id, &state));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One tenant.
+    pub async fn show(&self, id: &str) -> Result<TenantInfo, WorkspaceError> {
+        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        let name = Tenants::stack_name(id);
+        match self.workspace.state(&name).await? {
+            Some(state) if !state.resources.is_empty() => Ok(TenantInfo::from_state(id, &state)),
+            _ => Err(WorkspaceError::Tenant(format!("there is no tenant `{id}`; `clawform tenant list` lists them"))),
+        }
+    }
+
+    /// Plans every existing tenant against the current template (secrets are kept as they are).
+    pub async fn plan_all(&self, params: &IndexMap<String, Json>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
+        let mut plans = Vec::new();
+        for id in self.ids().await? {
+            let plan = self.plan(&id, params, &TenantSecrets::default()).await?;
+            plans.push((id, plan));
+        }
+        Ok(plans)
+    }
+
+    /// Applies the template to every tenant, `parallelism` tenants at a time, each under its own
+    /// lock. Returns each tenant's outcome; one tenant's failure does not stop the others.
+    pub async fn apply_all(&self, params: &IndexMap<String, Json>, parallelism: usize, options: &ApplyOptions) -> Result<Vec<(String, Result<TenantInfo, WorkspaceError>)>, WorkspaceError> {
+        use futures::stream::{self, StreamExt};
+        let ids = self.ids().await?;
+        let results = stream::iter(ids)
+            .map(|id| async move {
+                let result = self.create(&id, params, &TenantSecrets::default(), options).await;
+                (id, result)
+            })
+            .buffer_unordered(parallelism.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        let mut results = results;
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(results)
+    }
+}
+
+fn with_secrets(options: &ApplyOptions, secrets: &TenantSecrets) -> ApplyOptions {
+    let mut o = options.clone();
+    if let Some(k) = &secrets.api_key {
+        o.secret_params.insert("api_key".into(), json!(k));
+    }
+    if let Some(t) = &secrets.gateway_token {
+        o.secret_params.insert("gateway_token".into(), json!(t));
+    }
+    o
+}
+
+fn report_errors(report: &ApplyReport) -> Result<(), WorkspaceError> {
+    if report.failures.is_empty() && !report.interrupted {
+        return Ok(());
+    }
+    let mut message = String::new();
+    for f in &report.failures {
+        message.push_str(&format!("{}: {}\n", f.address, f.message));
+    }
+    message.push_str(&format!("state of `{}` saved with what completed; run the command again to finish", report.state.stack));
+    Err(WorkspaceError::Tenant(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_that_could_capture_other_paths_are_refused() {
+        for good in ["abc123", "a", "def-456", "x".repeat(23).as_str()] {
+            assert!(validate_tenant_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", "*", "a*", "?", "a/b", "..", "../x", "ABC", "abc_1", "-a", "a-", "a b", "é", &"x".repeat(24)] {
+            assert!(validate_tenant_id(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn gateway_tokens_are_256_random_bits() {
+        let a = generate_gateway_token().unwrap();
+        let b = generate_gateway_token().unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = TenantSecrets { api_key: Some("sk-ant-xyz".into()), gateway_token: None };
+        assert!(!format!("{s:?}").contains("sk-ant"));
+    }
+}
