@@ -126,7 +126,7 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
     let listener = &listeners.listeners()[0];
     assert_eq!(listener.port(), Some(80));
     let fixed = listener.default_actions()[0].fixed_response_config().unwrap();
-    assert_eq!((fixed.status_code(), fixed.message_body()), ("404", Some("Instance not found")));
+    assert_eq!((fixed.status_code(), fixed.message_body()), (Some("404"), Some("Instance not found")));
 
     // ---- outputs and a second plan
     let outputs = project.ok(&["output", "base", "--json"], 0);
@@ -155,7 +155,14 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
         .send()
         .await
         .unwrap();
-    let arns: Vec<&str> = left.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn()).collect();
+    // AWS keeps a deleted NAT gateway (state `deleted`) and an inactive cluster visible for a
+    // while; those are gone, not left behind. Their states are checked below.
+    let arns: Vec<&str> = left
+        .resource_tag_mapping_list()
+        .iter()
+        .filter_map(|m| m.resource_arn())
+        .filter(|a| !a.contains(":natgateway/") && !a.contains(":cluster/openclaw-cluster"))
+        .collect();
     assert!(arns.is_empty(), "left behind: {arns:?}");
     assert!(ec2.describe_vpcs().filters(Filter::builder().name("vpc-id").values(&vpc_id).build()).send().await.unwrap().vpcs().is_empty());
     assert!(ec2.describe_nat_gateways().filter(owned_by("base")).send().await.unwrap().nat_gateways().iter().all(|n| n.state().map(|s| s.as_str()) == Some("deleted")));

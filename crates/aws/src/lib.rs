@@ -11,6 +11,7 @@ pub mod ecs;
 pub mod elbv2;
 pub mod iam;
 pub mod logs;
+pub mod secretsmanager;
 mod error;
 mod handler;
 mod tags;
@@ -45,6 +46,7 @@ fn for_each_type(f: &mut dyn FnMut(Register)) {
     elbv2::types(f);
     iam::types(f);
     logs::types(f);
+    secretsmanager::types(f);
 }
 
 /// The AWS provider: one client per service, made once, shared by every operation.

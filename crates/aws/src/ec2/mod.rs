@@ -1,6 +1,9 @@
 //! EC2 resource types (networking) and the helpers they share.
 
+pub mod eip;
 pub mod internet_gateway;
+pub mod launch_template;
+pub mod nat_gateway;
 pub mod route_table;
 pub mod route_table_association;
 pub mod security_group;
@@ -27,6 +30,9 @@ pub(crate) fn types(f: &mut dyn FnMut(Register)) {
     f(Register::of::<route_table::RouteTable>());
     f(Register::of::<route_table_association::RouteTableAssociation>());
     f(Register::of::<security_group::SecurityGroup>());
+    f(Register::of::<eip::Eip>());
+    f(Register::of::<nat_gateway::NatGateway>());
+    f(Register::of::<launch_template::LaunchTemplate>());
 }
 
 /// The TagSpecification that tags a new EC2 resource with its own and its owner's tags.

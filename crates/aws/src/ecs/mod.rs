@@ -1,6 +1,216 @@
-//! ECS resource types.
+//! ECS resource types and the helpers they share: batched describes, tags and waits.
 
+pub mod capacity_provider;
+pub mod cluster;
+pub mod cluster_capacity_providers;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::types::{CapacityProvider, CapacityProviderField, Cluster, ClusterField, Tag};
+use clawform_core::{FieldError, OpContext, ProviderError, Val};
+use indexmap::IndexMap;
+use serde_json::{Map, Value as Json};
+
+use crate::clients::Clients;
+use crate::error::sdk;
 use crate::handler::Register;
+use crate::tags;
 
 /// The ECS resource types.
-pub(crate) fn types(_f: &mut dyn FnMut(Register)) {}
+pub(crate) fn types(f: &mut dyn FnMut(Register)) {
+    f(Register::of::<cluster::EcsCluster>());
+    f(Register::of::<capacity_provider::EcsCapacityProvider>());
+    f(Register::of::<cluster_capacity_providers::EcsClusterCapacityProviders>());
+}
+
+/// DescribeClusters takes "a list of up to 100 cluster names or full cluster ARN entries" (ECS
+/// API reference, DescribeClusters).
+pub(crate) const DESCRIBE_CLUSTERS_BATCH: usize = 100;
+
+/// DescribeCapacityProviders: "Up to 100 capacity providers can be described in an action" (ECS
+/// API reference); the answer still comes in pages of up to 10, followed by `nextToken`.
+pub(crate) const DESCRIBE_CAPACITY_PROVIDERS_BATCH: usize = 100;
+
+/// The chunks of `ids` one DescribeClusters call each takes.
+pub(crate) fn cluster_batches(ids: &[String]) -> std::slice::Chunks<'_, String> {
+    ids.chunks(DESCRIBE_CLUSTERS_BATCH)
+}
+
+/// The chunks of `ids` one DescribeCapacityProviders request (and its pages) each takes.
+pub(crate) fn capacity_provider_batches(ids: &[String]) -> std::slice::Chunks<'_, String> {
+    ids.chunks(DESCRIBE_CAPACITY_PROVIDERS_BATCH)
+}
+
+/// Describes clusters by name or ARN, with their tags and settings, 100 per call. Clusters that
+/// do not exist are left out; deleted ones come back `INACTIVE` for a while (see [`is_live`]).
+pub(crate) async fn describe_clusters(aws: &Clients, ids: &[String]) -> Result<Vec<Cluster>, ProviderError> {
+    let mut found = Vec::new();
+    for chunk in cluster_batches(ids) {
+        let out = aws
+            .ecs
+            .describe_clusters()
+            .set_clusters(Some(chunk.to_vec()))
+            .include(ClusterField::Tags)
+            .include(ClusterField::Settings)
+            .send()
+            .await
+            .map_err(|e| sdk("ecs DescribeClusters", e))?;
+        found.extend(out.clusters().iter().cloned());
+    }
+    Ok(found)
+}
+
+/// Whether a described cluster still exists: ECS keeps deleted clusters visible as `INACTIVE`.
+pub(crate) fn is_live(cluster: &Cluster) -> bool {
+    cluster.status() != Some("INACTIVE")
+}
+
+/// The live cluster a name or ARN `id` names, among described ones.
+pub(crate) fn find_cluster<'a>(found: &'a [Cluster], id: &str) -> Option<&'a Cluster> {
+    found.iter().filter(|c| is_live(c)).find(|c| c.cluster_arn() == Some(id) || c.cluster_name() == Some(id))
+}
+
+/// Describes capacity providers by name or ARN, with their tags: 100 names per request, every
+/// page of each. Always with names: moto (5.2.5) answers HTTP 500 to a call without them.
+pub(crate) async fn describe_capacity_providers(aws: &Clients, ids: &[String]) -> Result<Vec<CapacityProvider>, ProviderError> {
+    let mut found = Vec::new();
+    for chunk in capacity_provider_batches(ids) {
+        let mut token = None;
+        loop {
+            let out = aws
+                .ecs
+                .describe_capacity_providers()
+                .set_capacity_providers(Some(chunk.to_vec()))
+                .include(CapacityProviderField::Tags)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| sdk("ecs DescribeCapacityProviders", e))?;
+            found.extend(out.capacity_providers().iter().cloned());
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The tags for an ECS create call: the resource's own plus the ownership tags.
+pub(crate) fn create_tags(own: &IndexMap<String, Val<String>>, ctx: &OpContext) -> Result<Vec<Tag>, ProviderError> {
+    Ok(tags::with_ownership(own, ctx)?.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())
+}
+
+/// Brings an ECS resource's tags from `old` to `new` (TagResource / UntagResource by ARN).
+pub(crate) async fn sync_tags(aws: &Clients, arn: &str, old: &IndexMap<String, Val<String>>, new: &IndexMap<String, Val<String>>) -> Result<(), ProviderError> {
+    let (set, removed) = tags::diff(old, new)?;
+    if !removed.is_empty() {
+        aws.ecs.untag_resource().resource_arn(arn).set_tag_keys(Some(removed)).send().await.map_err(|e| sdk("ecs UntagResource", e))?;
+    }
+    if !set.is_empty() {
+        aws.ecs
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+            .send()
+            .await
+            .map_err(|e| sdk("ecs TagResource", e))?;
+    }
+    Ok(())
+}
+
+/// Tags read back from ECS, without the ownership tags.
+pub(crate) fn user_tags(tags: &[Tag]) -> Map<String, Json> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter(|(k, _)| k != tags::STACK_TAG && k != tags::ADDRESS_TAG)
+        .map(|(k, v)| (k, Json::String(v)))
+        .collect()
+}
+
+/// Checks an ECS name (cluster, capacity provider): "Up to 255 letters (uppercase and
+/// lowercase), numbers, underscores, and hyphens are allowed" (ECS API reference).
+pub(crate) fn check_name(path: &str, name: &str, out: &mut Vec<FieldError>) {
+    if name.is_empty() || name.len() > 255 {
+        out.push(FieldError::new(path, format!("has {} characters; expected 1 to 255", name.chars().count())));
+    }
+    if let Some(bad) = name.chars().find(|c| !c.is_ascii_alphanumeric() && *c != '_' && *c != '-') {
+        out.push(FieldError::new(path, format!("`{bad}` is not allowed; expected letters, digits, underscores and hyphens")));
+    }
+}
+
+/// Checks that a nested block given as a list (Terraform's JSON shape) has between `min` and
+/// `max` entries.
+pub(crate) fn check_block_count<T>(path: &str, blocks: &[T], min: usize, max: usize, out: &mut Vec<FieldError>) {
+    if blocks.len() < min || blocks.len() > max {
+        let expected = if min == max { format!("exactly {min}") } else { format!("{min} to {max}") };
+        out.push(FieldError::new(path, format!("has {} blocks; expected {expected}", blocks.len())));
+    }
+}
+
+/// Polls `check` until it returns `Some`, or fails once `timeout` has passed, naming `what` was
+/// awaited. The first check is made at once; later ones back off from 1 to 15 seconds.
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_secs(1);
+    loop {
+        if let Some(done) = check().await? {
+            return Ok(done);
+        }
+        if Instant::now() + delay > deadline {
+            return Err(ProviderError::api(format!("timed out after {} s waiting for {what}", timeout.as_secs())));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("c{i}")).collect()
+    }
+
+    #[test]
+    fn describes_go_in_aws_documented_batches() {
+        let sizes = |chunks: std::slice::Chunks<'_, String>| chunks.map(<[String]>::len).collect::<Vec<_>>();
+        assert_eq!(sizes(cluster_batches(&ids(250))), vec![100, 100, 50]);
+        assert_eq!(sizes(cluster_batches(&ids(100))), vec![100]);
+        assert_eq!(sizes(cluster_batches(&ids(0))), Vec::<usize>::new(), "no ids, no call");
+        assert_eq!(sizes(capacity_provider_batches(&ids(101))), vec![100, 1]);
+    }
+
+    #[test]
+    fn names_are_checked_against_ecs_rules() {
+        let check = |name: &str| {
+            let mut out = Vec::new();
+            check_name("name", name, &mut out);
+            out.len()
+        };
+        assert_eq!(check("platform_cluster-1"), 0);
+        assert_eq!(check(""), 1);
+        assert_eq!(check("has space"), 1);
+        assert_eq!(check(&"a".repeat(256)), 1);
+    }
+
+    #[tokio::test]
+    async fn wait_for_returns_once_done_and_times_out_otherwise() {
+        let mut calls = 0;
+        let out = wait_for("a thing", Duration::from_secs(5), || {
+            calls += 1;
+            let n = calls;
+            async move { Ok((n >= 2).then_some(n)) }
+        })
+        .await;
+        assert_eq!(out, Ok(2));
+        let err = wait_for::<(), _, _>("the impossible", Duration::from_millis(10), || async { Ok(None) }).await.unwrap_err();
+        assert!(err.message.contains("waiting for the impossible"), "{err}");
+    }
+}

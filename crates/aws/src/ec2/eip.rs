@@ -1,0 +1,115 @@
+//! `aws_eip`: an Elastic IP address, allocated for use in a VPC (a NAT gateway's public address).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
+use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value as Json};
+
+use crate::clients::Clients;
+use crate::ec2::{arn, id_filters, sync_tags, tag_spec, user_tags, while_propagating};
+use crate::error::sdk;
+use crate::handler::AwsResource;
+
+/// An Elastic IP address, as the Terraform AWS provider's `aws_eip`. Its id is the allocation id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Eip {
+    /// `vpc`, the only domain AWS still allocates in (EC2-Classic is retired); the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<Val<String>>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub tags: IndexMap<String, Val<String>>,
+}
+
+impl Resource for Eip {
+    const TYPE: &'static str = "aws_eip";
+    const COMPUTED: &'static [&'static str] = &["id", "public_ip", "allocation_id", "arn"];
+    const FORCE_NEW: &'static [&'static str] = &["domain"];
+
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(Val::Lit(d)) = &self.domain {
+            if d != "vpc" {
+                errors.push(FieldError::new("domain", format!("`{d}` is not a domain AWS allocates in; expected `vpc`")));
+            }
+        }
+        errors
+    }
+}
+
+/// The account the clients act for, which EC2 does not return with addresses but their ARNs
+/// name. `Clients` keeps no account id, so STS is asked through the same standard configuration
+/// chain and region the clients were loaded from.
+async fn account_id(aws: &Clients) -> Result<String, ProviderError> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(aws.region.clone())).load().await;
+    let out = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.map_err(|e| sdk("sts GetCallerIdentity", e))?;
+    out.account().map(str::to_string).ok_or_else(|| ProviderError::api("sts GetCallerIdentity returned no account"))
+}
+
+fn attributes(aws: &Clients, account: &str, address: &Address) -> Option<Map<String, Json>> {
+    let id = address.allocation_id()?;
+    let mut attrs = Map::new();
+    attrs.insert("id".into(), json!(id));
+    attrs.insert("domain".into(), json!(address.domain().map(|d| d.as_str()).unwrap_or("vpc")));
+    attrs.insert("tags".into(), Json::Object(user_tags(address.tags())));
+    attrs.insert("public_ip".into(), json!(address.public_ip()));
+    attrs.insert("allocation_id".into(), json!(id));
+    attrs.insert("arn".into(), json!(arn(aws, account, "elastic-ip", id)));
+    Some(attrs)
+}
+
+#[async_trait]
+impl AwsResource for Eip {
+    async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
+        let out = aws
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tag_spec(ResourceType::ElasticIp, &self.tags, ctx)?)
+            .send()
+            .await
+            .map_err(|e| sdk("ec2 AllocateAddress", e))?;
+        let id = out.allocation_id().ok_or_else(|| ProviderError::api("ec2 AllocateAddress returned no allocation id"))?.to_string();
+        let account = account_id(aws).await?;
+        let mut computed = Map::new();
+        computed.insert("public_ip".into(), json!(out.public_ip()));
+        computed.insert("allocation_id".into(), json!(id));
+        computed.insert("arn".into(), json!(arn(aws, &account, "elastic-ip", &id)));
+        Ok(Applied { id, computed })
+    }
+
+    async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
+        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        Ok(Applied { id: id.to_string(), computed: Map::new() })
+    }
+
+    async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
+        // An address stays associated for a moment after the NAT gateway using it is deleted
+        // (AWS answers `InvalidIPAddress.InUse`), so the release is tried again for a while.
+        while_propagating("InvalidIPAddress.InUse", || async {
+            aws.ec2.release_address().allocation_id(id).send().await.map_err(|e| sdk("ec2 ReleaseAddress", e))
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
+        let mut found = Vec::new();
+        // DescribeAddresses does not page; filtering by id leaves out the ids that are gone.
+        for filter in id_filters("allocation-id", ids) {
+            let out = aws.ec2.describe_addresses().filters(filter).send().await.map_err(|e| sdk("ec2 DescribeAddresses", e))?;
+            found.extend(out.addresses().iter().cloned());
+        }
+        let account = if found.is_empty() { String::new() } else { account_id(aws).await? };
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let address = found.iter().find(|a| a.allocation_id() == Some(id.as_str()))?;
+                attributes(aws, &account, address).map(Json::Object)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,95 @@
+//! `aws_iam_role_policy_attachment`: a managed policy attached to a role.
+//!
+//! An attachment is a link, not a resource with an ARN, so IAM cannot tag it: this type has no
+//! `tags` and carries no ownership tags. AttachRolePolicy succeeds when the policy is already
+//! attached, so creating it again adopts what a crashed run left.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value as Json};
+
+use crate::clients::Clients;
+use crate::handler::AwsResource;
+use crate::iam::{check_name, gone_is_none, iam_err};
+
+/// A managed policy attached to a role, as the Terraform AWS provider's
+/// `aws_iam_role_policy_attachment`. Its id is `ROLE|POLICY_ARN` (IAM names cannot hold `|`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IamRolePolicyAttachment {
+    /// The name of the role.
+    pub role: Val<String>,
+    /// The ARN of the managed policy, such as
+    /// `arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`.
+    pub policy_arn: Val<String>,
+}
+
+impl Resource for IamRolePolicyAttachment {
+    const TYPE: &'static str = "aws_iam_role_policy_attachment";
+    const COMPUTED: &'static [&'static str] = &["id"];
+    const FORCE_NEW: &'static [&'static str] = &["role", "policy_arn"];
+
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        check_name("role", &self.role, 64, &mut errors);
+        if let Some(arn) = self.policy_arn.literal() {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            let ok = parts.len() == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[5].starts_with("policy/");
+            if !ok {
+                errors.push(FieldError::new("policy_arn", format!("`{arn}` is not a managed policy ARN; expected arn:aws:iam::ACCOUNT:policy/NAME")));
+            }
+        }
+        errors
+    }
+}
+
+/// The role and policy ARN in an id `ROLE|POLICY_ARN`.
+fn split_id(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.split_once('|').ok_or_else(|| ProviderError::invalid(format!("aws_iam_role_policy_attachment: `{id}` is not an id; expected ROLE|POLICY_ARN")))
+}
+
+#[async_trait]
+impl AwsResource for IamRolePolicyAttachment {
+    async fn create(&self, aws: &Clients, _ctx: &OpContext) -> Result<Applied, ProviderError> {
+        let role = self.role.value()?;
+        let policy = self.policy_arn.value()?;
+        aws.iam.attach_role_policy().role_name(role).policy_arn(policy).send().await.map_err(|e| iam_err("iam AttachRolePolicy", e))?;
+        Ok(Applied { id: format!("{role}|{policy}"), computed: Map::new() })
+    }
+
+    /// Every attribute forces replacement, so there is nothing to change in place.
+    async fn update(&self, _aws: &Clients, _ctx: &OpContext, id: &str, _prior: &Self) -> Result<Applied, ProviderError> {
+        Ok(Applied { id: id.to_string(), computed: Map::new() })
+    }
+
+    async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
+        let (role, policy) = split_id(id)?;
+        aws.iam.detach_role_policy().role_name(role).policy_arn(policy).send().await.map_err(|e| iam_err("iam DetachRolePolicy", e))?;
+        Ok(())
+    }
+
+    /// One ListAttachedRolePolicies (paged) per role, however many of its attachments are asked.
+    async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
+        let mut attached: BTreeMap<&str, Option<Vec<String>>> = BTreeMap::new();
+        for id in ids {
+            let (role, _) = split_id(id)?;
+            if attached.contains_key(role) {
+                continue;
+            }
+            let listed: Result<Vec<_>, _> = aws.iam.list_attached_role_policies().role_name(role).into_paginator().items().send().collect().await;
+            let arns = gone_is_none(listed.map_err(|e| iam_err("iam ListAttachedRolePolicies", e)))?
+                .map(|policies| policies.iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect());
+            attached.insert(role, arns);
+        }
+        ids.iter()
+            .map(|id| {
+                let (role, policy) = split_id(id)?;
+                let present = attached.get(role).and_then(Option::as_ref).is_some_and(|arns| arns.iter().any(|a| a == policy));
+                Ok(present.then(|| json!({ "id": id, "role": role, "policy_arn": policy })))
+            })
+            .collect()
+    }
+}

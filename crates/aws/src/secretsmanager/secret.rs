@@ -1,0 +1,263 @@
+//! `aws_secretsmanager_secret`: a secret's container (name, key, tags). Its value lives in
+//! `aws_secretsmanager_secret_version`, so this type never touches one.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::types::Tag;
+use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value as Json};
+
+use crate::clients::Clients;
+use crate::ec2::opt;
+use crate::error::{has_code, sdk};
+use crate::handler::AwsResource;
+use crate::iam::check_tag_count;
+use crate::secretsmanager::{find, SecretInfo};
+use crate::tags;
+
+/// The key Secrets Manager encrypts with when none is named (its API reference: "If you don't
+/// specify this value, then Secrets Manager uses the key `aws/secretsmanager`").
+const DEFAULT_KMS_KEY: &str = "alias/aws/secretsmanager";
+
+/// How long a create waits for a name freed by a deletion without recovery: AWS deletes such a
+/// secret in the background, and refuses the name until it has. Terraform's provider waits for
+/// the same reason.
+const NAME_RELEASE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A secret, as the Terraform AWS provider's `aws_secretsmanager_secret`. Its id is its ARN.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsmanagerSecret {
+    /// The secret's name: 1 to 512 of `A-Z a-z 0-9 / _ + = . @ -`.
+    pub name: Val<String>,
+    /// A description, up to 2048 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Val<String>>,
+    /// The KMS key (ARN, id or alias) that encrypts the secret's values; absent, the account's
+    /// `aws/secretsmanager` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<Val<String>>,
+    /// Days AWS keeps a deleted secret recoverable: 0 deletes it at once (so its name can be
+    /// used again straight away), 7 to 30 schedule the deletion; absent, AWS's default of 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_window_in_days: Option<Val<i64>>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub tags: IndexMap<String, Val<String>>,
+}
+
+impl Resource for SecretsmanagerSecret {
+    const TYPE: &'static str = "aws_secretsmanager_secret";
+    const COMPUTED: &'static [&'static str] = &["id", "arn"];
+    const FORCE_NEW: &'static [&'static str] = &["name"];
+
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(name) = self.name.literal() {
+            let len = name.chars().count();
+            if !(1..=512).contains(&len) {
+                errors.push(FieldError::new("name", format!("has {len} characters; expected 1 to 512")));
+            }
+            if let Some(bad) = name.chars().find(|c| !c.is_ascii_alphanumeric() && !"/_+=.@-".contains(*c)) {
+                errors.push(FieldError::new("name", format!("`{bad}` is not allowed in a secret name; expected letters, digits and /_+=.@-")));
+            }
+        }
+        if let Some(Val::Lit(description)) = &self.description {
+            let len = description.chars().count();
+            if len > 2048 {
+                errors.push(FieldError::new("description", format!("has {len} characters; AWS allows at most 2048")));
+            }
+        }
+        if let Some(Val::Lit(days)) = &self.recovery_window_in_days {
+            if *days != 0 && !(7..=30).contains(days) {
+                errors.push(FieldError::new("recovery_window_in_days", format!("{days} is not a recovery window AWS accepts; expected 0 (delete at once) or 7 to 30")));
+            }
+        }
+        check_tag_count(&self.tags, 50, &mut errors);
+        errors
+    }
+}
+
+fn sdk_tags(pairs: Vec<(String, String)>) -> Vec<Tag> {
+    pairs.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+fn applied(arn: String) -> Applied {
+    let mut computed = Map::new();
+    computed.insert("arn".into(), json!(arn));
+    Applied { id: arn, computed }
+}
+
+/// Whether a create failed because the name belongs to a secret being deleted.
+fn is_scheduled_for_deletion(err: &ProviderError) -> bool {
+    has_code(err, "InvalidRequestException") && err.message.contains("scheduled for deletion")
+}
+
+fn scheduled_error(name: &str, deletion: Option<i64>) -> ProviderError {
+    let when = deletion.map(|secs| format!(" (its deletion date is {secs} seconds after the Unix epoch)")).unwrap_or_default();
+    ProviderError::api(format!(
+        "secretsmanager CreateSecret: a secret named `{name}` is scheduled for deletion{when}, so the name is taken until then; \
+         restore it (RestoreSecret) or delete it for good (DeleteSecret with ForceDeleteWithoutRecovery). \
+         Stacks that re-create secrets by name should set recovery_window_in_days: 0"
+    ))
+}
+
+impl SecretsmanagerSecret {
+    async fn create_once(&self, aws: &Clients, name: &str, ctx: &OpContext) -> Result<String, ProviderError> {
+        let out = aws
+            .secrets
+            .create_secret()
+            .name(name)
+            .set_description(opt(&self.description)?.cloned())
+            .set_kms_key_id(opt(&self.kms_key_id)?.cloned())
+            .set_tags(Some(sdk_tags(tags::with_ownership(&self.tags, ctx)?)))
+            .send()
+            .await
+            .map_err(|e| sdk("secretsmanager CreateSecret", e))?;
+        out.arn().map(str::to_string).ok_or_else(|| ProviderError::api("secretsmanager CreateSecret returned no ARN"))
+    }
+
+    /// The name is taken. If by this very resource (a run that crashed between CreateSecret and
+    /// saving state left it, tagged with this stack and address), adopt it and bring it in line;
+    /// if by a secret being deleted, say so and how to free the name; else fail with `err`.
+    async fn adopt(&self, aws: &Clients, ctx: &OpContext, name: &str, err: ProviderError) -> Result<Applied, ProviderError> {
+        let found = match aws.secrets.describe_secret().secret_id(name).send().await {
+            Ok(out) => out,
+            Err(_) => return Err(err),
+        };
+        if let Some(date) = found.deleted_date() {
+            return Err(scheduled_error(name, Some(date.secs())));
+        }
+        let Some(info) = SecretInfo::from_describe(&found) else { return Err(err) };
+        if info.tag(tags::STACK_TAG) != Some(ctx.stack.as_str()) || info.tag(tags::ADDRESS_TAG) != Some(ctx.address.as_str()) {
+            return Err(ProviderError::api(format!(
+                "{}; that secret is not `{}` of stack `{}` (its clawform tags say otherwise), so it is left alone; expected a name not in use in this region",
+                err.message, ctx.address, ctx.stack
+            )));
+        }
+        let live = SecretsmanagerSecret {
+            name: Val::Lit(info.name.clone()),
+            description: info.description.clone().map(Val::Lit),
+            kms_key_id: info.kms_key_id.clone().map(Val::Lit),
+            recovery_window_in_days: None,
+            tags: info.user_tags().into_iter().map(|(k, v)| (k, Val::Lit(v.as_str().unwrap_or_default().to_string()))).collect(),
+        };
+        self.converge(aws, &info.arn, &live).await?;
+        Ok(applied(info.arn))
+    }
+
+    /// Brings description, key and tags of secret `id` from `prior` to `self`.
+    async fn converge(&self, aws: &Clients, id: &str, prior: &SecretsmanagerSecret) -> Result<(), ProviderError> {
+        let description = opt(&self.description)?;
+        let key = opt(&self.kms_key_id)?;
+        let description_changed = description != opt(&prior.description)?;
+        let key_changed = key != opt(&prior.kms_key_id)?;
+        if description_changed || key_changed {
+            let mut req = aws.secrets.update_secret().secret_id(id);
+            if description_changed {
+                // An empty description clears it (moto 5.2.5 keeps the old one instead).
+                req = req.description(description.cloned().unwrap_or_default());
+            }
+            if key_changed {
+                req = req.kms_key_id(key.map_or(DEFAULT_KMS_KEY, String::as_str));
+            }
+            req.send().await.map_err(|e| sdk("secretsmanager UpdateSecret", e))?;
+        }
+        let (set, removed) = tags::diff(&prior.tags, &self.tags)?;
+        if !removed.is_empty() {
+            aws.secrets.untag_resource().secret_id(id).set_tag_keys(Some(removed)).send().await.map_err(|e| sdk("secretsmanager UntagResource", e))?;
+        }
+        if !set.is_empty() {
+            aws.secrets.tag_resource().secret_id(id).set_tags(Some(sdk_tags(set))).send().await.map_err(|e| sdk("secretsmanager TagResource", e))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AwsResource for SecretsmanagerSecret {
+    async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
+        let name = self.name.value()?;
+        let deadline = Instant::now() + NAME_RELEASE_TIMEOUT;
+        let mut delay = Duration::from_secs(1);
+        loop {
+            match self.create_once(aws, name, ctx).await {
+                Ok(arn) => return Ok(applied(arn)),
+                Err(e) if has_code(&e, "ResourceExistsException") => return self.adopt(aws, ctx, name, e).await,
+                Err(e) if is_scheduled_for_deletion(&e) => {
+                    // Wait only for a deletion that is under way: one with a recovery window
+                    // frees the name in days, and that is worth saying at once.
+                    if let Ok(found) = aws.secrets.describe_secret().secret_id(name).send().await {
+                        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+                        if let Some(date) = found.deleted_date().filter(|d| d.secs() > now + 60) {
+                            return Err(scheduled_error(name, Some(date.secs())));
+                        }
+                    }
+                    if Instant::now() + delay >= deadline {
+                        return Err(scheduled_error(name, None));
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
+        // recovery_window_in_days needs no call: it is used when the secret is deleted.
+        self.converge(aws, id, prior).await?;
+        Ok(Applied { id: id.to_string(), computed: Map::new() })
+    }
+
+    async fn delete(aws: &Clients, id: &str, prior: &Json) -> Result<(), ProviderError> {
+        let req = aws.secrets.delete_secret().secret_id(id);
+        // AWS takes RecoveryWindowInDays 7 to 30 only; "delete at once" is its own flag.
+        let req = match prior.get("recovery_window_in_days").and_then(Json::as_i64) {
+            Some(0) => req.force_delete_without_recovery(true),
+            Some(days) => req.recovery_window_in_days(days),
+            None => req,
+        };
+        match req.send().await.map_err(|e| sdk("secretsmanager DeleteSecret", e)) {
+            Ok(_) => Ok(()),
+            // Already scheduled for deletion (by hand, or by an earlier run): it is gone as far
+            // as the stack is concerned.
+            Err(e) if has_code(&e, "InvalidRequestException") && (e.message.contains("scheduled for deletion") || e.message.contains("marked deleted") || e.message.contains("marked for deletion")) => {
+                Err(ProviderError::not_found(e.message))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Secrets in batches of ListSecrets calls, confirmed one by one with DescribeSecret only
+    /// when the list leaves them out (see [`find`]). Secrets scheduled for deletion read as
+    /// gone. `recovery_window_in_days` is not readable from AWS and is left out.
+    async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let found = find(aws, ids).await?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let secret = found.get(id)?;
+                let mut attrs = Map::new();
+                attrs.insert("id".into(), json!(secret.arn));
+                attrs.insert("name".into(), json!(secret.name));
+                if let Some(d) = &secret.description {
+                    attrs.insert("description".into(), json!(d));
+                }
+                if let Some(k) = &secret.kms_key_id {
+                    attrs.insert("kms_key_id".into(), json!(k));
+                }
+                attrs.insert("tags".into(), Json::Object(secret.user_tags()));
+                attrs.insert("arn".into(), json!(secret.arn));
+                Some(Json::Object(attrs))
+            })
+            .collect())
+    }
+}
+
