@@ -21,8 +21,11 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     /// Secrets Manager: tenant secrets.
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// STS: the account the clients act for.
+    pub sts: aws_sdk_sts::Client,
     /// The region, for ARNs the APIs do not return.
     pub region: String,
+    account: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl Clients {
@@ -48,7 +51,22 @@ impl Clients {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             secrets: aws_sdk_secretsmanager::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
             region: config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+            account: Default::default(),
         }
+    }
+}
+
+impl Clients {
+    /// The account id, for ARNs the APIs do not return; asked of STS once and kept.
+    pub async fn account_id(&self) -> Result<String, clawform_core::ProviderError> {
+        self.account
+            .get_or_try_init(|| async {
+                let out = self.sts.get_caller_identity().send().await.map_err(|e| crate::error::sdk("sts GetCallerIdentity", e))?;
+                out.account().map(str::to_string).ok_or_else(|| clawform_core::ProviderError::api("sts GetCallerIdentity returned no account"))
+            })
+            .await
+            .cloned()
     }
 }

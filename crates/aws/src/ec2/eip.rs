@@ -40,13 +40,8 @@ impl Resource for Eip {
     }
 }
 
-/// The account the clients act for, which EC2 does not return with addresses but their ARNs
-/// name. `Clients` keeps no account id, so STS is asked through the same standard configuration
-/// chain and region the clients were loaded from.
 async fn account_id(aws: &Clients) -> Result<String, ProviderError> {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(aws.region.clone())).load().await;
-    let out = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.map_err(|e| sdk("sts GetCallerIdentity", e))?;
-    out.account().map(str::to_string).ok_or_else(|| ProviderError::api("sts GetCallerIdentity returned no account"))
+    aws.account_id().await
 }
 
 fn attributes(aws: &Clients, account: &str, address: &Address) -> Option<Map<String, Json>> {
