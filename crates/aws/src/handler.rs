@@ -54,15 +54,27 @@ pub(crate) fn decode<R: Resource>(attributes: &Json) -> Result<R, ProviderError>
     serde_json::from_value(attributes).map_err(|e| ProviderError::invalid(format!("{}: attributes do not match the type: {e}", R::TYPE)))
 }
 
+/// Decodes resolved attributes and runs the type's checks again: values that came from
+/// references and parameters were not known when the stack was loaded.
+fn checked<R: Resource>(attributes: &Json) -> Result<R, ProviderError> {
+    let typed = decode::<R>(attributes)?;
+    let problems = typed.validate();
+    if problems.is_empty() {
+        return Ok(typed);
+    }
+    let text: Vec<String> = problems.into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
+    Err(ProviderError::invalid(format!("{}: {}", R::TYPE, text.join("; "))))
+}
+
 #[async_trait]
 impl<R: AwsResource> Handler for Typed<R> {
     async fn create(&self, aws: &Clients, ctx: &OpContext, attributes: &Json) -> Result<Applied, ProviderError> {
-        decode::<R>(attributes)?.create(aws, ctx).await
+        checked::<R>(attributes)?.create(aws, ctx).await
     }
 
     async fn update(&self, aws: &Clients, ctx: &OpContext, id: &str, prior: &Json, attributes: &Json) -> Result<Applied, ProviderError> {
         let prior = decode::<R>(prior)?;
-        decode::<R>(attributes)?.update(aws, ctx, id, &prior).await
+        checked::<R>(attributes)?.update(aws, ctx, id, &prior).await
     }
 
     async fn delete(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Json) -> Result<(), ProviderError> {

@@ -200,7 +200,7 @@ impl AwsResource for CloudwatchLogGroup {
                 continue;
             };
             let arn = arn_of(group);
-            let tags: Map<String, Json> = match aws.logs.list_tags_for_resource().resource_arn(arn.clone().unwrap_or_default()).send().await {
+            let mut tags: Vec<(String, Json)> = match aws.logs.list_tags_for_resource().resource_arn(arn.clone().unwrap_or_default()).send().await {
                 Ok(out) => out.tags().into_iter().flatten().filter(|(k, _)| *k != tags::STACK_TAG && *k != tags::ADDRESS_TAG).map(|(k, v)| (k.clone(), json!(v))).collect(),
                 // Deleted between the two calls.
                 Err(e) if e.code() == Some("ResourceNotFoundException") => {
@@ -209,8 +209,7 @@ impl AwsResource for CloudwatchLogGroup {
                 }
                 Err(e) => return Err(sdk("logs ListTagsForResource", e)),
             };
-            // Tags come back in no particular order; sort them so reads are stable.
-            let mut tags: Vec<(String, Json)> = tags.into_iter().collect();
+            // Tags come back as a map in no particular order; sorted, reads are stable.
             tags.sort_by(|a, b| a.0.cmp(&b.0));
             let mut attrs = Map::new();
             attrs.insert("id".into(), json!(id));
