@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AutoScalingGroupProvider as SdkProvider, AutoScalingGroupProviderUpdate, CapacityProvider, ManagedScaling as SdkScaling, ManagedScalingStatus, ManagedTerminationProtection,
+    AutoScalingGroupProvider as SdkProvider, AutoScalingGroupProviderUpdate, CapacityProvider, ManagedScaling as SdkScaling, ManagedScalingStatus,
+    ManagedTerminationProtection,
 };
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
@@ -17,7 +18,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::ec2::opt;
-use crate::ecs::{check_block_count, check_name, create_tags, describe_capacity_providers, sync_tags, user_tags, wait_for};
+use crate::ecs::{adopt, check_block_count, check_name, create_tags, describe_capacity_providers, sync_tags, taken, user_tags, wait_for, Taken};
 use crate::error::sdk;
 use crate::handler::AwsResource;
 
@@ -115,7 +116,10 @@ impl AutoScalingGroupProvider {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
         if let Some(arn) = self.auto_scaling_group_arn.literal() {
             if !arn.starts_with("arn:") || !arn.contains(":autoScalingGroup:") {
-                out.push(FieldError::new(format!("{path}.auto_scaling_group_arn"), format!("`{arn}` is not an Auto Scaling group ARN; expected arn:aws:autoscaling:REGION:ACCOUNT:autoScalingGroup:…")));
+                out.push(FieldError::new(
+                    format!("{path}.auto_scaling_group_arn"),
+                    format!("`{arn}` is not an Auto Scaling group ARN; expected arn:aws:autoscaling:REGION:ACCOUNT:autoScalingGroup:…"),
+                ));
             }
         }
         if let Some(p) = &self.managed_termination_protection {
@@ -130,7 +134,10 @@ impl AutoScalingGroupProvider {
             check_range(&format!("{at}.maximum_scaling_step_size"), s.maximum_scaling_step_size.as_ref(), 1..=10000, out);
             if let (Some(Val::Lit(min)), Some(Val::Lit(max))) = (&s.minimum_scaling_step_size, &s.maximum_scaling_step_size) {
                 if min > max {
-                    out.push(FieldError::new(format!("{at}.maximum_scaling_step_size"), format!("{max} is below minimum_scaling_step_size {min}; expected minimum <= maximum")));
+                    out.push(FieldError::new(
+                        format!("{at}.maximum_scaling_step_size"),
+                        format!("{max} is below minimum_scaling_step_size {min}; expected minimum <= maximum"),
+                    ));
                 }
             }
         }
@@ -138,7 +145,10 @@ impl AutoScalingGroupProvider {
         let protected = self.managed_termination_protection.as_ref().and_then(Val::literal).is_some_and(|p| p == "ENABLED");
         let scaling_off = self.managed_scaling.first().map_or(Some(true), |s| s.status.literal().map(|v| v != "ENABLED"));
         if protected && scaling_off == Some(true) {
-            out.push(FieldError::new(format!("{path}.managed_termination_protection"), "is ENABLED without managed scaling; expected a managed_scaling block with status ENABLED"));
+            out.push(FieldError::new(
+                format!("{path}.managed_termination_protection"),
+                "is ENABLED without managed scaling; expected a managed_scaling block with status ENABLED",
+            ));
         }
     }
 
@@ -188,12 +198,16 @@ impl AwsResource for EcsCapacityProvider {
             .managed_termination_protection(p.termination_protection()?)
             .build()
             .map_err(|e| ProviderError::invalid(format!("aws_ecs_capacity_provider: {e}")))?;
-        // AWS refuses a name in use; moto (5.2.5) silently replaces the provider instead.
-        if let Some(existing) = find(&describe_capacity_providers(aws, &[name.clone()]).await?, name) {
-            return Err(ProviderError::api(format!(
-                "ecs CreateCapacityProvider: a capacity provider named `{name}` already exists: {}; expected a name not in use",
-                existing.capacity_provider_arn().unwrap_or_default()
-            )));
+        // AWS refuses a name in use; moto (5.2.5) silently replaces the provider instead. One
+        // carrying this resource's ownership tags was left by a crashed run: adopt it.
+        if let Some(existing) = find(&describe_capacity_providers(aws, std::slice::from_ref(name)).await?, name) {
+            let arn = existing.capacity_provider_arn().unwrap_or_default().to_string();
+            return match taken(existing.tags(), ctx) {
+                Taken::Ours => adopt(self, aws, ctx, &arn).await,
+                Taken::Theirs(whose) => Err(ProviderError::api(format!(
+                    "ecs CreateCapacityProvider: a capacity provider named `{name}` already exists ({whose}): {arn}; expected a name not in use"
+                ))),
+            };
         }
         let out = aws
             .ecs
@@ -222,7 +236,8 @@ impl AwsResource for EcsCapacityProvider {
             )));
         }
         if new.scaling()? != old.scaling()? || new.termination_protection()? != old.termination_protection()? {
-            let update = AutoScalingGroupProviderUpdate::builder().managed_scaling(new.scaling()?).managed_termination_protection(new.termination_protection()?).build();
+            let update =
+                AutoScalingGroupProviderUpdate::builder().managed_scaling(new.scaling()?).managed_termination_protection(new.termination_protection()?).build();
             aws.ecs
                 .update_capacity_provider()
                 .name(self.name.value()?)
@@ -235,7 +250,9 @@ impl AwsResource for EcsCapacityProvider {
                 let p = find(&found, id).ok_or_else(|| ProviderError::not_found(format!("ecs capacity provider {id} vanished while updating")))?;
                 match p.update_status().map(|s| s.as_str()) {
                     Some("UPDATE_IN_PROGRESS") => Ok(None),
-                    Some("UPDATE_FAILED") => Err(ProviderError::api(format!("ecs UpdateCapacityProvider: {id}: UPDATE_FAILED: {}", p.update_status_reason().unwrap_or_default()))),
+                    Some("UPDATE_FAILED") => {
+                        Err(ProviderError::api(format!("ecs UpdateCapacityProvider: {id}: UPDATE_FAILED: {}", p.update_status_reason().unwrap_or_default())))
+                    }
                     _ => Ok(Some(())),
                 }
             })
@@ -257,11 +274,14 @@ impl AwsResource for EcsCapacityProvider {
         // once the provider has let go of it.
         wait_for(&format!("ecs capacity provider {id} to be deleted"), DELETE_TIMEOUT, || async {
             let found = describe_capacity_providers(aws, &[id.to_string()]).await?;
-            let failed = found.iter().find(|p| (p.capacity_provider_arn() == Some(id) || p.name() == Some(id)) && p.update_status().is_some_and(|s| s.as_str() == "DELETE_FAILED"));
+            let failed = found
+                .iter()
+                .find(|p| (p.capacity_provider_arn() == Some(id) || p.name() == Some(id)) && p.update_status().is_some_and(|s| s.as_str() == "DELETE_FAILED"));
             if let Some(p) = failed {
                 return Err(ProviderError::api(format!("ecs DeleteCapacityProvider: {id}: DELETE_FAILED: {}", p.update_status_reason().unwrap_or_default())));
             }
-            let still = found.iter().any(|p| (p.capacity_provider_arn() == Some(id) || p.name() == Some(id)) && p.status().map(|s| s.as_str()) != Some("INACTIVE"));
+            let still =
+                found.iter().any(|p| (p.capacity_provider_arn() == Some(id) || p.name() == Some(id)) && p.status().map(|s| s.as_str()) != Some("INACTIVE"));
             Ok((!still).then_some(()))
         })
         .await
@@ -314,7 +334,10 @@ mod tests {
             auto_scaling_group_provider: vec![AutoScalingGroupProvider {
                 auto_scaling_group_arn: "arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:uuid:autoScalingGroupName/asg".into(),
                 managed_termination_protection: protection.map(Into::into),
-                managed_scaling: scaling.map(|(s, t)| ManagedScaling { status: s.into(), target_capacity: t.into(), ..Default::default() }).into_iter().collect(),
+                managed_scaling: scaling
+                    .map(|(s, t)| ManagedScaling { status: s.into(), target_capacity: t.into(), ..Default::default() })
+                    .into_iter()
+                    .collect(),
             }],
             tags: IndexMap::new(),
         }
@@ -328,7 +351,10 @@ mod tests {
     fn validate_checks_names_ranges_and_protection() {
         assert!(paths(&provider(Some("ENABLED"), Some(("ENABLED", 100)))).is_empty());
         assert_eq!(paths(&provider(Some("ENABLED"), None)), vec!["auto_scaling_group_provider.0.managed_termination_protection"]);
-        assert_eq!(paths(&provider(None, Some(("ON", 0)))), vec!["auto_scaling_group_provider.0.managed_scaling.0.status", "auto_scaling_group_provider.0.managed_scaling.0.target_capacity"]);
+        assert_eq!(
+            paths(&provider(None, Some(("ON", 0)))),
+            vec!["auto_scaling_group_provider.0.managed_scaling.0.status", "auto_scaling_group_provider.0.managed_scaling.0.target_capacity"]
+        );
         let mut named = provider(None, None);
         named.name = "ecs-spot".into();
         assert_eq!(paths(&named), vec!["name"]);

@@ -1,8 +1,9 @@
 //! `aws_ecs_cluster`: an ECS cluster.
 //!
 //! AWS answers a CreateCluster for a name in use with the existing cluster, and moto (5.2.5)
-//! silently replaces it; neither is what a plan that says "create" means, so create refuses a
-//! name an active cluster already has.
+//! silently replaces it; neither is what a plan that says "create" means. So create looks first:
+//! a cluster with the name that carries this resource's own ownership tags (left by a run that
+//! crashed before saving state) is adopted and brought in line; any other is refused.
 
 use std::time::Duration;
 
@@ -14,10 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ecs::{check_name, create_tags, describe_clusters, find_cluster, sync_tags, user_tags, wait_for};
+use crate::ecs::{adopt, check_name, create_tags, describe_clusters, find_cluster, sync_tags, taken, user_tags, wait_for, Taken};
 use crate::error::{has_code, sdk};
 use crate::handler::AwsResource;
-use crate::tags;
 
 /// The one cluster setting ECS has.
 const CONTAINER_INSIGHTS: &str = "containerInsights";
@@ -80,7 +80,10 @@ impl Resource for EcsCluster {
             }
             if let Some(value) = s.value.literal() {
                 if !matches!(value.as_str(), "enabled" | "disabled" | "enhanced") {
-                    errors.push(FieldError::new(format!("setting.{i}.value"), format!("`{value}` is not a Container Insights value; expected `enabled`, `disabled` or `enhanced`")));
+                    errors.push(FieldError::new(
+                        format!("setting.{i}.value"),
+                        format!("`{value}` is not a Container Insights value; expected `enabled`, `disabled` or `enhanced`"),
+                    ));
                 }
             }
         }
@@ -110,16 +113,10 @@ fn sdk_setting(name: &str, value: String) -> SdkSetting {
     SdkSetting::builder().name(ClusterSettingName::from(name)).value(value).build()
 }
 
-/// Refuses a name an existing (not deleted) cluster has, saying who owns it when clawform does.
-async fn refuse_existing(aws: &Clients, name: &str) -> Result<(), ProviderError> {
+/// A live cluster with the name, and whether it is this resource's own.
+async fn existing(aws: &Clients, ctx: &OpContext, name: &str) -> Result<Option<(String, Taken)>, ProviderError> {
     let found = describe_clusters(aws, &[name.to_string()]).await?;
-    let Some(cluster) = find_cluster(&found, name) else { return Ok(()) };
-    let owner = cluster.tags().iter().find(|t| t.key() == Some(tags::STACK_TAG)).and_then(|t| t.value());
-    let whose = owner.map(|s| format!(" (it belongs to clawform stack `{s}`)")).unwrap_or_default();
-    Err(ProviderError::api(format!(
-        "ecs CreateCluster: a cluster named `{name}` already exists{whose}: {}; expected a name no active cluster has",
-        cluster.cluster_arn().unwrap_or_default()
-    )))
+    Ok(find_cluster(&found, name).map(|c| (c.cluster_arn().unwrap_or_default().to_string(), taken(c.tags(), ctx))))
 }
 
 #[async_trait]
@@ -127,7 +124,15 @@ impl AwsResource for EcsCluster {
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         let settings: Vec<SdkSetting> = self.settings()?.into_iter().map(|(k, v)| sdk_setting(&k, v)).collect();
-        refuse_existing(aws, name).await?;
+        match existing(aws, ctx, name).await? {
+            Some((arn, Taken::Ours)) => return adopt(self, aws, ctx, &arn).await,
+            Some((arn, Taken::Theirs(whose))) => {
+                return Err(ProviderError::api(format!(
+                    "ecs CreateCluster: a cluster named `{name}` already exists ({whose}): {arn}; expected a name no active cluster has"
+                )))
+            }
+            None => {}
+        }
         let out = aws
             .ecs
             .create_cluster()
@@ -182,11 +187,7 @@ impl AwsResource for EcsCluster {
             .iter()
             .map(|id| {
                 let cluster = find_cluster(&found, id)?;
-                let settings: Vec<Json> = cluster
-                    .settings()
-                    .iter()
-                    .filter_map(|s| Some(json!({ "name": s.name()?.as_str(), "value": s.value()? })))
-                    .collect();
+                let settings: Vec<Json> = cluster.settings().iter().filter_map(|s| Some(json!({ "name": s.name()?.as_str(), "value": s.value()? }))).collect();
                 let mut attrs = Map::new();
                 attrs.insert("id".into(), json!(id));
                 attrs.insert("name".into(), json!(cluster.cluster_name()));

@@ -90,14 +90,20 @@ impl Resource for EcsClusterCapacityProviders {
                 if *b > 0 {
                     with_base += 1;
                     if with_base > 1 {
-                        errors.push(FieldError::new(format!("{path}.base"), "is the second base in the strategy; expected a base on one capacity provider at most"));
+                        errors.push(FieldError::new(
+                            format!("{path}.base"),
+                            "is the second base in the strategy; expected a base on one capacity provider at most",
+                        ));
                     }
                 }
             }
             // AWS refuses a strategy naming a provider the cluster is not given.
             if let (Some(name), Some(listed)) = (item.capacity_provider.literal(), &literal_providers) {
                 if !listed.contains(&name) {
-                    errors.push(FieldError::new(format!("{path}.capacity_provider"), format!("`{name}` is not in capacity_providers; expected one of the cluster's providers")));
+                    errors.push(FieldError::new(
+                        format!("{path}.capacity_provider"),
+                        format!("`{name}` is not in capacity_providers; expected one of the cluster's providers"),
+                    ));
                 }
             }
         }

@@ -8,13 +8,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{CapacityProvider, CapacityProviderField, Cluster, ClusterField, Tag};
-use clawform_core::{FieldError, OpContext, ProviderError, Val};
+use clawform_core::{Applied, FieldError, OpContext, ProviderError, Val};
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::error::sdk;
-use crate::handler::Register;
+use crate::handler::{decode, AwsResource, Register};
 use crate::tags;
 
 /// The ECS resource types.
@@ -118,6 +118,36 @@ pub(crate) async fn sync_tags(aws: &Clients, arn: &str, old: &IndexMap<String, V
             .map_err(|e| sdk("ecs TagResource", e))?;
     }
     Ok(())
+}
+
+/// What to do about a resource that already has the name a create is for.
+pub(crate) enum Taken {
+    /// It carries this very resource's ownership tags: a run that crashed between the create
+    /// and saving state left it, so it is adopted rather than duplicated or refused.
+    Ours,
+    /// Someone else's; the text says whose, for the refusal.
+    Theirs(String),
+}
+
+/// Whether `tags` say the resource is `ctx`'s own, and if not, whose it is.
+pub(crate) fn taken(tags: &[Tag], ctx: &OpContext) -> Taken {
+    let tag = |key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
+    match (tag(tags::STACK_TAG), tag(tags::ADDRESS_TAG)) {
+        (Some(s), Some(a)) if s == ctx.stack && a == ctx.address => Taken::Ours,
+        (Some(s), Some(a)) => Taken::Theirs(format!("`{a}` of clawform stack `{s}`")),
+        _ => Taken::Theirs("not made by clawform".into()),
+    }
+}
+
+/// Adopts resource `id`, which a crashed run created for `desired`: reads it as it is and
+/// updates it in place to what is desired.
+pub(crate) async fn adopt<R: AwsResource>(desired: &R, aws: &Clients, ctx: &OpContext, id: &str) -> Result<Applied, ProviderError> {
+    let live = R::read(aws, &[id.to_string()])
+        .await?
+        .pop()
+        .flatten()
+        .ok_or_else(|| ProviderError::not_found(format!("{}: {id} vanished while being adopted", R::TYPE)))?;
+    desired.update(aws, ctx, id, &decode::<R>(&live)?).await
 }
 
 /// Tags read back from ECS, without the ownership tags.

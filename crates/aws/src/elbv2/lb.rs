@@ -3,13 +3,17 @@
 //! Create waits until the load balancer is `active` and delete until it is gone and its network
 //! interfaces with it, so that what depends on it (listeners) or what it depends on (subnets,
 //! security groups) can follow at once. AWS refuses a second load balancer with the same name
-//! and one with fewer than two subnets; moto (5.2.5) accepts both, so both are checked here.
+//! and one with fewer than two subnets; moto (5.2.5) accepts both, so both are checked here
+//! (a load balancer with the name that carries this resource's ownership tags, left by a run
+//! that crashed before saving state, is adopted instead).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
-use aws_sdk_elasticloadbalancingv2::types::{IpAddressType, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    IpAddressType, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
+};
 use clawform_core::{Applied, ErrorKind, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -17,9 +21,9 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::ec2::{opt, undo_create};
-use crate::elbv2::{create_tags, describe_by_arns, describe_tags, sync_tags, user_tags, wait_for, DESCRIBE_LOAD_BALANCERS_BATCH};
+use crate::elbv2::{create_tags, describe_by_arns, describe_tags, sync_tags, taken, user_tags, wait_for, Taken, DESCRIBE_LOAD_BALANCERS_BATCH};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{decode, AwsResource};
 
 /// How long create waits for `active` and delete for the load balancer to be gone (Terraform's
 /// AWS provider allows 10 minutes for each).
@@ -75,11 +79,17 @@ impl Resource for Lb {
             }
         }
         if self.subnets.len() < 2 {
-            errors.push(FieldError::new("subnets", format!("has {} subnets; an Application Load Balancer needs at least 2, in different availability zones", self.subnets.len())));
+            errors.push(FieldError::new(
+                "subnets",
+                format!("has {} subnets; an Application Load Balancer needs at least 2, in different availability zones", self.subnets.len()),
+            ));
         }
         check_unique("subnets", &self.subnets, &mut errors);
         if self.security_groups.len() > MAX_SECURITY_GROUPS {
-            errors.push(FieldError::new("security_groups", format!("has {} groups; AWS allows at most {MAX_SECURITY_GROUPS} per load balancer", self.security_groups.len())));
+            errors.push(FieldError::new(
+                "security_groups",
+                format!("has {} groups; AWS allows at most {MAX_SECURITY_GROUPS} per load balancer", self.security_groups.len()),
+            ));
         }
         check_unique("security_groups", &self.security_groups, &mut errors);
         if let Some(t) = self.idle_timeout.as_ref().and_then(Val::literal) {
@@ -153,6 +163,27 @@ impl Lb {
     }
 }
 
+impl Lb {
+    /// Adopts load balancer `arn`, which a crashed run created for this resource: waits for it
+    /// to be active and updates it in place, unless it differs in what cannot change.
+    async fn adopt(&self, aws: &Clients, ctx: &OpContext, lb: &LoadBalancer, arn: &str) -> Result<Applied, ProviderError> {
+        let internal = *opt(&self.internal)?.unwrap_or(&false);
+        if (lb.scheme() == Some(&LoadBalancerSchemeEnum::Internal)) != internal || lb.r#type() != Some(&LoadBalancerTypeEnum::Application) {
+            return Err(ProviderError::api(format!(
+                "elbv2 CreateLoadBalancer: {arn}, left by an earlier run of this resource, differs in its scheme or type, which cannot change; expected it deleted first"
+            )));
+        }
+        wait_active(aws, arn).await?;
+        let live = Lb::read(aws, &[arn.to_string()])
+            .await?
+            .pop()
+            .flatten()
+            .ok_or_else(|| ProviderError::not_found(format!("aws_lb: {arn} vanished while being adopted")))?;
+        self.update(aws, ctx, arn, &decode::<Lb>(&live)?).await?;
+        Ok(Applied { id: arn.to_string(), computed: computed(lb, arn) })
+    }
+}
+
 /// The load balancer, if it exists.
 async fn describe_one(aws: &Clients, arn: &str) -> Result<Option<LoadBalancer>, ProviderError> {
     match aws.elbv2.describe_load_balancers().load_balancer_arns(arn).send().await.map_err(|e| sdk("elbv2 DescribeLoadBalancers", e)) {
@@ -162,17 +193,11 @@ async fn describe_one(aws: &Clients, arn: &str) -> Result<Option<LoadBalancer>, 
     }
 }
 
-/// Refuses a name another load balancer has (AWS would; moto (5.2.5) makes a second one).
-async fn refuse_existing(aws: &Clients, name: &str) -> Result<(), ProviderError> {
+/// The load balancer named `name`, if there is one.
+async fn named(aws: &Clients, name: &str) -> Result<Option<LoadBalancer>, ProviderError> {
     match aws.elbv2.describe_load_balancers().names(name).send().await.map_err(|e| sdk("elbv2 DescribeLoadBalancers", e)) {
-        Ok(out) => match out.load_balancers().first() {
-            Some(lb) => Err(ProviderError::api(format!(
-                "elbv2 CreateLoadBalancer: a load balancer named `{name}` already exists: {}; expected a name not in use in this account and region",
-                lb.load_balancer_arn().unwrap_or_default()
-            ))),
-            None => Ok(()),
-        },
-        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+        Ok(out) => Ok(out.load_balancers().first().cloned()),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -183,9 +208,10 @@ async fn wait_active(aws: &Clients, arn: &str) -> Result<(), ProviderError> {
         let state = lb.state();
         match state.and_then(|s| s.code()) {
             Some(LoadBalancerStateEnum::Active) => Ok(Some(())),
-            Some(LoadBalancerStateEnum::Failed) => {
-                Err(ProviderError::api(format!("elbv2 CreateLoadBalancer: {arn} failed to provision: {}", state.and_then(|s| s.reason()).unwrap_or("no reason given"))))
-            }
+            Some(LoadBalancerStateEnum::Failed) => Err(ProviderError::api(format!(
+                "elbv2 CreateLoadBalancer: {arn} failed to provision: {}",
+                state.and_then(|s| s.reason()).unwrap_or("no reason given")
+            ))),
             _ => Ok(None),
         }
     })
@@ -239,7 +265,18 @@ impl AwsResource for Lb {
             .set_subnets(Some(values(&self.subnets)?))
             .set_security_groups((!self.security_groups.is_empty()).then(|| values(&self.security_groups)).transpose()?)
             .set_tags(Some(create_tags(&self.tags, ctx)?));
-        refuse_existing(aws, name).await?;
+        // AWS refuses a second load balancer with the name (moto (5.2.5) makes one); one that
+        // carries this resource's ownership tags was left by a crashed run: adopt it.
+        if let Some(lb) = named(aws, name).await? {
+            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+            let tags = describe_tags(aws, std::slice::from_ref(&arn)).await?.remove(&arn).unwrap_or_default();
+            return match taken(&tags, ctx) {
+                Taken::Ours => self.adopt(aws, ctx, &lb, &arn).await,
+                Taken::Theirs(whose) => Err(ProviderError::api(format!(
+                    "elbv2 CreateLoadBalancer: a load balancer named `{name}` already exists ({whose}): {arn}; expected a name not in use in this account and region"
+                ))),
+            };
+        }
         let out = req.send().await.map_err(|e| sdk("elbv2 CreateLoadBalancer", e))?;
         let lb = out.load_balancers().first().ok_or_else(|| ProviderError::api("elbv2 CreateLoadBalancer returned no load balancer"))?;
         let arn = lb.load_balancer_arn().ok_or_else(|| ProviderError::api("elbv2 CreateLoadBalancer returned a load balancer without an ARN"))?.to_string();
@@ -289,7 +326,8 @@ impl AwsResource for Lb {
 
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
         let found = describe_by_arns(ids, DESCRIBE_LOAD_BALANCERS_BATCH, |chunk| async move {
-            let out = aws.elbv2.describe_load_balancers().set_load_balancer_arns(Some(chunk)).send().await.map_err(|e| sdk("elbv2 DescribeLoadBalancers", e))?;
+            let out =
+                aws.elbv2.describe_load_balancers().set_load_balancer_arns(Some(chunk)).send().await.map_err(|e| sdk("elbv2 DescribeLoadBalancers", e))?;
             Ok(out.load_balancers().to_vec())
         })
         .await?;
@@ -302,7 +340,14 @@ impl AwsResource for Lb {
                 continue;
             };
             // Attributes have no batch call: one DescribeLoadBalancerAttributes per load balancer.
-            let attributes = match aws.elbv2.describe_load_balancer_attributes().load_balancer_arn(id).send().await.map_err(|e| sdk("elbv2 DescribeLoadBalancerAttributes", e)) {
+            let attributes = match aws
+                .elbv2
+                .describe_load_balancer_attributes()
+                .load_balancer_arn(id)
+                .send()
+                .await
+                .map_err(|e| sdk("elbv2 DescribeLoadBalancerAttributes", e))
+            {
                 Ok(out) => out.attributes().to_vec(),
                 Err(e) if e.kind == ErrorKind::NotFound => {
                     result.push(None);

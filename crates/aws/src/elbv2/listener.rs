@@ -89,13 +89,17 @@ impl Resource for LbListener {
         }
         if let Some(protocol) = self.protocol.literal() {
             match protocol.as_str() {
-                "HTTPS" if self.certificate_arn.is_none() => errors.push(FieldError::new("certificate_arn", "is missing; an HTTPS listener needs a certificate")),
+                "HTTPS" if self.certificate_arn.is_none() => {
+                    errors.push(FieldError::new("certificate_arn", "is missing; an HTTPS listener needs a certificate"))
+                }
                 "HTTP" if self.certificate_arn.is_some() || self.ssl_policy.is_some() => {
                     let field = if self.certificate_arn.is_some() { "certificate_arn" } else { "ssl_policy" };
                     errors.push(FieldError::new(field, "is set on an HTTP listener; expected it only with protocol HTTPS"));
                 }
                 "HTTP" | "HTTPS" => {}
-                other => errors.push(FieldError::new("protocol", format!("`{other}` is not an Application Load Balancer protocol; expected `HTTP` or `HTTPS`"))),
+                other => {
+                    errors.push(FieldError::new("protocol", format!("`{other}` is not an Application Load Balancer protocol; expected `HTTP` or `HTTPS`")))
+                }
             }
         }
         if self.default_action.len() != 1 {
@@ -125,7 +129,10 @@ impl ListenerAction {
                     out.push(FieldError::new(format!("{path}.target_group_arn"), "is set on a fixed-response action; expected it only with type forward"));
                 }
                 if self.fixed_response.len() != 1 {
-                    out.push(FieldError::new(format!("{path}.fixed_response"), format!("has {} blocks; a fixed-response action needs exactly 1", self.fixed_response.len())));
+                    out.push(FieldError::new(
+                        format!("{path}.fixed_response"),
+                        format!("has {} blocks; a fixed-response action needs exactly 1", self.fixed_response.len()),
+                    ));
                 }
                 for (i, r) in self.fixed_response.iter().enumerate() {
                     r.validate(&format!("{path}.fixed_response.{i}"), out);
@@ -160,7 +167,10 @@ impl FixedResponse {
         }
         if let Some(Val::Lit(body)) = &self.message_body {
             if body.chars().count() > MAX_MESSAGE_BODY {
-                out.push(FieldError::new(format!("{path}.message_body"), format!("has {} characters; expected at most {MAX_MESSAGE_BODY}", body.chars().count())));
+                out.push(FieldError::new(
+                    format!("{path}.message_body"),
+                    format!("has {} characters; expected at most {MAX_MESSAGE_BODY}", body.chars().count()),
+                ));
             }
         }
         if let Some(Val::Lit(code)) = &self.status_code {
@@ -248,7 +258,12 @@ impl AwsResource for LbListener {
             .send()
             .await
             .map_err(|e| sdk("elbv2 CreateListener", e))?;
-        let arn = out.listeners().first().and_then(|l| l.listener_arn()).ok_or_else(|| ProviderError::api("elbv2 CreateListener returned no listener ARN"))?.to_string();
+        let arn = out
+            .listeners()
+            .first()
+            .and_then(|l| l.listener_arn())
+            .ok_or_else(|| ProviderError::api("elbv2 CreateListener returned no listener ARN"))?
+            .to_string();
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(arn));
         Ok(Applied { id: arn, computed })
@@ -311,7 +326,11 @@ mod tests {
             protocol: "HTTP".into(),
             default_action: vec![ListenerAction {
                 kind: "fixed-response".into(),
-                fixed_response: vec![FixedResponse { content_type: "text/plain".into(), message_body: Some("Instance not found".into()), status_code: Some("404".into()) }],
+                fixed_response: vec![FixedResponse {
+                    content_type: "text/plain".into(),
+                    message_body: Some("Instance not found".into()),
+                    status_code: Some("404".into()),
+                }],
                 ..Default::default()
             }],
             ..Default::default()

@@ -102,6 +102,25 @@ pub(crate) async fn sync_tags(aws: &Clients, arn: &str, old: &IndexMap<String, V
     Ok(())
 }
 
+/// What to do about a resource that already has the name a create is for.
+pub(crate) enum Taken {
+    /// It carries this very resource's ownership tags: a run that crashed between the create
+    /// and saving state left it, so it is adopted rather than duplicated or refused.
+    Ours,
+    /// Someone else's; the text says whose, for the refusal.
+    Theirs(String),
+}
+
+/// Whether `tags` say the resource is `ctx`'s own, and if not, whose it is.
+pub(crate) fn taken(tags: &[Tag], ctx: &OpContext) -> Taken {
+    let tag = |key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
+    match (tag(tags::STACK_TAG), tag(tags::ADDRESS_TAG)) {
+        (Some(s), Some(a)) if s == ctx.stack && a == ctx.address => Taken::Ours,
+        (Some(s), Some(a)) => Taken::Theirs(format!("`{a}` of clawform stack `{s}`")),
+        _ => Taken::Theirs("not made by clawform".into()),
+    }
+}
+
 /// Tags read back from ELBv2, without the ownership tags.
 pub(crate) fn user_tags(tags: Option<&Vec<Tag>>) -> Map<String, Json> {
     tags.map(Vec::as_slice)
@@ -187,7 +206,8 @@ mod tests {
 
     #[tokio::test]
     async fn other_errors_stop_the_read() {
-        let out = describe_by_arns(&arns(3), 20, |_| async { Err::<Vec<String>, _>(ProviderError::api("elbv2 DescribeLoadBalancers: Throttling: slow down")) }).await;
+        let out =
+            describe_by_arns(&arns(3), 20, |_| async { Err::<Vec<String>, _>(ProviderError::api("elbv2 DescribeLoadBalancers: Throttling: slow down")) }).await;
         assert!(out.is_err());
     }
 }

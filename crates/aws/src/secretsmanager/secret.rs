@@ -123,6 +123,8 @@ impl SecretsmanagerSecret {
     /// The name is taken. If by this very resource (a run that crashed between CreateSecret and
     /// saving state left it, tagged with this stack and address), adopt it and bring it in line;
     /// if by a secret being deleted, say so and how to free the name; else fail with `err`.
+    /// (AWS refuses a name scheduled for deletion with InvalidRequestException; moto 5.2.5 with
+    /// ResourceExistsException, which lands here, hence the deletion check first.)
     async fn adopt(&self, aws: &Clients, ctx: &OpContext, name: &str, err: ProviderError) -> Result<Applied, ProviderError> {
         let found = match aws.secrets.describe_secret().secret_id(name).send().await {
             Ok(out) => out,
