@@ -5,13 +5,34 @@
 //! virtualenv `.venv/bin/moto_server` (made by `scripts/test.sh`). When it is missing the tests
 //! fail with the command that installs it: they never skip.
 //!
-//! # Where moto differs from AWS (code to AWS; tests allow for these)
-//! - no batch limits (DescribeTags takes more than 20 ARNs) and no quotas;
-//! - accepts duplicate ALB names and one-subnet ALBs;
-//! - CreateService drops `capacityProviderStrategy`; no task ever runs;
+//! # Where moto 5.2.5 differs from AWS (code to AWS; tests allow for these)
+//! Named once here; tests that meet one say so where they allow for it.
+//! - No batch limits (DescribeTags takes more than 20 ARNs, DescribeServices more than 10) and
+//!   no quotas (rules per listener); accepts duplicate ALB names and one-subnet ALBs; accepts a
+//!   13-day log retention.
+//! - CreateService drops `capacityProviderStrategy` and `deploymentConfiguration` (reads back
+//!   `launchType: EC2`); no task ever runs.
 //! - ListServices never pages; DescribeRules pages by 50 unless a page size is given;
-//! - CreateCluster / CreateAutoScalingGroup with an existing name replace it silently;
-//! - dependency checks on delete are mostly missing.
+//!   SetRulePriorities cannot swap two priorities in one call.
+//! - CreateCluster, CreateAutoScalingGroup and CreateCapacityProvider with an existing name
+//!   silently replace it (providers check first, as AWS would refuse).
+//! - HTTP 500 with an HTML body: UpdateClusterSettings, DescribeCapacityProviders with no names,
+//!   Update/DeleteCapacityProvider of an unknown name, ListInstanceProfileTags, an unknown EC2
+//!   filter, DescribeLaunchTemplates filtered by `launch-template-id`, CreateOrUpdateTags on a
+//!   missing group, UpdateAutoScalingGroup with a policy that has no launch template.
+//! - UpdateAutoScalingGroup without MixedInstancesPolicy drops the group's policy.
+//! - DescribeNatGateways ignores `tag:` filters; a repeated CreateNatGateway with one ClientToken
+//!   fails with `Resource.AlreadyAssociated` instead of returning the first gateway.
+//! - DescribeLaunchTemplates keeps the tags of creation after CreateTags/DeleteTags
+//!   (DescribeTags is right) and leaves out missing ids instead of failing.
+//! - AssociateRouteTable of an associated subnet returns the existing association instead of
+//!   `Resource.AlreadyAssociated`; revoking a group-sourced rule needs its description.
+//! - ECR: `scan_on_push: false` cannot be set back (the SDK sends `{}`, which moto skips).
+//! - Logs: DescribeLogGroups honours only `logGroupNamePrefix`; no AssociateKmsKey.
+//! - Secrets Manager: DeleteSecret with a 0-day window is refused (the force flag works);
+//!   UpdateSecret with an empty description keeps the old one.
+//! - DescribeLoadBalancers with several ARNs fails only when the missing one comes first.
+//! - Dependency checks on delete are mostly missing.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
