@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: starts moto's server on loopback, then runs
-# validate -> plan -> apply -> plan (no changes) -> destroy on stacks/network.yaml.
-# State goes to a temporary project folder so that the demo never touches state/.
+# validate -> plan -> apply -> plan (no changes) on the base platform (stacks/base.yaml),
+# creates three tenants, lists them, destroys one, rolls a new image tag out to the others,
+# and destroys everything. State goes to a temporary project folder, never to state/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-moto.sh
@@ -21,19 +22,33 @@ done
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-west-2 AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE || true
 mkdir -p "$project/stacks"
-cp stacks/network.yaml "$project/stacks/"
+cp stacks/base.yaml stacks/tenant.yaml "$project/stacks/"
 cf() { echo; echo "\$ clawform $*"; "$bin" -C "$project" "$@"; }
 
-cf validate network
-cf plan network
-cf apply network --auto-approve
+cf validate base
+cf plan base | tail -n 3
+cf apply base --auto-approve | tail -n 20
 set +e
-cf plan network --detailed-exitcode
+cf plan base --detailed-exitcode
 code=$?
 set -e
 echo "(exit code $code: 0 means no changes)"
 [[ $code -eq 0 ]] || { echo "demo failed: the second plan is not empty" >&2; exit 1; }
-cf state list network
-cf output network
-cf destroy network --auto-approve
+
+# A tenant's API key comes from the environment (or a file), never from argv or YAML.
+export DEMO_API_KEY="sk-ant-demo-not-a-real-key"
+for id in abc123 def456 ghi789; do
+  cf tenant create "$id" --api-key-env DEMO_API_KEY --json
+done
+cf tenant list
+cf tenant destroy def456 --auto-approve | tail -n 1
+cf tenant plan --all --param image_tag=v2 | tail -n 1
+cf tenant apply --all --param image_tag=v2 --auto-approve
+cf tenant list
+if grep -rq "$DEMO_API_KEY" "$project/state"; then echo "demo failed: a secret is in state" >&2; exit 1; fi
+echo "(the API key appears nowhere under state/)"
+for id in abc123 ghi789; do
+  cf tenant destroy "$id" --auto-approve | tail -n 1
+done
+cf destroy base --auto-approve | tail -n 1
 echo; echo "Demo complete: moto on 127.0.0.1:$port, project in $project (removed on exit)."
