@@ -11,7 +11,7 @@ use clawform_core::engine::{ApplyOptions, ApplyReport, EngineError};
 use clawform_core::plan::{Plan, PlanError};
 use clawform_core::resolve::external_stacks;
 use clawform_core::stack::stack_path;
-use clawform_core::{Provider, Registry, Stack, StackError, State};
+use clawform_core::{DriftReport, Provider, Registry, Stack, StackError, State};
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
@@ -46,6 +46,9 @@ pub enum WorkspaceError {
         /// Why.
         reason: String,
     },
+    /// Live resources could not be read.
+    #[error("drift check failed: {0}")]
+    Drift(String),
     /// A tenant operation was refused or failed.
     #[error("{0}")]
     Tenant(String),
@@ -96,6 +99,46 @@ impl Workspace {
         Arc::new(AwsProvider::from_env(region).await)
     }
 
+    /// Reads every resource of `stacks` from AWS (batched by type across the stacks) and
+    /// compares it with state; also finds live resources tagged with those stacks but not in
+    /// their state.
+    pub async fn drift(&self, stacks: &[String], provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
+        let mut states = Vec::new();
+        for name in stacks {
+            if let Some(state) = self.backend.load(name).await? {
+                states.push(state);
+            }
+        }
+        clawform_core::drift::detect(&states, &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))
+    }
+
+    /// Plans `stack` against its state refreshed from AWS: attributes changed outside clawform
+    /// are planned back to the stack's values, resources deleted outside it are planned again.
+    /// Returns the plan and the drift found.
+    pub async fn plan_refreshed(&self, stack: &Stack, provider: &dyn Provider) -> Result<(Plan, DriftReport), WorkspaceError> {
+        let state = self.backend.load(&stack.name).await?;
+        let report = match &state {
+            Some(s) => clawform_core::drift::detect(std::slice::from_ref(s), &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))?,
+            None => DriftReport::default(),
+        };
+        let refreshed = state.map(|s| clawform_core::drift::refreshed(&s, &report));
+        let external = self.external_outputs(stack).await?;
+        Ok((clawform_core::plan(stack, &self.registry, refreshed.as_ref(), external)?, report))
+    }
+
+    /// Accepts live values into state (`apply --refresh-only`): the stack's state becomes what
+    /// AWS has. Call with the stack locked.
+    pub async fn accept_live(&self, stack: &str, provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
+        let state = self.backend.load(stack).await?.ok_or_else(|| WorkspaceError::NoState(stack.to_string()))?;
+        let report = clawform_core::drift::detect(std::slice::from_ref(&state), &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))?;
+        let mut refreshed = clawform_core::drift::refreshed(&state, &report);
+        if refreshed != state {
+            refreshed.serial = state.serial + 1;
+            self.backend.save(&refreshed).await?;
+        }
+        Ok(report)
+    }
+
     /// Where the stack `name` lives (`stacks/NAME.yaml`, or `name` itself if it is a path).
     pub fn stack_path(&self, name: &str) -> PathBuf {
         stack_path(&self.root, name)
@@ -114,9 +157,15 @@ impl Workspace {
         Ok(self.backend.load(stack).await?)
     }
 
-    /// Plans `stack` against its state, reading outputs of the stacks it references.
+    /// Plans `stack` against its state as last applied (no AWS call), reading outputs of the
+    /// stacks it references.
     pub async fn plan(&self, stack: &Stack) -> Result<Plan, WorkspaceError> {
         let state = self.backend.load(&stack.name).await?;
+        let external = self.external_outputs(stack).await?;
+        Ok(clawform_core::plan(stack, &self.registry, state.as_ref(), external)?)
+    }
+
+    async fn external_outputs(&self, stack: &Stack) -> Result<BTreeMap<String, IndexMap<String, Json>>, WorkspaceError> {
         let mut external = BTreeMap::new();
         let values = stack.resources.values().map(|r| &r.attributes).chain(stack.outputs.values());
         for other in external_stacks(values) {
@@ -127,7 +176,7 @@ impl Workspace {
                 None => return Err(WorkspaceError::MissingDependency { stack: stack.name.clone(), other }),
             }
         }
-        Ok(clawform_core::plan(stack, &self.registry, state.as_ref(), external)?)
+        Ok(external)
     }
 
     /// Plans the destruction of everything in the stack's state.

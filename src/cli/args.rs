@@ -17,6 +17,9 @@ pub struct Cli {
     /// Never colour output (NO_COLOR in the environment does the same).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Print the AWS API calls made (by service and operation, with time) at the end.
+    #[arg(long, global = true)]
+    pub stats: bool,
     /// Log level for diagnostics on stderr (error, warn, info, debug, trace); RUST_LOG also works.
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -59,6 +62,9 @@ pub enum Command {
         /// Plan the destruction of the stack instead.
         #[arg(long)]
         destroy: bool,
+        /// Read live resources first and plan drifted ones back (`--refresh=false` skips it).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+        refresh: bool,
         #[command(flatten)]
         params: ParamArgs,
     },
@@ -69,6 +75,12 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Read live resources first and plan drifted ones back (`--refresh=false` skips it).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+        refresh: bool,
+        /// Accept what AWS has into state instead of changing AWS.
+        #[arg(long, conflicts_with = "auto_approve")]
+        refresh_only: bool,
         /// Operations in flight at most.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
@@ -85,6 +97,18 @@ pub enum Command {
         /// Operations in flight at most.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
+    },
+    /// Compare live resources with state: exit 0 in sync, 2 drifted, 1 error.
+    Drift {
+        /// Stack name (or path); omit with --all.
+        #[arg(required_unless_present = "all")]
+        stack: Option<String>,
+        /// Every stack with state (base and every tenant).
+        #[arg(long, conflicts_with = "stack")]
+        all: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Show a stack's outputs.
     Output {

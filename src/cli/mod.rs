@@ -52,14 +52,32 @@ pub(crate) struct Ctx {
     workspace: Workspace,
     region: Option<String>,
     style: Style,
+    provider: tokio::sync::OnceCell<Arc<clawform::aws::AwsProvider>>,
+}
+
+impl Ctx {
+    /// The AWS provider, made on first use (commands that need no AWS never load a config).
+    pub(crate) async fn aws(&self) -> Arc<clawform::aws::AwsProvider> {
+        self.provider.get_or_init(|| async { Arc::new(clawform::aws::AwsProvider::from_env(self.region.clone()).await) }).await.clone()
+    }
+
+    /// The provider as core sees it.
+    pub(crate) async fn provider(&self) -> Arc<dyn clawform::core::Provider> {
+        self.aws().await
+    }
 }
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
     let root = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    let ctx = Ctx { workspace: Workspace::open(&root), region: cli.region.clone(), style: Style { color } };
-    match dispatch(&ctx, cli.command).await {
+    let ctx = Ctx { workspace: Workspace::open(&root), region: cli.region.clone(), style: Style { color }, provider: Default::default() };
+    let result = dispatch(&ctx, cli.command).await;
+    if cli.stats {
+        let stats = ctx.provider.get().map(|p| p.clients().stats.snapshot()).unwrap_or_default();
+        eprint!("{}", render::stats(&stats));
+    }
+    match result {
         Ok(code) => code,
         Err(Failure(message)) => {
             let _ = std::io::stdout().flush();
@@ -78,8 +96,14 @@ pub async fn run(cli: Cli) -> u8 {
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
     match command {
         Command::Validate { stack, params } => validate(ctx, &stack, &params),
-        Command::Plan { stack, out, json, detailed_exitcode, destroy, params } => plan_cmd(ctx, &stack, out.as_deref(), json, detailed_exitcode, destroy, &params).await,
-        Command::Apply { target, auto_approve, parallelism, params } => apply_cmd(ctx, &target, auto_approve, parallelism.into(), &params).await,
+        Command::Plan { stack, out, json, detailed_exitcode, destroy, refresh, params } => plan_cmd(ctx, &stack, out.as_deref(), json, detailed_exitcode, destroy, refresh, &params).await,
+        Command::Apply { target, auto_approve, refresh, refresh_only, parallelism, params } => {
+            if refresh_only {
+                return refresh_only_cmd(ctx, &target).await;
+            }
+            apply_cmd(ctx, &target, auto_approve, refresh, parallelism.into(), &params).await
+        }
+        Command::Drift { stack, all, json } => drift_cmd(ctx, stack.as_deref(), all, json).await,
         Command::Destroy { stack, auto_approve, parallelism } => destroy_cmd(ctx, &stack, auto_approve, parallelism.into()).await,
         Command::Output { stack, name, json } => output_cmd(ctx, &stack, name.as_deref(), json).await,
         Command::State { command: StateCommand::List { stack } } => state_list(ctx, &stack).await,
@@ -134,24 +158,43 @@ fn validate(ctx: &Ctx, stack: &str, params: &ParamArgs) -> Result<u8, Failure> {
     Ok(OK)
 }
 
-async fn make_plan(ctx: &Ctx, stack_arg: &str, destroy: bool, params: &ParamArgs) -> Result<Plan, Failure> {
+async fn make_plan(ctx: &Ctx, stack_arg: &str, destroy: bool, refresh: bool, params: &ParamArgs) -> Result<(Plan, Option<clawform::core::DriftReport>), Failure> {
     if destroy {
-        return Ok(ctx.workspace.plan_destroy(&stack_name(ctx, stack_arg)).await?);
+        return Ok((ctx.workspace.plan_destroy(&stack_name(ctx, stack_arg)).await?, None));
     }
     let stack = ctx.workspace.load(stack_arg, &parse_params(params)?)?;
-    Ok(ctx.workspace.plan(&stack).await?)
+    plan_stack(ctx, &stack, refresh).await
 }
 
-async fn plan_cmd(ctx: &Ctx, stack: &str, out: Option<&Path>, json: bool, detailed: bool, destroy: bool, params: &ParamArgs) -> Result<u8, Failure> {
-    let plan = make_plan(ctx, stack, destroy, params).await?;
+/// Plans a loaded stack, refreshed from AWS unless `refresh` is off (a stack never applied has
+/// nothing to refresh and costs no AWS call).
+async fn plan_stack(ctx: &Ctx, stack: &clawform::Stack, refresh: bool) -> Result<(Plan, Option<clawform::core::DriftReport>), Failure> {
+    let applied = ctx.workspace.state(&stack.name).await?.is_some_and(|s| !s.resources.is_empty());
+    if refresh && applied {
+        let provider = ctx.provider().await;
+        let (plan, report) = ctx.workspace.plan_refreshed(stack, provider.as_ref()).await?;
+        return Ok((plan, Some(report)));
+    }
+    Ok((ctx.workspace.plan(stack).await?, None))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn plan_cmd(ctx: &Ctx, stack: &str, out: Option<&Path>, json: bool, detailed: bool, destroy: bool, refresh: bool, params: &ParamArgs) -> Result<u8, Failure> {
+    let (plan, drift) = make_plan(ctx, stack, destroy, refresh, params).await?;
     if json {
         let mut value = serde_json::to_value(&plan).map_err(|e| Failure(e.to_string()))?;
         if let Json::Object(m) = &mut value {
             m.insert("summary".into(), serde_json::to_value(plan.summary()).unwrap_or(Json::Null));
             m.insert("has_changes".into(), Json::Bool(plan.has_changes()));
+            if let Some(d) = &drift {
+                m.insert("drift".into(), serde_json::to_value(d).unwrap_or(Json::Null));
+            }
         }
         println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
     } else {
+        if let Some(d) = drift.as_ref().filter(|d| d.has_drift()) {
+            print!("{}", render::drift_before_plan(d, ctx.style));
+        }
         print!("{}", render::plan(&plan, ctx.style));
     }
     if let Some(path) = out {
@@ -184,7 +227,7 @@ pub(crate) fn confirm(ctx: &Ctx, question: &str) -> Result<bool, Failure> {
     Ok(line.trim() == "yes")
 }
 
-async fn apply_cmd(ctx: &Ctx, target: &str, auto_approve: bool, parallelism: usize, params: &ParamArgs) -> Result<u8, Failure> {
+async fn apply_cmd(ctx: &Ctx, target: &str, auto_approve: bool, refresh: bool, parallelism: usize, params: &ParamArgs) -> Result<u8, Failure> {
     if let Some(path) = is_plan_file(ctx, target) {
         // A saved plan was reviewed when it was made: apply exactly it, no question asked.
         let plan = Workspace::read_plan(&path)?;
@@ -192,7 +235,7 @@ async fn apply_cmd(ctx: &Ctx, target: &str, auto_approve: bool, parallelism: usi
     }
     let stack = ctx.workspace.load(target, &parse_params(params)?)?;
     let lock = ctx.workspace.lock(&stack.name, "apply").await?;
-    let result = plan_confirm_apply(ctx, &stack, auto_approve, parallelism, false).await;
+    let result = plan_confirm_apply(ctx, &stack, auto_approve, refresh, parallelism).await;
     ctx.workspace.unlock(&stack.name, &lock).await?;
     result
 }
@@ -209,9 +252,41 @@ async fn destroy_cmd(ctx: &Ctx, stack: &str, auto_approve: bool, parallelism: us
     result
 }
 
-async fn plan_confirm_apply(ctx: &Ctx, stack: &clawform::Stack, auto_approve: bool, parallelism: usize, destroy: bool) -> Result<u8, Failure> {
-    let plan = ctx.workspace.plan(stack).await?;
-    confirm_and_run(ctx, &plan, auto_approve, parallelism, destroy).await
+async fn plan_confirm_apply(ctx: &Ctx, stack: &clawform::Stack, auto_approve: bool, refresh: bool, parallelism: usize) -> Result<u8, Failure> {
+    let (plan, drift) = plan_stack(ctx, stack, refresh).await?;
+    if let Some(d) = drift.as_ref().filter(|d| d.has_drift()) {
+        print!("{}", render::drift_before_plan(d, ctx.style));
+    }
+    confirm_and_run(ctx, &plan, auto_approve, parallelism, false).await
+}
+
+async fn refresh_only_cmd(ctx: &Ctx, target: &str) -> Result<u8, Failure> {
+    let name = stack_name(ctx, target);
+    let lock = ctx.workspace.lock(&name, "apply --refresh-only").await?;
+    let provider = ctx.provider().await;
+    let result = ctx.workspace.accept_live(&name, provider.as_ref()).await;
+    ctx.workspace.unlock(&name, &lock).await?;
+    let report = result?;
+    let changed = report.drifted(&name).count();
+    print!("{}", render::drift(&report, ctx.style));
+    println!("\n{} {changed} resources of stack `{name}` updated in state from AWS; nothing in AWS was changed.", ctx.style.green("Refresh complete!"));
+    Ok(OK)
+}
+
+async fn drift_cmd(ctx: &Ctx, stack: Option<&str>, all: bool, json: bool) -> Result<u8, Failure> {
+    let stacks = match (stack, all) {
+        (_, true) => ctx.workspace.backend().list().await.map_err(WorkspaceError::from)?,
+        (Some(s), false) => vec![stack_name(ctx, s)],
+        (None, false) => return Err(Failure("name a stack, or pass --all".into())),
+    };
+    let provider = ctx.provider().await;
+    let report = ctx.workspace.drift(&stacks, provider.as_ref()).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure(e.to_string()))?);
+    } else {
+        print!("{}", render::drift(&report, ctx.style));
+    }
+    Ok(if report.has_drift() { CHANGES } else { OK })
 }
 
 async fn confirm_and_run(ctx: &Ctx, plan: &Plan, auto_approve: bool, parallelism: usize, destroy: bool) -> Result<u8, Failure> {
@@ -237,7 +312,7 @@ async fn execute(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failu
 }
 
 async fn run_plan(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failure> {
-    let provider = ctx.workspace.aws_provider(ctx.region.clone()).await;
+    let provider = ctx.provider().await;
     let mut options = ApplyOptions { parallelism, ..Default::default() };
     options.on_event = Some(Arc::new(|e| println!("{}", render::event(e))));
     let stop = options.stop.clone();

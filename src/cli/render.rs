@@ -221,3 +221,70 @@ pub fn event(e: &ApplyEvent) -> String {
         EventKind::Failed { message } => format!("{}: failed: {message}", e.address),
     }
 }
+
+fn drift_lines(out: &mut String, report: &clawform_core::DriftReport, style: Style, only_drifted: bool) {
+    use clawform_core::DriftStatus;
+    for r in &report.resources {
+        match &r.status {
+            DriftStatus::InSync if only_drifted => {}
+            DriftStatus::InSync => {
+                let _ = writeln!(out, "    {}/{} ({}): in sync", r.stack, r.address, r.type_name);
+            }
+            DriftStatus::Modified { attributes } => {
+                let _ = writeln!(out, "  {} {}/{} ({}) has changed outside clawform", style.yellow("~"), r.stack, r.address, r.type_name);
+                for a in attributes {
+                    let _ = writeln!(out, "      {}: {} (state) -> {} (live)", a.attribute, compact(&a.expected), compact(&a.actual));
+                }
+            }
+            DriftStatus::Deleted => {
+                let _ = writeln!(out, "  {} {}/{} ({}, id {}) has been deleted outside clawform", style.red("-"), r.stack, r.address, r.type_name, r.id);
+            }
+        }
+    }
+    for u in &report.unmanaged {
+        let _ = writeln!(out, "  {} {} carries clawform:stack={} clawform:address={} but is not in that stack's state (unmanaged)", style.yellow("?"), u.arn, u.stack, u.address);
+    }
+}
+
+/// A drift report.
+pub fn drift(report: &clawform_core::DriftReport, style: Style) -> String {
+    use clawform_core::DriftStatus;
+    let mut out = String::new();
+    drift_lines(&mut out, report, style, true);
+    let count = |f: fn(&DriftStatus) -> bool| report.resources.iter().filter(|r| f(&r.status)).count();
+    let stacks: std::collections::BTreeSet<&str> = report.resources.iter().map(|r| r.stack.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "{} {} resources in {} stacks: {} in sync, {} modified, {} deleted; {} unmanaged.",
+        if report.has_drift() { style.yellow("Drift detected.") } else { style.green("No drift.") },
+        report.resources.len(),
+        stacks.len(),
+        count(|s| matches!(s, DriftStatus::InSync)),
+        count(|s| matches!(s, DriftStatus::Modified { .. })),
+        count(|s| matches!(s, DriftStatus::Deleted)),
+        report.unmanaged.len()
+    );
+    out
+}
+
+/// The drift shown before a plan, as Terraform's "Objects have changed outside of Terraform".
+pub fn drift_before_plan(report: &clawform_core::DriftReport, style: Style) -> String {
+    let mut out = format!("{}\n\nclawform read these changes made outside it; the plan below puts them back:\n\n", style.bold("Objects have changed outside of clawform"));
+    drift_lines(&mut out, report, style, true);
+    out.push('\n');
+    out
+}
+
+/// The API calls table of `--stats`.
+pub fn stats(stats: &std::collections::BTreeMap<(String, String), clawform::aws::stats::OperationStats>) -> String {
+    let mut out = String::from("\nAWS API calls:\n");
+    let (mut calls, mut attempts, mut time) = (0, 0, std::time::Duration::ZERO);
+    for ((service, op), s) in stats {
+        let _ = writeln!(out, "  {:<56} {:>6} calls {:>6} attempts {:>8} ms", format!("{service} {op}"), s.calls, s.attempts, s.time.as_millis());
+        calls += s.calls;
+        attempts += s.attempts;
+        time += s.time;
+    }
+    let _ = writeln!(out, "  {:<56} {:>6} calls {:>6} attempts {:>8} ms", "total", calls, attempts, time.as_millis());
+    out
+}

@@ -67,7 +67,7 @@ fn progress(json: bool) -> ApplyOptions {
 }
 
 pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure> {
-    let provider = ctx.workspace.aws_provider(ctx.region.clone()).await;
+    let provider = ctx.provider().await;
     let tenants = Tenants::new(ctx.workspace.clone(), provider);
     match command {
         TenantCommand::Create { id, secrets: secret_args, json, params } => {

@@ -21,11 +21,15 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     /// Secrets Manager: tenant secrets.
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// Resource Groups Tagging: every resource carrying clawform's ownership tags, in few calls.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// STS: the account the clients act for.
     pub sts: aws_sdk_sts::Client,
     /// The region, for ARNs the APIs do not return.
     pub region: String,
     account: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    /// Every API call made through these clients.
+    pub stats: crate::stats::ApiStats,
 }
 
 impl Clients {
@@ -40,20 +44,28 @@ impl Clients {
         Clients::from_config(&config)
     }
 
-    /// Clients over an already loaded configuration.
+    /// Clients over an already loaded configuration, each counting its calls in `stats`.
     pub fn from_config(config: &aws_config::SdkConfig) -> Clients {
+        let stats = crate::stats::ApiStats::default();
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf($sdk::config::Builder::from(config).interceptor(stats.clone()).build())
+            };
+        }
         Clients {
-            ec2: aws_sdk_ec2::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
-            ecr: aws_sdk_ecr::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            ecs: aws_sdk_ecs::Client::new(config),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
-            autoscaling: aws_sdk_autoscaling::Client::new(config),
-            secrets: aws_sdk_secretsmanager::Client::new(config),
-            sts: aws_sdk_sts::Client::new(config),
+            ec2: client!(aws_sdk_ec2),
+            iam: client!(aws_sdk_iam),
+            ecr: client!(aws_sdk_ecr),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            ecs: client!(aws_sdk_ecs),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2),
+            autoscaling: client!(aws_sdk_autoscaling),
+            secrets: client!(aws_sdk_secretsmanager),
+            sts: client!(aws_sdk_sts),
+            tagging: client!(aws_sdk_resourcegroupstagging),
             region: config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
             account: Default::default(),
+            stats,
         }
     }
 }

@@ -11,6 +11,8 @@ pub mod ecs;
 pub mod elbv2;
 pub mod iam;
 pub mod logs;
+pub mod owned;
+pub mod stats;
 pub mod secretsmanager;
 mod error;
 mod handler;
@@ -54,6 +56,7 @@ fn for_each_type(f: &mut dyn FnMut(Register)) {
 pub struct AwsProvider {
     clients: Clients,
     handlers: Arc<BTreeMap<&'static str, Arc<dyn Handler>>>,
+    registry: Arc<Registry>,
 }
 
 impl AwsProvider {
@@ -68,7 +71,7 @@ impl AwsProvider {
         let mut handlers = BTreeMap::new();
         let mut registry = Registry::new();
         for_each_type(&mut |register| register.run(&mut registry, &mut handlers));
-        AwsProvider { clients, handlers: Arc::new(handlers) }
+        AwsProvider { clients, handlers: Arc::new(handlers), registry: Arc::new(registry) }
     }
 
     /// The clients, for callers that need a direct look (tests, drift reports).
@@ -97,5 +100,26 @@ impl Provider for AwsProvider {
 
     async fn read(&self, type_name: &str, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
         self.handler(type_name)?.read(&self.clients, ids).await
+    }
+
+    async fn find_owned(&self, stacks: &[String]) -> Result<Vec<clawform_core::Owned>, ProviderError> {
+        self.owned(stacks).await
+    }
+
+    async fn adopt(&self, ctx: &OpContext, type_name: &str, found: &clawform_core::Owned, attributes: &Json) -> Result<Applied, ProviderError> {
+        let handler = self.handler(type_name)?;
+        let Some((_, id)) = owned::type_and_id(&found.arn) else {
+            return Err(ProviderError::invalid(format!("cannot tell the id of {} to adopt it", found.arn)));
+        };
+        let live = handler.read(&self.clients, std::slice::from_ref(&id)).await?.into_iter().next().flatten().ok_or_else(|| ProviderError::not_found(format!("{} is gone", found.arn)))?;
+        // Bring what exists to the desired attributes; keep what the read knows of computed ones.
+        let mut applied = handler.update(&self.clients, ctx, &id, &live, attributes).await?;
+        let computed = self.registry.get(type_name).map(|k| k.computed()).unwrap_or_default();
+        if let Json::Object(map) = &live {
+            for (k, v) in map.iter().filter(|(k, _)| k.as_str() != "id" && computed.contains(&k.as_str())) {
+                applied.computed.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        Ok(applied)
     }
 }

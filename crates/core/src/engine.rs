@@ -13,7 +13,7 @@ use tracing::{info_span, Instrument};
 use crate::backend::{BackendError, StateBackend};
 use crate::graph::dependencies_of;
 use crate::plan::{mask_sensitive, Action, Plan, ResourceChange};
-use crate::provider::{Applied, ErrorKind, OpContext, Provider, ProviderError};
+use crate::provider::{Applied, ErrorKind, OpContext, Owned, Provider, ProviderError};
 use crate::resolve::Scope;
 use crate::schema::Registry;
 use crate::state::{State, StateResource};
@@ -143,6 +143,20 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     let mut state = state.unwrap_or_else(|| State::new(&plan.stack));
     state.params = plan.params.clone();
     let mut ops = build_ops(plan, &state);
+    // Resources an earlier apply created but could not record (a crash between the create and
+    // the state save) carry their ownership tags: find them once, adopt them instead of
+    // creating duplicates.
+    let mut leftovers: HashMap<String, Owned> = HashMap::new();
+    if plan.changes.iter().any(|c| matches!(c.action, Action::Create | Action::Replace)) {
+        if let Ok(found) = provider.find_owned(std::slice::from_ref(&plan.stack)).await {
+            for o in found {
+                let recorded = state.get(&o.address).is_some_and(|r| o.matches(&r.id, &r.attributes));
+                if !recorded && plan.change(&o.address).is_some_and(|c| matches!(c.action, Action::Create | Action::Replace)) {
+                    leftovers.insert(o.address.clone(), o);
+                }
+            }
+        }
+    }
     let mut report = ApplyReport { completed: vec![], failures: vec![], interrupted: false, state: state.clone() };
     let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].waiting == 0).collect();
     ready.reverse();
@@ -158,7 +172,13 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
             let Some(i) = ready.pop() else { break };
             let change = plan.changes[ops[i].change].clone();
             let phase = ops[i].phase;
-            let task = prepare(&change, phase, &state, plan, &options.secret_params);
+            let task = prepare(&change, phase, &state, plan, &options.secret_params).map(|t| match t {
+                Task::Create { ctx, type_name, attributes } => match leftovers.get(&ctx.address) {
+                    Some(found) => Task::Adopt { ctx, type_name, found: found.clone(), attributes },
+                    None => Task::Create { ctx, type_name, attributes },
+                },
+                other => other,
+            });
             let provider = provider.clone();
             emit(options, &change, phase, EventKind::Started);
             let span = info_span!("resource", address = %change.address, r#type = %change.type_name, action = ?change.action, phase = ?phase);
@@ -303,6 +323,7 @@ fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
 
 enum Task {
     Create { ctx: OpContext, type_name: String, attributes: Json },
+    Adopt { ctx: OpContext, type_name: String, found: Owned, attributes: Json },
     Update { ctx: OpContext, type_name: String, id: String, prior: Json, attributes: Json },
     Delete { ctx: OpContext, type_name: String, id: String, prior: Json },
 }
@@ -335,7 +356,10 @@ fn prepare(change: &ResourceChange, phase: Phase, state: &State, plan: &Plan, se
                     a.insert(w.clone(), p.attributes.get(w).cloned().unwrap_or(Json::Null));
                 }
             }
-            Ok(Task::Update { ctx, type_name: config.type_name.clone(), id: p.id.clone(), prior: p.attributes.clone(), attributes })
+            // The plan's `before` is the state refreshed from AWS: an attribute changed outside
+            // clawform is seen as changed, so the provider puts it back.
+            let prior = change.before.clone().unwrap_or_else(|| p.attributes.clone());
+            Ok(Task::Update { ctx, type_name: config.type_name.clone(), id: p.id.clone(), prior, attributes })
         }
         _ if !resolved.withheld.is_empty() => Err(ProviderError::invalid(format!("{}: needs the values of its secret parameters to be created", change.address))),
         _ => Ok(Task::Create { ctx, type_name: config.type_name.clone(), attributes }),
@@ -371,6 +395,11 @@ async fn run(provider: &dyn Provider, task: Task) -> Result<Outcome, ProviderErr
     match task {
         Task::Create { ctx, type_name, attributes } => {
             let applied = provider.create(&ctx, &type_name, &attributes).await?;
+            Ok(Outcome::Applied { applied, attributes })
+        }
+        Task::Adopt { ctx, type_name, found, attributes } => {
+            tracing::info!(address = %ctx.address, arn = %found.arn, "adopting a resource left by an earlier apply");
+            let applied = provider.adopt(&ctx, &type_name, &found, &attributes).await?;
             Ok(Outcome::Applied { applied, attributes })
         }
         Task::Update { ctx, type_name, id, prior, attributes } => {

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod diagnostic;
+pub mod drift;
 pub mod engine;
 pub mod graph;
 pub mod plan;
@@ -20,7 +21,8 @@ pub use diagnostic::{Diagnostic, StackError};
 pub use engine::{apply, ApplyEvent, ApplyOptions, ApplyReport, EngineError, EventKind, OpFailure};
 pub use graph::Graph;
 pub use plan::{plan, plan_destroy, Action, Plan, PlanError, ResourceChange, Summary};
-pub use provider::{Applied, ErrorKind, OpContext, Provider, ProviderError};
+pub use drift::{DriftReport, DriftStatus};
+pub use provider::{Applied, ErrorKind, OpContext, Owned, Provider, ProviderError};
 pub use schema::{FieldError, Registry, Resource, ResourceKind};
 pub use source::Location;
 pub use stack::{ResourceConfig, Stack};

@@ -66,6 +66,25 @@ impl From<crate::value::Unresolved> for ProviderError {
     }
 }
 
+/// A live resource that carries clawform's ownership tags.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Owned {
+    /// Its `clawform:stack` tag.
+    pub stack: String,
+    /// Its `clawform:address` tag.
+    pub address: String,
+    /// Its ARN (or id, where the service has no ARN).
+    pub arn: String,
+}
+
+impl Owned {
+    /// Whether this live resource is the one state knows by `id` and `attributes`.
+    pub fn matches(&self, id: &str, attributes: &Json) -> bool {
+        let arn_in_state = attributes.get("arn").and_then(Json::as_str);
+        self.arn == id || arn_in_state == Some(self.arn.as_str()) || self.arn.ends_with(&format!("/{id}")) || self.arn.ends_with(&format!(":{id}"))
+    }
+}
+
 /// Creates, reads, updates and deletes resources of the types it registers.
 ///
 /// Attributes passed in are resolved: no template is left in them. A provider tags every
@@ -80,4 +99,16 @@ pub trait Provider: Send + Sync {
     async fn delete(&self, ctx: &OpContext, type_name: &str, id: &str, prior: &Json) -> Result<(), ProviderError>;
     /// Reads many resources of one type; `None` for each that no longer exists.
     async fn read(&self, type_name: &str, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError>;
+    /// Takes over a live resource found by its ownership tags (left by an apply that crashed
+    /// between the create and the state save) and brings it to `attributes`, instead of
+    /// creating a duplicate.
+    async fn adopt(&self, ctx: &OpContext, type_name: &str, found: &Owned, attributes: &Json) -> Result<Applied, ProviderError> {
+        let _ = (ctx, found, attributes);
+        Err(ProviderError::invalid(format!("this provider cannot adopt resources of type `{type_name}`")))
+    }
+    /// Live resources tagged as owned by any of `stacks` (for unmanaged-resource reports).
+    async fn find_owned(&self, stacks: &[String]) -> Result<Vec<Owned>, ProviderError> {
+        let _ = stacks;
+        Ok(Vec::new())
+    }
 }

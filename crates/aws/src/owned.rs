@@ -1,0 +1,107 @@
+//! Finding what clawform owns: every live resource tagged `clawform:stack`, through the Resource
+//! Groups Tagging API (many types in a few calls), confirmed with each type's own read where
+//! AWS keeps deleted resources visible (deleted NAT gateways, inactive task definitions).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_resourcegroupstagging::types::TagFilter;
+use clawform_core::{Owned, ProviderError};
+
+use crate::error::sdk;
+use crate::tags::{ADDRESS_TAG, STACK_TAG};
+use crate::AwsProvider;
+
+/// Values per tag filter accepted by GetResources (AWS's documented limit).
+pub const TAG_VALUES_PER_FILTER: usize = 20;
+/// Results per GetResources page (AWS's documented maximum).
+pub const RESOURCES_PER_PAGE: i32 = 100;
+
+/// The clawform type and id of the resource an ARN names, where clawform has such a type.
+pub fn type_and_id(arn: &str) -> Option<(&'static str, String)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let (service, resource) = (*parts.get(2)?, *parts.get(5)?);
+    let tail = |prefix: &str| resource.strip_prefix(prefix).map(str::to_string);
+    let found = match service {
+        "ec2" => [
+            ("vpc/", "aws_vpc"),
+            ("subnet/", "aws_subnet"),
+            ("internet-gateway/", "aws_internet_gateway"),
+            ("route-table/", "aws_route_table"),
+            ("security-group/", "aws_security_group"),
+            ("natgateway/", "aws_nat_gateway"),
+            ("elastic-ip/", "aws_eip"),
+            ("launch-template/", "aws_launch_template"),
+        ]
+        .iter()
+        .find_map(|(p, t)| tail(p).map(|id| (*t, id))),
+        "elasticloadbalancing" => [("loadbalancer/", "aws_lb"), ("targetgroup/", "aws_lb_target_group"), ("listener/", "aws_lb_listener"), ("listener-rule/", "aws_lb_listener_rule")]
+            .iter()
+            .find_map(|(p, t)| resource.starts_with(p).then(|| (*t, arn.to_string()))),
+        "ecs" => [("cluster/", "aws_ecs_cluster"), ("capacity-provider/", "aws_ecs_capacity_provider"), ("task-definition/", "aws_ecs_task_definition"), ("service/", "aws_ecs_service")]
+            .iter()
+            .find_map(|(p, t)| resource.starts_with(p).then(|| (*t, arn.to_string()))),
+        "secretsmanager" => resource.starts_with("secret:").then(|| ("aws_secretsmanager_secret", arn.to_string())),
+        "logs" => tail("log-group:").map(|n| ("aws_cloudwatch_log_group", n.trim_end_matches(":*").to_string())),
+        "ecr" => tail("repository/").map(|n| ("aws_ecr_repository", n)),
+        "autoscaling" => resource.split("autoScalingGroupName/").nth(1).map(|n| ("aws_autoscaling_group", n.to_string())),
+        "iam" => tail("role/").map(|n| ("aws_iam_role", n.rsplit('/').next().unwrap_or(&n).to_string())).or_else(|| tail("instance-profile/").map(|n| ("aws_iam_instance_profile", n.rsplit('/').next().unwrap_or(&n).to_string()))),
+        _ => None,
+    };
+    found
+}
+
+impl AwsProvider {
+    /// Live resources tagged with any of `stacks`, without those AWS keeps visible after delete.
+    pub(crate) async fn owned(&self, stacks: &[String]) -> Result<Vec<Owned>, ProviderError> {
+        let mut found = Vec::new();
+        for chunk in stacks.chunks(TAG_VALUES_PER_FILTER) {
+            let filter = TagFilter::builder().key(STACK_TAG).set_values(Some(chunk.to_vec())).build();
+            let mut pages = self.clients().tagging.get_resources().tag_filters(filter).resources_per_page(RESOURCES_PER_PAGE).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| sdk("tagging GetResources", e))?;
+                for mapping in page.resource_tag_mapping_list() {
+                    let tag = |key: &str| mapping.tags().iter().find(|t| t.key() == key).map(|t| t.value().to_string());
+                    if let (Some(arn), Some(stack), Some(address)) = (mapping.resource_arn(), tag(STACK_TAG), tag(ADDRESS_TAG)) {
+                        found.push(Owned { stack, address, arn: arn.to_string() });
+                    }
+                }
+            }
+        }
+        // Confirm with each type's read, batched by type: deleted resources that AWS still lists
+        // (NAT gateways, inactive task definitions and clusters) read as gone.
+        let mut by_type: BTreeMap<&'static str, Vec<(usize, String)>> = BTreeMap::new();
+        for (i, o) in found.iter().enumerate() {
+            if let Some((t, id)) = type_and_id(&o.arn) {
+                by_type.entry(t).or_default().push((i, id));
+            }
+        }
+        let mut gone = vec![false; found.len()];
+        for (type_name, members) in by_type {
+            let ids: Vec<String> = members.iter().map(|(_, id)| id.clone()).collect();
+            if let Ok(live) = clawform_core::Provider::read(self, type_name, &ids).await {
+                for ((i, _), l) in members.iter().zip(live) {
+                    gone[*i] = l.is_none();
+                }
+            }
+        }
+        Ok(found.into_iter().zip(gone).filter(|(_, g)| !g).map(|(o, _)| o).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_name_their_type_and_id() {
+        assert_eq!(type_and_id("arn:aws:ec2:us-west-2:123456789012:vpc/vpc-1"), Some(("aws_vpc", "vpc-1".into())));
+        assert_eq!(type_and_id("arn:aws:logs:us-west-2:123456789012:log-group:/ecs/openclaw:*"), Some(("aws_cloudwatch_log_group", "/ecs/openclaw".into())));
+        let tg = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/openclaw-a/abc";
+        assert_eq!(type_and_id(tg), Some(("aws_lb_target_group", tg.into())));
+        assert_eq!(
+            type_and_id("arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:uuid:autoScalingGroupName/openclaw-ecs-asg"),
+            Some(("aws_autoscaling_group", "openclaw-ecs-asg".into()))
+        );
+        assert_eq!(type_and_id("arn:aws:s3:::bucket"), None);
+    }
+}
