@@ -1,0 +1,98 @@
+//! Drift against moto: changes made with the SDK behind clawform's back are named attribute by
+//! attribute, put back by apply or accepted by `apply --refresh-only`; tagged leftovers missing
+//! from state are reported as unmanaged and adopted without a duplicate.
+
+mod common;
+
+use common::{copy_repo_stack, ec2, owned_by, sdk_config, Project};
+use serde_json::Value as Json;
+
+fn drifted(report: &Json) -> Vec<(String, String, Json, Json)> {
+    let mut out = Vec::new();
+    for r in report["resources"].as_array().unwrap() {
+        if r["status"] == "modified" {
+            for a in r["attributes"].as_array().unwrap() {
+                out.push((r["address"].as_str().unwrap().to_string(), a["attribute"].as_str().unwrap().to_string(), a["expected"].clone(), a["actual"].clone()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_is_named_put_back_accepted_and_leftovers_adopted() {
+    let project = Project::new();
+    copy_repo_stack(&project, "base");
+    project.ok(&["apply", "base", "--auto-approve"], 0);
+    let clean = project.ok(&["drift", "--all"], 0);
+    assert!(clean.stdout.contains("No drift."), "{}", clean.stdout);
+
+    let config = sdk_config(&project.moto).await;
+    let autoscaling = aws_sdk_autoscaling::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let ec2 = ec2(&project.moto).await;
+    autoscaling.update_auto_scaling_group().auto_scaling_group_name("openclaw-ecs-asg").max_size(50).send().await.unwrap();
+    logs.put_retention_policy().log_group_name("/ecs/openclaw").retention_in_days(90).send().await.unwrap();
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("clawform:stack").value("base").build())
+        .tags(aws_sdk_ec2::types::Tag::builder().key("clawform:address").value("ghost").build())
+        .build();
+    let ghost = ec2.create_vpc().cidr_block("10.99.0.0/16").tag_specifications(tags).send().await.unwrap();
+    let ghost_id = ghost.vpc().unwrap().vpc_id().unwrap().to_string();
+
+    let run = project.ok(&["drift", "--all", "--json", "--stats"], 2);
+    let report: Json = serde_json::from_str(&run.stdout).unwrap();
+    let mut found = drifted(&report);
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        found,
+        vec![
+            ("asg".to_string(), "max_size".to_string(), Json::from(20), Json::from(50)),
+            ("log_group".to_string(), "retention_in_days".to_string(), Json::from(30), Json::from(90)),
+        ],
+        "{}",
+        run.stdout
+    );
+    let unmanaged = report["unmanaged"].as_array().unwrap();
+    assert_eq!(unmanaged.len(), 1, "{unmanaged:?}");
+    assert!(unmanaged[0]["arn"].as_str().unwrap().ends_with(&ghost_id));
+    assert!(run.stderr.contains("AWS API calls:") && run.stderr.contains("GetResources"), "--stats prints the calls: {}", run.stderr);
+
+    // The plan shows the drift first, then puts the values back.
+    let plan = project.ok(&["plan", "base", "--detailed-exitcode"], 2);
+    assert!(plan.stdout.contains("Objects have changed outside of clawform"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("max_size") && plan.stdout.contains("50 -> 20"), "{}", plan.stdout);
+    project.ok(&["apply", "base", "--auto-approve"], 0);
+    let asg = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("openclaw-ecs-asg").send().await.unwrap();
+    assert_eq!(asg.auto_scaling_groups()[0].max_size(), Some(20));
+    ec2.delete_vpc().vpc_id(&ghost_id).send().await.unwrap();
+    project.ok(&["drift", "--all"], 0);
+
+    // --refresh-only accepts what AWS has into state instead.
+    logs.put_retention_policy().log_group_name("/ecs/openclaw").retention_in_days(60).send().await.unwrap();
+    project.ok(&["apply", "base", "--refresh-only"], 0);
+    assert_eq!(project.state("base")["resources"].as_array().unwrap().iter().find(|r| r["address"] == "log_group").unwrap()["attributes"]["retention_in_days"], 60);
+    project.ok(&["drift", "base"], 0);
+    let plan = project.ok(&["plan", "base", "--detailed-exitcode"], 2);
+    assert!(plan.stdout.contains("60 -> 30"), "{}", plan.stdout);
+    project.ok(&["apply", "base", "--auto-approve"], 0);
+
+    // A resource created but never recorded (a crash between create and state save) is
+    // unmanaged, then adopted by the next apply: same gateway, no duplicate.
+    let igw_id = project.state("base")["resources"].as_array().unwrap().iter().find(|r| r["address"] == "igw").unwrap()["id"].as_str().unwrap().to_string();
+    let path = project.state_file("base");
+    let mut state: Json = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    state["resources"].as_array_mut().unwrap().retain(|r| r["address"] != "igw");
+    state["serial"] = Json::from(state["serial"].as_u64().unwrap() + 1);
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let run = project.ok(&["drift", "base", "--json"], 2);
+    let report: Json = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["unmanaged"][0]["address"], "igw", "{}", run.stdout);
+    project.ok(&["apply", "base", "--auto-approve"], 0);
+    let igws = ec2.describe_internet_gateways().filters(owned_by("base")).send().await.unwrap();
+    assert_eq!(igws.internet_gateways().len(), 1, "no duplicate gateway");
+    assert_eq!(igws.internet_gateways()[0].internet_gateway_id(), Some(igw_id.as_str()), "the leftover was adopted");
+    project.ok(&["drift", "--all"], 0);
+    project.ok(&["plan", "base", "--detailed-exitcode"], 0);
+}
