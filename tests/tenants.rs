@@ -158,7 +158,8 @@ fn twenty_tenants_created_at_once_get_twenty_distinct_priorities() {
 fn invalid_tenant_ids_are_refused_before_any_aws_call() {
     let project = shared();
     for id in ["*", "a*", "../x", "a/b", "ABC", "", "-x", "x".repeat(24).as_str()] {
-        let run = project.run_with_env(&["tenant", "create", id, "--api-key-env", "TEST_API_KEY"], &[("TEST_API_KEY", "k"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+        // `--` so that an id starting with `-` reaches the id check rather than the flag parser.
+        let run = project.run_with_env(&["tenant", "create", "--api-key-env", "TEST_API_KEY", "--", id], &[("TEST_API_KEY", "k"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
         assert_eq!(run.code, 1, "{id:?}: {}", run.all());
         assert!(run.stderr.contains("is not valid"), "{id:?}: {}", run.stderr);
         assert!(!project.path().join("state").join(format!("tenant-{id}.json")).exists());

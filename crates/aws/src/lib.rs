@@ -12,6 +12,7 @@ pub mod elbv2;
 pub mod iam;
 pub mod logs;
 pub mod owned;
+pub mod s3_backend;
 pub mod stats;
 pub mod secretsmanager;
 mod error;

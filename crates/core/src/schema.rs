@@ -90,12 +90,11 @@ impl<R: Resource> ResourceKind for Kind<R> {
 
     fn decode(&self, body: serde_yaml::Value) -> Result<serde_json::Value, Vec<DecodeError>> {
         let typed: R = serde_path_to_error::deserialize(body).map_err(|e| {
-            let path = e.path().to_string();
+            let path = dotted(e.path());
             let message = e.inner().to_string();
             let at_key = message.starts_with("unknown field");
-            let path = if path == "." { String::new() } else { path };
             let path = if at_key { join_unknown_field(&path, &message) } else { path };
-            vec![DecodeError { path, message: strip_location(&message), at_key }]
+            vec![DecodeError { path, message: readable(&strip_location(&message)), at_key }]
         })?;
         let errors = typed.validate();
         if !errors.is_empty() {
@@ -120,6 +119,39 @@ impl<R: Resource> ResourceKind for Kind<R> {
 
     fn sensitive(&self) -> &'static [&'static str] {
         R::SENSITIVE
+    }
+}
+
+/// The path as the source map names it (`ingress.0.from_port`); serde_path_to_error writes list
+/// items as `ingress[0].from_port`, which the source map does not know.
+fn dotted(path: &serde_path_to_error::Path) -> String {
+    let segments: Vec<String> = path
+        .iter()
+        .map(|s| match s {
+            serde_path_to_error::Segment::Seq { index } => index.to_string(),
+            serde_path_to_error::Segment::Map { key } => key.clone(),
+            serde_path_to_error::Segment::Enum { variant } => variant.clone(),
+            serde_path_to_error::Segment::Unknown => "?".into(),
+        })
+        .collect();
+    segments.join(".")
+}
+
+/// serde names the Rust type it expected (`expected struct HealthCheck`, `expected i32`); a
+/// stack's author writes blocks and numbers, not Rust types.
+fn readable(message: &str) -> String {
+    if let Some(pos) = message.find("expected struct ") {
+        return format!("{}expected a block of attributes (a mapping)", &message[..pos]);
+    }
+    const INTEGERS: [(&str, &str); 4] = [
+        ("expected i32", "expected a whole number from -2147483648 to 2147483647"),
+        ("expected i64", "expected a whole number"),
+        ("expected u32", "expected a whole number from 0 to 4294967295"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+    ];
+    match INTEGERS.iter().find(|(rust, _)| message.ends_with(rust)) {
+        Some((rust, plain)) => format!("{}{plain}", &message[..message.len() - rust.len()]),
+        None => message.to_string(),
     }
 }
 

@@ -17,7 +17,7 @@ pub const MAX_STACK_BYTES: usize = 4 * 1024 * 1024;
 
 /// A declared parameter.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping with `default`, `description` or `sensitive`")]
 pub struct ParamSpec {
     /// Used when no value is given; a parameter without one must be given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,7 +63,7 @@ pub struct Stack {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping with `stack:` and `resources:`")]
 struct RawStack {
     stack: String,
     #[serde(default)]
@@ -148,7 +148,11 @@ impl Stack {
         }
         let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            invalid(here(line, column), &format!("invalid YAML: {}", strip_location(&e.to_string())))
+            // libyaml's "found character that cannot start any token" does not say the character
+            // is a tab, the usual cause.
+            let tab = text.lines().nth(line.saturating_sub(1)).and_then(|l| l.chars().nth(column.saturating_sub(1))) == Some('\t');
+            let hint = if tab { " (a tab; YAML indents with spaces only)" } else { "" };
+            invalid(here(line, column), &format!("invalid YAML: {}{hint}", strip_location(&e.to_string())))
         })?;
         let source = SourceMap::build(text, file);
         if value.is_null() {

@@ -3,6 +3,8 @@
 pub mod capacity_provider;
 pub mod cluster;
 pub mod cluster_capacity_providers;
+pub mod service;
+pub mod task_definition;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -22,6 +24,8 @@ pub(crate) fn types(f: &mut dyn FnMut(Register)) {
     f(Register::of::<cluster::EcsCluster>());
     f(Register::of::<capacity_provider::EcsCapacityProvider>());
     f(Register::of::<cluster_capacity_providers::EcsClusterCapacityProviders>());
+    f(Register::of::<task_definition::EcsTaskDefinition>());
+    f(Register::of::<service::EcsService>());
 }
 
 /// DescribeClusters takes "a list of up to 100 cluster names or full cluster ARN entries" (ECS

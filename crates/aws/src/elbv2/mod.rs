@@ -3,6 +3,8 @@
 
 pub mod lb;
 pub mod listener;
+pub mod listener_rule;
+pub mod target_group;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,6 +24,8 @@ use crate::tags;
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
     f(Register::of::<lb::Lb>());
     f(Register::of::<listener::LbListener>());
+    f(Register::of::<target_group::LbTargetGroup>());
+    f(Register::of::<listener_rule::LbListenerRule>());
 }
 
 /// DescribeLoadBalancers: "You can specify up to 20 load balancers in a single call" (ELBv2
@@ -152,6 +156,18 @@ where
         delay = (delay * 2).min(Duration::from_secs(15));
     }
 }
+
+/// DescribeTargetGroups documents no limit on `TargetGroupArns` (its page size, 1 to 400, applies
+/// when listing); 20, as DescribeLoadBalancers and DescribeTags document, keeps each request
+/// inside any limit and bounds what a gone ARN costs (see [`describe_by_arns`]).
+pub(crate) const DESCRIBE_TARGET_GROUPS_BATCH: usize = 20;
+
+/// DescribeRules documents no limit on `RuleArns`; 20, as for the other ELBv2 ARN lists.
+pub(crate) const DESCRIBE_RULES_BATCH: usize = 20;
+
+/// DescribeRules' largest page size (1 to 400, ELBv2 API reference); moto (5.2.5) pages by 50
+/// when none is given.
+pub(crate) const DESCRIBE_RULES_PAGE_SIZE: i32 = 400;
 
 #[cfg(test)]
 mod tests {
