@@ -169,6 +169,12 @@ impl Tenants {
     pub async fn plan(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets) -> Result<Plan, WorkspaceError> {
         let stack = self.load(id, params, secrets)?;
         self.check_room(id).await?;
+        // An existing tenant is refreshed first, so what changed outside clawform is put back;
+        // a new one has nothing to read and costs no call.
+        let applied = self.workspace.state(&stack.name).await?.is_some_and(|s| !s.resources.is_empty());
+        if applied {
+            return Ok(self.workspace.plan_refreshed(&stack, self.provider.as_ref()).await?.0);
+        }
         self.workspace.plan(&stack).await
     }
 

@@ -95,4 +95,51 @@ async fn drift_is_named_put_back_accepted_and_leftovers_adopted() {
     assert_eq!(igws.internet_gateways()[0].internet_gateway_id(), Some(igw_id.as_str()), "the leftover was adopted");
     project.ok(&["drift", "--all"], 0);
     project.ok(&["plan", "base", "--detailed-exitcode"], 0);
+
+    // Tenants: a health check path changed and a target group deleted out of band.
+    copy_repo_stack(&project, "tenant");
+    for id in ["dr1", "dr2"] {
+        let run = project.run_with_env(&["tenant", "create", id, "--api-key-env", "K", "--json"], &[("K", "sk-ant-drift")]);
+        assert_eq!(run.code, 0, "{}", run.all());
+    }
+    project.ok(&["drift", "--all"], 0);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let tg = |name: &str| {
+        let elb = elb.clone();
+        let name = name.to_string();
+        async move { elb.describe_target_groups().names(name).send().await.unwrap().target_groups()[0].target_group_arn().unwrap().to_string() }
+    };
+    let tg1 = tg("openclaw-dr1").await;
+    let tg2 = tg("openclaw-dr2").await;
+    elb.modify_target_group().target_group_arn(&tg1).health_check_path("/elsewhere").send().await.unwrap();
+    // A target group in use by a rule cannot be deleted; drop dr2's rule first, as an operator would.
+    let state: Json = project.state("tenant-dr2");
+    let rule_arn = state["resources"].as_array().unwrap().iter().find(|r| r["address"] == "listener_rule").unwrap()["id"].as_str().unwrap().to_string();
+    elb.delete_rule().rule_arn(&rule_arn).send().await.unwrap();
+    elb.delete_target_group().target_group_arn(&tg2).send().await.unwrap();
+
+    let run = project.ok(&["drift", "--all", "--json"], 2);
+    let report: Json = serde_json::from_str(&run.stdout).unwrap();
+    let found = drifted(&report);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].0.as_str(), found[0].1.as_str()), ("target_group", "health_check"));
+    assert!(found[0].3.to_string().contains("/elsewhere"), "{found:?}");
+    let deleted: Vec<(String, String)> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "deleted")
+        .map(|r| (r["stack"].as_str().unwrap().to_string(), r["address"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(deleted, vec![("tenant-dr2".to_string(), "listener_rule".to_string()), ("tenant-dr2".to_string(), "target_group".to_string())]);
+
+    // Bringing each tenant back to the template repairs both, without touching their secrets.
+    for id in ["dr1", "dr2"] {
+        let run = project.run(&["tenant", "create", id, "--json"]);
+        assert_eq!(run.code, 0, "{}", run.all());
+    }
+    let hc = elb.describe_target_groups().target_group_arns(&tg1).send().await.unwrap();
+    assert_eq!(hc.target_groups()[0].health_check_path(), Some("/health"));
+    assert_eq!(elb.describe_target_groups().names("openclaw-dr2").send().await.unwrap().target_groups().len(), 1);
+    project.ok(&["drift", "--all"], 0);
 }

@@ -141,14 +141,19 @@ impl Serialize for TaskSize {
 
 impl<'de> Deserialize<'de> for TaskSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Any number or string is taken, so that validation can say what was expected.
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Raw {
-            Number(u64),
+            Unsigned(u64),
+            Signed(i64),
+            Float(f64),
             Text(String),
         }
         Ok(match Raw::deserialize(d)? {
-            Raw::Number(n) => u32::try_from(n).map_or_else(|_| TaskSize::Text(n.to_string()), TaskSize::Units),
+            Raw::Unsigned(n) => u32::try_from(n).map_or_else(|_| TaskSize::Text(n.to_string()), TaskSize::Units),
+            Raw::Signed(n) => TaskSize::Text(n.to_string()),
+            Raw::Float(n) => TaskSize::Text(n.to_string()),
             Raw::Text(t) => TaskSize::parse(&t),
         })
     }
@@ -1058,6 +1063,8 @@ mod tests {
     #[test]
     fn sizes_read_from_numbers_and_strings() {
         let d: EcsTaskDefinition = serde_yaml::from_str("family: f\ncpu: \"512\"\nmemory: 1024\ncontainer_definitions: '[]'\n").unwrap();
+        let odd: EcsTaskDefinition = serde_yaml::from_str("family: f\ncpu: 0.5\nmemory: -1\ncontainer_definitions: '[]'\n").unwrap();
+        assert_eq!((odd.cpu, odd.memory), (Some(Val::Lit(TaskSize::Text("0.5".into()))), Some(Val::Lit(TaskSize::Text("-1".into())))));
         assert_eq!(d.cpu, Some(Val::Lit(TaskSize::Units(512))));
         assert_eq!(d.memory, Some(Val::Lit(TaskSize::Units(1024))));
         let stored = serde_json::to_value(&d).unwrap();
