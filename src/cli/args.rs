@@ -17,6 +17,9 @@ pub struct Cli {
     /// Never colour output (NO_COLOR in the environment does the same).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Where state lives: a folder (default `state/` of the project) or `s3://BUCKET/PREFIX`.
+    #[arg(long, global = true, env = "CLAWFORM_BACKEND", value_name = "URL")]
+    pub backend: Option<String>,
     /// Print the AWS API calls made (by service and operation, with time) at the end.
     #[arg(long, global = true)]
     pub stats: bool,
@@ -151,6 +154,17 @@ pub enum StateCommand {
     List {
         /// Stack name.
         stack: String,
+    },
+    /// Write a stack's state document to stdout (to move it between backends).
+    Pull {
+        /// Stack name.
+        stack: String,
+    },
+    /// Store a state document read from FILE (`-` for stdin) as the stack's state in the
+    /// backend: its serial must be above the stored one, its lineage the same (or no state yet).
+    Push {
+        /// The state file.
+        file: PathBuf,
     },
     /// Show one resource's state.
     Show {

@@ -71,7 +71,17 @@ impl Ctx {
 pub async fn run(cli: Cli) -> u8 {
     let root = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    let ctx = Ctx { workspace: Workspace::open(&root), region: cli.region.clone(), style: Style { color }, provider: Default::default() };
+    let mut workspace = Workspace::open(&root);
+    if let Some(url) = cli.backend.as_deref().filter(|u| !u.is_empty()) {
+        match backend_from(url, &root, cli.region.clone()).await {
+            Ok(b) => workspace = workspace.with_backend(b),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return ERROR;
+            }
+        }
+    }
+    let ctx = Ctx { workspace, region: cli.region.clone(), style: Style { color }, provider: Default::default() };
     let result = dispatch(&ctx, cli.command).await;
     if cli.stats {
         let stats = ctx.provider.get().map(|p| p.clients().stats.snapshot()).unwrap_or_default();
@@ -107,6 +117,12 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Destroy { stack, auto_approve, parallelism } => destroy_cmd(ctx, &stack, auto_approve, parallelism.into()).await,
         Command::Output { stack, name, json } => output_cmd(ctx, &stack, name.as_deref(), json).await,
         Command::State { command: StateCommand::List { stack } } => state_list(ctx, &stack).await,
+        Command::State { command: StateCommand::Pull { stack } } => {
+            let state = load_state(ctx, &stack).await?;
+            println!("{}", serde_json::to_string_pretty(&state).map_err(|e| Failure(e.to_string()))?);
+            Ok(OK)
+        }
+        Command::State { command: StateCommand::Push { file } } => state_push(ctx, &file).await,
         Command::State { command: StateCommand::Show { stack, address, json } } => state_show(ctx, &stack, &address, json).await,
         Command::Tenant { command } => tenant::run(ctx, command).await,
         Command::Graph { stack } => {
@@ -392,6 +408,39 @@ async fn output_cmd(ctx: &Ctx, stack: &str, name: Option<&str>, json: bool) -> R
             }
         }
     }
+    Ok(OK)
+}
+
+/// The state backend named by `--backend`: `s3://BUCKET/PREFIX`, or a folder.
+async fn backend_from(url: &str, root: &Path, region: Option<String>) -> Result<Arc<dyn clawform::core::StateBackend>, String> {
+    if url.starts_with("s3://") {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(r) = region {
+            loader = loader.region(aws_config::Region::new(r));
+        }
+        let config = loader.load().await;
+        let backend = clawform::aws::s3_backend::S3Backend::from_url(url, &config).map_err(|e| e.to_string())?;
+        return Ok(Arc::new(backend));
+    }
+    let dir = Path::new(url.strip_prefix("file://").unwrap_or(url));
+    let dir = if dir.is_absolute() { dir.to_path_buf() } else { root.join(dir) };
+    Ok(Arc::new(clawform::core::LocalBackend::new(dir)))
+}
+
+async fn state_push(ctx: &Ctx, file: &Path) -> Result<u8, Failure> {
+    let text = if file == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(file).map_err(|e| Failure(format!("cannot read {}: {e}", file.display())))?
+    };
+    let state = clawform::core::backend::parse_state(&text, &file.display().to_string()).map_err(WorkspaceError::from)?;
+    let lock = ctx.workspace.lock(&state.stack, "state push").await?;
+    let result = ctx.workspace.backend().save(&state).await.map_err(WorkspaceError::from);
+    ctx.workspace.unlock(&state.stack, &lock).await?;
+    result?;
+    println!("Pushed state of stack `{}` (serial {}, {} resources).", state.stack, state.serial, state.resources.len());
     Ok(OK)
 }
 
