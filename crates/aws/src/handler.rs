@@ -47,8 +47,13 @@ pub(crate) fn decode<R: Resource>(attributes: &Json) -> Result<R, ProviderError>
     let mut attributes = attributes.clone();
     if let Json::Object(map) = &mut attributes {
         map.remove("id");
+        // A computed attribute that is also a field (a listener rule's optional `priority`) is
+        // the user's when given, so only purely computed ones are dropped.
+        let fields = serde_aux::serde_introspection::serde_introspect::<R>();
         for c in R::COMPUTED {
-            map.remove(*c);
+            if !fields.contains(c) {
+                map.remove(*c);
+            }
         }
     }
     serde_json::from_value(attributes).map_err(|e| ProviderError::invalid(format!("{}: attributes do not match the type: {e}", R::TYPE)))

@@ -103,8 +103,8 @@ impl Provider for AwsProvider {
         self.handler(type_name)?.read(&self.clients, ids).await
     }
 
-    async fn find_owned(&self, stacks: &[String]) -> Result<Vec<clawform_core::Owned>, ProviderError> {
-        self.owned(stacks).await
+    async fn find_owned(&self, stacks: &[String], known: &std::collections::HashSet<String>) -> Result<Vec<clawform_core::Owned>, ProviderError> {
+        self.owned(stacks, known).await
     }
 
     async fn adopt(&self, ctx: &OpContext, type_name: &str, found: &clawform_core::Owned, attributes: &Json) -> Result<Applied, ProviderError> {

@@ -52,7 +52,7 @@ pub fn type_and_id(arn: &str) -> Option<(&'static str, String)> {
 
 impl AwsProvider {
     /// Live resources tagged with any of `stacks`, without those AWS keeps visible after delete.
-    pub(crate) async fn owned(&self, stacks: &[String]) -> Result<Vec<Owned>, ProviderError> {
+    pub(crate) async fn owned(&self, stacks: &[String], known: &std::collections::HashSet<String>) -> Result<Vec<Owned>, ProviderError> {
         let mut found = Vec::new();
         for chunk in stacks.chunks(TAG_VALUES_PER_FILTER) {
             let filter = TagFilter::builder().key(STACK_TAG).set_values(Some(chunk.to_vec())).build();
@@ -72,7 +72,9 @@ impl AwsProvider {
         let mut by_type: BTreeMap<&'static str, Vec<(usize, String)>> = BTreeMap::new();
         for (i, o) in found.iter().enumerate() {
             if let Some((t, id)) = type_and_id(&o.arn) {
-                by_type.entry(t).or_default().push((i, id));
+                if !known.contains(&id) && !known.contains(&o.arn) {
+                    by_type.entry(t).or_default().push((i, id));
+                }
             }
         }
         let mut gone = vec![false; found.len()];

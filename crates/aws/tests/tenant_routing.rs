@@ -370,14 +370,11 @@ async fn rules_without_priority_take_the_lowest_free_one() {
     assert!(err.message.contains("PriorityInUse") && err.message.contains("or no priority"), "{err}");
 }
 
-/// Core's handler strips every computed attribute from what it decodes (`handler::decode`), and
-/// `priority` is computed (so that a priority taken at create time is kept in state and not a
-/// change at the next plan): an explicit `priority` given as JSON through the `Provider` never
-/// reaches the type, and the rule takes the lowest free priority instead. This asserts today's
-/// behaviour; once `decode` keeps computed attributes the type also declares as fields, the rule
-/// gets 7 here and this test must say so.
+/// `priority` is computed (a priority taken at create time is kept in state and is no change at
+/// the next plan) and also a field: an explicit `priority` given as JSON through the `Provider`
+/// reaches the type and is honoured.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_explicit_priority_through_the_provider_is_dropped_by_the_handler_today() {
+async fn an_explicit_priority_through_the_provider_is_honoured() {
     let env = env().await;
     let alb = env.alb("10.84").await;
     let tg = env.raw_target_group(&alb.vpc).await;
@@ -385,7 +382,7 @@ async fn an_explicit_priority_through_the_provider_is_dropped_by_the_handler_tod
     attrs["priority"] = json!(7);
     assert_eq!(canonical("aws_lb_listener_rule", attrs.clone())["priority"], json!(7), "the stack keeps it");
     let applied = env.create("aws_lb_listener_rule", "x", &attrs).await;
-    assert_eq!(priority_of(&applied), 1, "handler::decode dropped the explicit priority");
+    assert_eq!(priority_of(&applied), 7, "the explicit priority reached AWS");
 }
 
 #[tokio::test(flavor = "multi_thread")]

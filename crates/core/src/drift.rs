@@ -112,7 +112,12 @@ pub async fn detect(states: &[State], registry: &Registry, provider: &dyn Provid
     }
     report.resources.sort_by(|a, b| (&a.stack, &a.address).cmp(&(&b.stack, &b.address)));
     let stacks: Vec<String> = states.iter().map(|s| s.stack.clone()).collect();
-    for owned in provider.find_owned(&stacks).await? {
+    let known: std::collections::HashSet<String> = states
+        .iter()
+        .flat_map(|s| s.resources.iter())
+        .flat_map(|r| std::iter::once(r.id.clone()).chain(r.attributes.get("arn").and_then(Json::as_str).map(str::to_string)))
+        .collect();
+    for owned in provider.find_owned(&stacks, &known).await? {
         let Some(state) = states.iter().find(|s| s.stack == owned.stack) else { continue };
         let managed = state.get(&owned.address).is_some_and(|r| owned.matches(&r.id, &r.attributes));
         if !managed {

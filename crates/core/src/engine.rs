@@ -148,7 +148,7 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     // creating duplicates.
     let mut leftovers: HashMap<String, Owned> = HashMap::new();
     if plan.changes.iter().any(|c| matches!(c.action, Action::Create | Action::Replace)) {
-        if let Ok(found) = provider.find_owned(std::slice::from_ref(&plan.stack)).await {
+        if let Ok(found) = provider.find_owned(std::slice::from_ref(&plan.stack), &Default::default()).await {
             for o in found {
                 let recorded = state.get(&o.address).is_some_and(|r| o.matches(&r.id, &r.attributes));
                 if !recorded && plan.change(&o.address).is_some_and(|c| matches!(c.action, Action::Create | Action::Replace)) {

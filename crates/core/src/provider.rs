@@ -106,9 +106,11 @@ pub trait Provider: Send + Sync {
         let _ = (ctx, found, attributes);
         Err(ProviderError::invalid(format!("this provider cannot adopt resources of type `{type_name}`")))
     }
-    /// Live resources tagged as owned by any of `stacks` (for unmanaged-resource reports).
-    async fn find_owned(&self, stacks: &[String]) -> Result<Vec<Owned>, ProviderError> {
-        let _ = stacks;
+    /// Live resources tagged as owned by any of `stacks` (for unmanaged-resource reports and
+    /// adoption). `known` holds ids and ARNs already in state: those need no check that they
+    /// still exist, which saves a read per type.
+    async fn find_owned(&self, stacks: &[String], known: &std::collections::HashSet<String>) -> Result<Vec<Owned>, ProviderError> {
+        let _ = (stacks, known);
         Ok(Vec::new())
     }
 }

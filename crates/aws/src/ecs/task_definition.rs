@@ -878,6 +878,10 @@ fn stored(def: &TaskDefinition, tags: &[Tag], id: &str) -> Json {
     Json::Object(attrs)
 }
 
+/// Up to this many revisions are described one by one (their whole definition is read); more
+/// are only checked for existence, in pages of 100.
+const READ_BY_DESCRIBE_UP_TO: usize = 10;
+
 #[async_trait]
 impl AwsResource for EcsTaskDefinition {
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
@@ -946,9 +950,20 @@ impl AwsResource for EcsTaskDefinition {
     }
 
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
-        // No batch API: one DescribeTaskDefinition per revision, a few in flight at once.
-        let reads: Vec<_> = ids.iter().map(|id| read_one(aws, id)).collect();
-        stream::iter(reads).buffered(READ_CONCURRENCY).try_collect().await
+        if ids.len() <= READ_BY_DESCRIBE_UP_TO {
+            // No batch API: one DescribeTaskDefinition per revision, a few in flight at once.
+            let reads: Vec<_> = ids.iter().map(|id| read_one(aws, id)).collect();
+            return stream::iter(reads).buffered(READ_CONCURRENCY).try_collect().await;
+        }
+        // A revision is immutable: for many of them (a drift check of every tenant), knowing
+        // that each still exists is enough, and ListTaskDefinitions tells it for 100 a call.
+        let mut active = std::collections::HashSet::new();
+        let mut pages = aws.ecs.list_task_definitions().status(aws_sdk_ecs::types::TaskDefinitionStatus::Active).max_results(100).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk("ecs ListTaskDefinitions", e))?;
+            active.extend(page.task_definition_arns().iter().cloned());
+        }
+        Ok(ids.iter().map(|id| active.contains(id).then(|| json!({"id": id, "arn": id}))).collect())
     }
 }
 
