@@ -251,7 +251,8 @@ impl Tenants {
     /// Plans every existing tenant against the current template (secrets are kept as they are).
     pub async fn plan_all(&self, params: &IndexMap<String, Json>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
         let mut plans = Vec::new();
-        for id in self.ids().await? {
+        // Only tenants that exist: a destroyed tenant keeps an empty state document.
+        for id in self.list().await?.into_iter().map(|t| t.id) {
             let plan = self.plan(&id, params, &TenantSecrets::default()).await?;
             plans.push((id, plan));
         }
@@ -262,7 +263,7 @@ impl Tenants {
     /// lock. Returns each tenant's outcome; one tenant's failure does not stop the others.
     pub async fn apply_all(&self, params: &IndexMap<String, Json>, parallelism: usize, options: &ApplyOptions) -> Result<Vec<(String, Result<TenantInfo, WorkspaceError>)>, WorkspaceError> {
         use futures::stream::{self, StreamExt};
-        let ids = self.ids().await?;
+        let ids: Vec<String> = self.list().await?.into_iter().map(|t| t.id).collect();
         let results = stream::iter(ids)
             .map(|id| async move {
                 let result = self.create(&id, params, &TenantSecrets::default(), options).await;
