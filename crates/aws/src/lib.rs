@@ -18,6 +18,7 @@ pub mod secretsmanager;
 mod error;
 mod handler;
 mod tags;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -6,8 +6,6 @@ pub mod cluster_capacity_providers;
 pub mod service;
 pub mod task_definition;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{CapacityProvider, CapacityProviderField, Cluster, ClusterField, Tag};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Val};
@@ -18,6 +16,7 @@ use crate::clients::Clients;
 use crate::error::sdk;
 use crate::handler::{decode, AwsResource, Register};
 use crate::tags;
+pub(crate) use crate::wait::wait_for;
 
 /// The ECS resource types.
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
@@ -183,30 +182,11 @@ pub(crate) fn check_block_count<T>(path: &str, blocks: &[T], min: usize, max: us
     }
 }
 
-/// Polls `check` until it returns `Some`, or fails once `timeout` has passed, naming `what` was
-/// awaited. The first check is made at once; later ones back off from 1 to 15 seconds.
-pub(crate) async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, ProviderError>>,
-{
-    let deadline = Instant::now() + timeout;
-    let mut delay = Duration::from_secs(1);
-    loop {
-        if let Some(done) = check().await? {
-            return Ok(done);
-        }
-        if Instant::now() + delay > deadline {
-            return Err(ProviderError::api(format!("timed out after {} s waiting for {what}", timeout.as_secs())));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn ids(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("c{i}")).collect()

@@ -8,7 +8,6 @@ pub mod target_group;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::{Duration, Instant};
 
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use clawform_core::{ErrorKind, OpContext, ProviderError, Val};
@@ -19,6 +18,7 @@ use crate::clients::Clients;
 use crate::error::sdk;
 use crate::handler::Register;
 use crate::tags;
+pub(crate) use crate::wait::wait_for;
 
 /// The Elastic Load Balancing v2 resource types.
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
@@ -136,26 +136,6 @@ pub(crate) fn user_tags(tags: Option<&Vec<Tag>>) -> Map<String, Json> {
         .collect()
 }
 
-/// Polls `check` until it returns `Some`, or fails once `timeout` has passed, naming `what` was
-/// awaited. The first check is made at once; later ones back off from 1 to 15 seconds.
-pub(crate) async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, ProviderError>>,
-{
-    let deadline = Instant::now() + timeout;
-    let mut delay = Duration::from_secs(1);
-    loop {
-        if let Some(done) = check().await? {
-            return Ok(done);
-        }
-        if Instant::now() + delay > deadline {
-            return Err(ProviderError::api(format!("timed out after {} s waiting for {what}", timeout.as_secs())));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
-    }
-}
 
 /// DescribeTargetGroups documents no limit on `TargetGroupArns` (its page size, 1 to 400, applies
 /// when listing); 20, as DescribeLoadBalancers and DescribeTags document, keeps each request
