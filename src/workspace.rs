@@ -63,6 +63,7 @@ pub struct Workspace {
     root: PathBuf,
     backend: Arc<dyn StateBackend>,
     registry: Registry,
+    lock_timeout: std::time::Duration,
 }
 
 impl Workspace {
@@ -70,12 +71,18 @@ impl Workspace {
     pub fn open(root: impl AsRef<Path>) -> Workspace {
         let root = root.as_ref().to_path_buf();
         let backend = Arc::new(LocalBackend::new(root.join("state")));
-        Workspace { root, backend, registry: clawform_aws::registry() }
+        Workspace { root, backend, registry: clawform_aws::registry(), lock_timeout: std::time::Duration::ZERO }
     }
 
     /// The same project with another state backend.
     pub fn with_backend(mut self, backend: Arc<dyn StateBackend>) -> Workspace {
         self.backend = backend;
+        self
+    }
+
+    /// How long [`Workspace::lock`] waits for a lock held by someone else (default: not at all).
+    pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Workspace {
+        self.lock_timeout = timeout;
         self
     }
 
@@ -188,8 +195,15 @@ impl Workspace {
     /// Takes the stack's lock for `operation`; give it back with [`Workspace::unlock`].
     pub async fn lock(&self, stack: &str, operation: &str) -> Result<LockInfo, WorkspaceError> {
         let info = LockInfo::for_current_process(operation);
-        self.backend.lock(stack, &info).await?;
-        Ok(info)
+        let deadline = std::time::Instant::now() + self.lock_timeout;
+        loop {
+            match self.backend.lock(stack, &info).await {
+                Ok(()) => return Ok(info),
+                // Someone holds it: wait for them within the lock timeout, then give up naming them.
+                Err(BackendError::Locked { .. }) if std::time::Instant::now() < deadline => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Gives a lock back.

@@ -89,6 +89,21 @@ async fn a_locked_stack_refuses_a_second_writer_until_force_unlock() {
     assert!(run.stderr.contains(&format!("clawform force-unlock {name}")), "{}", run.stderr);
     let ec2 = ec2(&project.moto).await;
     assert!(ec2.describe_vpcs().filters(owned_by(&name)).send().await.unwrap().vpcs().is_empty(), "nothing was created");
+    // With --lock-timeout the second writer waits for the holder instead of failing.
+    let lock_file = project.path().join("state").join(format!("{name}.lock"));
+    let releaser = {
+        let lock_file = lock_file.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            std::fs::remove_file(lock_file).unwrap();
+        })
+    };
+    let started = std::time::Instant::now();
+    let waited = project.ok(&["--lock-timeout", "20", "apply", "net", "--auto-approve"], 0);
+    releaser.join().unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500), "it waited for the holder");
+    assert!(waited.stdout.contains("Apply complete!"), "{}", waited.stdout);
+    std::fs::write(&lock_file, holder).unwrap();
     let unlock = project.ok(&["force-unlock", "net"], 0);
     assert!(unlock.stdout.contains("ci@runner-7"), "{}", unlock.stdout);
     project.ok(&["apply", "net", "--auto-approve"], 0);

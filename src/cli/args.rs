@@ -20,6 +20,9 @@ pub struct Cli {
     /// Where state lives: a folder (default `state/` of the project) or `s3://BUCKET/PREFIX`.
     #[arg(long, global = true, env = "CLAWFORM_BACKEND", value_name = "URL")]
     pub backend: Option<String>,
+    /// Wait up to SECONDS for a stack's lock held by someone else, instead of failing at once.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_timeout: u64,
     /// Print the AWS API calls made (by service and operation, with time) at the end.
     #[arg(long, global = true)]
     pub stats: bool,

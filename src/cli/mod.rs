@@ -71,7 +71,7 @@ impl Ctx {
 pub async fn run(cli: Cli) -> u8 {
     let root = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    let mut workspace = Workspace::open(&root);
+    let mut workspace = Workspace::open(&root).with_lock_timeout(std::time::Duration::from_secs(cli.lock_timeout));
     if let Some(url) = cli.backend.as_deref().filter(|u| !u.is_empty()) {
         match backend_from(url, &root, cli.region.clone()).await {
             Ok(b) => workspace = workspace.with_backend(b),
