@@ -65,6 +65,17 @@ fn invalid_stacks_fail_with_file_line_column_and_touch_nothing() {
 }
 
 #[test]
+fn a_bad_parameter_value_is_refused_at_plan_time_where_it_is_used() {
+    let project = Project::new();
+    let text = "stack: p\nparams:\n  days:\n    default: 30\nresources:\n  logs:\n    type: aws_cloudwatch_log_group\n    name: /p\n    retention_in_days: ${param.days}\n";
+    project.write_stack("p", text);
+    project.ok(&["validate", "p"], 0);
+    let run = project.run_with_env(&["plan", "p", "--param", "days=13"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("stacks/p.yaml:9:24:") && run.stderr.contains("retention"), "{}", run.stderr);
+}
+
+#[test]
 fn apply_without_a_terminal_refuses_instead_of_hanging() {
     let project = Project::new();
     let name = clawform_testkit::unique("tty");

@@ -233,6 +233,19 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         let kind = registry.get(&config.type_name).expect("checked by stack.check");
         let resolved = scope.resolve_attributes(&config.attributes).map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
         let (mut after, unknown) = (resolved.values, resolved.unknown);
+        // Values that came from parameters were not known when the stack loaded: check them
+        // now, so that a bad `--param` is refused before any AWS call, at its place in the file.
+        if unknown.is_empty() && resolved.withheld.is_empty() {
+            if let Ok(body) = serde_yaml::to_value(&after) {
+                if let Err(errors) = kind.decode(body) {
+                    let diagnostics = errors
+                        .into_iter()
+                        .map(|e| stack.diag_value(&format!("resources.{address}.{}", e.path), format!("{} `{address}`: {} (with the parameter values given)", config.type_name, e.message)))
+                        .collect();
+                    return Err(PlanError::Stack(StackError::Invalid(diagnostics)));
+                }
+            }
+        }
         mask_sensitive(&mut after, kind.sensitive(), &key);
         let prior = state.and_then(|s| s.get(address));
         // What uses a secret not given this time keeps the value it was applied with.
