@@ -73,7 +73,8 @@ fn subnets_fit_their_vpc(stack: &Stack, params: &IndexMap<String, Json>) -> Vec<
 
 /// `us-west-2a` → `us-west-2`; `None` when it is not shaped like a zone name.
 fn region_of(zone: &str) -> Option<&str> {
-    let (region, letter) = zone.split_at(zone.len().checked_sub(1)?);
+    // Split before the last character, not the last byte: a name may end in any character.
+    let (region, letter) = zone.split_at(zone.char_indices().last()?.0);
     let parts: Vec<&str> = region.split('-').collect();
     let shaped = letter.chars().all(|c| c.is_ascii_lowercase())
         && parts.len() >= 3
@@ -138,5 +139,7 @@ mod tests {
         assert_eq!(region_of("us-gov-west-1b"), Some("us-gov-west-1"));
         assert_eq!(region_of("mars-1a"), None);
         assert_eq!(region_of("us-west-2"), None);
+        assert_eq!(region_of("us-west-2é"), None);
+        assert_eq!(region_of(""), None);
     }
 }
