@@ -19,6 +19,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod capacity;
+pub mod cost;
+pub mod prices;
 pub mod tenants;
 mod workspace;
 

@@ -143,6 +143,38 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Tasks per instance (CPU, memory, network interfaces), instances, Auto Scaling group room
+    /// and load balancer shards for a number of tenants; no AWS call.
+    Capacity {
+        /// How many tenants to plan for (default: as many as the Auto Scaling group holds).
+        #[arg(long, value_name = "N")]
+        tenants: Option<u32>,
+        /// Count network interfaces as if the awsvpcTrunking account setting were on.
+        #[arg(long)]
+        trunking: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+    /// The platform's monthly cost for several tenant counts (the seed's "Cost Scaling" table).
+    Cost {
+        /// Tenant counts, one row each.
+        #[arg(long, value_name = "N,N,...", value_delimiter = ',', default_value = "0,1,2,4,8,16,50,100,500")]
+        tenants: Vec<u32>,
+        /// A price sheet to use instead of the built-in prices/us-west-2.yaml.
+        #[arg(long, value_name = "FILE")]
+        prices: Option<PathBuf>,
+        /// Count network interfaces as if the awsvpcTrunking account setting were on.
+        #[arg(long)]
+        trunking: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
     /// Remove a stale lock left by a process that died.
     ForceUnlock {
         /// Stack name.

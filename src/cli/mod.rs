@@ -2,6 +2,7 @@
 
 pub mod args;
 mod render;
+mod cost;
 mod tenant;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -131,6 +132,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
             print!("{}", graph.to_dot(&stack));
             Ok(OK)
         }
+        Command::Capacity { tenants, trunking, json, params } => cost::capacity_cmd(ctx, tenants, trunking, json, &params),
+        Command::Cost { tenants, prices, trunking, json, params } => cost::cost_cmd(ctx, &tenants, prices.as_deref(), trunking, json, &params),
         Command::ForceUnlock { stack } => {
             let name = stack_name(ctx, &stack);
             match ctx.workspace.backend().force_unlock(&name).await.map_err(WorkspaceError::from)? {
