@@ -24,6 +24,8 @@ pub(crate) const OK: u8 = 0;
 const ERROR: u8 = 1;
 /// Exit code for success with changes (`--detailed-exitcode`).
 pub(crate) const CHANGES: u8 = 2;
+/// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
+pub(crate) const INTERRUPTED: u8 = 130;
 
 /// Sends tracing output to stderr at `level` (or RUST_LOG, or warn).
 pub fn init_tracing(level: Option<&str>) {
@@ -54,6 +56,8 @@ pub(crate) struct Ctx {
     region: Option<String>,
     style: Style,
     provider: tokio::sync::OnceCell<Arc<clawform::aws::AwsProvider>>,
+    /// Set by the first Ctrl-C: applies start nothing new (see `main.rs`).
+    pub(crate) stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ctx {
@@ -68,8 +72,8 @@ impl Ctx {
     }
 }
 
-/// Runs a parsed command line; returns the exit code.
-pub async fn run(cli: Cli) -> u8 {
+/// Runs a parsed command line; returns the exit code. `stop` is set on Ctrl-C.
+pub async fn run(cli: Cli, stop: Arc<std::sync::atomic::AtomicBool>) -> u8 {
     let root = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let mut workspace = Workspace::open(&root).with_lock_timeout(std::time::Duration::from_secs(cli.lock_timeout));
@@ -82,13 +86,15 @@ pub async fn run(cli: Cli) -> u8 {
             }
         }
     }
-    let ctx = Ctx { workspace, region: cli.region.clone(), style: Style { color }, provider: Default::default() };
+    let ctx = Ctx { workspace, region: cli.region.clone(), style: Style { color }, provider: Default::default(), stop };
     let result = dispatch(&ctx, cli.command).await;
     if cli.stats {
         let stats = ctx.provider.get().map(|p| p.clients().stats.snapshot()).unwrap_or_default();
         eprint!("{}", render::stats(&stats));
     }
+    let interrupted = ctx.stop.load(Ordering::SeqCst);
     match result {
+        Ok(_) if interrupted => INTERRUPTED,
         Ok(code) => code,
         Err(Failure(message)) => {
             let _ = std::io::stdout().flush();
@@ -99,7 +105,11 @@ pub async fn run(cli: Cli) -> u8 {
                     eprintln!("       {line}");
                 }
             }
-            ERROR
+            if interrupted {
+                INTERRUPTED
+            } else {
+                ERROR
+            }
         }
     }
 }
@@ -332,17 +342,9 @@ async fn execute(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failu
 
 async fn run_plan(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failure> {
     let provider = ctx.provider().await;
-    let mut options = ApplyOptions { parallelism, ..Default::default() };
+    let mut options = ApplyOptions { parallelism, stop: ctx.stop.clone(), ..Default::default() };
     options.on_event = Some(Arc::new(|e| println!("{}", render::event(e))));
-    let stop = options.stop.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nInterrupt received: no new operations will start; waiting for those in flight, then saving state.");
-            stop.store(true, Ordering::SeqCst);
-        }
-    });
     let result = ctx.workspace.apply_locked(plan, provider, &options).await;
-    watcher.abort();
     let report = match result {
         Ok(r) => r,
         Err(WorkspaceError::Engine(clawform::core::EngineError::Backend { source, report })) => {
@@ -366,7 +368,11 @@ fn finish(ctx: &Ctx, plan: &Plan, report: &ApplyReport) -> Result<u8, Failure> {
             message.push_str(&format!("{}: {}\n", f.address, f.message));
         }
         if report.failures.is_empty() {
-            message.push_str("apply interrupted\n");
+            message.push_str(if report.stopped { "apply interrupted by Ctrl-C\n" } else { "apply interrupted\n" });
+        }
+        if !report.not_done.is_empty() {
+            let list: Vec<String> = report.not_done.iter().map(|(address, action)| format!("{address} ({})", format!("{action:?}").to_lowercase())).collect();
+            message.push_str(&format!("not done: {}\n", list.join(", ")));
         }
         message.push_str(&format!("state of stack `{}` saved with what completed ({added} added, {changed} changed, {destroyed} destroyed); run apply again to finish", plan.stack));
         return Err(Failure(message));

@@ -58,8 +58,8 @@ fn print_info(info: &TenantInfo, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-fn progress(json: bool) -> ApplyOptions {
-    let mut options = ApplyOptions::default();
+fn progress(ctx: &Ctx, json: bool) -> ApplyOptions {
+    let mut options = ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() };
     if !json {
         options.on_event = Some(std::sync::Arc::new(|e| println!("{}", render::event(e))));
     }
@@ -73,7 +73,7 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
         TenantCommand::Create { id, secrets: secret_args, json, params } => {
             clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
             let secrets = secrets(&secret_args)?;
-            let info = tenants.create(&id, &parse_params(&params)?, &secrets, &progress(json)).await?;
+            let info = tenants.create(&id, &parse_params(&params)?, &secrets, &progress(ctx, json)).await?;
             if !json {
                 println!("\n{} Tenant `{id}` is ready.\n", ctx.style.green("Apply complete!"));
             }
@@ -85,7 +85,7 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             if !auto_approve && !confirm(ctx, &format!("Do you really want to destroy tenant `{id}` and all its resources?"))? {
                 return Err(Failure("destroy cancelled: nothing was changed".into()));
             }
-            let report = tenants.destroy(&id, &progress(json)).await?;
+            let report = tenants.destroy(&id, &progress(ctx, json)).await?;
             if json {
                 println!("{}", serde_json::json!({"id": id, "destroyed": report.completed.len()}));
             } else {
@@ -152,7 +152,7 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
                     return Err(Failure("apply cancelled: nothing was changed".into()));
                 }
             }
-            let results = tenants.apply_all(&params, parallelism.into(), &ApplyOptions::default()).await?;
+            let results = tenants.apply_all(&params, parallelism.into(), &ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() }).await?;
             let mut failed = Vec::new();
             for (id, result) in &results {
                 match result {

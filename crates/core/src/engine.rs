@@ -26,7 +26,10 @@ pub type EventSink = Arc<dyn Fn(&ApplyEvent) + Send + Sync>;
 pub struct ApplyOptions {
     /// Operations in flight at most.
     pub parallelism: usize,
-    /// Set to stop scheduling new operations (Ctrl-C); in-flight ones finish and are saved.
+    /// Set to stop scheduling new operations: operations in flight finish and are saved, the
+    /// rest are listed in [`ApplyReport::not_done`]. The CLI sets it on Ctrl-C; a library user
+    /// (the web app) keeps a clone and sets it to cancel. It is read before each operation
+    /// starts, so an apply that has not begun yet does nothing at all.
     pub stop: Arc<AtomicBool>,
     /// Told of every operation that starts, completes or fails (the CLI prints progress).
     pub on_event: Option<EventSink>,
@@ -92,6 +95,11 @@ pub struct ApplyReport {
     pub failures: Vec<OpFailure>,
     /// Whether the apply was stopped before the end (by a failure or a stop request).
     pub interrupted: bool,
+    /// Whether a stop request (not a failure) stopped it.
+    pub stopped: bool,
+    /// Planned operations that never started, in plan order (empty when the apply ran to its
+    /// end): what a second apply still has to do.
+    pub not_done: Vec<(String, Action)>,
     /// The state as saved at the end.
     pub state: State,
 }
@@ -157,7 +165,8 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
             }
         }
     }
-    let mut report = ApplyReport { completed: vec![], failures: vec![], interrupted: false, state: state.clone() };
+    let mut report = ApplyReport { completed: vec![], failures: vec![], interrupted: false, stopped: false, not_done: vec![], state: state.clone() };
+    let mut started = vec![false; ops.len()];
     let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].waiting == 0).collect();
     ready.reverse();
     let mut running = JoinSet::new();
@@ -167,9 +176,11 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
         if options.stop.load(Ordering::SeqCst) && !stopping {
             stopping = true;
             report.interrupted = true;
+            report.stopped = true;
         }
         while !stopping && running.len() < parallelism {
             let Some(i) = ready.pop() else { break };
+            started[i] = true;
             let change = plan.changes[ops[i].change].clone();
             let phase = ops[i].phase;
             let task = prepare(&change, phase, &state, plan, &options.secret_params).map(|t| match t {
@@ -218,6 +229,7 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
                 if let Err(source) = backend.save(&state).await {
                     report.state = state;
                     report.interrupted = true;
+                    report.not_done = not_done(plan, &ops, &started);
                     // Let in-flight work end so that it is not cut off mid-call.
                     while running.join_next().await.is_some() {}
                     return Err(EngineError::Backend { source, report: Box::new(report) });
@@ -249,6 +261,7 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
             stopping = true;
         }
     }
+    report.not_done = not_done(plan, &ops, &started);
     if !stopping {
         update_outputs(&mut state, plan);
         state.serial += 1;
@@ -259,6 +272,19 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     }
     report.state = state;
     Ok(report)
+}
+
+/// The planned operations that never started, once per address (a replace is two operations).
+fn not_done(plan: &Plan, ops: &[Op], started: &[bool]) -> Vec<(String, Action)> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (op, _) in ops.iter().zip(started).filter(|(_, s)| !**s) {
+        let change = &plan.changes[op.change];
+        if seen.insert(change.address.as_str()) {
+            out.push((change.address.clone(), change.action));
+        }
+    }
+    out
 }
 
 fn emit(options: &ApplyOptions, change: &ResourceChange, phase: Phase, kind: EventKind) {

@@ -253,6 +253,9 @@ async fn a_stop_request_lets_in_flight_work_finish_and_starts_nothing_new() {
     done.sort();
     assert_eq!(done, vec!["bad", "slow"]);
     assert_eq!(provider.calls().len(), 2, "{:?}", provider.ops());
+    assert!(report.stopped, "a stop request is told apart from a failure");
+    let not_done: Vec<&str> = report.not_done.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(not_done, vec!["bad_sub", "slow_sub"], "what never started is listed for the user");
     let saved = backend.load("half").await.unwrap().unwrap();
     assert_eq!(saved.resources.len(), 2);
 }

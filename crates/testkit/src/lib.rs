@@ -34,6 +34,10 @@
 //! - DescribeLoadBalancers with several ARNs fails only when the missing one comes first.
 //! - Dependency checks on delete are mostly missing.
 
+pub mod fault_proxy;
+
+pub use fault_proxy::{Fault, FaultConfig, FaultProxy, Hold};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
