@@ -146,11 +146,16 @@ async fn a_saved_plan_applies_exactly_and_is_refused_once_state_moves_on() {
 
     let json = project.ok(&["plan", "net", "--json", "--detailed-exitcode"], 0);
     let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(plan["has_changes"], false);
-    assert!(plan["changes"].as_array().unwrap().iter().all(|c| c["action"] == "no_op"));
+    assert_eq!(plan["format_version"], "1.2", "Terraform's plan format");
+    assert_eq!(plan["applyable"], false);
+    assert!(plan["resource_changes"].as_array().unwrap().iter().all(|c| c["change"]["actions"] == serde_json::json!(["no-op"])));
 
     let destroy_plan = project.ok(&["plan", "net", "--destroy", "--json"], 0);
     let plan: serde_json::Value = serde_json::from_str(&destroy_plan.stdout).unwrap();
+    let deletes = plan["resource_changes"].as_array().unwrap().iter().filter(|c| c["change"]["actions"] == serde_json::json!(["delete"])).count();
+    assert_eq!(deletes, 2);
+    let native = project.ok(&["plan", "net", "--destroy", "--json", "--json-format", "native"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&native.stdout).unwrap();
     assert_eq!(plan["summary"]["destroy"], 2);
     project.ok(&["destroy", "net", "--auto-approve"], 0);
     assert!(ec2.describe_vpcs().filters(owned_by(&name)).send().await.unwrap().vpcs().is_empty());

@@ -59,9 +59,12 @@ pub enum Command {
         /// Save the plan to FILE for `clawform apply FILE`.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Print the plan as JSON on stdout.
+        /// Print the plan as JSON on stdout (Terraform's plan format unless --json-format native).
         #[arg(long)]
         json: bool,
+        /// The JSON written by --json.
+        #[arg(long, value_enum, default_value_t = JsonFormat::Terraform, requires = "json")]
+        json_format: JsonFormat,
         /// Exit 0 with no changes, 1 on error, 2 with changes.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -175,11 +178,32 @@ pub enum Command {
         #[command(flatten)]
         params: ParamArgs,
     },
+    /// Show a plan saved with `plan --out`: as `plan` prints it, or as JSON.
+    Show {
+        /// The plan file.
+        planfile: PathBuf,
+        /// Print as JSON (Terraform's plan format unless --json-format native).
+        #[arg(long)]
+        json: bool,
+        /// The JSON written by --json.
+        #[arg(long, value_enum, default_value_t = JsonFormat::Terraform, requires = "json")]
+        json_format: JsonFormat,
+    },
     /// Remove a stale lock left by a process that died.
     ForceUnlock {
         /// Stack name.
         stack: String,
     },
+}
+
+/// Which JSON a plan is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsonFormat {
+    /// Terraform's machine-readable plan (format version 1.2), as `terraform show -json` writes
+    /// it: what checkov, OPA and other policy tools read.
+    Terraform,
+    /// clawform's own plan document (the saved plan file's format).
+    Native,
 }
 
 /// `clawform state …`.
@@ -267,11 +291,19 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Plan the template against every tenant.
+    /// Plan the template against every tenant (--all), or against one tenant, new or existing
+    /// (`--json` then writes Terraform's plan format, for policy checks).
     Plan {
-        /// Every tenant (required: one tenant is `plan` on its own stack).
-        #[arg(long, required = true)]
+        /// One tenant's id.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every existing tenant (`--json`: a list of {id, summary, has_changes, plan} with
+        /// clawform's own plan documents).
+        #[arg(long)]
         all: bool,
+        /// With ID: where the secrets of a new tenant come from (a new tenant's plan needs them).
+        #[command(flatten)]
+        secrets: SecretArgs,
         /// Exit 2 when any tenant has changes.
         #[arg(long)]
         detailed_exitcode: bool,

@@ -2,6 +2,7 @@
 
 pub mod args;
 mod render;
+mod show;
 mod cost;
 mod tenant;
 
@@ -117,7 +118,8 @@ pub async fn run(cli: Cli, stop: Arc<std::sync::atomic::AtomicBool>) -> u8 {
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
     match command {
         Command::Validate { stack, params } => validate(ctx, &stack, &params),
-        Command::Plan { stack, out, json, detailed_exitcode, destroy, refresh, params } => plan_cmd(ctx, &stack, out.as_deref(), json, detailed_exitcode, destroy, refresh, &params).await,
+        Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, params } => plan_cmd(ctx, &stack, out.as_deref(), json.then_some(json_format), detailed_exitcode, destroy, refresh, &params).await,
+        Command::Show { planfile, json, json_format } => show::show_cmd(ctx, &planfile, json.then_some(json_format)),
         Command::Apply { target, auto_approve, refresh, refresh_only, parallelism, params } => {
             if refresh_only {
                 return refresh_only_cmd(ctx, &target).await;
@@ -208,18 +210,10 @@ async fn plan_stack(ctx: &Ctx, stack: &clawform::Stack, refresh: bool) -> Result
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn plan_cmd(ctx: &Ctx, stack: &str, out: Option<&Path>, json: bool, detailed: bool, destroy: bool, refresh: bool, params: &ParamArgs) -> Result<u8, Failure> {
+async fn plan_cmd(ctx: &Ctx, stack: &str, out: Option<&Path>, json: Option<args::JsonFormat>, detailed: bool, destroy: bool, refresh: bool, params: &ParamArgs) -> Result<u8, Failure> {
     let (plan, drift) = make_plan(ctx, stack, destroy, refresh, params).await?;
-    if json {
-        let mut value = serde_json::to_value(&plan).map_err(|e| Failure(e.to_string()))?;
-        if let Json::Object(m) = &mut value {
-            m.insert("summary".into(), serde_json::to_value(plan.summary()).unwrap_or(Json::Null));
-            m.insert("has_changes".into(), Json::Bool(plan.has_changes()));
-            if let Some(d) = &drift {
-                m.insert("drift".into(), serde_json::to_value(d).unwrap_or(Json::Null));
-            }
-        }
-        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
+    if let Some(format) = json {
+        show::print_plan_json(ctx, &plan, drift.as_ref(), format)?;
     } else {
         if let Some(d) = drift.as_ref().filter(|d| d.has_drift()) {
             print!("{}", render::drift_before_plan(d, ctx.style));
@@ -228,7 +222,7 @@ async fn plan_cmd(ctx: &Ctx, stack: &str, out: Option<&Path>, json: bool, detail
     }
     if let Some(path) = out {
         Workspace::write_plan(path, &plan)?;
-        if !json {
+        if json.is_none() {
             println!("\nSaved the plan to {}. To apply exactly it: clawform apply {}", path.display(), path.display());
         }
     }

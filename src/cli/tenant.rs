@@ -114,7 +114,21 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             print_info(&info, json)?;
             Ok(OK)
         }
-        TenantCommand::Plan { all: _, detailed_exitcode, json, params } => {
+        TenantCommand::Plan { id: Some(id), detailed_exitcode, json, params, secrets: secret_args, .. } => {
+            let mut secrets = secrets(&secret_args)?;
+            // A new tenant's token would be generated at create; any stands in for it here.
+            if secrets.gateway_token.is_none() && !tenants.ids().await?.contains(&id) {
+                secrets.gateway_token = Some(clawform::tenants::generate_gateway_token()?);
+            }
+            let plan = tenants.plan(&id, &parse_params(&params)?, &secrets).await?;
+            if json {
+                super::show::print_plan_json(ctx, &plan, None, super::args::JsonFormat::Terraform)?;
+            } else {
+                print!("{}", render::plan(&plan, ctx.style));
+            }
+            Ok(if detailed_exitcode && plan.has_changes() { CHANGES } else { OK })
+        }
+        TenantCommand::Plan { detailed_exitcode, json, params, .. } => {
             let plans = tenants.plan_all(&parse_params(&params)?).await?;
             let changed = plans.iter().filter(|(_, p)| p.has_changes()).count();
             if json {

@@ -14,6 +14,7 @@ pub mod schema;
 pub mod source;
 pub mod stack;
 pub mod state;
+pub mod tfjson;
 pub mod value;
 
 pub use backend::{BackendError, LocalBackend, LockInfo, StateBackend};

@@ -45,6 +45,13 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn validate(&self) -> Vec<FieldError> {
         Vec::new()
     }
+
+    /// Reshapes attribute values (resolved, possibly partial) into the Terraform provider's
+    /// shapes where this type's differ, for Terraform's JSON plan (`crate::tfjson`): a number
+    /// Terraform writes as a string, text it holds base64-encoded. Most types need nothing.
+    fn terraform_values(values: &mut serde_json::Value) {
+        let _ = values;
+    }
 }
 
 /// A decoded resource body failed to match its type.
@@ -72,6 +79,10 @@ pub trait ResourceKind: Send + Sync {
     fn force_new(&self) -> &'static [&'static str];
     /// Attributes that are secret.
     fn sensitive(&self) -> &'static [&'static str];
+    /// See [`Resource::terraform_values`].
+    fn terraform_values(&self, values: &mut serde_json::Value) {
+        let _ = values;
+    }
 }
 
 /// Adapts a [`Resource`] struct to [`ResourceKind`].
@@ -119,6 +130,10 @@ impl<R: Resource> ResourceKind for Kind<R> {
 
     fn sensitive(&self) -> &'static [&'static str] {
         R::SENSITIVE
+    }
+
+    fn terraform_values(&self, values: &mut serde_json::Value) {
+        R::terraform_values(values)
     }
 }
 

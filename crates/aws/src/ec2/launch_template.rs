@@ -105,6 +105,13 @@ impl Resource for LaunchTemplate {
     const COMPUTED: &'static [&'static str] = &["id", "arn", "latest_version"];
     const FORCE_NEW: &'static [&'static str] = &["name"];
 
+    /// Terraform's `user_data` is base64 (`base64encode(...)`); clawform's is the script.
+    fn terraform_values(values: &mut Json) {
+        if let Some(Json::String(text)) = values.get_mut("user_data") {
+            *text = base64::encode(text.as_bytes());
+        }
+    }
+
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Some(name) = self.name.literal() {

@@ -205,6 +205,15 @@ impl Resource for EcsTaskDefinition {
     const FORCE_NEW: &'static [&'static str] =
         &["family", "network_mode", "requires_compatibilities", "cpu", "memory", "execution_role_arn", "task_role_arn", "container_definitions"];
 
+    /// Terraform's `cpu` and `memory` are strings.
+    fn terraform_values(values: &mut Json) {
+        for key in ["cpu", "memory"] {
+            if let Some(size) = values.get_mut(key).filter(|v| v.is_number()) {
+                *size = Json::String(size.to_string());
+            }
+        }
+    }
+
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Some(family) = self.family.literal() {

@@ -139,6 +139,13 @@ impl Resource for LbTargetGroup {
     const COMPUTED: &'static [&'static str] = &["id", "arn", "arn_suffix"];
     const FORCE_NEW: &'static [&'static str] = &["name", "port", "protocol", "target_type", "vpc_id"];
 
+    /// Terraform's `deregistration_delay` is a string of seconds.
+    fn terraform_values(values: &mut serde_json::Value) {
+        if let Some(delay) = values.get_mut("deregistration_delay").filter(|d| d.is_number()) {
+            *delay = serde_json::Value::String(delay.to_string());
+        }
+    }
+
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Some(name) = self.name.literal() {
