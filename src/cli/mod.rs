@@ -4,6 +4,7 @@ pub mod args;
 mod render;
 mod show;
 mod cost;
+mod progress;
 mod tenant;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -337,7 +338,7 @@ async fn execute(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failu
 async fn run_plan(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failure> {
     let provider = ctx.provider().await;
     let mut options = ApplyOptions { parallelism, stop: ctx.stop.clone(), ..Default::default() };
-    options.on_event = Some(Arc::new(|e| println!("{}", render::event(e))));
+    options.on_event = Some(progress::Progress::for_stdout().sink());
     let result = ctx.workspace.apply_locked(plan, provider, &options).await;
     let report = match result {
         Ok(r) => r,
@@ -371,8 +372,8 @@ fn finish(ctx: &Ctx, plan: &Plan, report: &ApplyReport) -> Result<u8, Failure> {
         message.push_str(&format!("state of stack `{}` saved with what completed ({added} added, {changed} changed, {destroyed} destroyed); run apply again to finish", plan.stack));
         return Err(Failure(message));
     }
-    let verb = if plan.destroy { "Destroy" } else { "Apply" };
-    println!("\n{} Resources: {added} added, {changed} changed, {destroyed} destroyed.", ctx.style.green(&format!("{verb} complete!")));
+    let (done, resources) = progress::summary(plan.destroy, added, changed, destroyed);
+    println!("\n{} {resources}", ctx.style.green(&done));
     if !report.state.outputs.is_empty() {
         println!("\nOutputs:\n");
         for (k, v) in &report.state.outputs {
