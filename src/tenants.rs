@@ -16,6 +16,12 @@ use serde_json::{json, Value as Json};
 
 use crate::workspace::{Workspace, WorkspaceError};
 
+/// The platform stack whose load balancer shards tenants are placed on.
+pub const BASE_STACK: &str = "base";
+/// The lock taken while a new tenant's shard is chosen and recorded.
+pub const PLACEMENT_LOCK: &str = "tenants-placement";
+/// How long a new tenant waits for others' placements (and a shard being added) to finish.
+pub const PLACEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// The template every tenant is made from (`stacks/tenant.yaml`).
 pub const TEMPLATE: &str = "tenant";
 /// Prefix of a tenant's stack name: tenant `abc123` is stack `tenant-abc123`.
@@ -93,7 +99,9 @@ pub struct TenantInfo {
     pub stack: String,
     /// `http://<load balancer DNS name>/<id>/`.
     pub url: Option<String>,
-    /// The listener rule's priority on the shared listener.
+    /// The load balancer shard it is on.
+    pub shard: Option<u64>,
+    /// The listener rule's priority on its shard's listener.
     pub priority: Option<Json>,
     /// Every output of the tenant's stack (ARNs, names), none of them secret.
     pub outputs: IndexMap<String, Json>,
@@ -105,10 +113,35 @@ impl TenantInfo {
             id: id.to_string(),
             stack: state.stack.clone(),
             url: state.outputs.get("url").and_then(Json::as_str).map(str::to_string),
+            shard: state.outputs.get("shard").and_then(Json::as_u64),
             priority: state.outputs.get("listener_rule_priority").cloned(),
             outputs: state.outputs.clone(),
         }
     }
+}
+
+/// The base stack's load balancer shards and the tenants on each.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ShardLayout {
+    /// Each shard's load balancer DNS name, by shard number.
+    pub dns_names: Vec<String>,
+    /// Tenants a shard holds at most.
+    pub per_load_balancer: usize,
+    /// Whether a shard is added when all are full (`shards: auto`).
+    pub auto: bool,
+    /// Tenant ids on each shard (new tenants included as soon as they are placed).
+    pub tenants: Vec<Vec<String>>,
+}
+
+enum Placement {
+    Existing(usize),
+    New(usize),
+    NewShard(usize),
+}
+
+/// The shard recorded in a tenant's state (as long as it holds or is about to hold resources).
+fn recorded_shard(state: &State) -> Option<usize> {
+    state.param_overrides.get("shard").and_then(Json::as_u64).map(|s| s as usize)
 }
 
 /// Tenant operations over a workspace.
@@ -145,30 +178,92 @@ impl Tenants {
         Ok(stack)
     }
 
-    /// Refuses, before any AWS call, a new tenant that the load balancer could not hold.
-    async fn check_room(&self, id: &str) -> Result<(), WorkspaceError> {
-        let existing: Vec<String> = self.list().await?.into_iter().map(|t| t.id).collect();
-        if existing.iter().any(|e| e == id) {
-            return Ok(());
-        }
-        let quota = match self.workspace.state("base").await? {
-            Some(base) => base.outputs.get("tenants_per_load_balancer").and_then(Json::as_u64).unwrap_or(DEFAULT_TENANTS_PER_LOAD_BALANCER),
-            None => DEFAULT_TENANTS_PER_LOAD_BALANCER,
+    /// The base stack's load balancer shards and how many tenants each holds.
+    pub async fn shards(&self) -> Result<ShardLayout, WorkspaceError> {
+        let base = self.workspace.state(BASE_STACK).await?.filter(|s| !s.resources.is_empty()).ok_or_else(|| WorkspaceError::MissingDependency { stack: TEMPLATE.into(), other: BASE_STACK.into() })?;
+        let outputs = &base.outputs;
+        let dns_names: Vec<String> = match outputs.get("alb_dns_names").and_then(Json::as_array) {
+            Some(list) => list.iter().filter_map(Json::as_str).map(str::to_string).collect(),
+            None => outputs.get("alb_dns_name").and_then(Json::as_str).map(|d| vec![d.to_string()]).unwrap_or_default(),
         };
-        let quota = quota.min(DEFAULT_TENANTS_PER_LOAD_BALANCER);
-        if existing.len() as u64 >= quota {
-            return Err(WorkspaceError::Tenant(format!(
-                "the load balancer already holds {} tenants, its quota ({quota}: one target group and one listener rule each; AWS allows at most 100 target groups per load balancer); destroy a tenant or add a load balancer before creating `{id}`",
-                existing.len()
-            )));
+        let per_load_balancer = outputs.get("tenants_per_load_balancer").and_then(Json::as_u64).unwrap_or(DEFAULT_TENANTS_PER_LOAD_BALANCER).min(DEFAULT_TENANTS_PER_LOAD_BALANCER) as usize;
+        let auto = outputs.get("load_balancer_shards").and_then(Json::as_str) == Some("auto");
+        let mut tenants = vec![Vec::new(); dns_names.len()];
+        for id in self.ids().await? {
+            let Some(state) = self.workspace.state(&Tenants::stack_name(&id)).await? else { continue };
+            if let Some(shard) = recorded_shard(&state) {
+                if tenants.len() <= shard {
+                    tenants.resize(shard + 1, Vec::new());
+                }
+                tenants[shard].push(id);
+            }
         }
-        Ok(())
+        Ok(ShardLayout { dns_names, per_load_balancer, auto, tenants })
+    }
+
+    /// Chooses tenant `id`'s shard: the one it is on, or for a new tenant the first with room.
+    /// Refuses, before any AWS call, a new tenant that no shard can take when shards are fixed.
+    async fn place(&self, id: &str) -> Result<Placement, WorkspaceError> {
+        if let Some(state) = self.workspace.state(&Tenants::stack_name(id)).await? {
+            if let Some(shard) = recorded_shard(&state) {
+                return Ok(Placement::Existing(shard));
+            }
+        }
+        let layout = self.shards().await?;
+        if let Some(shard) = (0..layout.dns_names.len()).find(|s| layout.tenants.get(*s).map_or(0, Vec::len) < layout.per_load_balancer) {
+            return Ok(Placement::New(shard));
+        }
+        let count = layout.dns_names.len();
+        if layout.auto {
+            return Ok(Placement::NewShard(count));
+        }
+        Err(WorkspaceError::Tenant(format!(
+            "every load balancer shard is full ({count} shard(s) × {} tenants: one target group and one listener rule each; AWS allows at most 100 target groups per load balancer); add a shard with `clawform apply base --param shards={}` (or `--param shards=auto`) before creating `{id}`",
+            layout.per_load_balancer,
+            count + 1
+        )))
+    }
+
+    /// Grows the base stack to `shards` load balancer shards (`shards: auto`), under its lock.
+    async fn add_shard(&self, shards: usize, options: &ApplyOptions) -> Result<(), WorkspaceError> {
+        let lock = self.workspace.lock_within(BASE_STACK, "tenant create: add a load balancer shard", PLACEMENT_WAIT.max(self.workspace.lock_timeout())).await?;
+        let result = async {
+            let mut base = self.workspace.load(BASE_STACK, &IndexMap::new())?;
+            base.auto_count_minimum = Some(shards);
+            let plan = self.workspace.plan(&base).await?;
+            // Only the new shard: other pending changes to the base stack are a platform
+            // engineer's to review and apply, never a side effect of a user's click.
+            let other: Vec<String> = plan.changes.iter().filter(|c| c.action != clawform_core::Action::NoOp && !(c.action == clawform_core::Action::Create && c.address.ends_with(&format!("[{}]", shards - 1)))).map(|c| format!("{} ({:?})", c.address, c.action)).collect();
+            if !other.is_empty() {
+                return Err(WorkspaceError::Tenant(format!(
+                    "every load balancer shard is full and adding shard {} needs `clawform apply base`, which has other pending changes: {}; review and apply the base stack first",
+                    shards - 1,
+                    other.join(", ")
+                )));
+            }
+            let options = ApplyOptions { secret_params: IndexMap::new(), ..options.clone() };
+            let report = self.workspace.apply_locked(&plan, self.provider.clone(), &options).await?;
+            report_errors(&report)
+        }
+        .await;
+        self.workspace.unlock(BASE_STACK, &lock).await?;
+        result
     }
 
     /// Plans tenant `id` (creating or changing it).
     pub async fn plan(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets) -> Result<Plan, WorkspaceError> {
-        let stack = self.load(id, params, secrets)?;
-        self.check_room(id).await?;
+        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        let shard = match self.place(id).await? {
+            Placement::Existing(s) | Placement::New(s) => s,
+            Placement::NewShard(s) => return Err(WorkspaceError::Tenant(format!("every load balancer shard is full; `clawform tenant create {id}` adds shard {s} first (shards: auto)"))),
+        };
+        self.plan_on(id, shard, params, secrets).await
+    }
+
+    async fn plan_on(&self, id: &str, shard: usize, params: &IndexMap<String, Json>, secrets: &TenantSecrets) -> Result<Plan, WorkspaceError> {
+        let mut params = params.clone();
+        params.insert("shard".into(), json!(shard));
+        let stack = self.load(id, &params, secrets)?;
         // An existing tenant is refreshed first, so what changed outside clawform is put back;
         // a new one has nothing to read and costs no call.
         let applied = self.workspace.state(&stack.name).await?.is_some_and(|s| !s.resources.is_empty());
@@ -179,7 +274,9 @@ impl Tenants {
     }
 
     /// Creates tenant `id` (or brings it to the template), returning what the web app stores.
-    /// The gateway token is generated when `secrets` has none and the tenant is new.
+    /// The gateway token is generated when `secrets` has none and the tenant is new. A new
+    /// tenant goes on the first load balancer shard with room; with `shards: auto` a shard is
+    /// added when all are full.
     pub async fn create(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets, options: &ApplyOptions) -> Result<TenantInfo, WorkspaceError> {
         validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
         let name = Tenants::stack_name(id);
@@ -193,13 +290,47 @@ impl Tenants {
             if secrets.api_key.is_none() && !exists {
                 return Err(WorkspaceError::Tenant(format!("tenant `{id}` is new and needs an API key: pass --api-key-env VAR or --api-key-file FILE")));
             }
-            let plan = self.plan(id, params, &secrets).await?;
+            let shard = self.reserve_shard(id, options).await?;
+            let plan = self.plan_on(id, shard, params, &secrets).await?;
             let report = self.workspace.apply_locked(&plan, self.provider.clone(), &with_secrets(options, &secrets)).await?;
             report_errors(&report)?;
             Ok(TenantInfo::from_state(id, &report.state))
         }
         .await;
         self.workspace.unlock(&name, &lock).await?;
+        result
+    }
+
+    /// The shard tenant `id` is on, or, for a new tenant, a shard chosen and recorded in its
+    /// state before anything is created, under a lock all placements share, so that tenants
+    /// created at the same moment never overfill a load balancer.
+    async fn reserve_shard(&self, id: &str, options: &ApplyOptions) -> Result<usize, WorkspaceError> {
+        if let Placement::Existing(shard) = self.place(id).await? {
+            return Ok(shard);
+        }
+        // Placement is quick (a few state reads and one write); concurrent creates queue for it.
+        let lock = self.workspace.lock_within(PLACEMENT_LOCK, "tenant placement", PLACEMENT_WAIT.max(self.workspace.lock_timeout())).await?;
+        let result = async {
+            let shard = match self.place(id).await? {
+                Placement::Existing(s) | Placement::New(s) => s,
+                Placement::NewShard(s) => {
+                    self.add_shard(s + 1, options).await?;
+                    s
+                }
+            };
+            let name = Tenants::stack_name(id);
+            let mut state = match self.workspace.state(&name).await? {
+                Some(s) => s,
+                None => State::new(&name),
+            };
+            state.serial += 1;
+            state.param_overrides.insert("tenant_id".into(), json!(id));
+            state.param_overrides.insert("shard".into(), json!(shard));
+            self.workspace.backend().save(&state).await?;
+            Ok(shard)
+        }
+        .await;
+        self.workspace.unlock(PLACEMENT_LOCK, &lock).await?;
         result
     }
 

@@ -52,6 +52,9 @@ pub enum WorkspaceError {
     /// A tenant operation was refused or failed.
     #[error("{0}")]
     Tenant(String),
+    /// The plan removes something other stacks use.
+    #[error("{0}")]
+    InUse(String),
     /// There is no state for the stack.
     #[error("stack `{0}` has no state: it was never applied (or was destroyed)")]
     NoState(String),
@@ -84,6 +87,11 @@ impl Workspace {
     pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Workspace {
         self.lock_timeout = timeout;
         self
+    }
+
+    /// How long [`Workspace::lock`] waits.
+    pub fn lock_timeout(&self) -> std::time::Duration {
+        self.lock_timeout
     }
 
     /// The resource types stacks may use.
@@ -128,9 +136,12 @@ impl Workspace {
             Some(s) => clawform_core::drift::detect(std::slice::from_ref(s), &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))?,
             None => DriftReport::default(),
         };
+        let stack = &with_recorded_params(stack, state.as_ref());
         let refreshed = state.map(|s| clawform_core::drift::refreshed(&s, &report));
         let external = self.external_outputs(stack).await?;
-        Ok((clawform_core::plan(stack, &self.registry, refreshed.as_ref(), external)?, report))
+        let plan = clawform_core::plan(stack, &self.registry, refreshed.as_ref(), external)?;
+        self.refuse_removing_what_others_use(&plan).await?;
+        Ok((plan, report))
     }
 
     /// Accepts live values into state (`apply --refresh-only`): the stack's state becomes what
@@ -156,6 +167,9 @@ impl Workspace {
         let mut stack = Stack::load_file(&self.stack_path(name), &self.registry)?;
         stack.param_overrides = params.clone();
         stack.param_values()?;
+        // Counts and instance indexes are checked with the values given (without state, an
+        // `auto` count is one).
+        stack.expand(None)?;
         Ok(stack)
     }
 
@@ -168,8 +182,40 @@ impl Workspace {
     /// stacks it references.
     pub async fn plan(&self, stack: &Stack) -> Result<Plan, WorkspaceError> {
         let state = self.backend.load(&stack.name).await?;
+        let stack = &with_recorded_params(stack, state.as_ref());
         let external = self.external_outputs(stack).await?;
-        Ok(clawform_core::plan(stack, &self.registry, state.as_ref(), external)?)
+        let plan = clawform_core::plan(stack, &self.registry, state.as_ref(), external)?;
+        self.refuse_removing_what_others_use(&plan).await?;
+        Ok(plan)
+    }
+
+    /// Refuses a plan that deletes or replaces a resource that another stack's resources use
+    /// (a load balancer shard's listener that holds tenants' rules, say): it would orphan them.
+    async fn refuse_removing_what_others_use(&self, plan: &Plan) -> Result<(), WorkspaceError> {
+        if !plan.changes.iter().any(|c| matches!(c.action, clawform_core::Action::Delete | clawform_core::Action::Replace)) {
+            return Ok(());
+        }
+        let mut others = Vec::new();
+        for name in self.backend.list().await? {
+            if name != plan.stack {
+                if let Some(s) = self.backend.load(&name).await? {
+                    others.push(s);
+                }
+            }
+        }
+        let users = clawform_core::dependents::users_of_removed(plan, &others);
+        if users.is_empty() {
+            return Ok(());
+        }
+        let mut message = format!("the plan for `{}` would delete or replace resources that other stacks use:\n", plan.stack);
+        for u in users.iter().take(10) {
+            message.push_str(&format!("  {} is used by {} in stack `{}`\n", u.removed, u.address, u.stack));
+        }
+        if users.len() > 10 {
+            message.push_str(&format!("  … and {} more\n", users.len() - 10));
+        }
+        message.push_str("destroy or move those first (tenants: `clawform tenant destroy ID`); nothing was changed");
+        Err(WorkspaceError::InUse(message))
     }
 
     async fn external_outputs(&self, stack: &Stack) -> Result<BTreeMap<String, IndexMap<String, Json>>, WorkspaceError> {
@@ -189,13 +235,21 @@ impl Workspace {
     /// Plans the destruction of everything in the stack's state.
     pub async fn plan_destroy(&self, stack: &str) -> Result<Plan, WorkspaceError> {
         let state = self.backend.load(stack).await?.ok_or_else(|| WorkspaceError::NoState(stack.to_string()))?;
-        Ok(clawform_core::plan_destroy(&state, &self.registry))
+        let plan = clawform_core::plan_destroy(&state, &self.registry);
+        self.refuse_removing_what_others_use(&plan).await?;
+        Ok(plan)
     }
 
     /// Takes the stack's lock for `operation`; give it back with [`Workspace::unlock`].
     pub async fn lock(&self, stack: &str, operation: &str) -> Result<LockInfo, WorkspaceError> {
+        self.lock_within(stack, operation, self.lock_timeout).await
+    }
+
+    /// Takes the stack's lock, waiting up to `timeout` for its holder (for short critical
+    /// sections that concurrent callers are expected to queue for).
+    pub async fn lock_within(&self, stack: &str, operation: &str, timeout: std::time::Duration) -> Result<LockInfo, WorkspaceError> {
         let info = LockInfo::for_current_process(operation);
-        let deadline = std::time::Instant::now() + self.lock_timeout;
+        let deadline = std::time::Instant::now() + timeout;
         loop {
             match self.backend.lock(stack, &info).await {
                 Ok(()) => return Ok(info),
@@ -240,4 +294,19 @@ impl Workspace {
         let bytes = serde_json::to_vec_pretty(plan).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })?;
         clawform_core::backend::write_atomically(path, &bytes).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })
     }
+}
+
+/// The stack with the parameters recorded in its state (given with `--param` at an earlier
+/// apply) where no value is given now.
+fn with_recorded_params(stack: &Stack, state: Option<&State>) -> Stack {
+    let mut stack = stack.clone();
+    if let Some(state) = state {
+        for (name, value) in &state.param_overrides {
+            let declared = stack.params.get(name).is_some_and(|p| !p.sensitive);
+            if declared && !stack.param_overrides.contains_key(name) {
+                stack.param_overrides.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    stack
 }

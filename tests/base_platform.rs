@@ -119,7 +119,7 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
 
     // ---- load balancer
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-    let lbs = elb.describe_load_balancers().names("openclaw-alb").send().await.unwrap();
+    let lbs = elb.describe_load_balancers().names("openclaw-alb-0").send().await.unwrap();
     let lb = &lbs.load_balancers()[0];
     assert_eq!(lb.availability_zones().len(), 2);
     let listeners = elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
@@ -169,7 +169,7 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
     assert!(iam.get_role().role_name("openclaw-ecs-execution").send().await.is_err());
     assert!(ecr.describe_repositories().repository_names("openclaw").send().await.is_err());
     assert!(autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("openclaw-ecs-asg").send().await.unwrap().auto_scaling_groups().is_empty());
-    assert!(elb.describe_load_balancers().names("openclaw-alb").send().await.is_err());
+    assert!(elb.describe_load_balancers().names("openclaw-alb-0").send().await.is_err());
     let clusters = ecs.describe_clusters().clusters("openclaw-cluster").send().await.unwrap();
     assert!(clusters.clusters().iter().all(|c| c.status() == Some("INACTIVE")), "{:?}", clusters.clusters());
 }

@@ -47,11 +47,14 @@ fn print_info(info: &TenantInfo, json: bool) -> Result<(), Failure> {
     if let Some(url) = &info.url {
         println!("  url      = {url}");
     }
+    if let Some(s) = &info.shard {
+        println!("  shard    = {s}");
+    }
     if let Some(p) = &info.priority {
         println!("  priority = {p}");
     }
     for (k, v) in &info.outputs {
-        if k != "url" {
+        if !matches!(k.as_str(), "url" | "shard") {
             println!("  {k} = {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
         }
     }
@@ -101,10 +104,11 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
                 println!("No tenants.");
             } else {
                 let width = list.iter().map(|t| t.id.len()).max().unwrap_or(2).max(2);
-                println!("{:<width$}  {:>8}  URL", "ID", "PRIORITY");
+                println!("{:<width$}  {:>5}  {:>8}  URL", "ID", "SHARD", "PRIORITY");
                 for t in &list {
                     let priority = t.priority.as_ref().map(Json::to_string).unwrap_or_else(|| "-".into());
-                    println!("{:<width$}  {:>8}  {}", t.id, priority, t.url.as_deref().unwrap_or("-"));
+                    let shard = t.shard.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+                    println!("{:<width$}  {:>5}  {:>8}  {}", t.id, shard, priority, t.url.as_deref().unwrap_or("-"));
                 }
             }
             Ok(OK)

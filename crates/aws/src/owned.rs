@@ -67,7 +67,7 @@ impl AwsProvider {
                     let tag = |key: &str| mapping.tags().iter().find(|t| t.key() == key).map(|t| t.value().to_string());
                     if let (Some(arn), Some(stack), Some(address)) = (mapping.resource_arn(), tag(STACK_TAG), tag(ADDRESS_TAG)) {
                         if wanted.contains(&stack) {
-                            found.push(Owned { stack, address, arn: arn.to_string() });
+                            found.push(Owned { stack, address: crate::tags::address_from_tag(&address), arn: arn.to_string() });
                         }
                     }
                 }

@@ -14,8 +14,23 @@ pub const ADDRESS_TAG: &str = "clawform:address";
 pub(crate) fn with_ownership(tags: &IndexMap<String, Val<String>>, ctx: &OpContext) -> Result<Vec<(String, String)>, ProviderError> {
     let mut out = plain(tags)?;
     out.push((STACK_TAG.to_string(), ctx.stack.clone()));
-    out.push((ADDRESS_TAG.to_string(), ctx.address.clone()));
+    out.push((ADDRESS_TAG.to_string(), address_tag(&ctx.address)));
     Ok(out)
+}
+
+/// The `clawform:address` tag value of an address. Several services (ELBv2 among them) refuse
+/// `[` and `]` in tag values, so the instance `alb[2]` is tagged `alb.2` (a `.` never occurs in
+/// a stack address otherwise).
+pub fn address_tag(address: &str) -> String {
+    address.replace('[', ".").replace(']', "")
+}
+
+/// The address a `clawform:address` tag value stands for: `alb.2` is `alb[2]`.
+pub fn address_from_tag(value: &str) -> String {
+    match value.split_once('.') {
+        Some((name, index)) => format!("{name}[{index}]"),
+        None => value.to_string(),
+    }
 }
 
 /// The tags as plain pairs.

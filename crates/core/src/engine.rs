@@ -150,6 +150,7 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     }
     let mut state = state.unwrap_or_else(|| State::new(&plan.stack));
     state.params = plan.params.clone();
+    state.param_overrides = plan.param_overrides.clone();
     let mut ops = build_ops(plan, &state);
     // Resources an earlier apply created but could not record (a crash between the create and
     // the state save) carry their ownership tags: find them once, adopt them instead of
@@ -414,6 +415,7 @@ fn scope_of(state: &State, plan: &Plan, secrets: &IndexMap<String, Json>) -> Sco
         unknown: Default::default(),
         external: plan.external_outputs.clone(),
         withheld,
+        counts: plan.counts.clone(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! plug in through [`Provider`] and [`Registry`], and the CLI renders the data it returns.
 
 pub mod backend;
+pub mod dependents;
 pub mod diagnostic;
 pub mod drift;
 pub mod engine;

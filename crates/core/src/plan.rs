@@ -95,6 +95,13 @@ pub struct Plan {
     pub prior_serial: Option<u64>,
     /// Parameter values; sensitive ones only as a digest.
     pub params: IndexMap<String, Json>,
+    /// Parameters given explicitly (not defaults, never secrets): recorded in state so that the
+    /// next plan uses them again.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub param_overrides: IndexMap<String, Json>,
+    /// Instances of each resource with `count`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, usize>,
     /// Names of the sensitive parameters: their values must be given again to apply.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive_params: Vec<String>,
@@ -216,12 +223,15 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         }
     }
     stack.check(registry)?;
+    let source = stack;
+    let (expanded, counts) = stack.expand(state)?;
+    let stack = &expanded;
     let graph = Graph::build(stack)?;
     let params = stack.param_values()?;
     let key = state.map_or(String::new(), |s| s.lineage.clone());
     let sensitive_params = stack.sensitive_params();
     let withheld = sensitive_params.iter().filter(|p| !params.contains_key(*p)).cloned().collect();
-    let mut scope = Scope { params: params.clone(), external: external.clone(), withheld, ..Scope::default() };
+    let mut scope = Scope { params: params.clone(), external: external.clone(), withheld, counts: counts.clone(), ..Scope::default() };
     if let Some(s) = state {
         for r in &s.resources {
             scope.resources.insert(r.address.clone(), r.attributes.clone());
@@ -240,7 +250,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
                 if let Err(errors) = kind.decode(body) {
                     let diagnostics = errors
                         .into_iter()
-                        .map(|e| stack.diag_value(&format!("resources.{address}.{}", e.path), format!("{} `{address}`: {} (with the parameter values given)", config.type_name, e.message)))
+                        .map(|e| source.diag_value(&format!("resources.{}.{}", crate::stack::source_address(address), e.path), format!("{} `{address}`: {} (with the parameter values given)", config.type_name, e.message)))
                         .collect();
                     return Err(PlanError::Stack(StackError::Invalid(diagnostics)));
                 }
@@ -356,6 +366,8 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         prior_lineage: state.map(|s| s.lineage.clone()),
         prior_serial: state.map(|s| s.serial),
         params: stored_params,
+        param_overrides: source.param_overrides.iter().filter(|(k, _)| !sensitive_params.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        counts,
         sensitive_params,
         changes,
         outputs: stack.outputs.clone(),
@@ -376,6 +388,9 @@ pub fn plan_destroy(state: &State, registry: &Registry) -> Plan {
         prior_lineage: Some(state.lineage.clone()),
         prior_serial: Some(state.serial),
         params: state.params.clone(),
+        // A destroyed stack keeps no recorded parameters (a destroyed tenant holds no shard).
+        param_overrides: IndexMap::new(),
+        counts: BTreeMap::new(),
         sensitive_params: vec![],
         changes,
         outputs: IndexMap::new(),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json};
 
-use crate::value::{escape, Part, Reference, Template};
+use crate::value::{escape, OutputIndex, Part, Reference, Template};
 
 /// What templates are resolved against.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +21,8 @@ pub struct Scope {
     pub external: BTreeMap<String, IndexMap<String, Json>>,
     /// Secret parameters whose values were not given: what uses them keeps its applied value.
     pub withheld: HashSet<String>,
+    /// Instances of each resource with `count` (for `${NAME[*].ATTRIBUTE}` lists).
+    pub counts: BTreeMap<String, usize>,
 }
 
 /// Attributes after resolution.
@@ -49,6 +51,14 @@ pub enum ResolveError {
     /// An attribute the resource does not have.
     #[error("`{0}` has no value: the resource does not have that attribute set")]
     Attribute(String),
+    /// An item of a list output that is not there.
+    #[error("`{reference}`: {reason}")]
+    Index {
+        /// The reference.
+        reference: String,
+        /// Why.
+        reason: String,
+    },
     /// An output of another stack that is not there.
     #[error("`{reference}`: stack `{stack}` has no output `{name}`; apply `{stack}` first")]
     Output {
@@ -159,6 +169,18 @@ impl Scope {
         match r {
             Reference::Param(name) if self.withheld.contains(name) => Ok(Resolved::Withheld),
             Reference::Param(name) => self.params.get(name).cloned().map(Resolved::Known).ok_or_else(|| ResolveError::Param(r.to_string())),
+            Reference::CountIndex => Err(ResolveError::Template("`${count.index}` is only meaningful inside a resource with `count`".into())),
+            Reference::Resource { address, attribute } if address.ends_with("[*]") => {
+                let name = &address[..address.len() - 3];
+                let mut items = Vec::new();
+                for i in 0..self.counts.get(name).copied().unwrap_or(0) {
+                    match self.lookup(&Reference::Resource { address: format!("{name}[{i}]"), attribute: attribute.clone() })? {
+                        Resolved::Known(v) => items.push(v),
+                        other => return Ok(other),
+                    }
+                }
+                Ok(Resolved::Known(Json::Array(items)))
+            }
             Reference::Resource { address, attribute } => {
                 if self.unknown.contains(address) {
                     return Ok(Resolved::Unknown);
@@ -169,13 +191,26 @@ impl Scope {
                     _ => Err(ResolveError::Attribute(r.to_string())),
                 }
             }
-            Reference::Output { stack, name } => self
-                .external
-                .get(stack)
-                .and_then(|outputs| outputs.get(name))
-                .cloned()
-                .map(Resolved::Known)
-                .ok_or_else(|| ResolveError::Output { reference: r.to_string(), stack: stack.clone(), name: name.clone() }),
+            Reference::Output { stack, name, index } => {
+                let value = self
+                    .external
+                    .get(stack)
+                    .and_then(|outputs| outputs.get(name))
+                    .ok_or_else(|| ResolveError::Output { reference: r.to_string(), stack: stack.clone(), name: name.clone() })?;
+                let Some(index) = index else { return Ok(Resolved::Known(value.clone())) };
+                let position = match index {
+                    OutputIndex::Number(n) => *n,
+                    OutputIndex::Param(p) => {
+                        let v = self.params.get(p).ok_or_else(|| ResolveError::Param(format!("${{param.{p}}}")))?;
+                        v.as_u64().map(|n| n as usize).ok_or_else(|| ResolveError::Index { reference: r.to_string(), reason: format!("`param.{p}` is {v}, not a position (0, 1, 2…)") })?
+                    }
+                };
+                let items = value.as_array().ok_or_else(|| ResolveError::Index { reference: r.to_string(), reason: format!("output `{name}` of stack `{stack}` is not a list") })?;
+                items.get(position).cloned().map(Resolved::Known).ok_or_else(|| ResolveError::Index {
+                    reference: r.to_string(),
+                    reason: format!("output `{name}` of stack `{stack}` has {} item(s); there is no item {position}", items.len()),
+                })
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Stacks: a name, parameters, resources (address → typed attributes) and outputs, loaded from
 //! YAML or built in code, and checked against a [`Registry`] before anything else happens.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -10,7 +11,8 @@ use serde_json::Value as Json;
 use crate::diagnostic::{Diagnostic, StackError};
 use crate::schema::{Registry, Resource};
 use crate::source::{Location, SourceMap};
-use crate::value::{Reference, Template};
+use crate::state::State;
+use crate::value::{split_address, InstanceIndex, Part, Reference, Template};
 
 /// Files larger than this are refused before parsing: a stack is a few kilobytes.
 pub const MAX_STACK_BYTES: usize = 4 * 1024 * 1024;
@@ -42,6 +44,10 @@ pub struct ResourceConfig {
     /// Addresses this resource must wait for beyond those it references.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// `count`: how many instances (`NAME[0]`, `NAME[1]`…) to make: a number, `auto`, or
+    /// `${param.X}` holding one of those. Absent: one resource at `NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<Json>,
 }
 
 /// A stack: the unit that is planned, applied, locked and stored as one state document.
@@ -59,6 +65,9 @@ pub struct Stack {
     pub resources: IndexMap<String, ResourceConfig>,
     /// Outputs by name: values that may reference resources.
     pub outputs: IndexMap<String, Json>,
+    /// The least number of instances a resource with `count: auto` gets at the next plan
+    /// (`auto` never shrinks on its own: it keeps what state holds, at least one).
+    pub auto_count_minimum: Option<usize>,
     source: SourceMap,
 }
 
@@ -97,6 +106,7 @@ impl Stack {
             tags: IndexMap::new(),
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
+            auto_count_minimum: None,
             source: SourceMap::empty(None),
         }
     }
@@ -104,7 +114,7 @@ impl Stack {
     /// Adds a typed resource at `address`.
     pub fn add<R: Resource>(&mut self, address: &str, resource: R) -> Result<&mut Stack, serde_json::Error> {
         let attributes = serde_json::to_value(&resource)?;
-        self.resources.insert(address.to_string(), ResourceConfig { type_name: R::TYPE.into(), attributes, depends_on: vec![] });
+        self.resources.insert(address.to_string(), ResourceConfig { type_name: R::TYPE.into(), attributes, depends_on: vec![], count: None });
         Ok(self)
     }
 
@@ -258,6 +268,65 @@ impl Stack {
         }
     }
 
+    /// The stack with every resource that has `count` replaced by its instances `NAME[0]`,
+    /// `NAME[1]`…, `${count.index}` and `[count.index]` filled in, and what lists
+    /// (`NAME[*]`) make explicit in `depends_on`. `auto` counts keep what `state` holds (at
+    /// least one, at least [`Stack::auto_count_minimum`]). Returns the instance counts too.
+    pub fn expand(&self, state: Option<&State>) -> Result<(Stack, BTreeMap<String, usize>), StackError> {
+        let params = self.param_values()?;
+        let mut counts = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (name, config) in &self.resources {
+            let Some(count) = &config.count else { continue };
+            match count_value(count, &params) {
+                Ok(CountValue::Fixed(n)) => {
+                    counts.insert(name.clone(), n);
+                }
+                Ok(CountValue::Auto) => {
+                    let applied = state.map_or(0, |s| s.resources.iter().filter(|r| split_address(&r.address).0 == name && r.address.len() > name.len()).count());
+                    counts.insert(name.clone(), applied.max(1).max(self.auto_count_minimum.unwrap_or(0)));
+                }
+                Err(message) => errors.push(self.diag_value(&format!("resources.{name}.count"), message)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(StackError::Invalid(errors));
+        }
+        let mut out = Stack { resources: IndexMap::new(), ..self.clone() };
+        for (name, config) in &self.resources {
+            let instances: Vec<(String, Option<usize>)> = match counts.get(name) {
+                None => vec![(name.clone(), None)],
+                Some(n) => (0..*n).map(|i| (format!("{name}[{i}]"), Some(i))).collect(),
+            };
+            for (address, index) in instances {
+                let path = format!("resources.{name}");
+                let attributes = fill_instance(&config.attributes, index, &counts, &path).map_err(|(at, message)| StackError::Invalid(vec![self.diag_value(&at, message)]))?;
+                let mut depends_on = Vec::new();
+                for dep in &config.depends_on {
+                    match counts.get(dep) {
+                        Some(n) => depends_on.extend((0..*n).map(|i| format!("{dep}[{i}]"))),
+                        None => depends_on.push(dep.clone()),
+                    }
+                }
+                let mut refs = Vec::new();
+                walk_references(&config.attributes, "", &mut refs);
+                for (_, r) in refs {
+                    if let Ok(Reference::Resource { address: a, .. }) = r {
+                        if let (target, Some(InstanceIndex::Splat)) = split_address(&a) {
+                            depends_on.extend((0..counts.get(target).copied().unwrap_or(0)).map(|i| format!("{target}[{i}]")));
+                        }
+                    }
+                }
+                depends_on.dedup();
+                out.resources.insert(address, ResourceConfig { type_name: config.type_name.clone(), attributes, depends_on, count: None });
+            }
+        }
+        for (name, value) in &self.outputs {
+            fill_instance(value, None, &counts, &format!("outputs.{name}")).map_err(|(at, message)| StackError::Invalid(vec![self.diag_value(&at, message)]))?;
+        }
+        Ok((out, counts))
+    }
+
     pub(crate) fn diag_value(&self, path: &str, message: String) -> Diagnostic {
         Diagnostic { location: self.source.value(path), message }
     }
@@ -295,10 +364,13 @@ impl Stack {
             }
             let mut refs = Vec::new();
             walk_references(&config.attributes, &format!("resources.{address}"), &mut refs);
+            if let Some(count) = &config.count {
+                walk_references(count, &format!("resources.{address}.count"), &mut refs);
+            }
             for (path, r) in refs {
                 match r {
                     Ok(r) => {
-                        if let Some(message) = self.reference_problem(&r, registry) {
+                        if let Some(message) = self.reference_problem(&r, registry, config.count.is_some()) {
                             errors.push(self.diag_value(&path, message));
                         }
                     }
@@ -313,6 +385,14 @@ impl Stack {
         }
         // Checks across resources need parameter values; a missing one is reported elsewhere.
         let params: IndexMap<String, Json> = self.params.iter().filter_map(|(k, spec)| self.param_overrides.get(k).or(spec.default.as_ref()).map(|v| (k.clone(), v.clone()))).collect();
+        for (address, config) in &self.resources {
+            let Some(count) = &config.count else { continue };
+            // A count whose parameter has no value is reported with the parameter.
+            let uses_missing_param = count.as_str().and_then(|s| Template::parse(s).ok()).and_then(|t| t.as_single_reference().cloned()).is_some_and(|r| matches!(&r, Reference::Param(p) if !params.contains_key(p)));
+            if let (Err(message), false) = (count_value(count, &params), uses_missing_param) {
+                errors.push(self.diag_value(&format!("resources.{address}.count"), message));
+            }
+        }
         for check in registry.stack_checks() {
             for (path, message) in check(self, &params) {
                 errors.push(self.diag_value(&path, message));
@@ -327,7 +407,7 @@ impl Stack {
             for (path, r) in refs {
                 match r {
                     Ok(r) => {
-                        if let Some(message) = self.reference_problem(&r, registry) {
+                        if let Some(message) = self.reference_problem(&r, registry, false) {
                             errors.push(self.diag_value(&path, message));
                         }
                     }
@@ -338,25 +418,29 @@ impl Stack {
         errors
     }
 
-    fn reference_problem(&self, r: &Reference, registry: &Registry) -> Option<String> {
+    fn reference_problem(&self, r: &Reference, registry: &Registry, counted: bool) -> Option<String> {
         match r {
             Reference::Param(name) => (!self.params.contains_key(name)).then(|| {
                 let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
                 format!("unknown reference `{r}`: no parameter `{name}` is declared under `params:` (declared: {})", list_or_none(&known))
             }),
-            Reference::Resource { address, attribute } => match self.resources.get(address) {
-                None => {
+            Reference::Resource { address, attribute } => {
+                let (name, index) = split_address(address);
+                let Some(target) = self.resources.get(name) else {
                     let known: Vec<&str> = self.resources.keys().map(String::as_str).collect();
-                    Some(format!("unknown reference `{r}`: no resource `{address}` in this stack (resources: {})", list_or_none(&known)))
+                    return Some(format!("unknown reference `{r}`: no resource `{name}` in this stack (resources: {})", list_or_none(&known)));
+                };
+                match (&target.count, &index) {
+                    (Some(_), None) => return Some(format!("`{name}` has `count`: refer to one instance as `${{{name}[0].{attribute}}}`, or to all of them as a list with `${{{name}[*].{attribute}}}`")),
+                    (None, Some(_)) => return Some(format!("`{name}` has no `count`: refer to it as `${{{name}.{attribute}}}`")),
+                    (Some(_), Some(InstanceIndex::Same)) if !counted => return Some(format!("`{r}`: `[count.index]` is only meaningful inside a resource with `count`")),
+                    _ => {}
                 }
-                Some(target) => {
-                    let kind = registry.get(&target.type_name)?;
-                    let attributes = kind.attributes();
-                    (!attributes.contains(&attribute.as_str())).then(|| {
-                        format!("unknown reference `{r}`: `{}` has no attribute `{attribute}`; expected one of: {}", target.type_name, attributes.join(", "))
-                    })
-                }
-            },
+                let kind = registry.get(&target.type_name)?;
+                let attributes = kind.attributes();
+                (!attributes.contains(&attribute.as_str())).then(|| format!("unknown reference `{r}`: `{}` has no attribute `{attribute}`; expected one of: {}", target.type_name, attributes.join(", ")))
+            }
+            Reference::CountIndex => (!counted).then(|| "`${count.index}` is only meaningful inside a resource with `count`".to_string()),
             // Outputs of other stacks are looked up when the stack is planned.
             Reference::Output { .. } => None,
         }
@@ -382,6 +466,10 @@ fn decode_resource(source: &SourceMap, address: &str, body: serde_yaml::Value, r
         Some(v) => serde_yaml::from_value::<Vec<String>>(v)
             .map_err(|_| vec![diag(&format!("{base}.depends_on"), false, "`depends_on` must be a list of resource addresses".into())])?,
     };
+    let count = match body.remove("count") {
+        None => None,
+        Some(v) => Some(decode_count(&v).map_err(|message| vec![diag(&format!("{base}.count"), false, message)])?),
+    };
     let Some(kind) = registry.get(&type_name) else {
         return Err(vec![diag(&format!("{base}.type"), false, unknown_type_message(&type_name, registry))]);
     };
@@ -394,7 +482,98 @@ fn decode_resource(source: &SourceMap, address: &str, body: serde_yaml::Value, r
             })
             .collect::<Vec<_>>()
     })?;
-    Ok(ResourceConfig { type_name, attributes, depends_on })
+    Ok(ResourceConfig { type_name, attributes, depends_on, count })
+}
+
+/// One instance's attributes: `${count.index}` becomes the instance number (a number when it
+/// is the whole value), `NAME[count.index]` becomes `NAME[i]`, and every `NAME[i]` is checked
+/// against NAME's count.
+fn fill_instance(value: &Json, index: Option<usize>, counts: &BTreeMap<String, usize>, path: &str) -> Result<Json, (String, String)> {
+    match value {
+        Json::String(s) if s.contains('$') => {
+            let Ok(template) = Template::parse(s) else { return Ok(value.clone()) };
+            if template.references().all(|r| !matches!(r, Reference::CountIndex | Reference::Resource { .. })) {
+                return Ok(value.clone());
+            }
+            if let (Some(Reference::CountIndex), Some(i)) = (template.as_single_reference(), index) {
+                return Ok(Json::from(i));
+            }
+            let mut parts = Vec::new();
+            for part in template.parts() {
+                parts.push(match part {
+                    Part::Ref(Reference::CountIndex) => Part::Text(index.map(|i| i.to_string()).unwrap_or_default()),
+                    Part::Ref(Reference::Resource { address, attribute }) => {
+                        let (name, which) = split_address(address);
+                        let address = match (which, index) {
+                            (Some(InstanceIndex::Same), Some(i)) => format!("{name}[{i}]"),
+                            (Some(InstanceIndex::Number(i)), _) => {
+                                let n = counts.get(name).copied().unwrap_or(0);
+                                if i >= n {
+                                    return Err((path.to_string(), format!("`${{{address}.{attribute}}}`: `{name}` has {n} instance(s) with the parameter values given; there is no `{name}[{i}]`")));
+                                }
+                                address.clone()
+                            }
+                            _ => address.clone(),
+                        };
+                        Part::Ref(Reference::Resource { address, attribute: attribute.clone() })
+                    }
+                    other => other.clone(),
+                });
+            }
+            Ok(Json::String(Template::from_parts(parts).to_string()))
+        }
+        Json::Array(items) => Ok(Json::Array(items.iter().enumerate().map(|(i, v)| fill_instance(v, index, counts, &format!("{path}.{i}"))).collect::<Result<_, _>>()?)),
+        Json::Object(map) => Ok(Json::Object(map.iter().map(|(k, v)| Ok::<_, (String, String)>((k.clone(), fill_instance(v, index, counts, &format!("{path}.{k}"))?))).collect::<Result<_, _>>()?)),
+        other => Ok(other.clone()),
+    }
+}
+
+/// The address as written in the stack file: `alb[2]` was written as `alb`.
+pub fn source_address(address: &str) -> &str {
+    split_address(address).0
+}
+
+/// The largest `count` accepted: far above any real use, low enough that a typo cannot plan
+/// millions of resources.
+pub const MAX_COUNT: u64 = 1000;
+
+fn decode_count(value: &serde_yaml::Value) -> Result<Json, String> {
+    let expected = "`count` must be a whole number (0 to 1000), `auto`, or `${param.NAME}`";
+    match value {
+        serde_yaml::Value::Number(n) => match n.as_u64() {
+            Some(n) if n <= MAX_COUNT => Ok(Json::from(n)),
+            _ => Err(format!("{expected}; found {n}")),
+        },
+        serde_yaml::Value::String(s) if s == "auto" => Ok(Json::String(s.clone())),
+        serde_yaml::Value::String(s) => match Template::parse(s).ok().as_ref().and_then(Template::as_single_reference) {
+            Some(Reference::Param(_)) => Ok(Json::String(s.clone())),
+            _ => Err(format!("{expected}; found `{s}`")),
+        },
+        _ => Err(expected.to_string()),
+    }
+}
+
+/// What a `count` comes to, given parameter values: a number, or `auto`.
+enum CountValue {
+    Fixed(usize),
+    Auto,
+}
+
+fn count_value(count: &Json, params: &IndexMap<String, Json>) -> Result<CountValue, String> {
+    let value = match count.as_str().and_then(|s| Template::parse(s).ok()) {
+        Some(t) => match t.as_single_reference() {
+            Some(Reference::Param(p)) => params.get(p).cloned().ok_or_else(|| format!("`count` uses `param.{p}`, which has no value"))?,
+            _ => count.clone(),
+        },
+        None => count.clone(),
+    };
+    match &value {
+        Json::String(s) if s == "auto" => Ok(CountValue::Auto),
+        // `--param shards=3` arrives as a number; from a file or environment it may be text.
+        Json::String(s) => s.parse::<u64>().ok().filter(|n| *n <= MAX_COUNT).map(|n| CountValue::Fixed(n as usize)).ok_or_else(|| format!("`count` is `{s}`; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
+        Json::Number(n) => n.as_u64().filter(|n| *n <= MAX_COUNT).map(|n| CountValue::Fixed(n as usize)).ok_or_else(|| format!("`count` is {n}; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
+        other => Err(format!("`count` is {other}; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
+    }
 }
 
 fn unknown_type_message(type_name: &str, registry: &Registry) -> String {

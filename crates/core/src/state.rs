@@ -21,6 +21,10 @@ pub struct State {
     /// Parameter values of the last apply.
     #[serde(default)]
     pub params: IndexMap<String, Json>,
+    /// Parameters given explicitly (`--param`, not defaults or secrets): the next plan uses them
+    /// again unless given anew.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub param_overrides: IndexMap<String, Json>,
     /// Resources that exist, in the order they were applied.
     pub resources: Vec<StateResource>,
     /// The stack's outputs after the last apply.
@@ -54,6 +58,7 @@ impl State {
             lineage: uuid::Uuid::new_v4().to_string(),
             stack: stack.to_string(),
             params: IndexMap::new(),
+            param_overrides: IndexMap::new(),
             resources: Vec::new(),
             outputs: IndexMap::new(),
         }

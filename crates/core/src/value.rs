@@ -22,21 +22,74 @@ pub enum Reference {
         /// The attribute named.
         attribute: String,
     },
-    /// `${STACK.outputs.NAME}`: an output of another stack (for example a tenant reading `base`).
+    /// `${STACK.outputs.NAME}`: an output of another stack (for example a tenant reading `base`);
+    /// `${STACK.outputs.NAME[2]}` or `${STACK.outputs.NAME[param.X]}` picks one item of a list.
     Output {
         /// The other stack's name.
         stack: String,
         /// The output's name.
         name: String,
+        /// The item of a list output, if one is picked.
+        index: Option<OutputIndex>,
     },
+    /// `${count.index}`: the instance number inside a resource with `count`.
+    CountIndex,
 }
+
+/// Which item of a list output a reference picks.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutputIndex {
+    /// A fixed position.
+    Number(usize),
+    /// The position given by a parameter of the stack.
+    Param(String),
+}
+
+impl fmt::Display for OutputIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputIndex::Number(n) => write!(f, "{n}"),
+            OutputIndex::Param(p) => write!(f, "param.{p}"),
+        }
+    }
+}
+
+/// How a reference names one instance of a resource with `count`: `NAME[2]`, `NAME[*]` (all of
+/// them, as a list) or `NAME[count.index]` (the instance with the same number).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstanceIndex {
+    /// One instance.
+    Number(usize),
+    /// Every instance, as a list.
+    Splat,
+    /// The instance with the referencing resource's own number.
+    Same,
+}
+
+/// Splits a resource address into its name and instance index: `alb[2]` → (`alb`, 2).
+pub fn split_address(address: &str) -> (&str, Option<InstanceIndex>) {
+    let Some(open) = address.find('[') else { return (address, None) };
+    let Some(inner) = address[open + 1..].strip_suffix(']') else { return (address, None) };
+    let index = match inner {
+        "*" => InstanceIndex::Splat,
+        "count.index" => InstanceIndex::Same,
+        n => match canonical_number(n) {
+            Some(n) => InstanceIndex::Number(n),
+            None => return (address, None),
+        },
+    };
+    (&address[..open], Some(index))
+}
+
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reference::Param(name) => write!(f, "${{param.{name}}}"),
             Reference::Resource { address, attribute } => write!(f, "${{{address}.{attribute}}}"),
-            Reference::Output { stack, name } => write!(f, "${{{stack}.outputs.{name}}}"),
+            Reference::Output { stack, name, index: None } => write!(f, "${{{stack}.outputs.{name}}}"),
+            Reference::Output { stack, name, index: Some(i) } => write!(f, "${{{stack}.outputs.{name}[{i}]}}"),
+            Reference::CountIndex => write!(f, "${{count.index}}"),
         }
     }
 }
@@ -76,20 +129,58 @@ impl Reference {
     /// Parses the inside of `${...}`.
     pub fn parse(inner: &str) -> Result<Reference, TemplateError> {
         let err = |reason: &str| TemplateError { text: format!("${{{inner}}}"), reason: reason.to_string() };
-        let parts: Vec<&str> = inner.trim().split('.').collect();
-        if parts.iter().any(|p| !is_name(p)) {
-            return Err(err("expected `${ADDRESS.ATTRIBUTE}`, `${param.NAME}` or `${STACK.outputs.NAME}` made of letters, digits, `_` and `-`"));
+        let expected = "expected `${ADDRESS.ATTRIBUTE}`, `${ADDRESS[N].ATTRIBUTE}`, `${param.NAME}`, `${count.index}` or `${STACK.outputs.NAME}`";
+        let inner = inner.trim();
+        if inner == "count.index" {
+            return Ok(Reference::CountIndex);
         }
-        match parts.as_slice() {
-            ["param", name] => Ok(Reference::Param(name.to_string())),
-            [stack, "outputs", name] => Ok(Reference::Output { stack: stack.to_string(), name: name.to_string() }),
-            [address, attribute] => Ok(Reference::Resource { address: address.to_string(), attribute: attribute.to_string() }),
-            _ => Err(err("expected `${ADDRESS.ATTRIBUTE}`, `${param.NAME}` or `${STACK.outputs.NAME}`")),
+        // An index in brackets may hold a dot (`[count.index]`, `[param.shard]`): take it out
+        // before splitting on dots.
+        let (head, bracket, tail) = match inner.find('[') {
+            Some(open) => {
+                let close = inner[open..].find(']').map(|c| open + c).ok_or_else(|| err("a `[` is never closed with `]`"))?;
+                (&inner[..open], Some(&inner[open + 1..close]), &inner[close + 1..])
+            }
+            None => (inner, None, ""),
+        };
+        let parts: Vec<&str> = head.split('.').collect();
+        if parts.iter().any(|p| !is_name(p)) {
+            return Err(err(&format!("{expected}, made of letters, digits, `_` and `-`")));
+        }
+        match (parts.as_slice(), bracket) {
+            (["param", name], None) => Ok(Reference::Param(name.to_string())),
+            ([stack, "outputs", name], None) => Ok(Reference::Output { stack: stack.to_string(), name: name.to_string(), index: None }),
+            ([stack, "outputs", name], Some(i)) if tail.is_empty() => {
+                let index = match i.strip_prefix("param.") {
+                    Some(p) if is_name(p) => OutputIndex::Param(p.to_string()),
+                    _ => OutputIndex::Number(canonical_number(i).ok_or_else(|| err("expected a number or `param.NAME` between the brackets"))?),
+                };
+                Ok(Reference::Output { stack: stack.to_string(), name: name.to_string(), index: Some(index) })
+            }
+            ([address, attribute], None) => Ok(Reference::Resource { address: address.to_string(), attribute: attribute.to_string() }),
+            ([address], Some(i)) => {
+                let attribute = tail.strip_prefix('.').filter(|a| is_name(a)).ok_or_else(|| err(&format!("expected an attribute after `{address}[{i}]`, as in `${{{address}[{i}].id}}`")))?;
+                if i != "*" && i != "count.index" && canonical_number(i).is_none() {
+                    return Err(err("expected a number, `*` or `count.index` between the brackets"));
+                }
+                Ok(Reference::Resource { address: format!("{address}[{i}]"), attribute: attribute.to_string() })
+            }
+            _ => Err(err(expected)),
         }
     }
 }
 
+fn canonical_number(text: &str) -> Option<usize> {
+    let n: usize = text.parse().ok()?;
+    (n.to_string() == text).then_some(n)
+}
+
 impl Template {
+    /// A template made of these parts.
+    pub fn from_parts(parts: Vec<Part>) -> Template {
+        Template { parts }
+    }
+
     /// Parses template text; `$${` stands for a literal `${`.
     pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
@@ -265,7 +356,24 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Val<T> {
                 };
             }
         }
-        T::deserialize(raw).map(Val::Lit).map_err(|e| D::Error::custom(clean_message(&e.to_string())))
+        match T::deserialize(raw.clone()) {
+            Ok(v) => Ok(Val::Lit(v)),
+            // Scalars convert as Terraform converts them: a number or boolean where text is
+            // expected (`${count.index}` in a name or tag) and numeric text where a number is.
+            Err(e) => converted_scalar(&raw).and_then(|c| T::deserialize(c).ok()).map(Val::Lit).ok_or_else(|| D::Error::custom(clean_message(&e.to_string()))),
+        }
+    }
+}
+
+fn converted_scalar(raw: &serde_yaml::Value) -> Option<serde_yaml::Value> {
+    match raw {
+        serde_yaml::Value::Number(n) => Some(serde_yaml::Value::String(n.to_string())),
+        serde_yaml::Value::Bool(b) => Some(serde_yaml::Value::String(b.to_string())),
+        serde_yaml::Value::String(s) => match serde_yaml::from_str::<serde_yaml::Value>(s).ok()? {
+            v @ (serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_)) => Some(v),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -317,8 +425,25 @@ mod tests {
         assert!(Template::parse("${a.b.c.d}").is_err());
         assert_eq!(
             Template::parse("${base.outputs.listener_arn}").unwrap().as_single_reference(),
-            Some(&Reference::Output { stack: "base".into(), name: "listener_arn".into() })
+            Some(&Reference::Output { stack: "base".into(), name: "listener_arn".into(), index: None })
         );
+    }
+
+    #[test]
+    fn parses_instance_and_list_indexes() {
+        let one = |t: &str| Template::parse(t).unwrap().as_single_reference().cloned().unwrap();
+        assert_eq!(one("${alb[2].arn}"), Reference::Resource { address: "alb[2]".into(), attribute: "arn".into() });
+        assert_eq!(one("${alb[*].dns_name}"), Reference::Resource { address: "alb[*]".into(), attribute: "dns_name".into() });
+        assert_eq!(one("${alb[count.index].arn}"), Reference::Resource { address: "alb[count.index]".into(), attribute: "arn".into() });
+        assert_eq!(one("${count.index}"), Reference::CountIndex);
+        assert_eq!(one("${base.outputs.listener_arns[param.shard]}"), Reference::Output { stack: "base".into(), name: "listener_arns".into(), index: Some(OutputIndex::Param("shard".into())) });
+        assert_eq!(one("${base.outputs.listener_arns[1]}").to_string(), "${base.outputs.listener_arns[1]}");
+        for bad in ["${alb[01].arn}", "${alb[x].arn}", "${alb[1]}", "${alb[1.arn}", "${a.outputs.b[-1]}", "${alb[1].arn.x}"] {
+            assert!(Template::parse(bad).is_err(), "{bad} must be refused");
+        }
+        assert_eq!(split_address("alb[3]"), ("alb", Some(InstanceIndex::Number(3))));
+        assert_eq!(split_address("alb"), ("alb", None));
+        assert_eq!(split_address("alb[*]"), ("alb", Some(InstanceIndex::Splat)));
     }
 
     #[test]

@@ -188,7 +188,7 @@ impl AutoscalingGroup {
         }
         if let Some(ctx) = ctx {
             tags.push(tag(STACK_TAG, &ctx.stack, false));
-            tags.push(tag(ADDRESS_TAG, &ctx.address, false));
+            tags.push(tag(ADDRESS_TAG, &crate::tags::address_tag(&ctx.address), false));
         }
         Ok(tags)
     }

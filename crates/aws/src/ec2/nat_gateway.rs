@@ -95,7 +95,7 @@ impl NatGateway {
             .iter()
             .find(|g| {
                 has_tag(g, STACK_TAG, &ctx.stack)
-                    && has_tag(g, ADDRESS_TAG, &ctx.address)
+                    && has_tag(g, ADDRESS_TAG, &crate::tags::address_tag(&ctx.address))
                     && g.nat_gateway_addresses().iter().any(|a| a.allocation_id() == Some(allocation.as_str()))
             })
             .cloned())

@@ -119,7 +119,7 @@ pub(crate) enum Taken {
 pub(crate) fn taken(tags: &[Tag], ctx: &OpContext) -> Taken {
     let tag = |key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
     match (tag(tags::STACK_TAG), tag(tags::ADDRESS_TAG)) {
-        (Some(s), Some(a)) if s == ctx.stack && a == ctx.address => Taken::Ours,
+        (Some(s), Some(a)) if s == ctx.stack && a == tags::address_tag(&ctx.address) => Taken::Ours,
         (Some(s), Some(a)) => Taken::Theirs(format!("`{a}` of clawform stack `{s}`")),
         _ => Taken::Theirs("not made by clawform".into()),
     }

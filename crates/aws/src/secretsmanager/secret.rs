@@ -134,7 +134,7 @@ impl SecretsmanagerSecret {
             return Err(scheduled_error(name, Some(date.secs())));
         }
         let Some(info) = SecretInfo::from_describe(&found) else { return Err(err) };
-        if info.tag(tags::STACK_TAG) != Some(ctx.stack.as_str()) || info.tag(tags::ADDRESS_TAG) != Some(ctx.address.as_str()) {
+        if info.tag(tags::STACK_TAG) != Some(ctx.stack.as_str()) || info.tag(tags::ADDRESS_TAG) != Some(tags::address_tag(&ctx.address).as_str()) {
             return Err(ProviderError::api(format!(
                 "{}; that secret is not `{}` of stack `{}` (its clawform tags say otherwise), so it is left alone; expected a name not in use in this region",
                 err.message, ctx.address, ctx.stack

@@ -1,0 +1,110 @@
+//! Cross-stack safety: what other stacks' resources use something a plan deletes or replaces.
+//! A tenant's listener rule lives on the base stack's listener; deleting that listener (fewer
+//! load balancer shards, a replacement, `destroy base`) would orphan the rule and leave the
+//! tenant's state describing something gone. Such plans are refused before any AWS call.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use crate::plan::{Action, Plan};
+use crate::state::State;
+
+/// A resource of another stack that uses one the plan removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependent {
+    /// The address, in the planned stack, of the resource removed.
+    pub removed: String,
+    /// The other stack.
+    pub stack: String,
+    /// The resource of the other stack that refers to it.
+    pub address: String,
+}
+
+/// Resources of `others` whose attributes hold the id or ARN of a resource `plan` deletes or
+/// replaces. Identifiers are matched whole, so a short value cannot match by accident.
+pub fn users_of_removed(plan: &Plan, others: &[State]) -> Vec<Dependent> {
+    let mut removed: BTreeMap<String, String> = BTreeMap::new();
+    for change in &plan.changes {
+        if !matches!(change.action, Action::Delete | Action::Replace) {
+            continue;
+        }
+        let Some(before) = &change.before else { continue };
+        for key in ["id", "arn"] {
+            if let Some(value) = before.get(key).and_then(Json::as_str) {
+                if value.len() >= 8 {
+                    removed.insert(value.to_string(), change.address.clone());
+                }
+            }
+        }
+        if let Some(id) = &change.prior_id {
+            if id.len() >= 8 {
+                removed.insert(id.clone(), change.address.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if removed.is_empty() {
+        return out;
+    }
+    for state in others.iter().filter(|s| s.stack != plan.stack) {
+        for resource in &state.resources {
+            let mut found = Vec::new();
+            strings_in(&resource.attributes, &mut |s| {
+                if let Some(address) = removed.get(s) {
+                    found.push(address.clone());
+                }
+            });
+            found.sort();
+            found.dedup();
+            out.extend(found.into_iter().map(|removed| Dependent { removed, stack: state.stack.clone(), address: resource.address.clone() }));
+        }
+    }
+    out
+}
+
+fn strings_in(value: &Json, f: &mut impl FnMut(&str)) {
+    match value {
+        Json::String(s) => f(s),
+        Json::Array(items) => items.iter().for_each(|v| strings_in(v, f)),
+        Json::Object(map) => map.values().for_each(|v| strings_in(v, f)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ResourceChange;
+    use crate::state::StateResource;
+    use serde_json::json;
+
+    fn change(address: &str, action: Action, arn: &str) -> ResourceChange {
+        ResourceChange {
+            address: address.into(),
+            type_name: "aws_lb_listener".into(),
+            action,
+            before: Some(json!({"arn": arn, "port": 80})),
+            after: None,
+            after_unknown: vec![],
+            changed: vec![],
+            replace_because: vec![],
+            sensitive: vec![],
+            computed: vec![],
+            config: None,
+            prior_id: Some(arn.into()),
+        }
+    }
+
+    #[test]
+    fn a_removed_listener_used_by_another_stack_is_found() {
+        let mut plan = crate::plan::plan_destroy(&State::new("base"), &crate::schema::Registry::default());
+        plan.changes = vec![change("http[1]", Action::Delete, "arn:aws:elasticloadbalancing:listener/app/b/1"), change("http[0]", Action::NoOp, "arn:aws:elasticloadbalancing:listener/app/a/0")];
+        let mut tenant = State::new("tenant-a");
+        tenant.resources.push(StateResource { address: "listener_rule".into(), type_name: "aws_lb_listener_rule".into(), id: "r1xxxxxxxx".into(), attributes: json!({"listener_arn": "arn:aws:elasticloadbalancing:listener/app/b/1"}), dependencies: vec![] });
+        let mut other = State::new("tenant-b");
+        other.resources.push(StateResource { address: "listener_rule".into(), type_name: "aws_lb_listener_rule".into(), id: "r2xxxxxxxx".into(), attributes: json!({"listener_arn": "arn:aws:elasticloadbalancing:listener/app/a/0", "port": 80}), dependencies: vec![] });
+        let found = users_of_removed(&plan, &[tenant, other]);
+        assert_eq!(found, vec![Dependent { removed: "http[1]".into(), stack: "tenant-a".into(), address: "listener_rule".into() }]);
+    }
+}
