@@ -135,10 +135,22 @@ pub enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
-    /// Print the dependency graph of a stack as Graphviz DOT.
+    /// Print the dependency graph of a stack as Graphviz DOT (or SVG), coloured by a plan's
+    /// actions with --plan FILE or --with-plan.
     Graph {
         /// Stack name (stacks/NAME.yaml) or path.
         stack: String,
+        /// Colour resources by the actions of this saved plan (`plan --out FILE`).
+        #[arg(long, value_name = "PLANFILE", conflicts_with = "with_plan")]
+        plan: Option<PathBuf>,
+        /// Colour resources by a plan made now against state (no refresh: no AWS call).
+        #[arg(long)]
+        with_plan: bool,
+        /// dot (Graphviz source) or svg (rendered by Graphviz's `dot`, which must be installed).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        #[command(flatten)]
+        params: ParamArgs,
     },
     /// Tenants: one stack per OpenClaw user, made from stacks/tenant.yaml.
     Tenant {
@@ -204,6 +216,15 @@ pub enum JsonFormat {
     Terraform,
     /// clawform's own plan document (the saved plan file's format).
     Native,
+}
+
+/// What `clawform graph` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz source.
+    Dot,
+    /// An SVG picture, rendered by Graphviz's `dot`.
+    Svg,
 }
 
 /// `clawform state …`.

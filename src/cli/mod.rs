@@ -4,6 +4,7 @@ pub mod args;
 mod render;
 mod show;
 mod cost;
+mod graph;
 mod progress;
 mod tenant;
 
@@ -139,11 +140,13 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::State { command: StateCommand::Push { file } } => state_push(ctx, &file).await,
         Command::State { command: StateCommand::Show { stack, address, json } } => state_show(ctx, &stack, &address, json).await,
         Command::Tenant { command } => tenant::run(ctx, command).await,
-        Command::Graph { stack } => {
-            let stack = ctx.workspace.load(&stack, &IndexMap::new())?;
-            let graph = clawform::core::Graph::build(&stack).map_err(|e| Failure(e.to_string()))?;
-            print!("{}", graph.to_dot(&stack));
-            Ok(OK)
+        Command::Graph { stack, plan, with_plan, format, params } => {
+            let source = match (plan.as_deref(), with_plan) {
+                (Some(path), _) => graph::PlanSource::File(path),
+                (None, true) => graph::PlanSource::Now,
+                (None, false) => graph::PlanSource::None,
+            };
+            graph::graph_cmd(ctx, &stack, source, format, &params).await
         }
         Command::Capacity { tenants, trunking, json, params } => cost::capacity_cmd(ctx, tenants, trunking, json, &params),
         Command::Cost { tenants, prices, trunking, json, params } => cost::cost_cmd(ctx, &tenants, prices.as_deref(), trunking, json, &params),

@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 use indexmap::IndexMap;
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::visit::EdgeRef;
 
 use crate::diagnostic::{Diagnostic, StackError};
+use crate::plan::Plan;
 use crate::stack::{walk_references, Stack};
 use crate::value::Reference;
+
+mod dot;
 
 /// A stack's resources ordered by their dependencies.
 #[derive(Debug, Clone)]
@@ -56,20 +58,18 @@ impl Graph {
         deps
     }
 
-    /// The graph in Graphviz DOT, edges pointing from a resource to what it depends on.
+    /// The graph in Graphviz DOT, edges pointing from a resource to what it depends on: see
+    /// [`Graph::to_dot_with_plan`].
     pub fn to_dot(&self, stack: &Stack) -> String {
-        let mut out = format!("digraph \"{}\" {{\n  rankdir = \"RL\";\n  node [shape = box];\n", stack.name);
-        for address in &self.order {
-            let type_name = stack.resources.get(address).map_or("", |c| c.type_name.as_str());
-            out.push_str(&format!("  \"{address}\" [label = \"{address}\\n{type_name}\"];\n"));
-        }
-        let mut edges: Vec<(String, String)> = self.graph.edge_references().map(|e| (self.graph[e.target()].clone(), self.graph[e.source()].clone())).collect();
-        edges.sort();
-        for (from, to) in edges {
-            out.push_str(&format!("  \"{from}\" -> \"{to}\";\n"));
-        }
-        out.push_str("}\n");
-        out
+        self.to_dot_with_plan(stack, None)
+    }
+
+    /// The graph in Graphviz DOT: the stack's resources in a cluster named after it (labelled
+    /// with type and address), outputs of other stacks it reads in a dashed cluster per stack,
+    /// edges from a resource to what it depends on. With a plan, each resource is coloured by its
+    /// action, resources the plan deletes are drawn too, and a legend names the colours.
+    pub fn to_dot_with_plan(&self, stack: &Stack, plan: Option<&Plan>) -> String {
+        dot::render(self, stack, plan)
     }
 }
 
