@@ -52,7 +52,12 @@ pub async fn tagged(project: &Project, stack: &str) -> BTreeMap<String, Vec<Stri
                     continue;
                 }
             }
-            let address = m.tags().iter().find(|t| t.key() == "clawform:address").map(|t| t.value().to_string()).unwrap_or_default();
+            let tag = m.tags().iter().find(|t| t.key() == "clawform:address").map(|t| t.value().to_string()).unwrap_or_default();
+            // Tag values cannot hold brackets: `alb.2` stands for `alb[2]`.
+            let address = match tag.split_once('.') {
+                Some((name, index)) => format!("{name}[{index}]"),
+                None => tag,
+            };
             out.entry(address).or_default().push(arn);
         }
     }
