@@ -201,6 +201,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = JsonFormat::Terraform, requires = "json")]
         json_format: JsonFormat,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Remove a stale lock left by a process that died.
     ForceUnlock {
         /// Stack name.

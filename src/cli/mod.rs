@@ -122,6 +122,10 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Validate { stack, params } => validate(ctx, &stack, &params),
         Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, params } => plan_cmd(ctx, &stack, out.as_deref(), json.then_some(json_format), detailed_exitcode, destroy, refresh, &params).await,
         Command::Show { planfile, json, json_format } => show::show_cmd(ctx, &planfile, json.then_some(json_format)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "clawform", &mut std::io::stdout());
+            Ok(OK)
+        }
         Command::Apply { target, auto_approve, refresh, refresh_only, parallelism, params } => {
             if refresh_only {
                 return refresh_only_cmd(ctx, &target).await;
