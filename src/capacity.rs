@@ -153,6 +153,10 @@ pub struct Platform {
     pub on_demand_base: u32,
     /// Tenants one load balancer shard holds (base param `tenants_per_load_balancer`).
     pub tenants_per_load_balancer: u32,
+    /// The base stack's `shards` param: a fixed count, or none for `auto` (or no such param).
+    pub shards_fixed: Option<u32>,
+    /// Private addresses in the instances' subnets (AWS keeps 5 of each subnet), when known.
+    pub subnet_addresses: Option<u32>,
 }
 
 /// What `tenants` tenants need.
@@ -180,6 +184,13 @@ pub struct CapacityPlan {
     pub shards: u32,
     /// Tenants per shard.
     pub tenants_per_load_balancer: u32,
+    /// Whether the base stack's fixed `shards` count holds them (always with `auto`).
+    pub fits_shards: bool,
+    /// Private addresses the tasks and instances take (one per task ENI, one per instance, one
+    /// more per instance for a trunk interface).
+    pub addresses_needed: u32,
+    /// Private addresses in the instances' subnets, when known.
+    pub subnet_addresses: Option<u32>,
 }
 
 impl Platform {
@@ -195,6 +206,8 @@ impl Platform {
         let tasks = tenants;
         let instances = instances_for(tasks, per).max(self.asg_min_size);
         let on_demand = instances.min(self.on_demand_base);
+        let shards = shards_for(tenants, self.tenants_per_load_balancer);
+        let per_instance_addresses = if self.networking == Networking::AwsvpcTrunking && self.instance.trunk_network_interfaces.is_some() { 2 } else { 1 };
         CapacityPlan {
             tenants,
             tasks,
@@ -204,8 +217,11 @@ impl Platform {
             asg_max_size: self.asg_max_size,
             asg_max_tasks: self.asg_max_size.saturating_mul(per),
             fits_asg: tasks <= self.asg_max_size.saturating_mul(per),
-            shards: shards_for(tenants, self.tenants_per_load_balancer),
+            shards,
             tenants_per_load_balancer: self.tenants_per_load_balancer,
+            fits_shards: self.shards_fixed.is_none_or(|fixed| shards <= fixed),
+            addresses_needed: tasks.saturating_add(instances.saturating_mul(per_instance_addresses)),
+            subnet_addresses: self.subnet_addresses,
             packing,
         }
     }
@@ -325,6 +341,13 @@ pub fn platform_from_stacks(workspace: &Workspace, overrides: &IndexMap<String, 
         .map_or(0, |n| n.min(u32::MAX as u64) as u32);
     let user_data: String = base.resources.values().filter(|r| r.type_name == "aws_launch_template").filter_map(|r| r.attributes.get("user_data").and_then(Json::as_str)).collect::<Vec<_>>().join("\n");
     let trunking = trunking || stack_turns_on_trunking(&base, &base_values);
+    let shards_fixed = match base_values.get("shards") {
+        Some(v) => v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())).map(|n| n.min(u32::MAX as u64) as u32),
+        None => None,
+    };
+    let subnet_addresses = asg.and_then(|a| a.get("vpc_zone_identifier")).and_then(Json::as_array).and_then(|subnets| {
+        subnets.iter().map(|s| subnet_size(&base, s)).sum::<Option<u32>>()
+    });
     Ok(Platform {
         instance_type,
         instance,
@@ -335,7 +358,17 @@ pub fn platform_from_stacks(workspace: &Workspace, overrides: &IndexMap<String, 
         asg_max_size: whole_param(&base, &base_values, "asg_max_size")?,
         on_demand_base,
         tenants_per_load_balancer,
+        shards_fixed,
+        subnet_addresses,
     })
+}
+
+/// Usable addresses of the subnet a `${ADDRESS.id}` reference names (AWS keeps five of each).
+fn subnet_size(base: &clawform_core::Stack, reference: &Json) -> Option<u32> {
+    let address = reference.as_str()?.strip_prefix("${")?.strip_suffix(".id}")?;
+    let cidr = base.resources.get(address)?.attributes.get("cidr_block")?.as_str()?;
+    let prefix: u32 = cidr.split_once('/')?.1.parse().ok()?;
+    (16..=28).contains(&prefix).then(|| (1u32 << (32 - prefix)) - 5)
 }
 
 /// `ECS_RESERVED_MEMORY=N` in user data, MiB (0 when not set).
@@ -437,7 +470,22 @@ mod tests {
             asg_max_size: 20,
             on_demand_base: 1,
             tenants_per_load_balancer: 100,
+            shards_fixed: None,
+            subnet_addresses: Some(502),
         }
+    }
+
+    #[test]
+    fn fixed_shards_and_subnet_addresses_are_checked() {
+        let mut p = platform();
+        let c = p.plan(500);
+        assert_eq!((c.addresses_needed, c.subnet_addresses, c.fits_shards), (750, Some(502), true));
+        p.shards_fixed = Some(2);
+        assert!(!p.plan(500).fits_shards);
+        assert!(p.plan(200).fits_shards);
+        p.networking = Networking::AwsvpcTrunking;
+        // 167 instances, each with its primary and its trunk interface, and 500 task ENIs.
+        assert_eq!(p.plan(500).addresses_needed, 500 + 2 * 167);
     }
 
     #[test]

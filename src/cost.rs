@@ -125,6 +125,8 @@ mod tests {
             asg_max_size: 20,
             on_demand_base: 1,
             tenants_per_load_balancer: 100,
+            shards_fixed: None,
+            subnet_addresses: Some(502),
         }
     }
 

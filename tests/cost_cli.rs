@@ -47,6 +47,11 @@ fn capacity_for_500_tenants_shows_each_limit_and_what_binds() {
     }
     assert!(out.contains("max size 20 (stacks/base.yaml param asg_max_size) does NOT hold them: at most 40 tasks; raise it to at least 250"), "{out}");
     assert!(out.contains("Load balancer shards: 500 tenants / 100 per load balancer = 5"), "{out}");
+    assert!(out.contains("the base stack's shards = auto"), "{out}");
+    // Two private /24 subnets hold 2 × (256 − 5) addresses; 500 task ENIs and 250 instances need more.
+    assert!(out.contains("Private addresses: 750 needed (one per task ENI, one per instance) of 502 in the instances' subnets (AWS keeps 5 per subnet): NOT enough"), "{out}");
+    let fixed = ok(&["capacity", "--tenants", "7", "--param", "shards=2", "--param", "tenants_per_load_balancer=3"]);
+    assert!(fixed.contains("the base stack's shards = 2 is fixed and too few: new tenants are refused past 6; `clawform apply base --param shards=3`"), "{fixed}");
     // Every figure names its source.
     assert!(out.contains("[2] ECS developer guide, \"Reserving Amazon ECS Linux container instance memory\""), "{out}");
     assert!(out.contains("[3] EC2 user guide, \"Maximum IP addresses per network interface\""), "{out}");

@@ -79,6 +79,26 @@ pub(crate) fn render_capacity(platform: &Platform, plan: &CapacityPlan, sheet: &
         plan.tenants_per_load_balancer,
         plan.shards
     );
+    match platform.shards_fixed {
+        Some(fixed) if !plan.fits_shards => {
+            let _ = writeln!(out, "  the base stack's shards = {fixed} is fixed and too few: new tenants are refused past {}; `clawform apply base --param shards={}` (or shards=auto)", fixed.saturating_mul(plan.tenants_per_load_balancer), plan.shards);
+        }
+        Some(fixed) => {
+            let _ = writeln!(out, "  the base stack's shards = {fixed} holds them");
+        }
+        None => {
+            let _ = writeln!(out, "  the base stack's shards = auto: a shard is added when every one is full");
+        }
+    }
+    if let Some(available) = plan.subnet_addresses {
+        let verdict = if plan.addresses_needed <= available { "enough".to_string() } else { format!("NOT enough: widen the private subnets or add more ({} short)", plan.addresses_needed - available) };
+        let _ = writeln!(
+            out,
+            "Private addresses: {} needed (one per task ENI, one per instance{}) of {available} in the instances' subnets (AWS keeps 5 per subnet): {verdict}",
+            plan.addresses_needed,
+            if platform.networking == Networking::AwsvpcTrunking { " and one per trunk interface" } else { "" }
+        );
+    }
     let _ = writeln!(out, "\nSources:");
     for (i, l) in p.limits.iter().enumerate() {
         let source = if l.source.is_empty() { "(none given in the sheet)" } else { l.source.as_str() };
