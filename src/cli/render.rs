@@ -88,6 +88,10 @@ fn header(c: &ResourceChange, style: Style) -> (String, String) {
     match c.action {
         Action::Create => (format!("  # {} will be created", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.green("+"), c.type_name, c.address)),
         Action::Update => (format!("  # {} will be updated in-place", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.yellow("~"), c.type_name, c.address)),
+        Action::Replace if c.create_before_destroy => (
+            format!("  # {} must be replaced (the new one is created before the old one is destroyed)", style.bold(&c.address)),
+            format!("{}{} resource \"{}\" \"{}\" {{", style.green("+"), style.red("/-"), c.type_name, c.address),
+        ),
         Action::Replace => (format!("  # {} must be replaced", style.bold(&c.address)), format!("{}{} resource \"{}\" \"{}\" {{", style.red("-"), style.green("/+"), c.type_name, c.address)),
         Action::Delete => (format!("  # {} will be destroyed", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.red("-"), c.type_name, c.address)),
         Action::NoOp => (String::new(), String::new()),

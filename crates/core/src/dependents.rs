@@ -93,6 +93,8 @@ mod tests {
             computed: vec![],
             config: None,
             prior_id: Some(arn.into()),
+            create_before_destroy: false,
+            deposed: false,
         }
     }
 

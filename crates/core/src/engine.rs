@@ -301,6 +301,7 @@ fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
         let phases: &[Phase] = match c.action {
             Action::NoOp => &[],
             Action::Create | Action::Update => &[Phase::Apply],
+            Action::Replace if c.create_before_destroy => &[Phase::Apply, Phase::Delete],
             Action::Replace => &[Phase::Delete, Phase::Apply],
             Action::Delete => &[Phase::Delete],
         };
@@ -314,7 +315,8 @@ fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
         let me_apply = index.get(&(c.address.clone(), Phase::Apply)).copied();
         let me_delete = index.get(&(c.address.clone(), Phase::Delete)).copied();
         if let (Some(a), Some(d)) = (me_apply, me_delete) {
-            edges.insert((d, a));
+            // Create-before-destroy: the new one first, the old one last.
+            edges.insert(if c.create_before_destroy { (a, d) } else { (d, a) });
         }
         if let (Some(a), Some(config)) = (me_apply, &c.config) {
             for dep in dependencies_of(config) {
@@ -331,9 +333,12 @@ fn build_ops(plan: &Plan, state: &State) -> Vec<Op> {
                 for dep in &prior.dependencies {
                     if let Some(&b) = index.get(&(dep.clone(), Phase::Delete)) {
                         // An update that still reads a replaced `dep` waits for the new one, so
-                        // it cannot also go before the old one is deleted: that is a cycle.
+                        // it cannot also go before the old one is deleted: that is a cycle —
+                        // unless `dep` is created first, when moving to the new one before the
+                        // old one goes is the point.
+                        let created_first = plan.change(dep).is_some_and(|d| d.create_before_destroy);
                         let reads_replacement = index.get(&(dep.clone(), Phase::Apply)).is_some_and(|&a| edges.contains(&(a, first)));
-                        if !reads_replacement {
+                        if created_first || !reads_replacement {
                             edges.insert((first, b));
                         }
                     }
@@ -364,7 +369,11 @@ fn prepare(change: &ResourceChange, phase: Phase, state: &State, plan: &Plan, se
     let ctx = OpContext { stack: plan.stack.clone(), address: change.address.clone() };
     let prior = state.get(&change.address);
     if phase == Phase::Delete {
-        let prior = prior.ok_or_else(|| ProviderError::invalid(format!("{} is not in state any more", change.address)))?;
+        // The old resource of a create-before-destroy (or one left by an interrupted one) is
+        // among the deposed, found by its id: the address already holds the new one.
+        let deposed = state.deposed.iter().find(|r| Some(&r.id) == change.prior_id.as_ref() && (change.deposed || change.create_before_destroy));
+        let prior = deposed.or(prior).ok_or_else(|| ProviderError::invalid(format!("{} is not in state any more", change.address)))?;
+        let ctx = OpContext { stack: plan.stack.clone(), address: prior.address.clone() };
         return Ok(Task::Delete { ctx, type_name: prior.type_name.clone(), id: prior.id.clone(), prior: prior.attributes.clone() });
     }
     let config = change.config.as_ref().ok_or_else(|| ProviderError::invalid(format!("{} has no configuration in the plan", change.address)))?;
@@ -444,8 +453,15 @@ async fn run(provider: &dyn Provider, task: Task) -> Result<Outcome, ProviderErr
 
 fn record(state: &mut State, change: &ResourceChange, phase: Phase, outcome: Outcome, registry: &Registry) {
     match (phase, outcome) {
+        (Phase::Delete, _) | (_, Outcome::Deleted) if change.deposed || change.create_before_destroy => state.deposed.retain(|r| Some(&r.id) != change.prior_id.as_ref()),
         (Phase::Delete, _) | (_, Outcome::Deleted) => state.remove(&change.address),
         (Phase::Apply, Outcome::Applied { applied, mut attributes }) => {
+            // Create-before-destroy: the old resource stays in state, deposed, until deleted.
+            if change.create_before_destroy {
+                if let Some(old) = state.get(&change.address).filter(|r| Some(&r.id) == change.prior_id.as_ref()).cloned() {
+                    state.deposed.push(old);
+                }
+            }
             let type_name = change.config.as_ref().map_or(change.type_name.clone(), |c| c.type_name.clone());
             if let Some(kind) = registry.get(&type_name) {
                 mask_sensitive(&mut attributes, kind.sensitive(), &state.lineage);

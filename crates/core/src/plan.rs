@@ -67,6 +67,13 @@ pub struct ResourceChange {
     pub config: Option<ResourceConfig>,
     /// The id in state, if it exists.
     pub prior_id: Option<String>,
+    /// A replacement that creates the new resource first, moves dependents to it, then deletes
+    /// the old one (Terraform's `["create", "delete"]`); otherwise the old goes first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+    /// The delete of a superseded resource left by an interrupted create-before-destroy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deposed: bool,
 }
 
 /// An output's change.
@@ -284,6 +291,8 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
             computed: computed.clone(),
             config: Some(config.clone()),
             prior_id: prior.map(|p| p.id.clone()),
+            create_before_destroy: false,
+            deposed: false,
         };
         match prior {
             None => {
@@ -306,6 +315,9 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
                 };
                 if change.action == Action::Replace && !resolved.withheld.is_empty() {
                     return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &scope) });
+                }
+                if change.action == Action::Replace {
+                    change.create_before_destroy = may_create_first(kind.create_before_destroy(), &p.attributes, &after, &unknown);
                 }
                 change.changed = changed;
                 change.replace_because = forcing;
@@ -336,6 +348,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
                 changes.push(delete_change(r, registry));
             }
         }
+        changes.extend(s.deposed.iter().map(|r| deposed_change(r, registry)));
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let mut output_changes = IndexMap::new();
@@ -378,7 +391,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
 
 /// Plans the deletion of everything in `state`.
 pub fn plan_destroy(state: &State, registry: &Registry) -> Plan {
-    let mut changes: Vec<ResourceChange> = state.resources.iter().map(|r| delete_change(r, registry)).collect();
+    let mut changes: Vec<ResourceChange> = state.resources.iter().map(|r| delete_change(r, registry)).chain(state.deposed.iter().map(|r| deposed_change(r, registry))).collect();
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let output_changes = state.outputs.iter().map(|(k, v)| (k.clone(), OutputChange { before: Some(v.clone()), after: None, after_unknown: false })).collect();
     Plan {
@@ -430,6 +443,24 @@ fn delete_change(r: &crate::state::StateResource, registry: &Registry) -> Resour
         computed: vec![],
         config: None,
         prior_id: Some(r.id.clone()),
+        create_before_destroy: false,
+        deposed: false,
+    }
+}
+
+/// The delete of an old resource a create-before-destroy replacement superseded. Its address
+/// names it apart from the live resource at the same address.
+fn deposed_change(r: &crate::state::StateResource, registry: &Registry) -> ResourceChange {
+    ResourceChange { address: format!("{} (deposed {})", r.address, r.id), deposed: true, ..delete_change(r, registry) }
+}
+
+/// Whether a replacement can create the new resource before deleting the old: the type allows
+/// it and the two would not collide (some key attribute differs, or is not known yet and so
+/// comes from another new resource).
+fn may_create_first(rule: Option<&[&str]>, before: &Json, after: &Json, unknown: &BTreeSet<String>) -> bool {
+    match rule {
+        None => false,
+        Some(keys) => keys.is_empty() || keys.iter().any(|k| unknown.contains(*k) || !same_value(before.get(*k).unwrap_or(&Json::Null), after.get(*k).unwrap_or(&Json::Null))),
     }
 }
 

@@ -40,6 +40,12 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
     const FORCE_NEW: &'static [&'static str];
     /// Attributes never shown in plans or kept in state in clear.
     const SENSITIVE: &'static [&'static str] = &[];
+    /// Whether a replacement may create the new resource before deleting the old one, and
+    /// which attributes must then differ: `None` (the default) always deletes first (a name
+    /// AWS keeps unique, an attachment that would be undone); `Some(keys)` creates first unless
+    /// every one of `keys` is the same in the old and the new (they would collide: the same
+    /// name, CIDR or port); `Some(&[])` always creates first.
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = None;
 
     /// Checks on literal values beyond their types (CIDR blocks, ranges, lengths).
     fn validate(&self) -> Vec<FieldError> {
@@ -83,6 +89,10 @@ pub trait ResourceKind: Send + Sync {
     fn terraform_values(&self, values: &mut serde_json::Value) {
         let _ = values;
     }
+    /// See [`Resource::CREATE_BEFORE_DESTROY`].
+    fn create_before_destroy(&self) -> Option<&'static [&'static str]> {
+        None
+    }
 }
 
 /// Adapts a [`Resource`] struct to [`ResourceKind`].
@@ -97,6 +107,10 @@ impl<R> Default for Kind<R> {
 impl<R: Resource> ResourceKind for Kind<R> {
     fn type_name(&self) -> &'static str {
         R::TYPE
+    }
+
+    fn create_before_destroy(&self) -> Option<&'static [&'static str]> {
+        R::CREATE_BEFORE_DESTROY
     }
 
     fn decode(&self, body: serde_yaml::Value) -> Result<serde_json::Value, Vec<DecodeError>> {

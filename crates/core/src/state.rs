@@ -27,6 +27,10 @@ pub struct State {
     pub param_overrides: IndexMap<String, Json>,
     /// Resources that exist, in the order they were applied.
     pub resources: Vec<StateResource>,
+    /// Old resources a create-before-destroy replacement has superseded but not yet deleted
+    /// (an apply stopped in between): the next plan deletes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<StateResource>,
     /// The stack's outputs after the last apply.
     #[serde(default)]
     pub outputs: IndexMap<String, Json>,
@@ -59,6 +63,7 @@ impl State {
             stack: stack.to_string(),
             params: IndexMap::new(),
             param_overrides: IndexMap::new(),
+            deposed: Vec::new(),
             resources: Vec::new(),
             outputs: IndexMap::new(),
         }

@@ -6,8 +6,9 @@
 //! - addresses are Terraform's `TYPE.NAME` (`aws_vpc.vpc`), with `index` for an instance of a
 //!   resource with `count` (`aws_lb.alb[0]`);
 //! - actions are Terraform's lists: `["no-op"]`, `["create"]`, `["update"]`, `["delete"]`, and
-//!   `["delete", "create"]` for a replace (clawform replaces delete-then-create, Terraform's
-//!   default; `["create", "delete"]` is create-before-destroy, which clawform does not do);
+//!   `["delete", "create"]` for a replace that deletes first, `["create", "delete"]` for one that
+//!   creates first (where the type allows it and names do not collide); the delete of an old
+//!   resource left by an interrupted create-before-destroy carries `deposed` (its id);
 //! - values known only after apply are left out of `after` (or `null` inside a list) and marked
 //!   `true` in `after_unknown`, at the depth where they are unknown: a security group rule that
 //!   names a group still to be created keeps its ports in `after`;
@@ -122,6 +123,7 @@ fn actions(c: &ResourceChange, destroy: bool, deleted_instance: bool) -> (Json, 
         Action::NoOp => (json!(["no-op"]), None),
         Action::Create => (json!(["create"]), None),
         Action::Update => (json!(["update"]), None),
+        Action::Replace if c.create_before_destroy => (json!(["create", "delete"]), Some("replace_because_cannot_update")),
         Action::Replace => (json!(["delete", "create"]), Some("replace_because_cannot_update")),
         Action::Delete if destroy => (json!(["delete"]), None),
         Action::Delete if deleted_instance => (json!(["delete"]), Some("delete_because_count_index")),
@@ -250,9 +252,15 @@ fn convert(c: &ResourceChange, registry: &Registry, scope: &Scope) -> Converted 
 
 /// The identifying members every resource entry starts with.
 fn identity(c: &ResourceChange, options: &TfOptions) -> Map<String, Json> {
-    let (name, index) = split(&c.address);
+    // A deposed object's address is `NAME (deposed ID)`: Terraform keeps the address and adds
+    // `deposed`.
+    let address = c.address.split(" (deposed ").next().unwrap_or(&c.address);
+    let (name, index) = split(address);
     let mut m = Map::new();
-    m.insert("address".into(), json!(tf_address(&c.type_name, &c.address)));
+    m.insert("address".into(), json!(tf_address(&c.type_name, address)));
+    if c.deposed {
+        m.insert("deposed".into(), json!(c.prior_id));
+    }
     m.insert("mode".into(), json!("managed"));
     m.insert("type".into(), json!(c.type_name));
     m.insert("name".into(), json!(name));

@@ -587,3 +587,78 @@ async fn a_plan_whose_operations_wait_on_each_other_is_reported_not_skipped() {
     assert!(report.failures[0].message.contains("n0") && report.failures[0].message.contains("n1"), "{}", report.failures[0].message);
     assert!(provider.calls().is_empty());
 }
+
+fn targeted(name: &str, port: u16) -> String {
+    format!("stack: cbd\nresources:\n  target:\n    type: test_target\n    name: {name}\n    port: {port}\n  user:\n    type: test_network\n    cidr_block: 10.9.0.0/16\n    name: ${{target.id}}\n")
+}
+
+#[tokio::test]
+async fn a_replacement_whose_name_changes_creates_first_moves_dependents_then_deletes() {
+    let dir = state_dir();
+    let backend = LocalBackend::new(dir.path());
+    let provider = MemoryProvider::new();
+    apply_with(&plan_yaml(&targeted("blue", 80), None), None, &provider, &backend, 10).await.unwrap();
+    let before = backend.load("cbd").await.unwrap().unwrap();
+    let old = before.get("target").unwrap().id.clone();
+    provider.reset_calls();
+
+    let plan = plan_yaml(&targeted("green", 80), Some(&before));
+    let change = plan.change("target").unwrap();
+    assert_eq!((change.action, change.create_before_destroy), (Action::Replace, true));
+    let report = apply_with(&plan, Some(before), &provider, &backend, 10).await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // The provider refuses to delete a target still in use: the order is the only way through.
+    let order = [(Op::Create, "target"), (Op::Update, "user"), (Op::Delete, "target")];
+    for pair in order.windows(2) {
+        let (a, b) = (provider.call(pair[0].0, pair[0].1), provider.call(pair[1].0, pair[1].1));
+        assert!(a.finished < b.started, "{:?} must end before {:?} starts: {:?}", pair[0], pair[1], provider.ops());
+    }
+    assert_eq!(provider.call(Op::Delete, "target").id, Some(old.clone()));
+    let after = backend.load("cbd").await.unwrap().unwrap();
+    assert!(after.deposed.is_empty(), "{:?}", after.deposed);
+    assert_ne!(after.get("target").unwrap().id, old);
+    assert_eq!(after.get("user").unwrap().attributes["name"], json!(after.get("target").unwrap().id));
+    assert!(!plan_yaml(&targeted("green", 80), Some(&after)).has_changes());
+}
+
+#[tokio::test]
+async fn a_replacement_that_keeps_a_unique_name_deletes_first() {
+    let dir = state_dir();
+    let backend = LocalBackend::new(dir.path());
+    let provider = MemoryProvider::new();
+    apply_with(&plan_yaml(&targeted("blue", 80), None), None, &provider, &backend, 10).await.unwrap();
+    let before = backend.load("cbd").await.unwrap().unwrap();
+    let plan = plan_yaml(&targeted("blue", 8080), Some(&before));
+    let change = plan.change("target").unwrap();
+    assert_eq!((change.action, change.create_before_destroy), (Action::Replace, false), "two targets named blue would collide");
+}
+
+#[tokio::test]
+async fn an_old_resource_left_by_an_interrupted_create_before_destroy_is_deleted_next_time() {
+    let dir = state_dir();
+    let backend = LocalBackend::new(dir.path());
+    let provider = MemoryProvider::new();
+    apply_with(&plan_yaml(&targeted("blue", 80), None), None, &provider, &backend, 10).await.unwrap();
+    let before = backend.load("cbd").await.unwrap().unwrap();
+    let old = before.get("target").unwrap().id.clone();
+    provider.fail_deletes("target");
+    let report = apply_with(&plan_yaml(&targeted("green", 80), Some(&before)), Some(before), &provider, &backend, 10).await.unwrap();
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let stuck = backend.load("cbd").await.unwrap().unwrap();
+    assert_eq!(stuck.deposed.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![old.clone()], "the old target is kept, deposed");
+    assert_ne!(stuck.get("target").unwrap().id, old, "the address holds the new one");
+
+    provider.heal("target");
+    provider.reset_calls();
+    let plan = plan_yaml(&targeted("green", 80), Some(&stuck));
+    let deposed: Vec<_> = plan.changes.iter().filter(|c| c.deposed).collect();
+    assert_eq!(deposed.len(), 1);
+    assert_eq!((deposed[0].action, deposed[0].prior_id.clone()), (Action::Delete, Some(old.clone())));
+    let report = apply_with(&plan, Some(stuck), &provider, &backend, 10).await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(provider.call(Op::Delete, "target").id, Some(old.clone()));
+    assert!(provider.live(&old).is_none());
+    let after = backend.load("cbd").await.unwrap().unwrap();
+    assert!(after.deposed.is_empty());
+    assert!(!plan_yaml(&targeted("green", 80), Some(&after)).has_changes());
+}

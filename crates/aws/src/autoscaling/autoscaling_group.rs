@@ -58,6 +58,7 @@ impl Resource for AutoscalingGroup {
     const TYPE: &'static str = "aws_autoscaling_group";
     const COMPUTED: &'static [&'static str] = &["id", "arn"];
     const FORCE_NEW: &'static [&'static str] = &["name"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

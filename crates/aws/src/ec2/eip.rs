@@ -28,6 +28,7 @@ impl Resource for Eip {
     const TYPE: &'static str = "aws_eip";
     const COMPUTED: &'static [&'static str] = &["id", "public_ip", "allocation_id", "arn"];
     const FORCE_NEW: &'static [&'static str] = &["domain"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&[]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -30,6 +30,7 @@ impl Resource for InternetGateway {
     const COMPUTED: &'static [&'static str] = &["id", "arn", "owner_id"];
     // Moving the gateway to another VPC is a detach and an attach, not a new gateway.
     const FORCE_NEW: &'static [&'static str] = &[];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["vpc_id"]);
 }
 
 async fn attach(aws: &Clients, id: &str, vpc: &str) -> Result<(), ProviderError> {

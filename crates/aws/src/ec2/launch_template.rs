@@ -104,6 +104,7 @@ impl Resource for LaunchTemplate {
     const TYPE: &'static str = "aws_launch_template";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "latest_version"];
     const FORCE_NEW: &'static [&'static str] = &["name"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
 
     /// Terraform's `user_data` is base64 (`base64encode(...)`); clawform's is the script.
     fn terraform_values(values: &mut Json) {

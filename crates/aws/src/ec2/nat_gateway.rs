@@ -40,6 +40,7 @@ impl Resource for NatGateway {
     const TYPE: &'static str = "aws_nat_gateway";
     const COMPUTED: &'static [&'static str] = &["id", "public_ip", "network_interface_id"];
     const FORCE_NEW: &'static [&'static str] = &["allocation_id", "subnet_id", "connectivity_type"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["allocation_id"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

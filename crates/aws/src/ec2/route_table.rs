@@ -44,6 +44,7 @@ impl Resource for RouteTable {
     const TYPE: &'static str = "aws_route_table";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "owner_id"];
     const FORCE_NEW: &'static [&'static str] = &["vpc_id"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&[]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

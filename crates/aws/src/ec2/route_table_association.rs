@@ -32,6 +32,7 @@ impl Resource for RouteTableAssociation {
     const TYPE: &'static str = "aws_route_table_association";
     const COMPUTED: &'static [&'static str] = &["id"];
     const FORCE_NEW: &'static [&'static str] = &["subnet_id"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["subnet_id"]);
 }
 
 /// The subnet's explicit association with `table`, if there is one.

@@ -72,6 +72,7 @@ impl Resource for SecurityGroup {
     const TYPE: &'static str = "aws_security_group";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "owner_id"];
     const FORCE_NEW: &'static [&'static str] = &["name", "description", "vpc_id"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name", "vpc_id"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

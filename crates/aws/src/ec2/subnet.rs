@@ -35,6 +35,7 @@ impl Resource for Subnet {
     const TYPE: &'static str = "aws_subnet";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "owner_id", "availability_zone_id"];
     const FORCE_NEW: &'static [&'static str] = &["vpc_id", "cidr_block", "availability_zone"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["vpc_id", "cidr_block"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -36,6 +36,7 @@ impl Resource for Vpc {
     const TYPE: &'static str = "aws_vpc";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "owner_id", "main_route_table_id", "default_security_group_id"];
     const FORCE_NEW: &'static [&'static str] = &["cidr_block", "instance_tenancy"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&[]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

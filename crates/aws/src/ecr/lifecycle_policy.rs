@@ -30,6 +30,7 @@ impl Resource for EcrLifecyclePolicy {
     const TYPE: &'static str = "aws_ecr_lifecycle_policy";
     const COMPUTED: &'static [&'static str] = &["id", "registry_id"];
     const FORCE_NEW: &'static [&'static str] = &["repository"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["repository"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

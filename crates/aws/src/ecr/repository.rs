@@ -59,6 +59,7 @@ impl Resource for EcrRepository {
     const TYPE: &'static str = "aws_ecr_repository";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "registry_id", "repository_url"];
     const FORCE_NEW: &'static [&'static str] = &["name"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -78,6 +78,7 @@ impl Resource for EcsCapacityProvider {
     // `auto_scaling_group_provider.0.auto_scaling_group_arn` forces a new provider too, but core
     // compares top-level attributes only; see the module comment.
     const FORCE_NEW: &'static [&'static str] = &["name"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

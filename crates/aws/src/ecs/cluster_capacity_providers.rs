@@ -61,6 +61,7 @@ impl Resource for EcsClusterCapacityProviders {
     const TYPE: &'static str = "aws_ecs_cluster_capacity_providers";
     const COMPUTED: &'static [&'static str] = &["id"];
     const FORCE_NEW: &'static [&'static str] = &["cluster_name"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["cluster_name"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -152,6 +152,7 @@ impl Resource for EcsService {
     const TYPE: &'static str = "aws_ecs_service";
     const COMPUTED: &'static [&'static str] = &["id", "arn"];
     const FORCE_NEW: &'static [&'static str] = &["name", "cluster", "load_balancer"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name", "cluster"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -204,6 +204,7 @@ impl Resource for EcsTaskDefinition {
     // A revision cannot change: everything but tags makes a new one.
     const FORCE_NEW: &'static [&'static str] =
         &["family", "network_mode", "requires_compatibilities", "cpu", "memory", "execution_role_arn", "task_role_arn", "container_definitions"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&[]);
 
     /// Terraform's `cpu` and `memory` are strings.
     fn terraform_values(values: &mut Json) {

@@ -67,6 +67,7 @@ impl Resource for Lb {
     const TYPE: &'static str = "aws_lb";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "arn_suffix", "dns_name", "zone_id", "vpc_id"];
     const FORCE_NEW: &'static [&'static str] = &["name", "internal", "load_balancer_type"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -79,6 +79,7 @@ impl Resource for LbListener {
     const TYPE: &'static str = "aws_lb_listener";
     const COMPUTED: &'static [&'static str] = &["id", "arn"];
     const FORCE_NEW: &'static [&'static str] = &["load_balancer_arn"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["load_balancer_arn", "port"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -95,6 +95,7 @@ impl Resource for LbListenerRule {
     // kept in state, may be referenced, and is not a change at the next plan.
     const COMPUTED: &'static [&'static str] = &["id", "arn", "priority"];
     const FORCE_NEW: &'static [&'static str] = &["listener_arn"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["listener_arn", "priority"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -138,6 +138,7 @@ impl Resource for LbTargetGroup {
     const TYPE: &'static str = "aws_lb_target_group";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "arn_suffix"];
     const FORCE_NEW: &'static [&'static str] = &["name", "port", "protocol", "target_type", "vpc_id"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
 
     /// Terraform's `deregistration_delay` is a string of seconds.
     fn terraform_values(values: &mut serde_json::Value) {

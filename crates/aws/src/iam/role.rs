@@ -50,6 +50,7 @@ impl Resource for IamRole {
     const TYPE: &'static str = "aws_iam_role";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "unique_id"];
     const FORCE_NEW: &'static [&'static str] = &["name", "path"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -35,6 +35,7 @@ impl Resource for IamRolePolicy {
     const TYPE: &'static str = "aws_iam_role_policy";
     const COMPUTED: &'static [&'static str] = &["id"];
     const FORCE_NEW: &'static [&'static str] = &["role", "name"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["role", "name"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -31,6 +31,7 @@ impl Resource for IamRolePolicyAttachment {
     const TYPE: &'static str = "aws_iam_role_policy_attachment";
     const COMPUTED: &'static [&'static str] = &["id"];
     const FORCE_NEW: &'static [&'static str] = &["role", "policy_arn"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["role", "policy_arn"]);
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

@@ -81,10 +81,27 @@ impl Resource for TestSecret {
     const SENSITIVE: &'static [&'static str] = &["value"];
 }
 
+/// A target that other resources point at by id: `name` and `port` force a new one, and a new
+/// one may be made before the old is deleted unless the name stays (names are unique). The
+/// provider refuses to delete a target while a live resource still holds its id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestTarget {
+    pub name: Val<String>,
+    pub port: Val<u16>,
+}
+
+impl Resource for TestTarget {
+    const TYPE: &'static str = "test_target";
+    const COMPUTED: &'static [&'static str] = &["id", "arn"];
+    const FORCE_NEW: &'static [&'static str] = &["name", "port"];
+    const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
+}
+
 /// The registry of the test types.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
-    r.register::<TestNetwork>().register::<TestSubnet>().register::<TestSecret>();
+    r.register::<TestNetwork>().register::<TestSubnet>().register::<TestSecret>().register::<TestTarget>();
     r
 }
 
@@ -151,6 +168,7 @@ struct Inner {
     live: BTreeMap<String, Live>,
     next_id: usize,
     fail: HashSet<String>,
+    fail_deletes: HashSet<String>,
     delay: Duration,
     delays: HashMap<String, Duration>,
 }
@@ -191,8 +209,14 @@ impl MemoryProvider {
         self.lock().fail.insert(address.to_string());
     }
 
+    /// Makes every later delete for `address` fail (creates and updates still succeed).
+    pub fn fail_deletes(&self, address: &str) {
+        self.lock().fail_deletes.insert(address.to_string());
+    }
+
     /// Lets calls for `address` succeed again.
     pub fn heal(&self, address: &str) {
+        self.lock().fail_deletes.remove(address);
         self.lock().fail.remove(address);
     }
 
@@ -358,8 +382,11 @@ impl Provider for MemoryProvider {
         self.pause(&ctx.address).await;
         let outcome = {
             let mut inner = self.lock();
-            if inner.fail.contains(&ctx.address) {
+            let in_use = |l: &Live| l.attributes.as_object().is_some_and(|m| m.values().any(|v| v.as_str() == Some(id)));
+            if inner.fail.contains(&ctx.address) || inner.fail_deletes.contains(&ctx.address) {
                 Err(ProviderError::api(format!("injected failure for {}", ctx.address)))
+            } else if let (true, Some((user, _))) = (type_name == TestTarget::TYPE, inner.live.iter().find(|(_, l)| in_use(l))) {
+                Err(ProviderError::api(format!("ResourceInUse: {type_name} `{id}` is still used by `{user}`")))
             } else if let Some((sub, _)) = inner.live.iter().find(|(_, l)| l.attributes.get("network_id").and_then(Json::as_str) == Some(id)) {
                 Err(ProviderError::api(format!("DependencyViolation: {type_name} `{id}` still has subnet `{sub}`")))
             } else {
