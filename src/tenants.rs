@@ -105,6 +105,9 @@ pub struct TenantInfo {
     pub priority: Option<Json>,
     /// Every output of the tenant's stack (ARNs, names), none of them secret.
     pub outputs: IndexMap<String, Json>,
+    /// What the web app may want to tell an operator (a full platform, for instance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl TenantInfo {
@@ -116,6 +119,7 @@ impl TenantInfo {
             shard: state.outputs.get("shard").and_then(Json::as_u64),
             priority: state.outputs.get("listener_rule_priority").cloned(),
             outputs: state.outputs.clone(),
+            warnings: vec![],
         }
     }
 }
@@ -270,7 +274,28 @@ impl Tenants {
         if applied {
             return Ok(self.workspace.plan_refreshed(&stack, self.provider.as_ref()).await?.0);
         }
-        self.workspace.plan(&stack).await
+        let mut plan = self.workspace.plan(&stack).await?;
+        plan.warnings.extend(self.capacity_warning(&stack).await?);
+        Ok(plan)
+    }
+
+    /// A warning when the platform cannot run one more task: the Auto Scaling group at its
+    /// maximum size is full. Not a refusal: ECS accepts the service and leaves the task pending
+    /// until the group can grow.
+    async fn capacity_warning(&self, stack: &Stack) -> Result<Option<String>, WorkspaceError> {
+        let Some(base) = self.workspace.state(BASE_STACK).await? else { return Ok(None) };
+        let number = |v: Option<&Json>| v.and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).map(|n| n as u32);
+        let params = stack.param_values()?;
+        let (Some(asg_max), Some(instance_type), Some(cpu), Some(memory)) =
+            (number(base.params.get("asg_max_size")), base.params.get("instance_type").and_then(Json::as_str), number(params.get("cpu")), number(params.get("memory")))
+        else {
+            return Ok(None);
+        };
+        let trunking = base.params.get("awsvpc_trunking").is_some_and(|v| v == &json!(true) || v == &json!("enabled"));
+        let networking = if trunking { crate::capacity::Networking::AwsvpcTrunking } else { crate::capacity::Networking::Awsvpc };
+        let running = self.list().await?.len() as u32;
+        let task = crate::capacity::TaskSize { cpu, memory_mib: memory };
+        Ok(crate::capacity::can_run_one_more_task(asg_max, instance_type, task, networking, running).ok().and_then(|room| room.warning()))
     }
 
     /// Creates tenant `id` (or brings it to the template), returning what the web app stores.
@@ -294,7 +319,7 @@ impl Tenants {
             let plan = self.plan_on(id, shard, params, &secrets).await?;
             let report = self.workspace.apply_locked(&plan, self.provider.clone(), &with_secrets(options, &secrets)).await?;
             report_errors(&report)?;
-            Ok(TenantInfo::from_state(id, &report.state))
+            Ok(TenantInfo { warnings: plan.warnings.clone(), ..TenantInfo::from_state(id, &report.state) })
         }
         .await;
         self.workspace.unlock(&name, &lock).await?;
@@ -379,33 +404,76 @@ impl Tenants {
         }
     }
 
-    /// Plans every existing tenant against the current template (secrets are kept as they are).
+    /// Plans every existing tenant against the current template (secrets are kept as they are),
+    /// after one refresh of them all: live resources are read by type across every tenant, in
+    /// batches (a few dozen calls for hundreds of tenants), not tenant by tenant.
     pub async fn plan_all(&self, params: &IndexMap<String, Json>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
-        let mut plans = Vec::new();
-        // Only tenants that exist: a destroyed tenant keeps an empty state document.
-        for id in self.list().await?.into_iter().map(|t| t.id) {
-            let plan = self.plan(&id, params, &TenantSecrets::default()).await?;
-            plans.push((id, plan));
-        }
-        Ok(plans)
+        let ids = self.existing().await?;
+        let names: Vec<String> = ids.iter().map(|id| Tenants::stack_name(id)).collect();
+        let report = self.workspace.drift(&names, self.provider.as_ref()).await?;
+        self.plan_every(ids, params, Some(&report)).await
+    }
+
+    /// Plans every existing tenant against its state as last applied, with no AWS call
+    /// (`tenant plan --all --refresh=false`): changes made outside clawform are not seen.
+    pub async fn plan_all_offline(&self, params: &IndexMap<String, Json>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
+        let ids = self.existing().await?;
+        self.plan_every(ids, params, None).await
+    }
+
+    /// The ids of the tenants that exist (a destroyed tenant keeps an empty state document).
+    async fn existing(&self) -> Result<Vec<String>, WorkspaceError> {
+        Ok(self.list().await?.into_iter().map(|t| t.id).collect())
+    }
+
+    /// Plans tenants `ids` on the shards they are on, the template read once for all of them.
+    async fn plan_every(&self, ids: Vec<String>, params: &IndexMap<String, Json>, report: Option<&clawform_core::DriftReport>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
+        let template = Stack::load_file(&self.workspace.stack_path(TEMPLATE), self.workspace.registry())?;
+        let names: Vec<String> = ids.iter().map(|id| Tenants::stack_name(id)).collect();
+        let stack_for = |state: &State| {
+            let id = state.stack.strip_prefix(STACK_PREFIX).unwrap_or(&state.stack);
+            let mut stack = template.clone();
+            stack.name = state.stack.clone();
+            stack.param_overrides = params.clone();
+            stack.param_overrides.insert("tenant_id".into(), json!(id));
+            // Tenants created before load balancer shards were all on the one load balancer.
+            stack.param_overrides.insert("shard".into(), json!(recorded_shard(state).unwrap_or(0)));
+            Ok(stack)
+        };
+        let plans = self.workspace.plan_many(&names, stack_for, report).await?;
+        Ok(ids.into_iter().zip(plans).collect())
     }
 
     /// Applies the template to every tenant, `parallelism` tenants at a time, each under its own
     /// lock. Returns each tenant's outcome; one tenant's failure does not stop the others.
     pub async fn apply_all(&self, params: &IndexMap<String, Json>, parallelism: usize, options: &ApplyOptions) -> Result<Vec<(String, Result<TenantInfo, WorkspaceError>)>, WorkspaceError> {
+        let plans = self.plan_all(params).await?;
+        Ok(self.apply_plans(plans, parallelism, options).await)
+    }
+
+    /// Applies plans made by [`Tenants::plan_all`], `parallelism` tenants at a time, each under
+    /// its own lock, with no second refresh. A tenant whose state moved on since its plan was
+    /// made fails as stale (plan again); one tenant's failure does not stop the others.
+    pub async fn apply_plans(&self, plans: Vec<(String, Plan)>, parallelism: usize, options: &ApplyOptions) -> Vec<(String, Result<TenantInfo, WorkspaceError>)> {
         use futures::stream::{self, StreamExt};
-        let ids: Vec<String> = self.list().await?.into_iter().map(|t| t.id).collect();
-        let results = stream::iter(ids)
-            .map(|id| async move {
-                let result = self.create(&id, params, &TenantSecrets::default(), options).await;
+        let mut results = stream::iter(plans)
+            .map(|(id, plan)| async move {
+                let result: Result<TenantInfo, WorkspaceError> = async {
+                    if !plan.has_changes() {
+                        return self.show(&id).await;
+                    }
+                    let report = self.workspace.apply(&plan, self.provider.clone(), options).await?;
+                    report_errors(&report)?;
+                    Ok(TenantInfo::from_state(&id, &report.state))
+                }
+                .await;
                 (id, result)
             })
             .buffer_unordered(parallelism.max(1))
             .collect::<Vec<_>>()
             .await;
-        let mut results = results;
         results.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(results)
+        results
     }
 }
 

@@ -174,6 +174,14 @@ fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
 
 /// The whole plan as Terraform shows it.
 pub fn plan(plan: &Plan, style: Style) -> String {
+    let mut out = plan_body(plan, style);
+    for w in &plan.warnings {
+        let _ = writeln!(out, "\n{} {w}", style.yellow("Warning:"));
+    }
+    out
+}
+
+fn plan_body(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
     if !plan.has_changes() {
         out.push_str(&style.green("No changes."));

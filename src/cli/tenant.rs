@@ -80,6 +80,9 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             if !json {
                 println!("\n{} Tenant `{id}` is ready.\n", ctx.style.green("Apply complete!"));
             }
+            for w in &info.warnings {
+                eprintln!("{} {w}", ctx.style.yellow("Warning:"));
+            }
             print_info(&info, json)?;
             Ok(OK)
         }
@@ -132,8 +135,8 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             }
             Ok(if detailed_exitcode && plan.has_changes() { CHANGES } else { OK })
         }
-        TenantCommand::Plan { detailed_exitcode, json, params, .. } => {
-            let plans = tenants.plan_all(&parse_params(&params)?).await?;
+        TenantCommand::Plan { detailed_exitcode, json, params, refresh, .. } => {
+            let plans = if refresh { tenants.plan_all(&parse_params(&params)?).await? } else { tenants.plan_all_offline(&parse_params(&params)?).await? };
             let changed = plans.iter().filter(|(_, p)| p.has_changes()).count();
             if json {
                 let value: Vec<Json> = plans.iter().map(|(id, p)| serde_json::json!({"id": id, "summary": p.summary(), "has_changes": p.has_changes(), "plan": p})).collect();
@@ -170,7 +173,8 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
                     return Err(Failure("apply cancelled: nothing was changed".into()));
                 }
             }
-            let results = tenants.apply_all(&params, parallelism.into(), &ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() }).await?;
+            // The plans shown are the plans applied: no second refresh per tenant.
+            let results = tenants.apply_plans(plans, parallelism.into(), &ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() }).await;
             let mut failed = Vec::new();
             for (id, result) in &results {
                 match result {

@@ -121,6 +121,9 @@ pub struct Plan {
     /// Outputs of other stacks read at plan time.
     #[serde(default)]
     pub external_outputs: BTreeMap<String, IndexMap<String, Json>>,
+    /// Things the plan does not refuse but a reader should know (capacity, for instance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Counts for the summary line.
@@ -386,6 +389,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         outputs: stack.outputs.clone(),
         output_changes,
         external_outputs: external,
+        warnings: vec![],
     })
 }
 
@@ -409,6 +413,7 @@ pub fn plan_destroy(state: &State, registry: &Registry) -> Plan {
         outputs: IndexMap::new(),
         output_changes,
         external_outputs: BTreeMap::new(),
+        warnings: vec![],
     }
 }
 
