@@ -144,6 +144,46 @@ impl Workspace {
         Ok((plan, report))
     }
 
+    /// Plans many stacks at once (every tenant of a rollout) as [`Workspace::plan`] plans one,
+    /// or against its state refreshed with `report` (a drift check made over these stacks) when given: each state is read
+    /// once more, the outputs each stack reads are read once in all, and the check that no plan
+    /// removes what another stack uses asks one index of every state instead of reading every
+    /// state again for each plan. `stack_for` makes the stack to plan from the stack's state.
+    pub async fn plan_many(&self, names: &[String], mut stack_for: impl FnMut(&State) -> Result<Stack, WorkspaceError>, report: Option<&DriftReport>) -> Result<Vec<Plan>, WorkspaceError> {
+        let mut usages = clawform_core::dependents::Usages::default();
+        for name in self.backend.list().await? {
+            if let Some(s) = self.backend.load(&name).await? {
+                usages.add(&s);
+            }
+        }
+        let mut outputs: BTreeMap<String, IndexMap<String, Json>> = BTreeMap::new();
+        let mut plans = Vec::with_capacity(names.len());
+        for name in names {
+            let state = self.backend.load(name).await?.ok_or_else(|| WorkspaceError::NoState(name.clone()))?;
+            let stack = with_recorded_params(&stack_for(&state)?, Some(&state));
+            let state = match report {
+                Some(r) => clawform_core::drift::refreshed(&state, r),
+                None => state,
+            };
+            let mut external = BTreeMap::new();
+            let values = stack.resources.values().map(|r| &r.attributes).chain(stack.outputs.values());
+            for other in external_stacks(values) {
+                if !outputs.contains_key(&other) {
+                    let s = self.backend.load(&other).await?.ok_or_else(|| WorkspaceError::MissingDependency { stack: stack.name.clone(), other: other.clone() })?;
+                    outputs.insert(other.clone(), s.outputs);
+                }
+                external.insert(other.clone(), outputs[&other].clone());
+            }
+            let plan = clawform_core::plan(&stack, &self.registry, Some(&state), external)?;
+            let users = usages.users_of_removed(&plan);
+            if !users.is_empty() {
+                return Err(in_use(&plan, &users));
+            }
+            plans.push(plan);
+        }
+        Ok(plans)
+    }
+
     /// Accepts live values into state (`apply --refresh-only`): the stack's state becomes what
     /// AWS has. Call with the stack locked.
     pub async fn accept_live(&self, stack: &str, provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
@@ -207,15 +247,7 @@ impl Workspace {
         if users.is_empty() {
             return Ok(());
         }
-        let mut message = format!("the plan for `{}` would delete or replace resources that other stacks use:\n", plan.stack);
-        for u in users.iter().take(10) {
-            message.push_str(&format!("  {} is used by {} in stack `{}`\n", u.removed, u.address, u.stack));
-        }
-        if users.len() > 10 {
-            message.push_str(&format!("  … and {} more\n", users.len() - 10));
-        }
-        message.push_str("destroy or move those first (tenants: `clawform tenant destroy ID`); nothing was changed");
-        Err(WorkspaceError::InUse(message))
+        Err(in_use(plan, &users))
     }
 
     async fn external_outputs(&self, stack: &Stack) -> Result<BTreeMap<String, IndexMap<String, Json>>, WorkspaceError> {
@@ -294,6 +326,19 @@ impl Workspace {
         let bytes = serde_json::to_vec_pretty(plan).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })?;
         clawform_core::backend::write_atomically(path, &bytes).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })
     }
+}
+
+/// The refusal of a plan that removes what other stacks use.
+fn in_use(plan: &Plan, users: &[clawform_core::dependents::Dependent]) -> WorkspaceError {
+    let mut message = format!("the plan for `{}` would delete or replace resources that other stacks use:\n", plan.stack);
+    for u in users.iter().take(10) {
+        message.push_str(&format!("  {} is used by {} in stack `{}`\n", u.removed, u.address, u.stack));
+    }
+    if users.len() > 10 {
+        message.push_str(&format!("  … and {} more\n", users.len() - 10));
+    }
+    message.push_str("destroy or move those first (tenants: `clawform tenant destroy ID`); nothing was changed");
+    WorkspaceError::InUse(message)
 }
 
 /// The stack with the parameters recorded in its state (given with `--param` at an earlier

@@ -336,6 +336,10 @@ pub enum TenantCommand {
         /// Print the plans as JSON.
         #[arg(long)]
         json: bool,
+        /// With --all: read live resources first and plan drifted ones back (`--refresh=false`
+        /// plans against state as last applied, with no AWS call).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true, requires = "all")]
+        refresh: bool,
         #[command(flatten)]
         params: ParamArgs,
     },

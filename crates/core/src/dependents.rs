@@ -24,6 +24,75 @@ pub struct Dependent {
 /// Resources of `others` whose attributes hold the id or ARN of a resource `plan` deletes or
 /// replaces. Identifiers are matched whole, so a short value cannot match by accident.
 pub fn users_of_removed(plan: &Plan, others: &[State]) -> Vec<Dependent> {
+    let removed = removed_ids(plan);
+    let mut out = Vec::new();
+    if removed.is_empty() {
+        return out;
+    }
+    for state in others.iter().filter(|s| s.stack != plan.stack) {
+        for resource in &state.resources {
+            let mut found = Vec::new();
+            strings_in(&resource.attributes, &mut |s| {
+                if let Some(address) = removed.get(s) {
+                    found.push(address.clone());
+                }
+            });
+            found.sort();
+            found.dedup();
+            out.extend(found.into_iter().map(|removed| Dependent { removed, stack: state.stack.clone(), address: resource.address.clone() }));
+        }
+    }
+    out
+}
+
+/// Where each identifier of many states is used, built once and asked about many plans (a
+/// rollout plans every tenant: [`users_of_removed`] over every state for each plan would be
+/// quadratic). Answers as [`users_of_removed`] does.
+#[derive(Debug, Default)]
+pub struct Usages {
+    stacks: Vec<String>,
+    addresses: Vec<(usize, String)>,
+    by_value: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl Usages {
+    /// Adds the identifiers `state`'s resources hold.
+    pub fn add(&mut self, state: &State) {
+        let stack = self.stacks.len();
+        self.stacks.push(state.stack.clone());
+        for resource in &state.resources {
+            let at = self.addresses.len();
+            self.addresses.push((stack, resource.address.clone()));
+            strings_in(&resource.attributes, &mut |s| {
+                if s.len() >= 8 {
+                    let users = self.by_value.entry(s.to_string()).or_default();
+                    if users.last() != Some(&at) {
+                        users.push(at);
+                    }
+                }
+            });
+        }
+    }
+
+    /// Resources of the other stacks added whose attributes hold the id or ARN of a resource
+    /// `plan` deletes or replaces.
+    pub fn users_of_removed(&self, plan: &Plan) -> Vec<Dependent> {
+        let mut found: Vec<(usize, String)> = Vec::new();
+        for (value, removed) in removed_ids(plan) {
+            for &at in self.by_value.get(&value).into_iter().flatten() {
+                if self.stacks[self.addresses[at].0] != plan.stack {
+                    found.push((at, removed.clone()));
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        found.into_iter().map(|(at, removed)| Dependent { removed, stack: self.stacks[self.addresses[at].0].clone(), address: self.addresses[at].1.clone() }).collect()
+    }
+}
+
+/// The ids and ARNs (8 characters or more) of what `plan` deletes or replaces, with its address.
+fn removed_ids(plan: &Plan) -> BTreeMap<String, String> {
     let mut removed: BTreeMap<String, String> = BTreeMap::new();
     for change in &plan.changes {
         if !matches!(change.action, Action::Delete | Action::Replace) {
@@ -43,24 +112,7 @@ pub fn users_of_removed(plan: &Plan, others: &[State]) -> Vec<Dependent> {
             }
         }
     }
-    let mut out = Vec::new();
-    if removed.is_empty() {
-        return out;
-    }
-    for state in others.iter().filter(|s| s.stack != plan.stack) {
-        for resource in &state.resources {
-            let mut found = Vec::new();
-            strings_in(&resource.attributes, &mut |s| {
-                if let Some(address) = removed.get(s) {
-                    found.push(address.clone());
-                }
-            });
-            found.sort();
-            found.dedup();
-            out.extend(found.into_iter().map(|removed| Dependent { removed, stack: state.stack.clone(), address: resource.address.clone() }));
-        }
-    }
-    out
+    removed
 }
 
 fn strings_in(value: &Json, f: &mut impl FnMut(&str)) {
@@ -106,6 +158,10 @@ mod tests {
         tenant.resources.push(StateResource { address: "listener_rule".into(), type_name: "aws_lb_listener_rule".into(), id: "r1xxxxxxxx".into(), attributes: json!({"listener_arn": "arn:aws:elasticloadbalancing:listener/app/b/1"}), dependencies: vec![] });
         let mut other = State::new("tenant-b");
         other.resources.push(StateResource { address: "listener_rule".into(), type_name: "aws_lb_listener_rule".into(), id: "r2xxxxxxxx".into(), attributes: json!({"listener_arn": "arn:aws:elasticloadbalancing:listener/app/a/0", "port": 80}), dependencies: vec![] });
+        let mut usages = Usages::default();
+        usages.add(&tenant);
+        usages.add(&other);
+        assert_eq!(usages.users_of_removed(&plan), vec![Dependent { removed: "http[1]".into(), stack: "tenant-a".into(), address: "listener_rule".into() }], "the index answers the same");
         let found = users_of_removed(&plan, &[tenant, other]);
         assert_eq!(found, vec![Dependent { removed: "http[1]".into(), stack: "tenant-a".into(), address: "listener_rule".into() }]);
     }
