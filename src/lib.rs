@@ -22,6 +22,7 @@
 pub mod capacity;
 pub mod cost;
 pub mod prices;
+pub mod import;
 pub mod tenants;
 mod workspace;
 

@@ -58,6 +58,9 @@ pub enum WorkspaceError {
     /// There is no state for the stack.
     #[error("stack `{0}` has no state: it was never applied (or was destroyed)")]
     NoState(String),
+    /// An import was refused or failed.
+    #[error("import refused: {0}")]
+    Import(String),
 }
 
 /// A project folder: stacks, state backend and the resource types it knows.

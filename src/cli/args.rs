@@ -201,6 +201,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = JsonFormat::Terraform, requires = "json")]
         json_format: JsonFormat,
     },
+    /// Bring a resource that exists in AWS under management: ADDRESS must be declared in the
+    /// stack and not yet in its state; ID is the Terraform AWS provider's import id (a VPC's
+    /// `vpc-…`, a target group's ARN, an ECS service's `CLUSTER/NAME` or ARN).
+    Import {
+        /// Stack name (stacks/NAME.yaml) or path.
+        stack: String,
+        /// The resource's address in the stack.
+        address: String,
+        /// The live resource's id.
+        id: String,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
     Completions {
         /// The shell.

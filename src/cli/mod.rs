@@ -122,6 +122,13 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Validate { stack, params } => validate(ctx, &stack, &params),
         Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, params } => plan_cmd(ctx, &stack, out.as_deref(), json.then_some(json_format), detailed_exitcode, destroy, refresh, &params).await,
         Command::Show { planfile, json, json_format } => show::show_cmd(ctx, &planfile, json.then_some(json_format)),
+        Command::Import { stack, address, id, params } => {
+            let stack = ctx.workspace.load(&stack, &parse_params(&params)?)?;
+            let provider = ctx.provider().await;
+            let r = clawform::import::import(&ctx.workspace, &stack, &address, &id, provider.as_ref()).await?;
+            println!("{} {address} ({}, id {}) is now managed by stack `{}`. Run `clawform plan` to see how it differs from the stack.", ctx.style.green("Import successful!"), r.type_name, r.id, stack.name);
+            Ok(OK)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "clawform", &mut std::io::stdout());
             Ok(OK)

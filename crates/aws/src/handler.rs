@@ -22,6 +22,11 @@ pub trait AwsResource: Resource {
     async fn delete(aws: &Clients, id: &str, prior: &Json) -> Result<(), ProviderError>;
     /// Reads resources by id, in as few calls as the API allows; `None` for those gone.
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError>;
+    /// The id `read` takes for an id given to `clawform import` (Terraform's import id).
+    async fn import_id(aws: &Clients, id: &str) -> Result<String, ProviderError> {
+        let _ = aws;
+        Ok(id.to_string())
+    }
 }
 
 /// The untyped face of an [`AwsResource`].
@@ -31,6 +36,7 @@ pub(crate) trait Handler: Send + Sync {
     async fn update(&self, aws: &Clients, ctx: &OpContext, id: &str, prior: &Json, attributes: &Json) -> Result<Applied, ProviderError>;
     async fn delete(&self, aws: &Clients, ctx: &OpContext, id: &str, prior: &Json) -> Result<(), ProviderError>;
     async fn read(&self, aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError>;
+    async fn import_id(&self, aws: &Clients, id: &str) -> Result<String, ProviderError>;
 }
 
 pub(crate) struct Typed<R>(PhantomData<fn() -> R>);
@@ -88,6 +94,10 @@ impl<R: AwsResource> Handler for Typed<R> {
 
     async fn read(&self, aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
         R::read(aws, ids).await
+    }
+
+    async fn import_id(&self, aws: &Clients, id: &str) -> Result<String, ProviderError> {
+        R::import_id(aws, id).await
     }
 }
 

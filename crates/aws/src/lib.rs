@@ -104,6 +104,10 @@ impl Provider for AwsProvider {
         self.handler(type_name)?.read(&self.clients, ids).await
     }
 
+    async fn import_id(&self, type_name: &str, id: &str) -> Result<String, ProviderError> {
+        self.handler(type_name)?.import_id(&self.clients, id).await
+    }
+
     async fn find_owned(&self, stacks: &[String], known: &std::collections::HashSet<String>) -> Result<Vec<clawform_core::Owned>, ProviderError> {
         self.owned(stacks, known).await
     }

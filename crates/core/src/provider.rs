@@ -106,6 +106,12 @@ pub trait Provider: Send + Sync {
         let _ = (ctx, found, attributes);
         Err(ProviderError::invalid(format!("this provider cannot adopt resources of type `{type_name}`")))
     }
+    /// The id [`Provider::read`] takes for an id a user gives to `import` (the provider's
+    /// documented import id, such as `CLUSTER/NAME` for an ECS service); most are the same.
+    async fn import_id(&self, type_name: &str, id: &str) -> Result<String, ProviderError> {
+        let _ = type_name;
+        Ok(id.to_string())
+    }
     /// Live resources tagged as owned by any of `stacks` (for unmanaged-resource reports and
     /// adoption). `known` holds ids and ARNs already in state: those need no check that they
     /// still exist, which saves a read per type.

@@ -615,6 +615,23 @@ impl AwsResource for EcsService {
         let found = describe_services(aws, ids).await?;
         Ok(ids.iter().map(|id| find(&found, id).map(|s| stored(s, id))).collect())
     }
+
+    /// Terraform's import id `CLUSTER/NAME`, or the service's ARN.
+    async fn import_id(aws: &Clients, id: &str) -> Result<String, ProviderError> {
+        if id.starts_with("arn:") {
+            return Ok(id.to_string());
+        }
+        let Some((cluster, name)) = id.split_once('/').filter(|(c, n)| !c.is_empty() && !n.is_empty() && !n.contains('/')) else {
+            return Err(ProviderError::invalid(format!("`{id}` is not an aws_ecs_service import id; expected CLUSTER/NAME or the service's ARN")));
+        };
+        let found = describe_in(aws, cluster, vec![name.to_string()]).await?;
+        found
+            .iter()
+            .find(|s| s.service_name() == Some(name) && s.status() != Some("INACTIVE"))
+            .and_then(|s| s.service_arn())
+            .map(str::to_string)
+            .ok_or_else(|| ProviderError::not_found(format!("there is no ECS service `{name}` in cluster `{cluster}`")))
+    }
 }
 
 #[cfg(test)]
