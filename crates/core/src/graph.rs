@@ -33,7 +33,11 @@ impl Graph {
         for (address, config) in &stack.resources {
             let to = index[address];
             for dep in dependencies_of(config) {
-                if let Some(&from) = index.get(&dep) {
+                // In a stack not yet expanded (`clawform graph`), `alb[count.index]` and
+                // `alb[*]` are edges to the one node `alb`.
+                // (An instance naming a sibling instance is no cycle.)
+                let node = index.get(&dep).copied().or_else(|| index.get(crate::stack::source_address(&dep)).copied().filter(|n| *n != to));
+                if let Some(from) = node {
                     graph.update_edge(from, to, ());
                 }
             }
