@@ -72,6 +72,16 @@ async fn a_renamed_target_group_is_created_before_the_old_one_is_deleted() {
     assert!(state.get("deposed").is_none(), "nothing left deposed: {state}");
     project.ok(&["plan", "web", "--detailed-exitcode"], 0);
 
+    // An explicit priority is the user's, not the cloud's: changing it is an update in place.
+    project.write_stack("web", &stack("web-green").replace("priority: 10", "priority: 20"));
+    let plan = project.ok(&["plan", "web", "--detailed-exitcode"], 2);
+    assert!(plan.stdout.contains("rule will be updated in-place"), "{}", plan.stdout);
+    project.ok(&["apply", "web", "--auto-approve"], 0);
+    let rules = elb.describe_rules().listener_arn(&listener).send().await.unwrap();
+    let priorities: Vec<&str> = rules.rules().iter().filter(|r| !r.is_default().unwrap_or(false)).filter_map(|r| r.priority()).collect();
+    assert_eq!(priorities, ["20"]);
+    project.ok(&["plan", "web", "--detailed-exitcode"], 0);
+
     // Keeping the name but changing the port would make two target groups of one name: the
     // old one must go first, and AWS refuses that while the rule uses it. The plan says so.
     project.write_stack("web", &stack("web-green").replace("port: 8080", "port: 9090"));

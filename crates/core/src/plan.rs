@@ -308,7 +308,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
             }
             Some(p) => {
                 let changed = changed_attributes(&after, &unknown, &p.attributes, &computed);
-                let forcing: Vec<String> = changed.iter().filter(|a| kind.force_new().contains(&a.as_str())).cloned().collect();
+                let forcing: Vec<String> = changed.iter().filter(|a| forces_new(kind.force_new(), a, &p.attributes, &after, &unknown)).cloned().collect();
                 change.action = if changed.is_empty() {
                     Action::NoOp
                 } else if forcing.is_empty() {
@@ -469,6 +469,30 @@ fn may_create_first(rule: Option<&[&str]>, before: &Json, after: &Json, unknown:
     }
 }
 
+/// Whether a change of top-level attribute `attribute` forces a new resource: the attribute is
+/// in `force_new`, or a nested path under it is (`block.field`, through lists of blocks) and
+/// the values there differ or are not known yet.
+fn forces_new(force_new: &[&str], attribute: &str, before: &Json, after: &Json, unknown: &BTreeSet<String>) -> bool {
+    force_new.iter().any(|entry| match entry.split_once('.') {
+        None => *entry == attribute,
+        Some((top, rest)) if top == attribute => {
+            unknown.contains(attribute) || values_at(before.get(attribute).unwrap_or(&Json::Null), rest) != values_at(after.get(attribute).unwrap_or(&Json::Null), rest)
+        }
+        Some(_) => false,
+    })
+}
+
+/// The values at a dotted path, stepping into every item of a list on the way.
+fn values_at(value: &Json, path: &str) -> Vec<Json> {
+    match value {
+        Json::Array(items) => items.iter().flat_map(|v| values_at(v, path)).collect(),
+        _ => match path.split_once('.') {
+            None => value.get(path).filter(|v| !v.is_null()).cloned().into_iter().collect(),
+            Some((key, rest)) => value.get(key).map_or(vec![], |v| values_at(v, rest)),
+        },
+    }
+}
+
 /// Top-level attributes whose desired value differs from state. Computed attributes and `id`
 /// are the cloud's, not the user's, so they are never compared.
 fn changed_attributes(after: &Json, unknown: &BTreeSet<String>, before: &Json, computed: &[String]) -> Vec<String> {
@@ -501,4 +525,25 @@ fn same_value(a: &Json, b: &Json) -> bool {
         _ => false,
     };
     (empty(a) && empty(b)) || a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_nested_force_new_field_forces_only_when_it_changes() {
+        let force_new = ["name", "auto_scaling_group_provider.auto_scaling_group_arn"];
+        let before = json!({"auto_scaling_group_provider": [{"auto_scaling_group_arn": "arn:a", "managed_termination_protection": "ENABLED"}]});
+        let scaling_only = json!({"auto_scaling_group_provider": [{"auto_scaling_group_arn": "arn:a", "managed_termination_protection": "DISABLED"}]});
+        let new_group = json!({"auto_scaling_group_provider": [{"auto_scaling_group_arn": "arn:b", "managed_termination_protection": "ENABLED"}]});
+        let none = BTreeSet::new();
+        assert!(!forces_new(&force_new, "auto_scaling_group_provider", &before, &scaling_only, &none));
+        assert!(forces_new(&force_new, "auto_scaling_group_provider", &before, &new_group, &none));
+        let unknown = BTreeSet::from(["auto_scaling_group_provider".to_string()]);
+        assert!(forces_new(&force_new, "auto_scaling_group_provider", &before, &json!({"auto_scaling_group_provider": null}), &unknown));
+        assert!(forces_new(&force_new, "name", &before, &before, &none));
+        assert!(!forces_new(&force_new, "tags", &before, &before, &none));
+    }
 }

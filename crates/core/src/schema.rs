@@ -36,7 +36,8 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
     const TYPE: &'static str;
     /// Attributes the cloud assigns, known only after apply (`id` is always one).
     const COMPUTED: &'static [&'static str];
-    /// Attributes whose change forces a new resource.
+    /// Attributes whose change forces a new resource; `block.field` names a field inside a
+    /// nested block (a list of objects) when only that field forces it.
     const FORCE_NEW: &'static [&'static str];
     /// Attributes never shown in plans or kept in state in clear.
     const SENSITIVE: &'static [&'static str] = &[];

@@ -1,8 +1,8 @@
 //! `aws_ecs_capacity_provider`: an ECS capacity provider over an Auto Scaling group.
 //!
-//! UpdateCapacityProvider changes everything but the Auto Scaling group. Core's `FORCE_NEW`
-//! names top-level attributes only, so a change of the nested `auto_scaling_group_arn` cannot
-//! plan as a replacement: update refuses it with a message instead of half-applying it.
+//! UpdateCapacityProvider changes everything but the Auto Scaling group: a new group forces a
+//! new provider (`FORCE_NEW` names the nested field); update still refuses it, should a caller
+//! bypass the planner, instead of half-applying it.
 
 use std::time::Duration;
 
@@ -75,9 +75,7 @@ pub struct ManagedScaling {
 impl Resource for EcsCapacityProvider {
     const TYPE: &'static str = "aws_ecs_capacity_provider";
     const COMPUTED: &'static [&'static str] = &["id", "arn"];
-    // `auto_scaling_group_provider.0.auto_scaling_group_arn` forces a new provider too, but core
-    // compares top-level attributes only; see the module comment.
-    const FORCE_NEW: &'static [&'static str] = &["name"];
+    const FORCE_NEW: &'static [&'static str] = &["name", "auto_scaling_group_provider.auto_scaling_group_arn"];
     const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
 
     fn validate(&self) -> Vec<FieldError> {
