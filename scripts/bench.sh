@@ -44,6 +44,8 @@ BIN=$ROOT/target/release/clawform
 log() { echo "==> $*" >&2; }
 now() { echo "$EPOCHREALTIME"; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
+# CPU seconds moto's server process has used so far (it is one Python process).
+moto_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$MOTO_PID/stat"; }
 # The `total` line of --stats on stderr: "  total   N calls ..."
 total_calls() { awk '$1 == "total" { print $2 }' "$1"; }
 
@@ -172,11 +174,14 @@ moto_run() {
   drift_details+=("#### drift --all, base + $n tenants: calls by operation" "" "$(cat "$p/logs/floor.md")" "")
 
   log "tenant apply --all, parallelism 1"
+  local c0 c1 c2
+  c0=$(moto_cpu)
   t0=$(now)
   "$BIN" -C "$p" tenant apply --all --param image_tag=v2 --auto-approve --parallelism 1 --stats >"$p/logs/apply1.out" 2>"$p/logs/apply1.err"
   local serial_s serial_calls
   serial_s=$(since "$t0")
   serial_calls=$(total_calls "$p/logs/apply1.err")
+  c1=$(moto_cpu)
 
   log "tenant apply --all, parallelism $PARALLEL"
   t0=$(now)
@@ -184,11 +189,15 @@ moto_run() {
   local parallel_s parallel_calls
   parallel_s=$(since "$t0")
   parallel_calls=$(total_calls "$p/logs/applyP.err")
+  c2=$(moto_cpu)
+  local busy1 busyP
+  busy1=$(python3 -c "import sys; print(f'{(float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]) * 100:.0f}')" "$c0" "$c1" "$serial_s")
+  busyP=$(python3 -c "import sys; print(f'{(float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]) * 100:.0f}')" "$c1" "$c2" "$parallel_s")
 
   local ratio speedup
   ratio=$(python3 -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):.2f}')" "$drift_calls" "$floor")
   speedup=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.1f}')" "$serial_s" "$parallel_s")
-  moto_rows+=("| $n | ${base_s} s / ${fill_s} s | ${create_calls} calls, ${create_s} s | ${drift_calls} calls (floor ${floor}, ${ratio}×), ${drift_s} s | ${serial_s} s (${serial_calls} calls) | ${parallel_s} s (${parallel_calls} calls) | ${speedup}× |")
+  moto_rows+=("| $n | ${base_s} s / ${fill_s} s | ${create_calls} calls, ${create_s} s | ${drift_calls} calls (floor ${floor}, ${ratio}×), ${drift_s} s | ${serial_s} s (${serial_calls} calls; moto busy ${busy1}%) | ${parallel_s} s (${parallel_calls} calls; moto busy ${busyP}%) | ${speedup}× |")
   cp "$p/logs/create.err" "$BENCH_DIR/create-$n.stats"
 }
 
@@ -208,6 +217,7 @@ run_moto() {
     echo
     echo "Commands: \`clawform tenant create ID --api-key-env VAR --json --stats\`; \`clawform drift --all --stats\`;"
     echo "\`clawform tenant apply --all --param image_tag=v2 --auto-approve --parallelism 1 --stats\` (then \`image_tag=v3\`, \`--parallelism $PARALLEL\`)."
+    echo "\"moto busy\": CPU time of moto's server process over the wall time of the run (100% = one core, all a single-threaded server can use)."
     echo
     printf '%s\n' "${drift_details[@]}"
     local last=${SIZES[-1]}

@@ -157,7 +157,10 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     // creating duplicates.
     let mut leftovers: HashMap<String, Owned> = HashMap::new();
     if plan.changes.iter().any(|c| matches!(c.action, Action::Create | Action::Replace)) {
-        if let Ok(found) = provider.find_owned(std::slice::from_ref(&plan.stack), &Default::default()).await {
+        // What state records is not a leftover: the provider need not confirm that it exists
+        // (a read per type, per stack applied).
+        let known: std::collections::HashSet<String> = state.resources.iter().flat_map(|r| std::iter::once(r.id.clone()).chain(r.attributes.get("arn").and_then(Json::as_str).map(str::to_string))).collect();
+        if let Ok(found) = provider.find_owned(std::slice::from_ref(&plan.stack), &known).await {
             for o in found {
                 let recorded = state.get(&o.address).is_some_and(|r| o.matches(&r.id, &r.attributes));
                 if !recorded && plan.change(&o.address).is_some_and(|c| matches!(c.action, Action::Create | Action::Replace)) {
