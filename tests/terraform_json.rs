@@ -196,7 +196,8 @@ fn plan_json_from_a_fixed_state_has_every_action_and_show_reads_it_back() {
     let actions = |address: &str| change(&doc, address)["change"]["actions"].clone();
     assert_eq!(actions("aws_vpc.vpc"), json!(["no-op"]));
     assert_eq!(actions("aws_security_group.lb_sg"), json!(["update"]));
-    assert_eq!(actions("aws_subnet.subnet"), json!(["delete", "create"]));
+    // A subnet with a new CIDR can exist beside the old one: created first, then the old deleted.
+    assert_eq!(actions("aws_subnet.subnet"), json!(["create", "delete"]));
     assert_eq!(actions("aws_subnet.old"), json!(["delete"]));
     assert_eq!(actions("aws_security_group.app_sg"), json!(["create"]));
     assert_eq!(actions("aws_secretsmanager_secret_version.secret_value"), json!(["update"]));
