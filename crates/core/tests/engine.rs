@@ -592,13 +592,19 @@ fn targeted(name: &str, port: u16) -> String {
     format!("stack: cbd\nresources:\n  target:\n    type: test_target\n    name: {name}\n    port: {port}\n  user:\n    type: test_network\n    cidr_block: 10.9.0.0/16\n    name: ${{target.id}}\n")
 }
 
-#[tokio::test]
-async fn a_replacement_whose_name_changes_creates_first_moves_dependents_then_deletes() {
+/// A target `blue` on port 80 and a network that names it, applied.
+async fn applied_blue_target() -> (tempfile::TempDir, LocalBackend, std::sync::Arc<MemoryProvider>, clawform_core::State) {
     let dir = state_dir();
     let backend = LocalBackend::new(dir.path());
     let provider = MemoryProvider::new();
     apply_with(&plan_yaml(&targeted("blue", 80), None), None, &provider, &backend, 10).await.unwrap();
     let before = backend.load("cbd").await.unwrap().unwrap();
+    (dir, backend, provider, before)
+}
+
+#[tokio::test]
+async fn a_replacement_whose_name_changes_creates_first_moves_dependents_then_deletes() {
+    let (_dir, backend, provider, before) = applied_blue_target().await;
     let old = before.get("target").unwrap().id.clone();
     provider.reset_calls();
 
@@ -623,11 +629,7 @@ async fn a_replacement_whose_name_changes_creates_first_moves_dependents_then_de
 
 #[tokio::test]
 async fn a_replacement_that_keeps_a_unique_name_deletes_first() {
-    let dir = state_dir();
-    let backend = LocalBackend::new(dir.path());
-    let provider = MemoryProvider::new();
-    apply_with(&plan_yaml(&targeted("blue", 80), None), None, &provider, &backend, 10).await.unwrap();
-    let before = backend.load("cbd").await.unwrap().unwrap();
+    let (_dir, backend, provider, before) = applied_blue_target().await;
     let plan = plan_yaml(&targeted("blue", 8080), Some(&before));
     let change = plan.change("target").unwrap();
     assert_eq!((change.action, change.create_before_destroy), (Action::Replace, false), "two targets named blue would collide");
@@ -635,11 +637,7 @@ async fn a_replacement_that_keeps_a_unique_name_deletes_first() {
 
 #[tokio::test]
 async fn an_old_resource_left_by_an_interrupted_create_before_destroy_is_deleted_next_time() {
-    let dir = state_dir();
-    let backend = LocalBackend::new(dir.path());
-    let provider = MemoryProvider::new();
-    apply_with(&plan_yaml(&targeted("blue", 80), None), None, &provider, &backend, 10).await.unwrap();
-    let before = backend.load("cbd").await.unwrap().unwrap();
+    let (_dir, backend, provider, before) = applied_blue_target().await;
     let old = before.get("target").unwrap().id.clone();
     provider.fail_deletes("target");
     let report = apply_with(&plan_yaml(&targeted("green", 80), Some(&before)), Some(before), &provider, &backend, 10).await.unwrap();
