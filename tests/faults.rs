@@ -77,7 +77,7 @@ async fn base_and_20_tenants_converge_with_a_fifth_of_requests_disturbed() {
     let project = Project::new();
     copy_repo_stack(&project, "base");
     copy_repo_stack(&project, "tenant");
-    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), hold: None });
+    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), spare_after_forwarding: vec![], hold: None });
     let started = std::time::Instant::now();
 
     let run = run_via(&project, &["apply", "base", "--auto-approve"], &proxy.endpoint, &[]);
@@ -104,6 +104,60 @@ async fn base_and_20_tenants_converge_with_a_fifth_of_requests_disturbed() {
     }
     let share = proxy.disturbed_total() as f64 / proxy.requests() as f64;
     assert!((0.1..0.3).contains(&share), "{share} of requests disturbed, 0.2 asked");
+
+    let mut stacks = vec!["base".to_string()];
+    stacks.extend(ids.iter().map(|id| format!("tenant-{id}")));
+    assert_no_duplicate_and_nothing_untracked(&project, &stacks).await;
+    assert_converged(&project);
+}
+
+/// Creates whose lost answer makes a duplicate whatever the client does, so this test never
+/// loses their answers (they still get faults before forwarding):
+/// - AWS APIs with neither an idempotency token nor a unique name: CreateVpc, CreateSubnet,
+///   CreateInternetGateway, AllocateAddress, CreateRouteTable (EC2), CreateRule (ELBv2),
+///   RegisterTaskDefinition (ECS, a new revision per call). If the SDK's retry of one of these
+///   follows a lost answer, AWS holds two resources carrying the same ownership tags; the next
+///   `drift` reports the extra one as unmanaged.
+/// - Where moto differs from AWS (named once in the testkit): CreateLoadBalancer (AWS answers a
+///   repeat with the same name with the first load balancer; moto makes a second),
+///   CreateNatGateway (AWS returns the first gateway for a repeated ClientToken; moto fails).
+const DUPLICATE_ON_LOST_ANSWER: [&str; 9] = [
+    "ec2 CreateVpc",
+    "ec2 CreateSubnet",
+    "ec2 CreateInternetGateway",
+    "ec2 AllocateAddress",
+    "ec2 CreateRouteTable",
+    "elasticloadbalancing CreateRule",
+    "ecs RegisterTaskDefinition",
+    "elasticloadbalancing CreateLoadBalancer",
+    "ec2 CreateNatGateway",
+];
+
+/// Answers lost after moto did the work (a reset instead of the answer, or a 500 in its place)
+/// for every other operation: reads, updates, deletes, tags, and the creates that a unique name
+/// makes safe (a retry meets "already exists" on a resource carrying this stack's ownership
+/// tags, and the provider takes it over). Before-forwarding faults disturb every operation.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_answers_leave_no_duplicate_and_nothing_untracked() {
+    let project = Project::new();
+    copy_repo_stack(&project, "base");
+    copy_repo_stack(&project, "tenant");
+    let mut faults = Fault::BEFORE_FORWARDING.to_vec();
+    faults.extend([Fault::LostResponse, Fault::ErrorAfterForward, Fault::LostResponse, Fault::ErrorAfterForward]);
+    let spare = DUPLICATE_ON_LOST_ANSWER.iter().map(|s| s.to_string()).collect();
+    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults, spare_after_forwarding: spare, hold: None });
+    let run = run_via(&project, &["apply", "base", "--auto-approve"], &proxy.endpoint, &[]);
+    assert_eq!(run.code, 0, "base did not converge (seed {}):\n{}", proxy.seed, run.all());
+    let ids = ["lost1", "lost2", "lost3"];
+    let children: Vec<(String, Child)> = ids.iter().map(|id| (id.to_string(), spawn(&project, &["tenant", "create", id, "--api-key-env", "K", "--json"], &proxy.endpoint, &[("K", "sk-ant-lost")]))).collect();
+    for (id, child) in children {
+        wait(&id, child);
+    }
+    let counts = proxy.counts();
+    let lost: Vec<String> = proxy.disturbed().into_iter().filter(|(_, f, _)| f.after_forwarding()).map(|(n, f, op)| format!("{n} {f:?} {op}")).collect();
+    eprintln!("seed {}: {} requests, {} disturbed ({}); answers lost after moto processed:\n  {}", proxy.seed, proxy.requests(), proxy.disturbed_total(), describe_counts(&counts), lost.join("\n  "));
+    assert_eq!(proxy.upstream_errors(), 0, "moto itself failed requests");
+    assert!(counts.get(&Fault::LostResponse).copied().unwrap_or(0) > 0 && counts.get(&Fault::ErrorAfterForward).copied().unwrap_or(0) > 0, "no answer was lost: the run proves nothing");
 
     let mut stacks = vec!["base".to_string()];
     stacks.extend(ids.iter().map(|id| format!("tenant-{id}")));

@@ -80,6 +80,10 @@ pub struct FaultConfig {
     pub share: f64,
     /// The faults to choose from (uniformly) for a disturbed request.
     pub faults: Vec<Fault>,
+    /// Operations (`ec2 CreateVpc`) never disturbed *after* forwarding: those a lost answer
+    /// would duplicate whatever the client does (a create with no idempotency token and no
+    /// unique name). A request drawn for such a fault is forwarded untouched.
+    pub spare_after_forwarding: Vec<String>,
     /// Hold the request with this arrival number (1-based) until [`FaultProxy::release`]
     /// (never, if the test kills the client instead).
     pub hold: Option<(u64, Hold)>,
@@ -88,7 +92,7 @@ pub struct FaultConfig {
 impl FaultConfig {
     /// Forwards everything untouched.
     pub fn pass_through() -> FaultConfig {
-        FaultConfig { seed: Some(0), share: 0.0, faults: vec![], hold: None }
+        FaultConfig { seed: Some(0), share: 0.0, faults: vec![], spare_after_forwarding: vec![], hold: None }
     }
 }
 
@@ -339,7 +343,7 @@ async fn serve(state: Arc<ProxyState>, mut stream: TcpStream) {
         if hold == Some(Hold::BeforeForwarding) {
             hold_until_released(&state, &operation).await;
         }
-        let fault = state.choose(n);
+        let fault = state.choose(n).filter(|f| !(f.after_forwarding() && state.config.spare_after_forwarding.contains(&operation)));
         if let Some(f) = fault {
             state.record(n, f, &operation);
         }
@@ -507,7 +511,7 @@ mod tests {
 
     #[test]
     fn the_same_seed_disturbs_the_same_requests_and_about_the_share_asked() {
-        let config = FaultConfig { seed: Some(42), share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), hold: None };
+        let config = FaultConfig { seed: Some(42), share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), spare_after_forwarding: vec![], hold: None };
         let state = ProxyState { upstream: String::new(), seed: 42, config, shared: Default::default(), client: Client::builder(TokioExecutor::new()).build_http() };
         let a: Vec<Option<Fault>> = (1..=10_000).map(|n| state.choose(n)).collect();
         let b: Vec<Option<Fault>> = (1..=10_000).map(|n| state.choose(n)).collect();

@@ -72,6 +72,27 @@ impl Resource for IamRole {
     }
 }
 
+impl IamRole {
+    /// The role of this name when it carries `ctx`'s own ownership tags, brought to what is
+    /// desired; `None` when it is not ours.
+    async fn adopt_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<Applied>, ProviderError> {
+        let name = self.name.value()?;
+        let out = aws.iam.get_role().role_name(name).send().await.map_err(|e| iam_err("iam GetRole", e))?;
+        let Some(role) = out.role() else { return Ok(None) };
+        let tag = |key: &str| role.tags().iter().find(|t| t.key() == key).map(|t| t.value().to_string());
+        if tag(tags::STACK_TAG).as_deref() != Some(ctx.stack.as_str()) || tag(tags::ADDRESS_TAG) != Some(tags::address_tag(&ctx.address)) {
+            return Ok(None);
+        }
+        tracing::info!(role = %name, "adopting the role an earlier attempt created");
+        let (arn, unique_id) = (role.arn().to_string(), role.role_id().to_string());
+        crate::ecs::adopt(self, aws, ctx, name).await?;
+        let mut computed = Map::new();
+        computed.insert("arn".into(), json!(arn));
+        computed.insert("unique_id".into(), json!(unique_id));
+        Ok(Some(Applied { id: name.to_string(), computed }))
+    }
+}
+
 #[async_trait]
 impl AwsResource for IamRole {
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
@@ -86,7 +107,15 @@ impl AwsResource for IamRole {
             .set_tags(Some(tags_with_ownership(&self.tags, ctx)?))
             .send()
             .await
-            .map_err(|e| iam_err("iam CreateRole", e))?;
+            .map_err(|e| iam_err("iam CreateRole", e));
+        let out = match out {
+            Ok(out) => out,
+            // A run killed between the create and the state save, or a create whose answer was
+            // lost and retried, left the role with this resource's own ownership tags: take it
+            // over. Anyone else's role of that name is refused.
+            Err(e) if crate::error::has_code(&e, "EntityAlreadyExists") => return self.adopt_leftover(aws, ctx).await?.ok_or(e),
+            Err(e) => return Err(e),
+        };
         let role = out.role().ok_or_else(|| ProviderError::api("iam CreateRole returned no role"))?;
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(role.arn()));

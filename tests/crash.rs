@@ -1,0 +1,115 @@
+//! Crashes: the CLI killed with SIGKILL at many points of an apply, then applied again. Every
+//! time, the state file parses, the second apply converges (its plan afterwards is empty, drift
+//! finds nothing), and moto holds no duplicate and no untracked resource (nothing tagged with
+//! the stack that state does not hold).
+//!
+//! The moment is chosen by request count, which is deterministic where a timer is not: a first
+//! apply through the fault proxy counts the requests a whole apply makes (R); then each run
+//! holds request k (k spread over 1..R) and kills the CLI while it is held. Half the runs hold
+//! the request **before** moto sees it, half **after** moto processed it (the create happened,
+//! the CLI never heard: the case adoption by ownership tags exists for).
+//!
+//! The stack is a small one with the shape of base + tenant (VPC, subnets, internet gateway,
+//! Elastic IP, route table and association, security group, IAM role and inline policy, log
+//! group, ECS cluster, load balancer, listener, target group, listener rule, secret and
+//! version, task definition, ECS service: 20 resources of 19 types): a kill is then possible
+//! between any two steps of every type in base and tenant, while 32 runs (a killed apply, a
+//! re-apply, a plan and a drift each) take a minute or two on two cores. The base stack itself
+//! would take several times longer for the same number of kill points, and would only repeat
+//! types. Each run has its own stack and names, so runs on one moto do not meet.
+
+mod common;
+
+use std::time::Duration;
+
+use clawform_testkit::{FaultConfig, FaultProxy, Hold};
+use common::reliability::{duplicates, run_via, signal, spawn, tagged, untracked};
+use common::Project;
+
+/// Kill points per test function (two functions run side by side: 32 runs in all).
+const RUNS: u64 = 16;
+
+fn stack(n: u64) -> String {
+    include_str!("crash_stack.yaml").replace("NN", &n.to_string())
+}
+
+/// Requests a whole apply of the crash stack makes (through a proxy that only counts), as run
+/// number `n`.
+fn requests_of_a_whole_apply(project: &Project, n: u64) -> u64 {
+    let name = format!("crash{n}");
+    project.write_stack(&name, &stack(n));
+    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig::pass_through());
+    let run = run_via(project, &["apply", &name, "--auto-approve"], &proxy.endpoint, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    proxy.requests()
+}
+
+async fn kill_at(project: &Project, n: u64, at: u64, hold: Hold) -> String {
+    let name = format!("crash{n}");
+    project.write_stack(&name, &stack(n));
+    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { hold: Some((at, hold)), ..FaultConfig::pass_through() });
+    let mut child = spawn(project, &["apply", &name, "--auto-approve"], &proxy.endpoint, &[]);
+    let held = proxy.wait_held_or(Duration::from_secs(120), || matches!(child.try_wait(), Ok(Some(_))));
+    let held = match held {
+        Some(op) => op,
+        None => {
+            let out = child.wait_with_output().expect("wait");
+            panic!("run {n}: the apply ended before request {at}:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        }
+    };
+    signal(&child, "KILL");
+    let status = child.wait().expect("wait for the killed CLI");
+    assert_eq!(status.code(), None, "run {n}: killed by a signal");
+    drop(proxy);
+
+    // What a user finds after a crash: the state parses (or there is none yet), and the lock
+    // names the dead holder until it is cleared.
+    let state_file = project.state_file(&name);
+    let before = std::fs::read_to_string(&state_file).ok();
+    if let Some(text) = &before {
+        serde_json::from_str::<serde_json::Value>(text).unwrap_or_else(|e| panic!("run {n}: state does not parse after SIGKILL at request {at} ({held}): {e}\n{text}"));
+    }
+    let lock = project.path().join("state").join(format!("{name}.lock"));
+    assert!(lock.exists(), "run {n}: an apply killed mid-way leaves its lock");
+    project.ok(&["force-unlock", &name], 0);
+
+    let again = project.run(&["apply", &name, "--auto-approve"]);
+    assert_eq!(again.code, 0, "run {n}: re-apply after SIGKILL at request {at} ({held}, {hold:?}) failed:\n{}", again.all());
+    project.ok(&["plan", &name, "--detailed-exitcode"], 0);
+    project.ok(&["drift", &name], 0);
+    let live = tagged(project, &name).await;
+    assert_eq!(duplicates(&live), Vec::<(&String, &Vec<String>)>::new(), "run {n}: killed at request {at} ({held}, {hold:?})");
+    let state = project.state(&name);
+    assert_eq!(untracked(&live, &state), Vec::<String>::new(), "run {n}: killed at request {at} ({held}, {hold:?})");
+    assert_eq!(state["resources"].as_array().map(Vec::len), Some(20), "run {n}");
+    format!("run {n}: SIGKILL at request {at} ({held}, {hold:?}); state had {} resources", before.map(|t| serde_json::from_str::<serde_json::Value>(&t).ok().and_then(|s| s["resources"].as_array().map(Vec::len)).unwrap_or(0)).unwrap_or(0))
+}
+
+/// Runs `RUNS` kills; the two functions take alternate points of 2 × `RUNS` spread over a whole
+/// apply's requests, and alternate holding before and after moto processes the request.
+async fn kills(offset: u64) {
+    let project = Project::new();
+    // Run numbers 100.. and 200..: the two functions share one moto server.
+    let first = 100 * (offset + 1);
+    let total = requests_of_a_whole_apply(&project, first + 99);
+    assert!(total > 2 * RUNS, "a whole apply makes only {total} requests");
+    let mut lines = vec![format!("a whole apply makes {total} requests")];
+    for k in 0..RUNS {
+        // Spread over the whole apply: request 1 to the last but one (the last is the final
+        // state save's neighbour; the lock and state are checked either way).
+        let at = 1 + (2 * k + offset) * (total - 2) / (2 * RUNS - 1);
+        let hold = if (k + offset) % 2 == 0 { Hold::AfterForwarding } else { Hold::BeforeForwarding };
+        lines.push(kill_at(&project, first + k, at, hold).await);
+    }
+    eprintln!("{}", lines.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_at_even_kill_points_then_apply_converges() {
+    kills(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_at_odd_kill_points_then_apply_converges() {
+    kills(1).await;
+}
