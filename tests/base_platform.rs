@@ -122,6 +122,9 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
     let lbs = elb.describe_load_balancers().names("openclaw-alb-0").send().await.unwrap();
     let lb = &lbs.load_balancers()[0];
     assert_eq!(lb.availability_zones().len(), 2);
+    let attributes = elb.describe_load_balancer_attributes().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
+    let drop = attributes.attributes().iter().find(|a| a.key() == Some("routing.http.drop_invalid_header_fields.enabled")).and_then(|a| a.value());
+    assert_eq!(drop, Some("true"), "invalid header fields are dropped");
     let listeners = elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
     let listener = &listeners.listeners()[0];
     assert_eq!(listener.port(), Some(80));

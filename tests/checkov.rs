@@ -101,7 +101,6 @@ const DELIBERATE_FAILURES: &[(&str, &str)] = &[
     ("CKV2_AWS_20", "aws_lb.alb"),                              // no HTTPS to redirect to
     ("CKV2_AWS_28", "aws_lb.alb"),                              // no WAF
     ("CKV_AWS_91", "aws_lb.alb"),                               // no access logs bucket
-    ("CKV_AWS_131", "aws_lb.alb"),                              // drop_invalid_header_fields: not modelled yet
     ("CKV_AWS_150", "aws_lb.alb"),                              // no deletion protection: tests and demo destroy it
     ("CKV_AWS_378", "aws_lb_target_group.target_group"),        // HTTP to the task inside the VPC
     ("CKV_AWS_149", "aws_secretsmanager_secret.secret"),        // AWS-managed key, not a CMK
@@ -137,6 +136,7 @@ fn checkov_reads_the_base_plan_from_empty_state() {
         &passed,
         &[
             ("CKV_AWS_65", "aws_ecs_cluster.cluster"),                   // container insights
+            ("CKV_AWS_131", "aws_lb.alb"),                               // invalid header fields dropped
             ("CKV_AWS_163", "aws_ecr_repository.repository"),            // scan on push
             ("CKV_AWS_66", "aws_cloudwatch_log_group.log_group"),        // retention set
             ("CKV_AWS_79", "aws_launch_template.launch_template"),       // IMDSv2 only

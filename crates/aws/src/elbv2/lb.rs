@@ -32,6 +32,8 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(600);
 /// The load balancer attribute behind `idle_timeout`, and AWS's default for it.
 const IDLE_TIMEOUT_KEY: &str = "idle_timeout.timeout_seconds";
 const IDLE_TIMEOUT_DEFAULT: i32 = 60;
+/// The attribute behind `drop_invalid_header_fields` (AWS's default: false).
+const DROP_INVALID_HEADERS_KEY: &str = "routing.http.drop_invalid_header_fields.enabled";
 
 /// Security groups per Application Load Balancer (AWS's "Quotas for your Application Load
 /// Balancers": 5).
@@ -58,6 +60,10 @@ pub struct Lb {
     /// Seconds a connection may stay idle, 1 to 4000 (AWS's default is 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<Val<i32>>,
+    /// Whether requests with header names that are not valid HTTP are dropped rather than
+    /// passed to targets (AWS's default: false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_invalid_header_fields: Option<Val<bool>>,
     /// Tags.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub tags: IndexMap<String, Val<String>>,
@@ -152,11 +158,39 @@ impl Lb {
         Ok(opt(&self.idle_timeout)?.copied().unwrap_or(IDLE_TIMEOUT_DEFAULT))
     }
 
-    async fn set_idle_timeout(aws: &Clients, arn: &str, seconds: i32) -> Result<(), ProviderError> {
+    fn drop_invalid_header_fields(&self) -> Result<bool, ProviderError> {
+        Ok(opt(&self.drop_invalid_header_fields)?.copied().unwrap_or(false))
+    }
+
+    /// The attributes this configuration sets that differ from `prior`'s (all that are set, on
+    /// create): one ModifyLoadBalancerAttributes call carries them all.
+    fn attribute_changes(&self, prior: Option<&Lb>) -> Result<Vec<(&'static str, String)>, ProviderError> {
+        let mut out = Vec::new();
+        let idle_changed = match prior {
+            None => self.idle_timeout.is_some(),
+            Some(p) => self.idle_timeout()? != p.idle_timeout()?,
+        };
+        if idle_changed {
+            out.push((IDLE_TIMEOUT_KEY, self.idle_timeout()?.to_string()));
+        }
+        let drop_changed = match prior {
+            None => self.drop_invalid_header_fields.is_some(),
+            Some(p) => self.drop_invalid_header_fields()? != p.drop_invalid_header_fields()?,
+        };
+        if drop_changed {
+            out.push((DROP_INVALID_HEADERS_KEY, self.drop_invalid_header_fields()?.to_string()));
+        }
+        Ok(out)
+    }
+
+    async fn set_attributes(aws: &Clients, arn: &str, attributes: &[(&'static str, String)]) -> Result<(), ProviderError> {
+        if attributes.is_empty() {
+            return Ok(());
+        }
         aws.elbv2
             .modify_load_balancer_attributes()
             .load_balancer_arn(arn)
-            .attributes(LoadBalancerAttribute::builder().key(IDLE_TIMEOUT_KEY).value(seconds.to_string()).build())
+            .set_attributes(Some(attributes.iter().map(|(k, v)| LoadBalancerAttribute::builder().key(*k).value(v).build()).collect()))
             .send()
             .await
             .map_err(|e| sdk("elbv2 ModifyLoadBalancerAttributes", e))?;
@@ -255,7 +289,7 @@ impl AwsResource for Lb {
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         let internal = *opt(&self.internal)?.unwrap_or(&false);
-        let idle_timeout = opt(&self.idle_timeout)?.copied();
+        let attributes = self.attribute_changes(None)?;
         let req = aws
             .elbv2
             .create_load_balancer()
@@ -283,10 +317,7 @@ impl AwsResource for Lb {
         let arn = lb.load_balancer_arn().ok_or_else(|| ProviderError::api("elbv2 CreateLoadBalancer returned a load balancer without an ARN"))?.to_string();
         let finish = async {
             wait_active(aws, &arn).await?;
-            if let Some(seconds) = idle_timeout {
-                Lb::set_idle_timeout(aws, &arn, seconds).await?;
-            }
-            Ok(())
+            Lb::set_attributes(aws, &arn, &attributes).await
         };
         if let Err(e) = finish.await {
             return Err(undo_create(e, Lb::delete(aws, &arn, &Json::Null)).await);
@@ -309,10 +340,7 @@ impl AwsResource for Lb {
                 .await
                 .map_err(|e| sdk("elbv2 SetSecurityGroups", e))?;
         }
-        let idle = self.idle_timeout()?;
-        if idle != prior.idle_timeout()? {
-            Lb::set_idle_timeout(aws, id, idle).await?;
-        }
+        Lb::set_attributes(aws, id, &self.attribute_changes(Some(prior))?).await?;
         sync_tags(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
@@ -371,6 +399,9 @@ impl AwsResource for Lb {
             // moto (5.2.5) reports the idle timeout only once it has been set; AWS always does.
             if let Some(seconds) = idle {
                 attrs.insert("idle_timeout".into(), json!(seconds));
+            }
+            if let Some(drop) = attributes.iter().find(|a| a.key() == Some(DROP_INVALID_HEADERS_KEY)).and_then(|a| a.value()?.parse::<bool>().ok()) {
+                attrs.insert("drop_invalid_header_fields".into(), json!(drop));
             }
             attrs.insert("tags".into(), Json::Object(user_tags(tags.get(id))));
             attrs.extend(computed(lb, id));
