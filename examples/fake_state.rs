@@ -3,7 +3,7 @@
 //! AWS call). The CLI then plans it offline:
 //!
 //! ```sh
-//! cargo run --example fake_state -- /tmp/fake500 500
+//! cargo run --example fake_state -- /tmp/fake500 500     # STACKS=DIR: stacks from DIR
 //! clawform -C /tmp/fake500 tenant plan --all --refresh=false --param image_tag=v2
 //! ```
 
@@ -25,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(dir.join("stacks"))?;
     for name in ["base", "tenant"] {
-        std::fs::copy(fake::repo_root().join(format!("stacks/{name}.yaml")), dir.join(format!("stacks/{name}.yaml")))?;
+        let from = std::env::var_os("STACKS").map_or_else(|| fake::repo_root().join("stacks"), std::path::PathBuf::from);
+        std::fs::copy(from.join(format!("{name}.yaml")), dir.join(format!("stacks/{name}.yaml")))?;
     }
     let (_workspace, memory) = fake::applied(&dir, n).await;
     let local = LocalBackend::new(dir.join("state"));

@@ -33,13 +33,16 @@ esac
 SIZES=("$@")
 [[ ${#SIZES[@]} -gt 0 ]] || SIZES=(10 100 500)
 read -r -a OFFLINE <<<"${OFFLINE_SIZES:-0 100 500 2000}"
+# STACKS: where base.yaml and tenant.yaml are copied from (default: this repository's stacks/).
+STACKS=${STACKS:-$ROOT/stacks}
 PARALLEL=${PARALLEL:-10}
 WAVE=${WAVE:-20}
 BENCH_DIR=${BENCH_DIR:-$(mktemp -d /tmp/clawform-bench.XXXXXX)}
 mkdir -p "$BENCH_DIR"
 RESULTS=$BENCH_DIR/results.md
 : >"$RESULTS"
-BIN=$ROOT/target/release/clawform
+# CLAWFORM_BIN: a clawform binary to measure instead of building target/release/clawform.
+BIN=${CLAWFORM_BIN:-$ROOT/target/release/clawform}
 
 log() { echo "==> $*" >&2; }
 now() { echo "$EPOCHREALTIME"; }
@@ -49,8 +52,10 @@ moto_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }
 # The `total` line of --stats on stderr: "  total   N calls ..."
 total_calls() { awk '$1 == "total" { print $2 }' "$1"; }
 
-log "release build of the CLI (cargo build --release --bin clawform)"
-cargo build --release --bin clawform >&2
+if [[ -z ${CLAWFORM_BIN:-} ]]; then
+  log "release build of the CLI (cargo build --release --bin clawform)"
+  cargo build --release --bin clawform >&2
+fi
 
 # Never real AWS: no profile, no session, no instance metadata; the endpoint is moto's.
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE || true
@@ -64,7 +69,7 @@ machine() {
 }
 
 {
-  echo "Machine: $(machine); $(rustc --version); clawform $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u +%Y-%m-%d)"
+  echo "Machine: $(machine); $(rustc --version); clawform $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u +%Y-%m-%d); load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
 } >>"$RESULTS"
 
@@ -133,7 +138,7 @@ moto_run() {
   curl -sf -X POST "$AWS_ENDPOINT_URL/moto-api/reset" -o /dev/null
   rm -rf "$p"
   mkdir -p "$p/stacks" "$p/logs"
-  cp stacks/base.yaml stacks/tenant.yaml "$p/stacks/"
+  cp "$STACKS/base.yaml" "$STACKS/tenant.yaml" "$p/stacks/"
   export BENCH_API_KEY=sk-ant-bench-not-a-real-key
 
   local t0

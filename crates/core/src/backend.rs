@@ -115,6 +115,29 @@ impl LocalBackend {
             created: "?".into(),
         }))
     }
+
+    /// Writes a stack's state (see [`StateBackend::save`]), blocking.
+    fn save_now(&self, state: &State) -> Result<(), BackendError> {
+        fs::create_dir_all(&self.dir).map_err(|e| io("cannot create", &self.dir, e))?;
+        let path = self.state_path(&state.stack);
+        let stored = match fs::read_to_string(&path) {
+            Ok(text) => Some(parse_state(&text, &path.display().to_string())?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io("cannot read", &path, e)),
+        };
+        if let Some(old) = stored {
+            if old.lineage != state.lineage {
+                return Err(BackendError::Conflict { stack: state.stack.clone(), reason: format!("stored state has lineage {}, this one {}", old.lineage, state.lineage) });
+            }
+            if old.serial >= state.serial {
+                return Err(BackendError::Conflict { stack: state.stack.clone(), reason: format!("stored serial {} is not below the new serial {}", old.serial, state.serial) });
+            }
+            fs::copy(&path, self.dir.join(format!("{}.json.backup", state.stack))).map_err(|e| io("cannot back up", &path, e))?;
+        }
+        let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| BackendError::Io(e.to_string()))?;
+        bytes.push(b'\n');
+        write_atomically(&path, &bytes).map_err(|e| io("cannot write", &path, e))
+    }
 }
 
 fn io(context: &str, path: &Path, e: std::io::Error) -> BackendError {
@@ -162,20 +185,10 @@ impl StateBackend for LocalBackend {
     }
 
     async fn save(&self, state: &State) -> Result<(), BackendError> {
-        fs::create_dir_all(&self.dir).map_err(|e| io("cannot create", &self.dir, e))?;
-        let path = self.state_path(&state.stack);
-        if let Some(old) = self.load(&state.stack).await? {
-            if old.lineage != state.lineage {
-                return Err(BackendError::Conflict { stack: state.stack.clone(), reason: format!("stored state has lineage {}, this one {}", old.lineage, state.lineage) });
-            }
-            if old.serial >= state.serial {
-                return Err(BackendError::Conflict { stack: state.stack.clone(), reason: format!("stored serial {} is not below the new serial {}", old.serial, state.serial) });
-            }
-            fs::copy(&path, self.dir.join(format!("{}.json.backup", state.stack))).map_err(|e| io("cannot back up", &path, e))?;
-        }
-        let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| BackendError::Io(e.to_string()))?;
-        bytes.push(b'\n');
-        write_atomically(&path, &bytes).map_err(|e| io("cannot write", &path, e))
+        // Blocking file writes and two fsyncs: off the async threads, so that stacks applied
+        // side by side (a rollout to many tenants) do not queue behind each other's disk writes.
+        let (backend, state) = (self.clone(), state.clone());
+        tokio::task::spawn_blocking(move || backend.save_now(&state)).await.map_err(|e| BackendError::Io(format!("state write did not finish: {e}")))?
     }
 
     async fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError> {
