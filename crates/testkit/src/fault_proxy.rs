@@ -82,7 +82,8 @@ pub struct FaultConfig {
     pub faults: Vec<Fault>,
     /// Operations (`ec2 CreateVpc`) never disturbed *after* forwarding: those a lost answer
     /// would duplicate whatever the client does (a create with no idempotency token and no
-    /// unique name). A request drawn for such a fault is forwarded untouched.
+    /// unique name). A request drawn for such a fault is forwarded untouched. An entry ending
+    /// in `*` is a prefix (`ec2 Create*`).
     pub spare_after_forwarding: Vec<String>,
     /// Hold the request with this arrival number (1-based) until [`FaultProxy::release`]
     /// (never, if the test kills the client instead).
@@ -343,7 +344,8 @@ async fn serve(state: Arc<ProxyState>, mut stream: TcpStream) {
         if hold == Some(Hold::BeforeForwarding) {
             hold_until_released(&state, &operation).await;
         }
-        let fault = state.choose(n).filter(|f| !(f.after_forwarding() && state.config.spare_after_forwarding.contains(&operation)));
+        let spared = |op: &str| state.config.spare_after_forwarding.iter().any(|s| s.strip_suffix('*').map_or(s == op, |prefix| op.starts_with(prefix)));
+        let fault = state.choose(n).filter(|f| !(f.after_forwarding() && spared(&operation)));
         if let Some(f) = fault {
             state.record(n, f, &operation);
         }

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::ec2::{arn, check_cidr, id_filters, opt, sync_tags, tag_spec, undo_create, user_tags, while_propagating};
-use crate::error::sdk;
+use crate::error::{has_code, sdk};
 use crate::handler::AwsResource;
 
 /// The description a group gets when none is given (Terraform's is "Managed by Terraform").
@@ -345,32 +345,55 @@ async fn authorize(aws: &Clients, id: &str, direction: Direction, atoms: &[&Atom
     if atoms.is_empty() {
         return Ok(());
     }
-    let perms = Some(permissions(atoms));
-    match direction {
-        Direction::Ingress => {
-            aws.ec2.authorize_security_group_ingress().group_id(id).set_ip_permissions(perms).send().await.map_err(|e| sdk("ec2 AuthorizeSecurityGroupIngress", e))?;
+    match authorize_call(aws, id, direction, permissions(atoms)).await {
+        // A rule already there: a retried call whose first answer was lost (AWS applied the
+        // whole batch), or a rule added outside clawform. AWS refuses the whole batch for one
+        // duplicate, so add the rules one by one, each duplicate meaning "already done".
+        Err(e) if has_code(&e, "InvalidPermission.Duplicate") => {
+            for atom in atoms {
+                match authorize_call(aws, id, direction, permissions(&[atom])).await {
+                    Err(e) if !has_code(&e, "InvalidPermission.Duplicate") => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(())
         }
-        Direction::Egress => {
-            aws.ec2.authorize_security_group_egress().group_id(id).set_ip_permissions(perms).send().await.map_err(|e| sdk("ec2 AuthorizeSecurityGroupEgress", e))?;
-        }
+        other => other,
     }
-    Ok(())
+}
+
+async fn authorize_call(aws: &Clients, id: &str, direction: Direction, perms: Vec<IpPermission>) -> Result<(), ProviderError> {
+    match direction {
+        Direction::Ingress => aws.ec2.authorize_security_group_ingress().group_id(id).set_ip_permissions(Some(perms)).send().await.map(|_| ()).map_err(|e| sdk("ec2 AuthorizeSecurityGroupIngress", e)),
+        Direction::Egress => aws.ec2.authorize_security_group_egress().group_id(id).set_ip_permissions(Some(perms)).send().await.map(|_| ()).map_err(|e| sdk("ec2 AuthorizeSecurityGroupEgress", e)),
+    }
 }
 
 async fn revoke(aws: &Clients, id: &str, direction: Direction, atoms: &[&Atom]) -> Result<(), ProviderError> {
     if atoms.is_empty() {
         return Ok(());
     }
-    let perms = Some(permissions(atoms));
-    match direction {
-        Direction::Ingress => {
-            aws.ec2.revoke_security_group_ingress().group_id(id).set_ip_permissions(perms).send().await.map_err(|e| sdk("ec2 RevokeSecurityGroupIngress", e))?;
+    match revoke_call(aws, id, direction, permissions(atoms)).await {
+        // A rule already gone (a retried call whose first answer was lost, or a change outside
+        // clawform): revoke one by one, each missing rule meaning "already done".
+        Err(e) if has_code(&e, "InvalidPermission.NotFound") => {
+            for atom in atoms {
+                match revoke_call(aws, id, direction, permissions(&[atom])).await {
+                    Err(e) if !has_code(&e, "InvalidPermission.NotFound") => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(())
         }
-        Direction::Egress => {
-            aws.ec2.revoke_security_group_egress().group_id(id).set_ip_permissions(perms).send().await.map_err(|e| sdk("ec2 RevokeSecurityGroupEgress", e))?;
-        }
+        other => other,
     }
-    Ok(())
+}
+
+async fn revoke_call(aws: &Clients, id: &str, direction: Direction, perms: Vec<IpPermission>) -> Result<(), ProviderError> {
+    match direction {
+        Direction::Ingress => aws.ec2.revoke_security_group_ingress().group_id(id).set_ip_permissions(Some(perms)).send().await.map(|_| ()).map_err(|e| sdk("ec2 RevokeSecurityGroupIngress", e)),
+        Direction::Egress => aws.ec2.revoke_security_group_egress().group_id(id).set_ip_permissions(Some(perms)).send().await.map(|_| ()).map_err(|e| sdk("ec2 RevokeSecurityGroupEgress", e)),
+    }
 }
 
 /// Brings one direction's rules from `old` to `new`: revokes first, so a rule whose only change
@@ -395,13 +418,11 @@ impl SecurityGroup {
         let group = out.security_groups().first().ok_or_else(|| ProviderError::api(format!("ec2 DescribeSecurityGroups did not return the new group {id}")))?;
         let defaults = group.ip_permissions_egress().to_vec();
         if !defaults.is_empty() {
-            aws.ec2
-                .revoke_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(defaults))
-                .send()
-                .await
-                .map_err(|e| sdk("ec2 RevokeSecurityGroupEgress", e))?;
+            match revoke_call(aws, id, Direction::Egress, defaults).await {
+                // Already revoked: a retry after a lost answer.
+                Err(e) if has_code(&e, "InvalidPermission.NotFound") => {}
+                other => other?,
+            }
         }
         authorize(aws, id, Direction::Ingress, &all_atoms(&self.ingress)?.iter().collect::<Vec<_>>()).await?;
         authorize(aws, id, Direction::Egress, &all_atoms(&self.egress)?.iter().collect::<Vec<_>>()).await?;
