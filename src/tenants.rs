@@ -412,28 +412,22 @@ impl Tenants {
     /// after one refresh of them all: live resources are read by type across every tenant, in
     /// batches (a few dozen calls for hundreds of tenants), not tenant by tenant.
     pub async fn plan_all(&self, params: &IndexMap<String, Json>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
-        let ids = self.existing().await?;
-        let names: Vec<String> = ids.iter().map(|id| Tenants::stack_name(id)).collect();
+        let names: Vec<String> = self.ids().await?.iter().map(|id| Tenants::stack_name(id)).collect();
         let report = self.workspace.drift(&names, self.provider.as_ref()).await?;
-        self.plan_every(ids, params, Some(&report)).await
+        self.plan_every(&names, params, Some(&report)).await
     }
 
     /// Plans every existing tenant against its state as last applied, with no AWS call
     /// (`tenant plan --all --refresh=false`): changes made outside clawform are not seen.
     pub async fn plan_all_offline(&self, params: &IndexMap<String, Json>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
-        let ids = self.existing().await?;
-        self.plan_every(ids, params, None).await
+        let names: Vec<String> = self.ids().await?.iter().map(|id| Tenants::stack_name(id)).collect();
+        self.plan_every(&names, params, None).await
     }
 
-    /// The ids of the tenants that exist (a destroyed tenant keeps an empty state document).
-    async fn existing(&self) -> Result<Vec<String>, WorkspaceError> {
-        Ok(self.list().await?.into_iter().map(|t| t.id).collect())
-    }
-
-    /// Plans tenants `ids` on the shards they are on, the template read once for all of them.
-    async fn plan_every(&self, ids: Vec<String>, params: &IndexMap<String, Json>, report: Option<&clawform_core::DriftReport>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
+    /// Plans the tenants of stacks `names` that exist (a destroyed tenant keeps an empty state
+    /// document) on the shards they are on, the template read once for all of them.
+    async fn plan_every(&self, names: &[String], params: &IndexMap<String, Json>, report: Option<&clawform_core::DriftReport>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
         let template = Stack::load_file(&self.workspace.stack_path(TEMPLATE), self.workspace.registry())?;
-        let names: Vec<String> = ids.iter().map(|id| Tenants::stack_name(id)).collect();
         let stack_for = |state: &State| {
             let id = state.stack.strip_prefix(STACK_PREFIX).unwrap_or(&state.stack);
             let mut stack = template.clone();
@@ -444,8 +438,8 @@ impl Tenants {
             stack.param_overrides.insert("shard".into(), json!(recorded_shard(state).unwrap_or(0)));
             Ok(stack)
         };
-        let plans = self.workspace.plan_many(&names, stack_for, report).await?;
-        Ok(ids.into_iter().zip(plans).collect())
+        let plans = self.workspace.plan_many(names, stack_for, report).await?;
+        Ok(plans.into_iter().map(|p| (p.stack.strip_prefix(STACK_PREFIX).unwrap_or(&p.stack).to_string(), p)).collect())
     }
 
     /// Applies the template to every tenant, `parallelism` tenants at a time, each under its own

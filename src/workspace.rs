@@ -148,21 +148,27 @@ impl Workspace {
     }
 
     /// Plans many stacks at once (every tenant of a rollout) as [`Workspace::plan`] plans one,
-    /// or against its state refreshed with `report` (a drift check made over these stacks) when given: each state is read
-    /// once more, the outputs each stack reads are read once in all, and the check that no plan
-    /// removes what another stack uses asks one index of every state instead of reading every
-    /// state again for each plan. `stack_for` makes the stack to plan from the stack's state.
+    /// or against its state refreshed with `report` (a drift check made over these stacks) when
+    /// given. Stacks whose state holds no resources (never applied, or destroyed) are left out.
+    /// Each state is read once, the outputs the stacks read are read once in all, and the check
+    /// that no plan removes what another stack uses asks one index of every state instead of
+    /// reading every state again for each plan. `stack_for` makes the stack to plan from the
+    /// stack's state.
     pub async fn plan_many(&self, names: &[String], mut stack_for: impl FnMut(&State) -> Result<Stack, WorkspaceError>, report: Option<&DriftReport>) -> Result<Vec<Plan>, WorkspaceError> {
         let mut usages = clawform_core::dependents::Usages::default();
+        let planned: std::collections::HashSet<&String> = names.iter().collect();
         for name in self.backend.list().await? {
-            if let Some(s) = self.backend.load(&name).await? {
-                usages.add(&s);
+            if !planned.contains(&name) {
+                if let Some(s) = self.backend.load(&name).await? {
+                    usages.add(&s);
+                }
             }
         }
         let mut outputs: BTreeMap<String, IndexMap<String, Json>> = BTreeMap::new();
         let mut plans = Vec::with_capacity(names.len());
         for name in names {
-            let state = self.backend.load(name).await?.ok_or_else(|| WorkspaceError::NoState(name.clone()))?;
+            let Some(state) = self.backend.load(name).await?.filter(|s| !s.resources.is_empty()) else { continue };
+            usages.add(&state);
             let stack = with_recorded_params(&stack_for(&state)?, Some(&state));
             let state = match report {
                 Some(r) => clawform_core::drift::refreshed(&state, r),
@@ -177,12 +183,13 @@ impl Workspace {
                 }
                 external.insert(other.clone(), outputs[&other].clone());
             }
-            let plan = clawform_core::plan(&stack, &self.registry, Some(&state), external)?;
-            let users = usages.users_of_removed(&plan);
+            plans.push(clawform_core::plan(&stack, &self.registry, Some(&state), external)?);
+        }
+        for plan in &plans {
+            let users = usages.users_of_removed(plan);
             if !users.is_empty() {
-                return Err(in_use(&plan, &users));
+                return Err(in_use(plan, &users));
             }
-            plans.push(plan);
         }
         Ok(plans)
     }

@@ -15,6 +15,9 @@ use crate::AwsProvider;
 pub const TAG_VALUES_PER_FILTER: usize = 20;
 /// Results per GetResources page (AWS's documented maximum).
 pub const RESOURCES_PER_PAGE: i32 = 100;
+/// Tags per GetResources page (AWS's documented maximum): a page also ends at this many tags,
+/// 100 by default, which cut pages of clawform's resources (3 or 4 tags each) to about 30.
+pub const TAGS_PER_PAGE: i32 = 500;
 
 /// The clawform type and id of the resource an ARN names, where clawform has such a type.
 pub fn type_and_id(arn: &str) -> Option<(&'static str, String)> {
@@ -60,7 +63,7 @@ impl AwsProvider {
         let groups: Vec<Option<Vec<String>>> = if stacks.len() > TAG_VALUES_PER_FILTER { vec![None] } else { stacks.chunks(TAG_VALUES_PER_FILTER).map(|c| Some(c.to_vec())).collect() };
         for values in groups {
             let filter = TagFilter::builder().key(STACK_TAG).set_values(values).build();
-            let mut pages = self.clients().tagging.get_resources().tag_filters(filter).resources_per_page(RESOURCES_PER_PAGE).into_paginator().send();
+            let mut pages = self.clients().tagging.get_resources().tag_filters(filter).resources_per_page(RESOURCES_PER_PAGE).tags_per_page(TAGS_PER_PAGE).into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| sdk("tagging GetResources", e))?;
                 for mapping in page.resource_tag_mapping_list() {

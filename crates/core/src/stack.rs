@@ -68,7 +68,9 @@ pub struct Stack {
     /// The least number of instances a resource with `count: auto` gets at the next plan
     /// (`auto` never shrinks on its own: it keeps what state holds, at least one).
     pub auto_count_minimum: Option<usize>,
-    source: SourceMap,
+    /// Shared: a stack is cloned for every plan (a rollout clones the template per tenant), and
+    /// the map holds a location for every key and value of the file.
+    source: std::sync::Arc<SourceMap>,
 }
 
 #[derive(Deserialize)]
@@ -107,7 +109,7 @@ impl Stack {
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
             auto_count_minimum: None,
-            source: SourceMap::empty(None),
+            source: std::sync::Arc::new(SourceMap::empty(None)),
         }
     }
 
@@ -179,7 +181,7 @@ impl Stack {
             StackError::Invalid(vec![Diagnostic { location, message: top_level_hint(message) }])
         })?;
         let mut errors = Vec::new();
-        let mut stack = Stack { source, ..Stack::new(raw.stack.clone()) };
+        let mut stack = Stack { source: std::sync::Arc::new(source), ..Stack::new(raw.stack.clone()) };
         if !is_valid_name(&raw.stack) {
             errors.push(stack.diag_value("stack", format!("stack name `{}` is not valid; expected letters, digits, `_` and `-`, starting with a letter", raw.stack)));
         }
