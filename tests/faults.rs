@@ -23,6 +23,15 @@ use common::reliability::{duplicates, run_via, spawn, tagged, untracked};
 use common::{copy_repo_stack, sdk_config, Project};
 
 const TENANTS: usize = 20;
+
+/// Both tests apply the base stack, whose names are fixed, on this binary's one moto server:
+/// they take turns, each on an emptied server.
+fn exclusive_moto(project: &Project) -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    project.moto.reset();
+    guard
+}
 /// Tenants created at once (each its own CLI process through the proxy).
 const WAVE: usize = 10;
 
@@ -75,6 +84,7 @@ fn assert_converged(project: &Project) {
 #[tokio::test(flavor = "multi_thread")]
 async fn base_and_20_tenants_converge_with_a_fifth_of_requests_disturbed() {
     let project = Project::new();
+    let _turn = exclusive_moto(&project);
     copy_repo_stack(&project, "base");
     copy_repo_stack(&project, "tenant");
     let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), spare_after_forwarding: vec![], hold: None });
@@ -133,6 +143,7 @@ const SPARED: [&str; 9] = ["ec2 Create*", "ec2 AllocateAddress", "ec2 RunInstanc
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_answers_leave_no_duplicate_and_nothing_untracked() {
     let project = Project::new();
+    let _turn = exclusive_moto(&project);
     copy_repo_stack(&project, "base");
     copy_repo_stack(&project, "tenant");
     let mut faults = Fault::BEFORE_FORWARDING.to_vec();

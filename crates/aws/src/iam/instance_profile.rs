@@ -90,9 +90,13 @@ impl AwsResource for IamInstanceProfile {
         computed.insert("arn".into(), json!(profile.arn()));
         computed.insert("unique_id".into(), json!(profile.instance_profile_id()));
         if let Some(role) = role {
-            let added = aws.iam.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send().await;
+            let added = aws.iam.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send().await.map_err(|e| iam_err("iam AddRoleToInstanceProfile", e));
             if let Err(e) = added {
-                return Err(undo_create(iam_err("iam AddRoleToInstanceProfile", e), IamInstanceProfile::delete(aws, name, &Json::Null)).await);
+                // A profile holds one role: `LimitExceeded` after a retry whose first answer was
+                // lost means the role is already in it, which is what was asked.
+                if !(crate::error::has_code(&e, "LimitExceeded") && has_role(aws, name, role).await) {
+                    return Err(undo_create(e, IamInstanceProfile::delete(aws, name, &Json::Null)).await);
+                }
             }
         }
         Ok(Applied { id: profile.instance_profile_name().to_string(), computed })
@@ -145,4 +149,10 @@ impl AwsResource for IamInstanceProfile {
         }
         Ok(result)
     }
+}
+
+/// Whether instance profile `name` holds role `role` (false when it cannot be read).
+async fn has_role(aws: &Clients, name: &str, role: &str) -> bool {
+    let out = aws.iam.get_instance_profile().instance_profile_name(name).send().await;
+    out.ok().and_then(|o| o.instance_profile().map(|p| p.roles().iter().any(|r| r.role_name() == role))).unwrap_or(false)
 }
