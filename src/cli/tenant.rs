@@ -178,7 +178,7 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             let mut failed = Vec::new();
             for (id, result) in &results {
                 match result {
-                    Ok(_) => println!("tenant {id}: up to date"),
+                    Ok(_) => println!("tenant {id}: applied"),
                     Err(e) => {
                         println!("tenant {id}: failed");
                         failed.push(format!("tenant {id}: {e}"));
