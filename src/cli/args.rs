@@ -158,6 +158,17 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Show a plan saved with `plan --out`: as `plan` prints it, or as JSON.
+    Show {
+        /// The plan file.
+        planfile: PathBuf,
+        /// Print as JSON (Terraform's plan format unless --json-format native).
+        #[arg(long)]
+        json: bool,
+        /// The JSON written by --json.
+        #[arg(long, value_enum, default_value_t = JsonFormat::Terraform, requires = "json")]
+        json_format: JsonFormat,
+    },
     /// Tasks per instance (CPU, memory, network interfaces), instances, Auto Scaling group room
     /// and load balancer shards for a number of tenants; no AWS call.
     Capacity {
@@ -189,17 +200,6 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         params: ParamArgs,
-    },
-    /// Show a plan saved with `plan --out`: as `plan` prints it, or as JSON.
-    Show {
-        /// The plan file.
-        planfile: PathBuf,
-        /// Print as JSON (Terraform's plan format unless --json-format native).
-        #[arg(long)]
-        json: bool,
-        /// The JSON written by --json.
-        #[arg(long, value_enum, default_value_t = JsonFormat::Terraform, requires = "json")]
-        json_format: JsonFormat,
     },
     /// Bring a resource that exists in AWS under management: ADDRESS must be declared in the
     /// stack and not yet in its state; ID is the Terraform AWS provider's import id (a VPC's

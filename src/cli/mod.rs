@@ -2,10 +2,10 @@
 
 pub mod args;
 mod render;
-mod show;
 mod cost;
 mod graph;
 mod progress;
+mod show;
 mod tenant;
 
 use std::io::{BufRead, IsTerminal, Write};
