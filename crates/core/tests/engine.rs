@@ -629,7 +629,7 @@ async fn a_replacement_whose_name_changes_creates_first_moves_dependents_then_de
 
 #[tokio::test]
 async fn a_replacement_that_keeps_a_unique_name_deletes_first() {
-    let (_dir, backend, provider, before) = applied_blue_target().await;
+    let (_dir, _backend, _provider, before) = applied_blue_target().await;
     let plan = plan_yaml(&targeted("blue", 8080), Some(&before));
     let change = plan.change("target").unwrap();
     assert_eq!((change.action, change.create_before_destroy), (Action::Replace, false), "two targets named blue would collide");
