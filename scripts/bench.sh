@@ -80,8 +80,8 @@ run_offline() {
   {
     echo "### Offline plan (no AWS call), state as if applied, image_tag change pending for every tenant"
     echo
-    echo "| tenants | resources | command | wall | peak RSS | tenants with changes |"
-    echo "|---:|---:|---|---:|---:|---:|"
+    echo "| tenants | resources | command | wall | CPU (user + sys) | peak RSS | tenants with changes |"
+    echo "|---:|---:|---|---:|---:|---:|---:|"
   } >>"$RESULTS"
   for n in "${OFFLINE[@]}"; do
     local dir=$BENCH_DIR/offline-$n
@@ -92,11 +92,12 @@ run_offline() {
     # Warm the page cache once, then measure.
     "$BIN" -C "$dir" tenant plan --all --refresh=false --param image_tag=v2 >/dev/null
     /usr/bin/time -v "$BIN" -C "$dir" tenant plan --all --refresh=false --param image_tag=v2 >"$dir/plan.out" 2>"$dir/time.txt"
-    local wall rss changed
+    local wall cpu rss changed
+    cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.0f ms", s * 1000 }' "$dir/time.txt")
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.0f ms", s * 1000 }' "$dir/time.txt")
     rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f MB", $2 / 1024 }' "$dir/time.txt")
     changed=$(awk '/tenants have changes/ { print $1 }' "$dir/plan.out")
-    echo "| $n | $resources | \`clawform tenant plan --all --refresh=false --param image_tag=v2\` | $wall | $rss | ${changed:-0} |" >>"$RESULTS"
+    echo "| $n | $resources | \`clawform tenant plan --all --refresh=false --param image_tag=v2\` | $wall | $cpu | $rss | ${changed:-0} |" >>"$RESULTS"
   done
   echo >>"$RESULTS"
 }
