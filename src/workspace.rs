@@ -150,25 +150,32 @@ impl Workspace {
     /// Plans many stacks at once (every tenant of a rollout) as [`Workspace::plan`] plans one,
     /// or against its state refreshed with `report` (a drift check made over these stacks) when
     /// given. Stacks whose state holds no resources (never applied, or destroyed) are left out.
-    /// Each state is read once, the outputs the stacks read are read once in all, and the check
-    /// that no plan removes what another stack uses asks one index of every state instead of
-    /// reading every state again for each plan. `stack_for` makes the stack to plan from the
-    /// stack's state.
-    pub async fn plan_many(&self, names: &[String], mut stack_for: impl FnMut(&State) -> Result<Stack, WorkspaceError>, report: Option<&DriftReport>) -> Result<Vec<Plan>, WorkspaceError> {
+    /// The outputs the stacks read are read once in all, and the check that no plan removes
+    /// what another stack uses asks one index of every state instead of reading every state
+    /// again for each plan. `stack_for` makes the stack to plan from the stack's state.
+    pub async fn plan_many(&self, names: &[String], stack_for: impl FnMut(&State) -> Result<Stack, WorkspaceError>, report: Option<&DriftReport>) -> Result<Vec<Plan>, WorkspaceError> {
+        let mut plans = Vec::with_capacity(names.len());
+        self.plan_each(names, stack_for, report, |plan| {
+            plans.push(plan);
+            Ok(())
+        })
+        .await?;
+        Ok(plans)
+    }
+
+    /// [`Workspace::plan_many`], handing each plan to `each` as soon as it is made and checked,
+    /// so that the plans of thousands of stacks need not be held at once (the CLI prints each
+    /// and drops it). Every state is read twice: once for the index, once to plan.
+    pub async fn plan_each(&self, names: &[String], mut stack_for: impl FnMut(&State) -> Result<Stack, WorkspaceError>, report: Option<&DriftReport>, mut each: impl FnMut(Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
         let mut usages = clawform_core::dependents::Usages::default();
-        let planned: std::collections::HashSet<&String> = names.iter().collect();
         for name in self.backend.list().await? {
-            if !planned.contains(&name) {
-                if let Some(s) = self.backend.load(&name).await? {
-                    usages.add(&s);
-                }
+            if let Some(s) = self.backend.load(&name).await? {
+                usages.add(&s);
             }
         }
         let mut outputs: BTreeMap<String, IndexMap<String, Json>> = BTreeMap::new();
-        let mut plans = Vec::with_capacity(names.len());
         for name in names {
             let Some(state) = self.backend.load(name).await?.filter(|s| !s.resources.is_empty()) else { continue };
-            usages.add(&state);
             let stack = with_recorded_params(&stack_for(&state)?, Some(&state));
             let state = match report {
                 Some(r) => clawform_core::drift::refreshed(&state, r),
@@ -183,15 +190,14 @@ impl Workspace {
                 }
                 external.insert(other.clone(), outputs[&other].clone());
             }
-            plans.push(clawform_core::plan(&stack, &self.registry, Some(&state), external)?);
-        }
-        for plan in &plans {
-            let users = usages.users_of_removed(plan);
+            let plan = clawform_core::plan(&stack, &self.registry, Some(&state), external)?;
+            let users = usages.users_of_removed(&plan);
             if !users.is_empty() {
-                return Err(in_use(plan, &users));
+                return Err(in_use(&plan, &users));
             }
+            each(plan)?;
         }
-        Ok(plans)
+        Ok(())
     }
 
     /// Accepts live values into state (`apply --refresh-only`): the stack's state becomes what

@@ -135,6 +135,22 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             }
             Ok(if detailed_exitcode && plan.has_changes() { CHANGES } else { OK })
         }
+        TenantCommand::Plan { detailed_exitcode, json: false, params, refresh: false, .. } => {
+            // Printed as each is made: thousands of plans are never held at once.
+            let (mut total, mut changed) = (0, 0);
+            tenants
+                .plan_all_offline_each(&parse_params(&params)?, |id, plan| {
+                    println!("{}", ctx.style.bold(&format!("== tenant {id}")));
+                    print!("{}", render::plan(&plan, ctx.style));
+                    println!();
+                    total += 1;
+                    changed += usize::from(plan.has_changes());
+                    Ok(())
+                })
+                .await?;
+            println!("{changed} of {total} tenants have changes.");
+            Ok(if detailed_exitcode && changed > 0 { CHANGES } else { OK })
+        }
         TenantCommand::Plan { detailed_exitcode, json, params, refresh, .. } => {
             let plans = if refresh { tenants.plan_all(&parse_params(&params)?).await? } else { tenants.plan_all_offline(&parse_params(&params)?).await? };
             let changed = plans.iter().filter(|(_, p)| p.has_changes()).count();
