@@ -214,7 +214,8 @@ mod tests {
 
     #[test]
     fn decode_errors_never_quote_the_value() {
-        for bad in [json!({ "secret_id": "s", "secret_string": 424242 }), json!({ "secret_id": "s", "secret_string": "x${hunter2-not-a-ref" })] {
+        // (A number is text, as Terraform converts it; a mapping is not.)
+        for bad in [json!({ "secret_id": "s", "secret_string": {"key": 424242} }), json!({ "secret_id": "s", "secret_string": "x${hunter2-not-a-ref" })] {
             let err = serde_json::from_value::<SecretsmanagerSecretVersion>(bad).unwrap_err().to_string();
             assert!(!err.contains("424242") && !err.contains("hunter2"), "{err}");
         }
