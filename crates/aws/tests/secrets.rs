@@ -244,8 +244,9 @@ async fn errors_never_contain_the_value() {
     let err = env.try_update(VERSION, "value", &format!("{missing}|v1"), &prior, &json!({ "secret_id": missing, "secret_string": value })).await.expect_err("no such secret");
     assert!(!format!("{err:?}").contains(value), "{err:?}");
 
-    // Attributes that do not decode: serde would quote a number, the template parser a `${`.
-    for bad in [json!(7_315_551_234_u64), json!(format!("{value}${{not-closed"))] {
+    // Attributes that do not decode: serde would quote a number inside a mapping, the template
+    // parser a `${`. (A bare number is text, as Terraform converts it.)
+    for bad in [json!({ "n": 7_315_551_234_u64 }), json!(format!("{value}${{not-closed"))] {
         let err = env.try_create(VERSION, "value", &json!({ "secret_id": missing, "secret_string": bad })).await.expect_err("does not decode");
         assert_eq!(err.kind, ErrorKind::Invalid);
         assert!(!err.message.contains("7315551234") && !err.message.contains(value), "{err}");
@@ -254,7 +255,7 @@ async fn errors_never_contain_the_value() {
     // The loader's checks say what is wrong with a literal value without quoting it.
     let registry = clawform_aws::registry();
     let kind = registry.get(VERSION).unwrap();
-    for (bad, expected) in [(format!("secret_id: x\nsecret_string: {}\n", 7_315_551_234_u64), "secret"), ("secret_id: x\nsecret_string: ''\n".to_string(), "empty")] {
+    for (bad, expected) in [(format!("secret_id: x\nsecret_string: [{}]\n", 7_315_551_234_u64), "secret"), ("secret_id: x\nsecret_string: ''\n".to_string(), "empty")] {
         let errors = kind.decode(serde_yaml::from_str(&bad).unwrap()).expect_err("refused");
         let text = format!("{errors:?}");
         assert!(text.contains(expected) && !text.contains("7315551234"), "{text}");
