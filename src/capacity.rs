@@ -414,6 +414,27 @@ fn whole_param(stack: &clawform_core::Stack, values: &IndexMap<String, Json>, na
 }
 
 #[cfg(test)]
+impl Platform {
+    /// The seed's platform as the stock stacks describe it, with the built-in instance facts:
+    /// the fixture the capacity and cost tests share.
+    pub(crate) fn seed_for_tests() -> Platform {
+        Platform {
+            instance_type: "c7i-flex.large".into(),
+            instance: crate::prices::PriceSheet::builtin().instances["c7i-flex.large"].clone(),
+            task: TaskSize { cpu: 512, memory_mib: 1024 },
+            networking: Networking::Awsvpc,
+            reserved_memory_mib: 0,
+            asg_min_size: 1,
+            asg_max_size: 20,
+            on_demand_base: 1,
+            tenants_per_load_balancer: 100,
+            shards_fixed: None,
+            subnet_addresses: Some(502),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -460,19 +481,7 @@ mod tests {
     }
 
     fn platform() -> Platform {
-        Platform {
-            instance_type: "c7i-flex.large".into(),
-            instance: c7i(),
-            task: TENANT_TASK,
-            networking: Networking::Awsvpc,
-            reserved_memory_mib: 0,
-            asg_min_size: 1,
-            asg_max_size: 20,
-            on_demand_base: 1,
-            tenants_per_load_balancer: 100,
-            shards_fixed: None,
-            subnet_addresses: Some(502),
-        }
+        Platform::seed_for_tests()
     }
 
     #[test]

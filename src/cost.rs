@@ -112,22 +112,9 @@ pub fn notes(platform: &Platform, rows: &[CostRow]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capacity::{Networking, TaskSize};
 
     fn platform() -> Platform {
-        Platform {
-            instance_type: "c7i-flex.large".into(),
-            instance: PriceSheet::builtin().instances["c7i-flex.large"].clone(),
-            task: TaskSize { cpu: 512, memory_mib: 1024 },
-            networking: Networking::Awsvpc,
-            reserved_memory_mib: 0,
-            asg_min_size: 1,
-            asg_max_size: 20,
-            on_demand_base: 1,
-            tenants_per_load_balancer: 100,
-            shards_fixed: None,
-            subnet_addresses: Some(502),
-        }
+        Platform::seed_for_tests()
     }
 
     fn monthly(row: &CostRow, prefix: &str) -> f64 {
