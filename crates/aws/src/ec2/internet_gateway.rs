@@ -33,9 +33,22 @@ impl Resource for InternetGateway {
     const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["vpc_id"]);
 }
 
+/// Attaches the gateway to `vpc`. A retry whose first attempt did attach it (the answer was
+/// lost) meets `Resource.AlreadyAssociated`: attached to `vpc` already is what was wanted.
 async fn attach(aws: &Clients, id: &str, vpc: &str) -> Result<(), ProviderError> {
-    aws.ec2.attach_internet_gateway().internet_gateway_id(id).vpc_id(vpc).send().await.map_err(|e| sdk("ec2 AttachInternetGateway", e))?;
-    Ok(())
+    match aws.ec2.attach_internet_gateway().internet_gateway_id(id).vpc_id(vpc).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("Resource.AlreadyAssociated") => {
+            let out = aws.ec2.describe_internet_gateways().internet_gateway_ids(id).send().await.map_err(|e| sdk("ec2 DescribeInternetGateways", e))?;
+            let attached = out.internet_gateways().iter().flat_map(|g| g.attachments()).any(|a| a.vpc_id() == Some(vpc));
+            if attached {
+                Ok(())
+            } else {
+                Err(sdk("ec2 AttachInternetGateway", e))
+            }
+        }
+        Err(e) => Err(sdk("ec2 AttachInternetGateway", e)),
+    }
 }
 
 /// Detaches the gateway from `vpc`; one already detached (`Gateway.NotAttached`) is what was wanted.
