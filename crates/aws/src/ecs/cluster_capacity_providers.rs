@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::opt;
 use crate::ecs::{check_name, describe_clusters, find_cluster, wait_for};
 use crate::error::{has_code, sdk};
 use crate::handler::AwsResource;
@@ -43,19 +42,7 @@ pub struct EcsClusterCapacityProviders {
 }
 
 /// One `default_capacity_provider_strategy` block.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct StrategyItem {
-    /// The capacity provider's name; it must be one of `capacity_providers`.
-    pub capacity_provider: Val<String>,
-    /// The relative share of tasks, 0 to 1000 (default 0).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight: Option<Val<i32>>,
-    /// The tasks to place on this provider first, 0 to 100000 (default 0); at most one item of
-    /// a strategy may have a base.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<Val<i32>>,
-}
+pub use super::StrategyItem;
 
 impl Resource for EcsClusterCapacityProviders {
     const TYPE: &'static str = "aws_ecs_cluster_capacity_providers";
@@ -118,17 +105,7 @@ impl EcsClusterCapacityProviders {
     }
 
     fn strategy(&self) -> Result<Vec<CapacityProviderStrategyItem>, ProviderError> {
-        self.default_capacity_provider_strategy
-            .iter()
-            .map(|item| {
-                CapacityProviderStrategyItem::builder()
-                    .capacity_provider(item.capacity_provider.value()?)
-                    .set_weight(opt(&item.weight)?.copied())
-                    .set_base(opt(&item.base)?.copied())
-                    .build()
-                    .map_err(|e| ProviderError::invalid(format!("aws_ecs_cluster_capacity_providers: {e}")))
-            })
-            .collect()
+        super::sdk_strategy(&self.default_capacity_provider_strategy, "aws_ecs_cluster_capacity_providers")
     }
 }
 

@@ -7,7 +7,8 @@ pub mod service;
 pub mod task_definition;
 
 
-use aws_sdk_ecs::types::{CapacityProvider, CapacityProviderField, Cluster, ClusterField, Tag};
+use aws_sdk_ecs::types::{CapacityProvider, CapacityProviderField, CapacityProviderStrategyItem, Cluster, ClusterField, Tag};
+use serde::{Deserialize, Serialize};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Val};
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json};
@@ -164,6 +165,37 @@ pub(crate) fn user_tags(tags: &[Tag]) -> Map<String, Json> {
 
 /// Checks an ECS name (cluster, capacity provider): "Up to 255 letters (uppercase and
 /// lowercase), numbers, underscores, and hyphens are allowed" (ECS API reference).
+/// One item of a capacity provider strategy: a service's `capacity_provider_strategy` block and
+/// a cluster's `default_capacity_provider_strategy` block have the same shape.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyItem {
+    /// The capacity provider's name; the cluster must have it.
+    pub capacity_provider: Val<String>,
+    /// The relative share of tasks, 0 to 1000 (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<Val<i32>>,
+    /// The tasks to place on this provider first, 0 to 100000 (default 0); at most one item of
+    /// a strategy may have a base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Val<i32>>,
+}
+
+/// A strategy as the SDK takes it; `what` names the block in errors.
+pub(crate) fn sdk_strategy(items: &[StrategyItem], what: &str) -> Result<Vec<CapacityProviderStrategyItem>, ProviderError> {
+    items
+        .iter()
+        .map(|item| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(item.capacity_provider.value()?)
+                .set_weight(item.weight.as_ref().map(Val::value).transpose()?.copied())
+                .set_base(item.base.as_ref().map(Val::value).transpose()?.copied())
+                .build()
+                .map_err(|e| ProviderError::invalid(format!("{what}: {e}")))
+        })
+        .collect()
+}
+
 pub(crate) fn check_name(path: &str, name: &str, out: &mut Vec<FieldError>) {
     if name.is_empty() || name.len() > 255 {
         out.push(FieldError::new(path, format!("has {} characters; expected 1 to 255", name.chars().count())));

@@ -108,19 +108,7 @@ pub struct EcsService {
 }
 
 /// One `capacity_provider_strategy` block.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct CapacityProviderStrategy {
-    /// The capacity provider's name; the cluster must have it.
-    pub capacity_provider: Val<String>,
-    /// The relative share of tasks, 0 to 1000 (default 0).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight: Option<Val<i32>>,
-    /// The tasks to place on this provider first, 0 to 100000 (default 0); at most one item of
-    /// a strategy may have a base.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<Val<i32>>,
-}
+pub use super::StrategyItem as CapacityProviderStrategy;
 
 /// One `load_balancer` block: a target group and the container port it sends traffic to.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -263,17 +251,7 @@ impl EcsService {
     }
 
     fn strategy(&self) -> Result<Vec<CapacityProviderStrategyItem>, ProviderError> {
-        self.capacity_provider_strategy
-            .iter()
-            .map(|item| {
-                CapacityProviderStrategyItem::builder()
-                    .capacity_provider(item.capacity_provider.value()?)
-                    .set_weight(opt(&item.weight)?.copied())
-                    .set_base(opt(&item.base)?.copied())
-                    .build()
-                    .map_err(|e| ProviderError::invalid(format!("aws_ecs_service: capacity_provider_strategy: {e}")))
-            })
-            .collect()
+        super::sdk_strategy(&self.capacity_provider_strategy, "aws_ecs_service: capacity_provider_strategy")
     }
 
     /// The strategy with AWS's defaults filled in, for comparisons.
