@@ -327,13 +327,12 @@ impl Tenants {
             if secrets.api_key.is_none() && !exists {
                 return Err(WorkspaceError::Tenant(format!("tenant `{id}` is new and needs an API key: pass --api-key-env VAR or --api-key-file FILE")));
             }
-            // A tenant that never had a state document cannot have left anything behind in a
-            // crashed apply (its shard is recorded in state before anything is created).
-            let never_applied = self.workspace.state(&name).await?.is_none();
+            // A new tenant's shard is recorded in a fresh state document before anything is
+            // created, with an empty journal of creates: its creates skip the search for
+            // leftovers of earlier runs.
             let shard = self.reserve_shard(id, options).await?;
             let plan = self.plan_on(id, shard, params, &secrets).await?;
-            let provider: Arc<dyn Provider> = if never_applied { Arc::new(NeverApplied(self.provider.clone())) } else { self.provider.clone() };
-            let report = self.workspace.apply_locked(&plan, provider, &with_secrets(options, &secrets)).await?;
+            let report = self.workspace.apply_locked(&plan, self.provider.clone(), &with_secrets(options, &secrets)).await?;
             report_errors(&report)?;
             Ok(TenantInfo { warnings: plan.warnings.clone(), ..TenantInfo::from_state(id, &report.state) })
         }
@@ -484,33 +483,6 @@ impl Tenants {
             .await;
         results.sort_by(|a, b| a.0.cmp(&b.0));
         results
-    }
-}
-
-/// The provider for a stack that never had state: nothing of it can have been left by a
-/// crashed apply, so the search for leftovers to adopt (a scan of everything clawform tagged,
-/// the costliest call of a tenant create at scale) is skipped; the rest goes to the provider.
-struct NeverApplied(Arc<dyn Provider>);
-
-#[async_trait::async_trait]
-impl Provider for NeverApplied {
-    async fn create(&self, ctx: &clawform_core::OpContext, type_name: &str, attributes: &Json) -> Result<clawform_core::Applied, clawform_core::ProviderError> {
-        self.0.create(ctx, type_name, attributes).await
-    }
-    async fn update(&self, ctx: &clawform_core::OpContext, type_name: &str, id: &str, prior: &Json, attributes: &Json) -> Result<clawform_core::Applied, clawform_core::ProviderError> {
-        self.0.update(ctx, type_name, id, prior, attributes).await
-    }
-    async fn delete(&self, ctx: &clawform_core::OpContext, type_name: &str, id: &str, prior: &Json) -> Result<(), clawform_core::ProviderError> {
-        self.0.delete(ctx, type_name, id, prior).await
-    }
-    async fn read(&self, type_name: &str, ids: &[String]) -> Result<Vec<Option<Json>>, clawform_core::ProviderError> {
-        self.0.read(type_name, ids).await
-    }
-    async fn adopt(&self, ctx: &clawform_core::OpContext, type_name: &str, found: &clawform_core::Owned, attributes: &Json) -> Result<clawform_core::Applied, clawform_core::ProviderError> {
-        self.0.adopt(ctx, type_name, found, attributes).await
-    }
-    async fn find_owned(&self, _stacks: &[String], _known: &std::collections::HashSet<String>) -> Result<Vec<clawform_core::Owned>, clawform_core::ProviderError> {
-        Ok(Vec::new())
     }
 }
 

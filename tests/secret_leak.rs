@@ -144,8 +144,8 @@ async fn a_full_demo_run_never_prints_or_stores_a_secret() {
     seen.run(&project, &["tenant", "show", "leak1", "--json"], &[], 0);
     seen.run(&project, &["output", "base"], &[], 0);
     seen.run(&project, &["state", "list", "tenant-leak1"], &[], 0);
-    seen.run(&project, &["state", "show", "tenant-leak1", "secret_value"], &[], 0);
-    seen.run(&project, &["state", "show", "tenant-leak1", "secret_value", "--json"], &[], 0);
+    seen.run(&project, &["state", "show", "tenant-leak1", "secret"], &[], 0);
+    seen.run(&project, &["state", "show", "tenant-leak1", "secret", "--json"], &[], 0);
     seen.run(&project, &["state", "pull", "tenant-leak2"], &[], 0);
     seen.run(&project, &["drift", "--all"], &[], 0);
     seen.run(&project, &["drift", "--all", "--json", "--stats"], &[], 0);

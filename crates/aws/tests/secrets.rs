@@ -30,7 +30,7 @@ async fn env() -> Env {
 
 impl Env {
     fn ctx(&self, address: &str) -> OpContext {
-        OpContext { stack: self.stack.clone(), address: address.to_string() }
+        OpContext::new(self.stack.clone(), address.to_string())
     }
 
     async fn try_create(&self, type_name: &str, address: &str, attributes: &Json) -> Result<Applied, ProviderError> {
@@ -213,6 +213,40 @@ async fn version_update_puts_a_value_only_when_it_changed() {
     env.delete(SECRET, "secret", &secret.id, &json!({ "recovery_window_in_days": 0 })).await.unwrap();
     assert_eq!(env.read_one(VERSION, &v2.id).await, None);
     assert_eq!(env.delete(VERSION, "value", &v2.id, &prior2).await.unwrap_err().kind, ErrorKind::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_given_its_value_is_created_with_it_and_puts_only_changes() {
+    let env = env().await;
+    let first = "gw-f1rst-5e2d";
+    let attrs = json!({ "name": unique("tenant/own-value"), "recovery_window_in_days": 0, "secret_string": first });
+    let secret = env.create(SECRET, "secret", &attrs).await;
+    assert_eq!(env.current_value(&secret.id).await, first, "the value went out with CreateSecret");
+    assert_eq!(env.versions(&secret.id).await.len(), 1, "one version: no PutSecretValue after the create");
+    let read = env.read_one(SECRET, &secret.id).await.unwrap();
+    assert!(read.get("secret_string").is_none() && !read.to_string().contains(first), "a read never holds the value: {read}");
+
+    // The value not given again: the same digest comes back, and nothing is put.
+    let lineage = "lineage-own";
+    let prior = masked(&attrs, &secret, lineage);
+    let same = json!({ "name": attrs["name"], "recovery_window_in_days": 0, "secret_string": prior["secret_string"] });
+    env.try_update(SECRET, "secret", &secret.id, &prior, &same).await.unwrap();
+    assert_eq!(env.versions(&secret.id).await.len(), 1);
+
+    // A foreign digest is refused without being named; a new value is put as current.
+    let other = json!({ "name": attrs["name"], "recovery_window_in_days": 0, "secret_string": sensitive_digest(&json!("other"), lineage) });
+    let err = env.try_update(SECRET, "secret", &secret.id, &prior, &other).await.expect_err("a digest is not a value");
+    assert!(err.message.contains("secret value must be given") && !err.message.contains("sha256:"), "{err}");
+    let second = "gw-s3cond-77a1";
+    let new = json!({ "name": attrs["name"], "recovery_window_in_days": 0, "secret_string": second });
+    env.try_update(SECRET, "secret", &secret.id, &prior, &new).await.unwrap();
+    assert_eq!(env.current_value(&secret.id).await, second);
+    assert_eq!(env.versions(&secret.id).await.len(), 2);
+
+    // Debug output of the typed resource leaves the value out.
+    let typed: clawform_aws::secretsmanager::secret::SecretsmanagerSecret = serde_json::from_value(new.clone()).unwrap();
+    assert!(!format!("{typed:?}").contains(second));
+    env.delete(SECRET, "secret", &secret.id, &prior).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

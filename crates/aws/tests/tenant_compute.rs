@@ -97,7 +97,7 @@ async fn env() -> Env {
 
 impl Env {
     fn ctx(&self, address: &str) -> OpContext {
-        OpContext { stack: self.stack.clone(), address: address.to_string() }
+        OpContext::new(self.stack.clone(), address.to_string())
     }
 
     async fn create(&self, type_name: &str, address: &str, attributes: &Json) -> Applied {
@@ -314,7 +314,7 @@ async fn task_definition_left_by_a_crash_is_adopted_not_registered_again() {
     let second = env.create("aws_ecs_task_definition", "task_definition", &attrs).await;
     assert_eq!(second.id, first.id, "the leftover revision is adopted");
     // Another stack's resource of the same family gets its own revision.
-    let other = env.provider.create(&OpContext { stack: unique("other"), address: "task_definition".into() }, "aws_ecs_task_definition", &attrs).await.unwrap();
+    let other = env.provider.create(&OpContext::new(unique("other"), "task_definition"), "aws_ecs_task_definition", &attrs).await.unwrap();
     assert!(other.id.ends_with(":2"), "{}", other.id);
     // As does a changed definition.
     let changed = decode("aws_ecs_task_definition", task_definition_body(&family, &containers("repo/openclaw:v2", "t3")));
@@ -458,7 +458,7 @@ async fn a_service_name_in_use_is_adopted_only_when_it_is_ours() {
     assert_eq!(moto_service(&env, &platform.cluster, &first.id).await.desired_count(), 3, "and brought in line");
 
     // Someone else's service of that name is refused, and left alone.
-    let theirs = OpContext { stack: unique("other"), address: "service".into() };
+    let theirs = OpContext::new(unique("other"), "service");
     let err = env.provider.create(&theirs, "aws_ecs_service", &service_body(&name, &platform, &td.id, 1)).await.unwrap_err();
     assert!(err.message.contains(&format!("a service named `{name}` already exists")) && err.message.contains(&env.stack), "{err}");
     assert_eq!(moto_service(&env, &platform.cluster, &first.id).await.desired_count(), 3);

@@ -88,7 +88,7 @@ struct Alb {
 
 impl Env {
     fn ctx(&self, address: &str) -> OpContext {
-        OpContext { stack: self.stack.clone(), address: address.to_string() }
+        OpContext::new(self.stack.clone(), address.to_string())
     }
 
     async fn create(&self, type_name: &str, address: &str, attributes: &Json) -> Applied {

@@ -148,22 +148,29 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     if current != (plan.prior_serial, plan.prior_lineage.clone()) {
         return Err(EngineError::StalePlan { planned: plan.prior_serial, planned_lineage: plan.prior_lineage.clone(), current: current.0, current_lineage: current.1 });
     }
-    let mut state = state.unwrap_or_else(|| State::new(&plan.stack));
+    // No state document at all (never applied, or deleted by hand): no journal says what was
+    // started, so anything may have been left.
+    let mut state = state.unwrap_or_else(|| State { creating: None, ..State::new(&plan.stack) });
     state.params = plan.params.clone();
     state.param_overrides = plan.param_overrides.clone();
     let mut ops = build_ops(plan, &state);
+    let creates: Vec<String> = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.clone()).collect();
+    let leftover_possible: std::collections::HashSet<String> = creates.iter().filter(|a| state.leftover_possible(a)).cloned().collect();
+    // The journal is written once, before the first create; until then nothing can be left.
+    let mut journaled = creates.is_empty();
     // Resources an earlier apply created but could not record (a crash between the create and
     // the state save) carry their ownership tags: find them once, adopt them instead of
-    // creating duplicates.
+    // creating duplicates. Only addresses the journal names (or all, without a journal) can
+    // have left one.
     let mut leftovers: HashMap<String, Owned> = HashMap::new();
-    if plan.changes.iter().any(|c| matches!(c.action, Action::Create | Action::Replace)) {
+    if !leftover_possible.is_empty() {
         // What state records is not a leftover: the provider need not confirm that it exists
         // (a read per type, per stack applied).
         let known: std::collections::HashSet<String> = state.resources.iter().flat_map(|r| std::iter::once(r.id.clone()).chain(r.attributes.get("arn").and_then(Json::as_str).map(str::to_string))).collect();
         if let Ok(found) = provider.find_owned(std::slice::from_ref(&plan.stack), &known).await {
             for o in found {
                 let recorded = state.get(&o.address).is_some_and(|r| o.matches(&r.id, &r.attributes));
-                if !recorded && plan.change(&o.address).is_some_and(|c| matches!(c.action, Action::Create | Action::Replace)) {
+                if !recorded && leftover_possible.contains(&o.address) {
                     leftovers.insert(o.address.clone(), o);
                 }
             }
@@ -184,13 +191,28 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
         }
         while !stopping && running.len() < parallelism {
             let Some(i) = ready.pop() else { break };
-            started[i] = true;
             let change = plan.changes[ops[i].change].clone();
             let phase = ops[i].phase;
+            if !journaled && phase == Phase::Apply && matches!(change.action, Action::Create | Action::Replace) {
+                journaled = true;
+                let mut started_creates = state.creating.clone().unwrap_or_default();
+                started_creates.extend(creates.iter().filter(|a| !started_creates.contains(a)).cloned().collect::<Vec<_>>());
+                state.creating = Some(started_creates);
+                state.serial += 1;
+                if let Err(source) = backend.save(&state).await {
+                    ready.push(i);
+                    report.state = state;
+                    report.interrupted = true;
+                    report.not_done = not_done(plan, &ops, &started);
+                    while running.join_next().await.is_some() {}
+                    return Err(EngineError::Backend { source, report: Box::new(report) });
+                }
+            }
+            started[i] = true;
             let task = prepare(&change, phase, &state, plan, &options.secret_params).map(|t| match t {
                 Task::Create { ctx, type_name, attributes } => match leftovers.get(&ctx.address) {
                     Some(found) => Task::Adopt { ctx, type_name, found: found.clone(), attributes },
-                    None => Task::Create { ctx, type_name, attributes },
+                    None => Task::Create { ctx: OpContext { leftover_possible: leftover_possible.contains(&ctx.address), ..ctx }, type_name, attributes },
                 },
                 other => other,
             });
@@ -369,14 +391,14 @@ enum Outcome {
 }
 
 fn prepare(change: &ResourceChange, phase: Phase, state: &State, plan: &Plan, secrets: &IndexMap<String, Json>) -> Result<Task, ProviderError> {
-    let ctx = OpContext { stack: plan.stack.clone(), address: change.address.clone() };
+    let ctx = OpContext::new(plan.stack.clone(), change.address.clone());
     let prior = state.get(&change.address);
     if phase == Phase::Delete {
         // The old resource of a create-before-destroy (or one left by an interrupted one) is
         // among the deposed, found by its id: the address already holds the new one.
         let deposed = state.deposed.iter().find(|r| Some(&r.id) == change.prior_id.as_ref() && (change.deposed || change.create_before_destroy));
         let prior = deposed.or(prior).ok_or_else(|| ProviderError::invalid(format!("{} is not in state any more", change.address)))?;
-        let ctx = OpContext { stack: plan.stack.clone(), address: prior.address.clone() };
+        let ctx = OpContext::new(plan.stack.clone(), prior.address.clone());
         return Ok(Task::Delete { ctx, type_name: prior.type_name.clone(), id: prior.id.clone(), prior: prior.attributes.clone() });
     }
     let config = change.config.as_ref().ok_or_else(|| ProviderError::invalid(format!("{} has no configuration in the plan", change.address)))?;
@@ -486,6 +508,10 @@ fn record(state: &mut State, change: &ResourceChange, phase: Phase, outcome: Out
                 map.insert("id".into(), Json::String(applied.id.clone()));
             }
             let dependencies = change.config.as_ref().map(|c| dependencies_of(c).into_iter().collect()).unwrap_or_default();
+            // Recorded: no longer a create that may have left something behind.
+            if let Some(started) = &mut state.creating {
+                started.retain(|a| a != &change.address);
+            }
             state.put(StateResource { address: change.address.clone(), type_name, id: applied.id, attributes, dependencies });
         }
     }

@@ -11,6 +11,20 @@ pub struct OpContext {
     pub stack: String,
     /// The resource's address in the stack.
     pub address: String,
+    /// Whether an earlier run may have created this resource without recording it (its
+    /// create started and never completed: an error, a lost answer or a killed process), so a
+    /// create looks for such a leftover before making a new one. `false` only when state's
+    /// journal of started creates ([`crate::State::creating`]) proves nothing can be left:
+    /// then the create skips those reads.
+    pub leftover_possible: bool,
+}
+
+impl OpContext {
+    /// The context of resource `address` of `stack`, for which leftovers are possible (the
+    /// safe default: a create checks before making a new one).
+    pub fn new(stack: impl Into<String>, address: impl Into<String>) -> OpContext {
+        OpContext { stack: stack.into(), address: address.into(), leftover_possible: true }
+    }
 }
 
 /// The outcome of a create or update.

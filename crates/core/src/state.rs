@@ -34,6 +34,14 @@ pub struct State {
     /// The stack's outputs after the last apply.
     #[serde(default)]
     pub outputs: IndexMap<String, Json>,
+    /// The journal of creates: addresses whose create an apply started but did not record
+    /// (it failed, its answer was lost, or the process died), so AWS may hold a resource of
+    /// theirs that `resources` does not. An apply writes its creates here before making any,
+    /// and takes each out as it is recorded. Only these addresses are searched for leftovers
+    /// to adopt, which spares every other create the reads of that search. `None` (state
+    /// written before the journal was kept): anything may have been left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creating: Option<Vec<String>>,
 }
 
 /// One resource as applied.
@@ -66,7 +74,13 @@ impl State {
             deposed: Vec::new(),
             resources: Vec::new(),
             outputs: IndexMap::new(),
+            creating: Some(Vec::new()),
         }
+    }
+
+    /// Whether an earlier apply may have created resource `address` without recording it.
+    pub fn leftover_possible(&self, address: &str) -> bool {
+        self.creating.as_ref().is_none_or(|started| started.iter().any(|a| a == address))
     }
 
     /// The resource at `address`.

@@ -6,7 +6,7 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use clawform_core::{plan_destroy, Action, ApplyOptions, EngineError, LocalBackend, StateBackend};
+use clawform_core::{plan_destroy, Action, ApplyOptions, EngineError, LocalBackend, State, StateBackend};
 use serde_json::json;
 use support::{apply_with, load, plan_yaml, registry, MemoryProvider, Op, RecordingBackend};
 
@@ -477,25 +477,69 @@ async fn the_state_file_serial_goes_up_after_every_step() {
     assert_eq!(report.completed.len(), 3);
 
     let saves = backend.saves();
-    let seen: Vec<(u64, Vec<String>)> = saves.iter().map(|s| (s.serial, s.addresses.clone())).collect();
+    let seen: Vec<(u64, Vec<String>, Vec<String>)> = saves.iter().map(|s| (s.serial, s.addresses.clone(), s.creating.clone().expect("a journal"))).collect();
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
         seen,
-        vec![(1, names(&["a"])), (2, names(&["a", "b"])), (3, names(&["a", "b", "c"])), (4, names(&["a", "b", "c"]))],
-        "one save per completed step, then one with the outputs"
+        vec![
+            (1, names(&[]), names(&["a", "b", "c"])),
+            (2, names(&["a"]), names(&["b", "c"])),
+            (3, names(&["a", "b"]), names(&["c"])),
+            (4, names(&["a", "b", "c"]), names(&[])),
+            (5, names(&["a", "b", "c"]), names(&[]))
+        ],
+        "the journal of creates before the first, one save per completed step (each taking its create out of the journal), then one with the outputs"
     );
     assert_eq!(saves.last().unwrap().outputs, vec!["c"]);
-    assert_eq!(report.state.serial, 4);
+    assert_eq!(report.state.serial, 5);
 
-    // A later apply goes on from the stored serial and keeps the previous file as a backup.
+    // A later apply goes on from the stored serial and keeps the previous file as a backup. It
+    // creates nothing, so it writes no journal.
     let state = backend.load("chain").await.unwrap().unwrap();
     let plan = plan_yaml(&chain.replace("after-", "behind-"), Some(&state));
-    assert_eq!(plan.prior_serial, Some(4));
+    assert_eq!(plan.prior_serial, Some(5));
     apply_with(&plan, Some(state), &provider, &backend, 4).await.unwrap();
     let serials: Vec<u64> = backend.saves().iter().map(|s| s.serial).collect();
-    assert_eq!(serials, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(serials, vec![1, 2, 3, 4, 5, 6, 7]);
     let backup: clawform_core::State = serde_json::from_str(&std::fs::read_to_string(dir.path().join("chain.json.backup")).unwrap()).unwrap();
-    assert_eq!(backup.serial, 5);
+    assert_eq!(backup.serial, 6);
+}
+
+#[tokio::test]
+async fn only_creates_the_journal_names_may_have_left_something_behind() {
+    let dir = state_dir();
+    let backend = LocalBackend::new(dir.path());
+    let provider = MemoryProvider::new();
+    let leftover_possible = |p: &MemoryProvider| p.calls().iter().filter(|c| c.op == Op::Create).map(|c| (c.address.clone(), c.leftover_possible)).collect::<Vec<_>>();
+
+    // No state document at all: nothing says what an earlier run began, so every create looks.
+    let plan = plan_yaml(&independent_networks(2), None);
+    apply_with(&plan, None, &provider, &backend, 1).await.unwrap();
+    assert_eq!(leftover_possible(&provider), vec![("n0".into(), true), ("n1".into(), true)]);
+
+    // A state document with its journal (as `tenant create` writes before planning): nothing
+    // was begun, so no create looks.
+    let dir = state_dir();
+    let backend = LocalBackend::new(dir.path());
+    let fresh = State::new("wide");
+    backend.save(&fresh).await.unwrap();
+    let provider = MemoryProvider::new();
+    provider.fail("n1");
+    let plan = plan_yaml(&independent_networks(3), Some(&fresh));
+    let report = apply_with(&plan, Some(fresh), &provider, &backend, 1).await.unwrap();
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(leftover_possible(&provider), vec![("n0".into(), false), ("n1".into(), false)]);
+    let state = backend.load("wide").await.unwrap().unwrap();
+    assert_eq!(state.creating, Some(vec!["n1".to_string(), "n2".to_string()]), "the failed create and the one never begun stay in the journal");
+
+    // The next run: only the failed create (whose answer may have been lost after AWS made
+    // the resource) looks; the one never begun does too, as the journal cannot tell them apart.
+    provider.heal("n1");
+    provider.reset_calls();
+    let plan = plan_yaml(&independent_networks(4), Some(&state));
+    apply_with(&plan, Some(state), &provider, &backend, 1).await.unwrap();
+    assert_eq!(leftover_possible(&provider), vec![("n1".into(), true), ("n2".into(), true), ("n3".into(), false)]);
+    assert_eq!(backend.load("wide").await.unwrap().unwrap().creating, Some(vec![]));
 }
 
 #[tokio::test]
@@ -503,7 +547,8 @@ async fn a_state_save_that_fails_ends_the_apply_with_a_backend_error() {
     let dir = state_dir();
     let backend = RecordingBackend::new(dir.path());
     let provider = MemoryProvider::new();
-    backend.fail_save(2);
+    // The journal of creates, the first create, then the second fails.
+    backend.fail_save(3);
     let plan = plan_yaml(&independent_networks(4), None);
     let err = apply_with(&plan, None, &provider, &backend, 1).await.unwrap_err();
     let EngineError::Backend { source, report } = err else { panic!("expected a backend error") };
@@ -512,8 +557,9 @@ async fn a_state_save_that_fails_ends_the_apply_with_a_backend_error() {
     assert_eq!(report.completed.len(), 2, "{:?}", report.completed);
     assert_eq!(provider.calls().len(), 2, "nothing is started after state could not be saved");
     let on_disk = backend.load("wide").await.unwrap().unwrap();
-    assert_eq!(on_disk.serial, 1);
+    assert_eq!(on_disk.serial, 2);
     assert_eq!(on_disk.resources.len(), 1);
+    assert_eq!(on_disk.creating.as_ref().map(Vec::len), Some(3), "the creates not recorded stay in the journal: {:?}", on_disk.creating);
 }
 
 #[tokio::test]

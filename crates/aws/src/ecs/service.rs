@@ -468,10 +468,14 @@ fn applied(arn: &str) -> Applied {
 impl AwsResource for EcsService {
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let (name, cluster) = (self.name.value()?, self.cluster.value()?);
-        // AWS refuses a name in use and moto replaces the service: look first.
-        if let Some(existing) = describe_in(aws, cluster, vec![name.clone()]).await?.first() {
-            if let Some(done) = self.take_over(aws, ctx, existing).await? {
-                return Ok(done);
+        // A create that may have left this service behind (state's journal says so) looks for
+        // it first: AWS refuses a name in use, and moto replaces the service. Otherwise AWS's
+        // refusal ("not idempotent", below) is what makes the look.
+        if ctx.leftover_possible {
+            if let Some(existing) = describe_in(aws, cluster, vec![name.clone()]).await?.first() {
+                if let Some(done) = self.take_over(aws, ctx, existing).await? {
+                    return Ok(done);
+                }
             }
         }
         let strategy = self.strategy()?;

@@ -896,8 +896,11 @@ const READ_BY_DESCRIBE_UP_TO: usize = 10;
 impl AwsResource for EcsTaskDefinition {
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let containers = self.sdk_containers()?;
-        if let Some(arn) = self.leftover(aws, ctx).await? {
-            return adopt(self, aws, ctx, &arn).await;
+        // Only a create that may have left a revision behind (state's journal says so) looks.
+        if ctx.leftover_possible {
+            if let Some(arn) = self.leftover(aws, ctx).await? {
+                return adopt(self, aws, ctx, &arn).await;
+            }
         }
         let launch_types: Vec<Compatibility> = self.requires_compatibilities.iter().map(|c| Ok(Compatibility::from(c.value()?.as_str()))).collect::<Result<_, ProviderError>>()?;
         let out = aws

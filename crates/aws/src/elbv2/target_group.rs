@@ -315,6 +315,20 @@ impl LbTargetGroup {
         Ok(value.unwrap_or(DEREGISTRATION_DELAY_DEFAULT))
     }
 
+    /// The group named `name`, if there is one: adopted when its ownership tags say it is this
+    /// resource (left by an earlier run), refused when they say it is someone else's.
+    async fn take_named(&self, aws: &Clients, ctx: &OpContext, name: &str) -> Result<Option<Applied>, ProviderError> {
+        let Some(tg) = named(aws, name).await? else { return Ok(None) };
+        let arn = tg.target_group_arn().unwrap_or_default().to_string();
+        let tags = describe_tags(aws, std::slice::from_ref(&arn)).await?.remove(&arn).unwrap_or_default();
+        match taken(&tags, ctx) {
+            Taken::Ours => self.adopt(aws, ctx, &arn).await.map(Some),
+            Taken::Theirs(whose) => Err(ProviderError::api(format!(
+                "elbv2 CreateTargetGroup: a target group named `{name}` already exists ({whose}): {arn}; expected a name not in use in this account and region"
+            ))),
+        }
+    }
+
     /// Adopts group `arn`, which a crashed run created for this resource, and brings it in line,
     /// unless it differs in what cannot change.
     async fn adopt(&self, aws: &Clients, ctx: &OpContext, arn: &str) -> Result<Applied, ProviderError> {
@@ -414,23 +428,28 @@ impl AwsResource for LbTargetGroup {
             .healthy_threshold_count(c.healthy)
             .unhealthy_threshold_count(c.unhealthy)
             .set_tags(Some(create_tags(&self.tags, ctx)?));
-        if let Some(tg) = named(aws, name).await? {
-            let arn = tg.target_group_arn().unwrap_or_default().to_string();
-            let tags = describe_tags(aws, std::slice::from_ref(&arn)).await?.remove(&arn).unwrap_or_default();
-            return match taken(&tags, ctx) {
-                Taken::Ours => self.adopt(aws, ctx, &arn).await,
-                Taken::Theirs(whose) => Err(ProviderError::api(format!(
-                    "elbv2 CreateTargetGroup: a target group named `{name}` already exists ({whose}): {arn}; expected a name not in use in this account and region"
-                ))),
-            };
+        // A create that may have left this group behind (state's journal says so) looks for it
+        // by name first. Otherwise the name is normally free, and the look is made only when
+        // AWS says it is not: it refuses a name taken with other settings.
+        if ctx.leftover_possible {
+            if let Some(done) = self.take_named(aws, ctx, name).await? {
+                return Ok(done);
+            }
         }
-        let out = req.send().await.map_err(|e| sdk("elbv2 CreateTargetGroup", e))?;
-        let arn = out
-            .target_groups()
-            .first()
-            .and_then(|tg| tg.target_group_arn())
-            .ok_or_else(|| ProviderError::api("elbv2 CreateTargetGroup returned no target group ARN"))?
-            .to_string();
+        let out = match req.send().await.map_err(|e| sdk("elbv2 CreateTargetGroup", e)) {
+            Ok(out) => out,
+            Err(e) if has_code(&e, "DuplicateTargetGroupName") => return self.take_named(aws, ctx, name).await?.ok_or(e),
+            Err(e) => return Err(e),
+        };
+        let group = out.target_groups().first().ok_or_else(|| ProviderError::api("elbv2 CreateTargetGroup returned no target group"))?;
+        let arn = group.target_group_arn().ok_or_else(|| ProviderError::api("elbv2 CreateTargetGroup returned no target group ARN"))?.to_string();
+        // AWS answers a create with the very settings of an existing group by returning that
+        // group. One that already serves a load balancer is not new: whose is it?
+        if !group.load_balancer_arns().is_empty() {
+            if let Some(done) = self.take_named(aws, ctx, name).await? {
+                return Ok(done);
+            }
+        }
         if let Some(seconds) = delay {
             if let Err(e) = LbTargetGroup::set_deregistration_delay(aws, &arn, seconds).await {
                 return Err(undo_create(e, LbTargetGroup::delete(aws, &arn, &Json::Null)).await);

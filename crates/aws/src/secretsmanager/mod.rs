@@ -13,7 +13,9 @@ use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use clawform_core::{ErrorKind, ProviderError};
+use clawform_core::{ErrorKind, FieldError, ProviderError, Val};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value as Json};
 
 use crate::clients::Clients;
@@ -192,6 +194,33 @@ where
         out.message = out.message.replace(secret, "(sensitive)");
     }
     out
+}
+
+/// AWS's limit on a secret value (`SecretStringType` in the API model, and the "Secret value
+/// size" quota): 65,536 bytes.
+const MAX_VALUE_BYTES: usize = 65_536;
+
+/// Reads a secret value like any `Val<String>`, but with an error that cannot quote the value:
+/// serde's own messages quote what they got ("invalid type: integer `12345`"), and a bad
+/// `${` in a value would be quoted by the template parser.
+pub(crate) fn secret_value<'de, D: Deserializer<'de>>(d: D) -> Result<Val<String>, D::Error> {
+    Val::<String>::deserialize(d).map_err(|_| D::Error::custom("expected a string or a `${...}` reference (what was given is not shown: the attribute is secret)"))
+}
+
+/// [`secret_value`] for an attribute that may be left out.
+pub(crate) fn optional_secret_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Val<String>>, D::Error> {
+    secret_value(d).map(Some)
+}
+
+/// Checks a literal secret value against what AWS takes, without quoting it.
+pub(crate) fn check_value(value: &Val<String>, errors: &mut Vec<FieldError>) {
+    if let Some(value) = value.literal() {
+        if value.is_empty() {
+            errors.push(FieldError::new("secret_string", "is empty; AWS needs at least one character"));
+        } else if value.len() > MAX_VALUE_BYTES {
+            errors.push(FieldError::new("secret_string", format!("is longer than the {MAX_VALUE_BYTES} bytes AWS takes")));
+        }
+    }
 }
 
 /// Whether `text` is the digest core keeps in state and plans in place of a sensitive value

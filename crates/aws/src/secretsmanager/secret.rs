@@ -1,6 +1,11 @@
-//! `aws_secretsmanager_secret`: a secret's container (name, key, tags). Its value lives in
-//! `aws_secretsmanager_secret_version`, so this type never touches one.
+//! `aws_secretsmanager_secret`: a secret's container (name, key, tags) and, optionally, its
+//! value (`secret_string`, a clawform addition, as CloudFormation's `AWS::SecretsManager::Secret`
+//! has `SecretString`): given here, the value goes out with CreateSecret itself, so a secret
+//! never exists without one and a create costs one call instead of two. The value is sensitive
+//! and handled as in `aws_secretsmanager_secret_version`: core keeps only its digest, nothing
+//! here reads a value back, and no error or debug output contains it.
 
+use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -15,7 +20,7 @@ use crate::ec2::opt;
 use crate::error::{has_code, sdk};
 use crate::handler::AwsResource;
 use crate::iam::check_tag_count;
-use crate::secretsmanager::{find, SecretInfo};
+use crate::secretsmanager::{check_value, find, is_digest, optional_secret_value, sensitive_sdk, SecretInfo};
 use crate::tags;
 
 /// The key Secrets Manager encrypts with when none is named (its API reference: "If you don't
@@ -28,7 +33,7 @@ const DEFAULT_KMS_KEY: &str = "alias/aws/secretsmanager";
 const NAME_RELEASE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A secret, as the Terraform AWS provider's `aws_secretsmanager_secret`. Its id is its ARN.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsmanagerSecret {
     /// The secret's name: 1 to 512 of `A-Z a-z 0-9 / _ + = . @ -`.
@@ -47,6 +52,25 @@ pub struct SecretsmanagerSecret {
     /// Tags.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub tags: IndexMap<String, Val<String>>,
+    /// The secret's value, sent with CreateSecret and put again (PutSecretValue) when it
+    /// changes; left out, the secret is created empty (for an `aws_secretsmanager_secret_version`
+    /// to fill). Removing it later leaves the value in place. Sensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_secret_value")]
+    pub secret_string: Option<Val<String>>,
+}
+
+/// Debug output that leaves the value out, so no `{:?}` can leak it into a log.
+impl fmt::Debug for SecretsmanagerSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretsmanagerSecret")
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .field("kms_key_id", &self.kms_key_id)
+            .field("recovery_window_in_days", &self.recovery_window_in_days)
+            .field("tags", &self.tags)
+            .field("secret_string", &self.secret_string.as_ref().map(|_| "(sensitive)"))
+            .finish()
+    }
 }
 
 impl Resource for SecretsmanagerSecret {
@@ -54,6 +78,7 @@ impl Resource for SecretsmanagerSecret {
     const COMPUTED: &'static [&'static str] = &["id", "arn"];
     const FORCE_NEW: &'static [&'static str] = &["name"];
     const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["name"]);
+    const SENSITIVE: &'static [&'static str] = &["secret_string"];
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
@@ -76,6 +101,9 @@ impl Resource for SecretsmanagerSecret {
             if *days != 0 && !(7..=30).contains(days) {
                 errors.push(FieldError::new("recovery_window_in_days", format!("{days} is not a recovery window AWS accepts; expected 0 (delete at once) or 7 to 30")));
             }
+        }
+        if let Some(value) = &self.secret_string {
+            check_value(value, &mut errors);
         }
         check_tag_count(&self.tags, 50, &mut errors);
         errors
@@ -107,18 +135,48 @@ fn scheduled_error(name: &str, deletion: Option<i64>) -> ProviderError {
 }
 
 impl SecretsmanagerSecret {
+    /// The value to send, if one is given. The digest state keeps in its place is refused: it
+    /// arrives only when the value was not given again, and must never become the value.
+    fn value(&self, action: &str) -> Result<Option<&str>, ProviderError> {
+        match opt(&self.secret_string)? {
+            Some(v) if is_digest(v) => Err(ProviderError::invalid(format!(
+                "{}: secret_string holds the digest that state keeps in place of the value, not the value itself; the secret value must be given to {action} (pass the secret parameter again)",
+                Self::TYPE
+            ))),
+            Some(v) => Ok(Some(v.as_str())),
+            None => Ok(None),
+        }
+    }
+
     async fn create_once(&self, aws: &Clients, name: &str, ctx: &OpContext) -> Result<String, ProviderError> {
+        let value = self.value("create the secret")?;
+        // The SDK fills in ClientRequestToken (an idempotency token) once per call, so its
+        // retries of a create whose answer was lost find the version instead of failing.
         let out = aws
             .secrets
             .create_secret()
             .name(name)
             .set_description(opt(&self.description)?.cloned())
             .set_kms_key_id(opt(&self.kms_key_id)?.cloned())
+            .set_secret_string(value.map(str::to_string))
             .set_tags(Some(sdk_tags(tags::with_ownership(&self.tags, ctx)?)))
             .send()
             .await
-            .map_err(|e| sdk("secretsmanager CreateSecret", e))?;
+            .map_err(|e| sensitive_sdk("secretsmanager CreateSecret", e, value.unwrap_or_default()))?;
         out.arn().map(str::to_string).ok_or_else(|| ProviderError::api("secretsmanager CreateSecret returned no ARN"))
+    }
+
+    /// PutSecretValue of `value` as the secret's current version.
+    async fn put_value(aws: &Clients, id: &str, value: &str) -> Result<(), ProviderError> {
+        aws.secrets
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(value)
+            .client_request_token(uuid::Uuid::new_v4().to_string())
+            .send()
+            .await
+            .map_err(|e| sensitive_sdk("secretsmanager PutSecretValue", e, value))?;
+        Ok(())
     }
 
     /// The name is taken. If by this very resource (a run that crashed between CreateSecret and
@@ -147,8 +205,14 @@ impl SecretsmanagerSecret {
             kms_key_id: info.kms_key_id.clone().map(Val::Lit),
             recovery_window_in_days: None,
             tags: info.user_tags().into_iter().map(|(k, v)| (k, Val::Lit(v.as_str().unwrap_or_default().to_string()))).collect(),
+            secret_string: None,
         };
         self.converge(aws, &info.arn, &live).await?;
+        // What the left-over secret holds cannot be read back to compare: put the value this
+        // run was given, which is the one it reports.
+        if let Some(value) = self.value("adopt the secret")? {
+            SecretsmanagerSecret::put_value(aws, &info.arn, value).await?;
+        }
         Ok(applied(info.arn))
     }
 
@@ -213,6 +277,12 @@ impl AwsResource for SecretsmanagerSecret {
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
         // recovery_window_in_days needs no call: it is used when the secret is deleted.
         self.converge(aws, id, prior).await?;
+        // The same value as before (which is how an unchanged digest arrives) makes no call.
+        if self.secret_string != prior.secret_string {
+            if let Some(value) = self.value("change the value")? {
+                SecretsmanagerSecret::put_value(aws, id, value).await?;
+            }
+        }
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 

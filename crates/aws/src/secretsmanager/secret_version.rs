@@ -11,21 +11,16 @@ use std::fmt;
 
 use async_trait::async_trait;
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::error::sdk;
 use crate::handler::AwsResource;
-use crate::secretsmanager::{describe, find, is_digest, sensitive_sdk, SecretInfo};
+use crate::secretsmanager::{check_value, describe, find, is_digest, secret_value, sensitive_sdk, SecretInfo};
 
 /// The staging label of the version a secret's readers get.
 const CURRENT: &str = "AWSCURRENT";
-
-/// AWS's limit on a secret value (`SecretStringType` in the API model, and the "Secret value
-/// size" quota): 65,536 bytes.
-const MAX_VALUE_BYTES: usize = 65_536;
 
 /// A secret version, as the Terraform AWS provider's `aws_secretsmanager_secret_version` (with
 /// `secret_string`; `secret_binary` and `version_stages` are not offered). Its id is
@@ -47,13 +42,6 @@ impl fmt::Debug for SecretsmanagerSecretVersion {
     }
 }
 
-/// Reads `secret_string` like any `Val<String>`, but with an error that cannot quote the value:
-/// serde's own messages quote what they got ("invalid type: integer `12345`"), and a bad
-/// `${` in a value would be quoted by the template parser.
-fn secret_value<'de, D: Deserializer<'de>>(d: D) -> Result<Val<String>, D::Error> {
-    Val::<String>::deserialize(d).map_err(|_| D::Error::custom("expected a string or a `${...}` reference (what was given is not shown: the attribute is secret)"))
-}
-
 impl Resource for SecretsmanagerSecretVersion {
     const TYPE: &'static str = "aws_secretsmanager_secret_version";
     const COMPUTED: &'static [&'static str] = &["id", "arn", "version_id", "version_stages"];
@@ -62,13 +50,7 @@ impl Resource for SecretsmanagerSecretVersion {
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if let Some(value) = self.secret_string.literal() {
-            if value.is_empty() {
-                errors.push(FieldError::new("secret_string", "is empty; AWS needs at least one character"));
-            } else if value.len() > MAX_VALUE_BYTES {
-                errors.push(FieldError::new("secret_string", format!("is longer than the {MAX_VALUE_BYTES} bytes AWS takes")));
-            }
-        }
+        check_value(&self.secret_string, &mut errors);
         errors
     }
 }

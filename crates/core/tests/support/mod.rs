@@ -148,11 +148,13 @@ pub struct Call {
     pub finished: usize,
     /// Whether the call succeeded.
     pub ok: bool,
+    /// The context's `leftover_possible`.
+    pub leftover_possible: bool,
 }
 
 impl Call {
     fn begun(op: Op, ctx: &OpContext, type_name: &str, id: Option<String>, attributes: &Json, started: usize) -> Call {
-        Call { op, stack: ctx.stack.clone(), address: ctx.address.clone(), type_name: type_name.to_string(), id, attributes: attributes.clone(), started, finished: 0, ok: false }
+        Call { op, stack: ctx.stack.clone(), address: ctx.address.clone(), type_name: type_name.to_string(), id, attributes: attributes.clone(), started, finished: 0, ok: false, leftover_possible: ctx.leftover_possible }
     }
 }
 
@@ -411,6 +413,8 @@ pub struct SavedState {
     pub serial: u64,
     pub addresses: Vec<String>,
     pub outputs: Vec<String>,
+    /// The journal of started creates.
+    pub creating: Option<Vec<String>>,
 }
 
 /// A [`LocalBackend`] that, after every save, reads the file back and notes what it holds; it can
@@ -455,6 +459,7 @@ impl StateBackend for RecordingBackend {
             serial: on_disk.serial,
             addresses: on_disk.resources.iter().map(|r| r.address.clone()).collect(),
             outputs: on_disk.outputs.keys().cloned().collect(),
+            creating: on_disk.creating.clone(),
         });
         Ok(())
     }

@@ -1,0 +1,78 @@
+//! Crashes during `tenant create`: the CLI killed with SIGKILL at every request a tenant create
+//! makes, before and after moto processes it, then `tenant create` run again. Every time the
+//! tenant converges (its plan is then empty, drift finds nothing), and moto holds no duplicate
+//! and no untracked resource of it.
+//!
+//! What this proves beyond `tests/crash.rs`: a new tenant's creates skip the search for
+//! leftovers of earlier runs (its state document, written before anything is created, has an
+//! empty journal of creates), so the journal must be what brings the search back after a
+//! crash, or a second `tenant create` would make a second task definition revision, or fail on
+//! a name the first one took.
+
+mod common;
+
+use std::time::Duration;
+
+use clawform_testkit::{FaultConfig, FaultProxy, Hold};
+use common::reliability::{duplicates, run_via, signal, spawn, tagged, untracked};
+use common::{copy_repo_stack, Project};
+
+const KEY: (&str, &str) = ("CRASH_API_KEY", "sk-ant-crash-test-NOT-REAL");
+
+fn create_args(id: &str) -> Vec<&str> {
+    vec!["tenant", "create", id, "--api-key-env", KEY.0]
+}
+
+async fn kill_at(project: &Project, id: &str, at: u64, hold: Hold) -> String {
+    let stack = format!("tenant-{id}");
+    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { hold: Some((at, hold)), ..FaultConfig::pass_through() });
+    let mut child = spawn(project, &create_args(id), &proxy.endpoint, &[KEY]);
+    let held = match proxy.wait_held_or(Duration::from_secs(120), || matches!(child.try_wait(), Ok(Some(_)))) {
+        Some(op) => op,
+        None => {
+            let out = child.wait_with_output().expect("wait");
+            panic!("{id}: the create ended before request {at}:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        }
+    };
+    signal(&child, "KILL");
+    assert_eq!(child.wait().expect("wait for the killed CLI").code(), None, "{id}: killed by a signal");
+    drop(proxy);
+    let journal = project.state(&stack)["creating"].clone();
+    project.ok(&["force-unlock", &stack], 0);
+
+    let again = project.run_with_env(&create_args(id), &[KEY]);
+    assert_eq!(again.code, 0, "{id}: tenant create after SIGKILL at request {at} ({held}, {hold:?}) failed:\n{}", again.all());
+    project.ok(&["tenant", "plan", id, "--detailed-exitcode"], 0);
+    project.ok(&["drift", &stack], 0);
+    let live = tagged(project, &stack).await;
+    assert_eq!(duplicates(&live), Vec::<(&String, &Vec<String>)>::new(), "{id}: killed at request {at} ({held}, {hold:?})");
+    let state = project.state(&stack);
+    assert_eq!(untracked(&live, &state), Vec::<String>::new(), "{id}: killed at request {at} ({held}, {hold:?})");
+    assert_eq!(state["resources"].as_array().map(Vec::len), Some(5), "{id}");
+    assert_eq!(state["creating"], serde_json::json!([]), "{id}: the journal is empty once every create is recorded");
+    format!("{id}: SIGKILL at request {at} ({held}, {hold:?}); journal then {journal}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_during_tenant_create_then_create_again_converges() {
+    let project = Project::new();
+    copy_repo_stack(&project, "base");
+    copy_repo_stack(&project, "tenant");
+    project.ok(&["apply", "base", "--auto-approve"], 0);
+
+    // How many requests a whole tenant create makes (through a proxy that only counts).
+    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig::pass_through());
+    let run = run_via(&project, &create_args("whole"), &proxy.endpoint, &[KEY]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let total = proxy.requests();
+    assert!((6..=12).contains(&total), "a tenant create makes {total} requests");
+    drop(proxy);
+
+    let mut lines = vec![format!("a whole tenant create makes {total} requests")];
+    for at in 1..=total {
+        for (n, hold) in [Hold::BeforeForwarding, Hold::AfterForwarding].into_iter().enumerate() {
+            lines.push(kill_at(&project, &format!("k{at}x{n}"), at, hold).await);
+        }
+    }
+    eprintln!("{}", lines.join("\n"));
+}
