@@ -18,7 +18,10 @@
 #   - `drift --all`: wall time and API calls, beside the fewest calls the APIs' batch sizes allow
 #     for the resources in state (scripts/bench_floor.py);
 #   - `tenant apply --all` of a new image tag with --parallelism 1, then of another tag with
-#     --parallelism $PARALLEL (default 10): wall times and their ratio.
+#     --parallelism $PARALLEL (default 10): wall times and their ratio;
+#   - the same two rollouts again through a proxy that delays every request by $LATENCY_MS
+#     (default 50) ms before moto sees it (crates/testkit/examples/latency_proxy.rs): the round
+#     trip an AWS call has and moto on loopback does not. LATENCY_MS=0 skips them.
 # Everything a run prints or writes stays in $BENCH_DIR (default: a new folder under /tmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +39,7 @@ read -r -a OFFLINE <<<"${OFFLINE_SIZES:-0 100 500 2000}"
 # STACKS: where base.yaml and tenant.yaml are copied from (default: this repository's stacks/).
 STACKS=${STACKS:-$ROOT/stacks}
 PARALLEL=${PARALLEL:-10}
+LATENCY_MS=${LATENCY_MS:-50}
 WAVE=${WAVE:-20}
 BENCH_DIR=${BENCH_DIR:-$(mktemp -d /tmp/clawform-bench.XXXXXX)}
 mkdir -p "$BENCH_DIR"
@@ -55,6 +59,11 @@ total_calls() { awk '$1 == "total" { print $2 }' "$1"; }
 if [[ -z ${CLAWFORM_BIN:-} ]]; then
   log "release build of the CLI (cargo build --release --bin clawform)"
   cargo build --release --bin clawform >&2
+fi
+PROXY_BIN=$ROOT/target/release/examples/latency_proxy
+if [[ $MODE != offline && $LATENCY_MS -gt 0 ]]; then
+  log "release build of the latency proxy (cargo build --release -p clawform-testkit --example latency_proxy)"
+  cargo build --release -p clawform-testkit --example latency_proxy >&2
 fi
 
 # Never real AWS: no profile, no session, no instance metadata; the endpoint is moto's.
@@ -104,12 +113,13 @@ run_offline() {
 
 # ------------------------------------------------------------------------------------- moto
 MOTO_PID=
+PROXY_PID=
 stop_moto() {
-  if [[ -n $MOTO_PID ]]; then
-    kill "$MOTO_PID" 2>/dev/null || true
-    wait "$MOTO_PID" 2>/dev/null || true
-    MOTO_PID=
-  fi
+  for pid in $PROXY_PID $MOTO_PID; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PROXY_PID= MOTO_PID=
 }
 trap stop_moto EXIT
 
@@ -130,6 +140,7 @@ start_moto() {
 
 MOTO_VERSION=
 moto_rows=()
+latency_rows=()
 drift_details=()
 
 moto_run() {
@@ -179,33 +190,49 @@ moto_run() {
   floor=$(awk '/^\| \*\*total\*\*/ { gsub(/\*/, "", $0); split($0, f, "|"); gsub(/ /, "", f[4]); print f[4] }' "$p/logs/floor.md")
   drift_details+=("#### drift --all, base + $n tenants: calls by operation" "" "$(cat "$p/logs/floor.md")" "")
 
-  log "tenant apply --all, parallelism 1"
-  local c0 c1 c2
-  c0=$(moto_cpu)
-  t0=$(now)
-  "$BIN" -C "$p" tenant apply --all --param image_tag=v2 --auto-approve --parallelism 1 --stats >"$p/logs/apply1.out" 2>"$p/logs/apply1.err"
-  local serial_s serial_calls
-  serial_s=$(since "$t0")
-  serial_calls=$(total_calls "$p/logs/apply1.err")
-  c1=$(moto_cpu)
-
-  log "tenant apply --all, parallelism $PARALLEL"
-  t0=$(now)
-  "$BIN" -C "$p" tenant apply --all --param image_tag=v3 --auto-approve --parallelism "$PARALLEL" --stats >"$p/logs/applyP.out" 2>"$p/logs/applyP.err"
-  local parallel_s parallel_calls
-  parallel_s=$(since "$t0")
-  parallel_calls=$(total_calls "$p/logs/applyP.err")
-  c2=$(moto_cpu)
-  local busy1 busyP
-  busy1=$(python3 -c "import sys; print(f'{(float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]) * 100:.0f}')" "$c0" "$c1" "$serial_s")
-  busyP=$(python3 -c "import sys; print(f'{(float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]) * 100:.0f}')" "$c1" "$c2" "$parallel_s")
-
-  local ratio speedup
+  rollout "$p" v2 1 "$AWS_ENDPOINT_URL"
+  local serial=$ROLLOUT
+  rollout "$p" v3 "$PARALLEL" "$AWS_ENDPOINT_URL"
+  local parallel=$ROLLOUT
+  local ratio
   ratio=$(python3 -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):.2f}')" "$drift_calls" "$floor")
-  speedup=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.1f}')" "$serial_s" "$parallel_s")
-  moto_rows+=("| $n | ${base_s} s / ${fill_s} s | ${create_calls} calls, ${create_s} s | ${drift_calls} calls (floor ${floor}, ${ratio}×), ${drift_s} s | ${serial_s} s (${serial_calls} calls; moto busy ${busy1}%) | ${parallel_s} s (${parallel_calls} calls; moto busy ${busyP}%) | ${speedup}× |")
+  moto_rows+=("| $n | ${base_s} s / ${fill_s} s | ${create_calls} calls, ${create_s} s | ${drift_calls} calls (floor ${floor}, ${ratio}×), ${drift_s} s | ${serial% *} | ${parallel% *} | $(speedup "${serial##* }" "${parallel##* }")× |")
+
+  if [[ $LATENCY_MS -gt 0 ]]; then
+    log "the same rollouts through a proxy adding $LATENCY_MS ms to every request"
+    local proxy_out=$BENCH_DIR/proxy-$n.out
+    "$PROXY_BIN" "$AWS_ENDPOINT_URL" "$LATENCY_MS" >"$proxy_out" 2>"$BENCH_DIR/proxy-$n.err" &
+    PROXY_PID=$!
+    for _ in $(seq 100); do [[ -s $proxy_out ]] && break; sleep 0.1; done
+    local proxied
+    proxied=$(head -n1 "$proxy_out")
+    rollout "$p" v4 1 "$proxied"
+    serial=$ROLLOUT
+    rollout "$p" v5 "$PARALLEL" "$proxied"
+    parallel=$ROLLOUT
+    kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=
+    latency_rows+=("| $n | ${serial% *} | ${parallel% *} | $(speedup "${serial##* }" "${parallel##* }")× |")
+  fi
   cp "$p/logs/create.err" "$BENCH_DIR/create-$n.stats"
 }
+
+# `tenant apply --all` of image tag $2 in project $1 with --parallelism $3, the SDK pointed at
+# $4. Sets ROLLOUT to "CELL SECONDS": a table cell (wall time, calls, how busy moto was) and the
+# wall time alone.
+rollout() {
+  local p=$1 tag=$2 parallelism=$3 endpoint=$4
+  log "tenant apply --all, image_tag=$tag, parallelism $parallelism, via $endpoint"
+  local c0 t0 s calls busy
+  c0=$(moto_cpu)
+  t0=$(now)
+  AWS_ENDPOINT_URL=$endpoint "$BIN" -C "$p" tenant apply --all --param "image_tag=$tag" --auto-approve --parallelism "$parallelism" --stats >"$p/logs/apply-$tag.out" 2>"$p/logs/apply-$tag.err"
+  s=$(since "$t0")
+  calls=$(total_calls "$p/logs/apply-$tag.err")
+  busy=$(python3 -c "import sys; print(f'{(float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]) * 100:.0f}')" "$c0" "$(moto_cpu)" "$s")
+  ROLLOUT="${s} s (${calls} calls; moto busy ${busy}%) $s"
+}
+
+speedup() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.1f}')" "$1" "$2"; }
 
 run_moto() {
   start_moto
@@ -225,6 +252,14 @@ run_moto() {
     echo "\`clawform tenant apply --all --param image_tag=v2 --auto-approve --parallelism 1 --stats\` (then \`image_tag=v3\`, \`--parallelism $PARALLEL\`)."
     echo "\"moto busy\": CPU time of moto's server process over the wall time of the run (100% = one core, all a single-threaded server can use)."
     echo
+    if [[ ${#latency_rows[@]} -gt 0 ]]; then
+      echo "#### The same rollouts with $LATENCY_MS ms added to every request (crates/testkit/examples/latency_proxy.rs), as AWS's round trip adds"
+      echo
+      echo "| tenants | \`tenant apply --all\` --parallelism 1 | --parallelism $PARALLEL | speed-up |"
+      echo "|---:|---|---|---:|"
+      printf '%s\n' "${latency_rows[@]}"
+      echo
+    fi
     printf '%s\n' "${drift_details[@]}"
     local last=${SIZES[-1]}
     echo "#### one tenant create (the ${last}th tenant): calls by operation"

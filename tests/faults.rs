@@ -87,7 +87,7 @@ async fn base_and_20_tenants_converge_with_a_fifth_of_requests_disturbed() {
     let _turn = exclusive_moto(&project);
     copy_repo_stack(&project, "base");
     copy_repo_stack(&project, "tenant");
-    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), spare_after_forwarding: vec![], hold: None });
+    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), ..FaultConfig::pass_through() });
     let started = std::time::Instant::now();
 
     let run = run_via(&project, &["apply", "base", "--auto-approve"], &proxy.endpoint, &[]);
@@ -153,7 +153,7 @@ async fn lost_answers_leave_no_duplicate_and_nothing_untracked() {
     }
     let mut spare: Vec<String> = SPARED.iter().map(|s| s.to_string()).collect();
     spare.extend(["ecr CreateRepository", "autoscaling CreateAutoScalingGroup", "autoscaling CreateOrUpdateTags"].map(String::from));
-    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults, spare_after_forwarding: spare, hold: None });
+    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults, spare_after_forwarding: spare, ..FaultConfig::pass_through() });
     let run = run_via(&project, &["apply", "base", "--auto-approve"], &proxy.endpoint, &[]);
     assert_eq!(run.code, 0, "base did not converge (seed {}):\n{}", proxy.seed, run.all());
     let ids = ["lost1", "lost2", "lost3"];

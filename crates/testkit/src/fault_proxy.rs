@@ -88,12 +88,15 @@ pub struct FaultConfig {
     /// Hold the request with this arrival number (1-based) until [`FaultProxy::release`]
     /// (never, if the test kills the client instead).
     pub hold: Option<(u64, Hold)>,
+    /// Every request waits this long before it is forwarded: a stand-in for AWS's round trip,
+    /// which moto on loopback does not have (benchmarks of parallel applies).
+    pub latency: Duration,
 }
 
 impl FaultConfig {
     /// Forwards everything untouched.
     pub fn pass_through() -> FaultConfig {
-        FaultConfig { seed: Some(0), share: 0.0, faults: vec![], spare_after_forwarding: vec![], hold: None }
+        FaultConfig { seed: Some(0), share: 0.0, faults: vec![], spare_after_forwarding: vec![], hold: None, latency: Duration::ZERO }
     }
 }
 
@@ -344,6 +347,9 @@ async fn serve(state: Arc<ProxyState>, mut stream: TcpStream) {
         if hold == Some(Hold::BeforeForwarding) {
             hold_until_released(&state, &operation).await;
         }
+        if !state.config.latency.is_zero() {
+            tokio::time::sleep(state.config.latency).await;
+        }
         let spared = |op: &str| state.config.spare_after_forwarding.iter().any(|s| s.strip_suffix('*').map_or(s == op, |prefix| op.starts_with(prefix)));
         let fault = state.choose(n).filter(|f| !(f.after_forwarding() && spared(&operation)));
         if let Some(f) = fault {
@@ -513,7 +519,7 @@ mod tests {
 
     #[test]
     fn the_same_seed_disturbs_the_same_requests_and_about_the_share_asked() {
-        let config = FaultConfig { seed: Some(42), share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), spare_after_forwarding: vec![], hold: None };
+        let config = FaultConfig { seed: Some(42), share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), ..FaultConfig::pass_through() };
         let state = ProxyState { upstream: String::new(), seed: 42, config, shared: Default::default(), client: Client::builder(TokioExecutor::new()).build_http() };
         let a: Vec<Option<Fault>> = (1..=10_000).map(|n| state.choose(n)).collect();
         let b: Vec<Option<Fault>> = (1..=10_000).map(|n| state.choose(n)).collect();
