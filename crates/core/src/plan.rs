@@ -257,7 +257,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         // now, so that a bad `--param` is refused before any AWS call, at its place in the file.
         if unknown.is_empty() && resolved.withheld.is_empty() {
             if let Ok(body) = serde_yaml::to_value(&after) {
-                if let Err(errors) = kind.decode(body) {
+                if let Err(errors) = kind.check(body) {
                     let diagnostics = errors
                         .into_iter()
                         .map(|e| source.diag_value(&format!("resources.{}.{}", crate::stack::source_address(address), e.path), format!("{} `{address}`: {} (with the parameter values given)", config.type_name, e.message)))

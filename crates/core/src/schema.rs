@@ -78,6 +78,11 @@ pub trait ResourceKind: Send + Sync {
     fn type_name(&self) -> &'static str;
     /// Checks a resource body against the type and returns its canonical JSON attributes.
     fn decode(&self, body: serde_yaml::Value) -> Result<serde_json::Value, Vec<DecodeError>>;
+    /// Checks a resource body as [`ResourceKind::decode`] does, without building the canonical
+    /// JSON: the planner checks resolved values this way and keeps them as they are.
+    fn check(&self, body: serde_yaml::Value) -> Result<(), Vec<DecodeError>> {
+        self.decode(body).map(|_| ())
+    }
     /// Every attribute a reference may name: configurable ones and computed ones.
     fn attributes(&self) -> Vec<&'static str>;
     /// Attributes known only after apply.
@@ -115,18 +120,12 @@ impl<R: Resource> ResourceKind for Kind<R> {
     }
 
     fn decode(&self, body: serde_yaml::Value) -> Result<serde_json::Value, Vec<DecodeError>> {
-        let typed: R = serde_path_to_error::deserialize(body).map_err(|e| {
-            let path = dotted(e.path());
-            let message = e.inner().to_string();
-            let at_key = message.starts_with("unknown field");
-            let path = if at_key { join_unknown_field(&path, &message) } else { path };
-            vec![DecodeError { path, message: readable(&strip_location(&message)), at_key }]
-        })?;
-        let errors = typed.validate();
-        if !errors.is_empty() {
-            return Err(errors.into_iter().map(|e| DecodeError { path: e.path, message: e.message, at_key: false }).collect());
-        }
+        let typed = checked::<R>(body)?;
         serde_json::to_value(&typed).map_err(|e| vec![DecodeError { path: String::new(), message: e.to_string(), at_key: false }])
+    }
+
+    fn check(&self, body: serde_yaml::Value) -> Result<(), Vec<DecodeError>> {
+        checked::<R>(body).map(drop)
     }
 
     fn attributes(&self) -> Vec<&'static str> {
@@ -150,6 +149,22 @@ impl<R: Resource> ResourceKind for Kind<R> {
     fn terraform_values(&self, values: &mut serde_json::Value) {
         R::terraform_values(values)
     }
+}
+
+/// A resource body as the typed struct, after the type's own checks.
+fn checked<R: Resource>(body: serde_yaml::Value) -> Result<R, Vec<DecodeError>> {
+    let typed: R = serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = dotted(e.path());
+        let message = e.inner().to_string();
+        let at_key = message.starts_with("unknown field");
+        let path = if at_key { join_unknown_field(&path, &message) } else { path };
+        vec![DecodeError { path, message: readable(&strip_location(&message)), at_key }]
+    })?;
+    let errors = typed.validate();
+    if !errors.is_empty() {
+        return Err(errors.into_iter().map(|e| DecodeError { path: e.path, message: e.message, at_key: false }).collect());
+    }
+    Ok(typed)
 }
 
 /// The path as the source map names it (`ingress.0.from_port`); serde_path_to_error writes list

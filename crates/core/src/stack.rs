@@ -294,7 +294,17 @@ impl Stack {
         if !errors.is_empty() {
             return Err(StackError::Invalid(errors));
         }
-        let mut out = Stack { resources: IndexMap::new(), ..self.clone() };
+        // Every field but the resources, which are rebuilt here (not cloned only to be dropped).
+        let mut out = Stack {
+            name: self.name.clone(),
+            params: self.params.clone(),
+            param_overrides: self.param_overrides.clone(),
+            tags: self.tags.clone(),
+            resources: IndexMap::with_capacity(self.resources.len()),
+            outputs: self.outputs.clone(),
+            auto_count_minimum: self.auto_count_minimum,
+            source: self.source.clone(),
+        };
         for (name, config) in &self.resources {
             let instances: Vec<(String, Option<usize>)> = match counts.get(name) {
                 None => vec![(name.clone(), None)],
@@ -491,6 +501,12 @@ fn decode_resource(source: &SourceMap, address: &str, body: serde_yaml::Value, r
 /// is the whole value), `NAME[count.index]` becomes `NAME[i]`, and every `NAME[i]` is checked
 /// against NAME's count.
 fn fill_instance(value: &Json, index: Option<usize>, counts: &BTreeMap<String, usize>, path: &str) -> Result<Json, (String, String)> {
+    fill_instance_at(value, index, counts, &mut path.to_string())
+}
+
+/// [`fill_instance`] with the path in one buffer (see [`walk_references_at`]): it is copied
+/// only into an error.
+fn fill_instance_at(value: &Json, index: Option<usize>, counts: &BTreeMap<String, usize>, path: &mut String) -> Result<Json, (String, String)> {
     match value {
         Json::String(s) if s.contains('$') => {
             let Ok(template) = Template::parse(s) else { return Ok(value.clone()) };
@@ -524,8 +540,8 @@ fn fill_instance(value: &Json, index: Option<usize>, counts: &BTreeMap<String, u
             }
             Ok(Json::String(Template::from_parts(parts).to_string()))
         }
-        Json::Array(items) => Ok(Json::Array(items.iter().enumerate().map(|(i, v)| fill_instance(v, index, counts, &format!("{path}.{i}"))).collect::<Result<_, _>>()?)),
-        Json::Object(map) => Ok(Json::Object(map.iter().map(|(k, v)| Ok::<_, (String, String)>((k.clone(), fill_instance(v, index, counts, &format!("{path}.{k}"))?))).collect::<Result<_, _>>()?)),
+        Json::Array(items) => Ok(Json::Array(items.iter().enumerate().map(|(i, v)| with_segment(path, i, |path| fill_instance_at(v, index, counts, path))).collect::<Result<_, _>>()?)),
+        Json::Object(map) => Ok(Json::Object(map.iter().map(|(k, v)| Ok::<_, (String, String)>((k.clone(), with_segment(path, k, |path| fill_instance_at(v, index, counts, path))?))).collect::<Result<_, _>>()?)),
         other => Ok(other.clone()),
     }
 }
@@ -596,23 +612,40 @@ fn similar(a: &str, b: &str) -> bool {
 
 /// Every reference in a JSON value, with the dotted path of the string that makes it.
 pub(crate) fn walk_references(value: &Json, path: &str, out: &mut Vec<(String, Result<Reference, String>)>) {
+    walk_references_at(value, &mut path.to_string(), out);
+}
+
+/// [`walk_references`] with the path in one buffer, extended and cut back on the way down: a
+/// path is copied only for a string that holds a reference, not formatted for every value
+/// (planning thousands of tenants walks every value of every stack several times).
+fn walk_references_at(value: &Json, path: &mut String, out: &mut Vec<(String, Result<Reference, String>)>) {
     match value {
         Json::String(s) if s.contains('$') => match Template::parse(s) {
-            Ok(t) => out.extend(t.references().map(|r| (path.to_string(), Ok(r.clone())))),
-            Err(e) => out.push((path.to_string(), Err(e.to_string()))),
+            Ok(t) => out.extend(t.references().map(|r| (path.clone(), Ok(r.clone())))),
+            Err(e) => out.push((path.clone(), Err(e.to_string()))),
         },
         Json::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk_references(item, &format!("{path}.{i}"), out);
+                with_segment(path, i, |path| walk_references_at(item, path, out));
             }
         }
         Json::Object(map) => {
             for (k, item) in map {
-                walk_references(item, &format!("{path}.{k}"), out);
+                with_segment(path, k, |path| walk_references_at(item, path, out));
             }
         }
         _ => {}
     }
+}
+
+/// Runs `f` with `.SEGMENT` appended to `path`, then takes it off again.
+fn with_segment<T>(path: &mut String, segment: impl std::fmt::Display, f: impl FnOnce(&mut String) -> T) -> T {
+    use std::fmt::Write;
+    let len = path.len();
+    let _ = write!(path, ".{segment}");
+    let result = f(path);
+    path.truncate(len);
+    result
 }
 
 /// The first character YAML does not allow in a stream, with its line and column: serde_yaml
