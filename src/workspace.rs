@@ -176,7 +176,8 @@ impl Workspace {
         let mut outputs: BTreeMap<String, IndexMap<String, Json>> = BTreeMap::new();
         for name in names {
             let Some(state) = self.backend.load(name).await?.filter(|s| !s.resources.is_empty()) else { continue };
-            let stack = with_recorded_params(&stack_for(&state)?, Some(&state));
+            let mut stack = stack_for(&state)?;
+            add_recorded_params(&mut stack, &state);
             let state = match report {
                 Some(r) => clawform_core::drift::refreshed(&state, r),
                 None => state,
@@ -362,12 +363,17 @@ fn in_use(plan: &Plan, users: &[clawform_core::dependents::Dependent]) -> Worksp
 fn with_recorded_params(stack: &Stack, state: Option<&State>) -> Stack {
     let mut stack = stack.clone();
     if let Some(state) = state {
-        for (name, value) in &state.param_overrides {
-            let declared = stack.params.get(name).is_some_and(|p| !p.sensitive);
-            if declared && !stack.param_overrides.contains_key(name) {
-                stack.param_overrides.insert(name.clone(), value.clone());
-            }
-        }
+        add_recorded_params(&mut stack, state);
     }
     stack
+}
+
+/// [`with_recorded_params`] on a stack the caller owns (no copy of the stack).
+fn add_recorded_params(stack: &mut Stack, state: &State) {
+    for (name, value) in &state.param_overrides {
+        let declared = stack.params.get(name).is_some_and(|p| !p.sensitive);
+        if declared && !stack.param_overrides.contains_key(name) {
+            stack.param_overrides.insert(name.clone(), value.clone());
+        }
+    }
 }

@@ -1,9 +1,10 @@
 //! `clawform tenant …`: reads secrets from where the user points, calls [`clawform::Tenants`],
 //! renders. Secret values are never printed, not even in errors.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use clawform::core::engine::ApplyOptions;
+use clawform::WorkspaceError;
 use clawform::{TenantInfo, TenantSecrets, Tenants};
 use serde_json::Value as Json;
 
@@ -136,19 +137,21 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             Ok(if detailed_exitcode && plan.has_changes() { CHANGES } else { OK })
         }
         TenantCommand::Plan { detailed_exitcode, json: false, params, refresh: false, .. } => {
-            // Printed as each is made: thousands of plans are never held at once.
+            // Printed as each is made: thousands of plans are never held at once. Buffered:
+            // `println!` writes each line on its own (a system call each).
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let cannot_print = |e: std::io::Error| Failure(format!("cannot print the plans: {e}"));
             let (mut total, mut changed) = (0, 0);
             tenants
                 .plan_all_offline_each(&parse_params(&params)?, |id, plan| {
-                    println!("{}", ctx.style.bold(&format!("== tenant {id}")));
-                    print!("{}", render::plan(&plan, ctx.style));
-                    println!();
+                    let text = format!("{}\n{}\n", ctx.style.bold(&format!("== tenant {id}")), render::plan(&plan, ctx.style));
+                    out.write_all(text.as_bytes()).map_err(|e| WorkspaceError::Tenant(format!("cannot print the plans: {e}")))?;
                     total += 1;
                     changed += usize::from(plan.has_changes());
                     Ok(())
                 })
                 .await?;
-            println!("{changed} of {total} tenants have changes.");
+            writeln!(out, "{changed} of {total} tenants have changes.").and_then(|()| out.flush()).map_err(cannot_print)?;
             Ok(if detailed_exitcode && changed > 0 { CHANGES } else { OK })
         }
         TenantCommand::Plan { detailed_exitcode, json, params, refresh, .. } => {
