@@ -9,7 +9,6 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::StackError;
-use crate::graph::Graph;
 use crate::resolve::{ResolveError, Scope};
 use crate::schema::Registry;
 use crate::stack::{ResourceConfig, Stack};
@@ -232,16 +231,17 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
             return Err(PlanError::WrongState { expected: stack.name.clone(), found: s.stack.clone() });
         }
     }
-    stack.check(registry)?;
+    // Checked, expanded and ordered as `stack.check`, `stack.expand` and `Graph::build` would,
+    // reusing an earlier plan's work on the same resources (every tenant of a rollout).
+    let expansion = stack.prepare(registry, state)?;
+    let (resources, graph) = (&expansion.resources, &expansion.graph);
     let source = stack;
-    let (expanded, counts) = stack.expand(state)?;
-    let stack = &expanded;
-    let graph = Graph::build(stack)?;
     let params = stack.param_values()?;
     let key = state.map_or(String::new(), |s| s.lineage.clone());
     let sensitive_params = stack.sensitive_params();
     let withheld = sensitive_params.iter().filter(|p| !params.contains_key(*p)).cloned().collect();
-    let mut scope = Scope { params: params.clone(), external: external.clone(), withheld, counts: counts.clone(), ..Scope::default() };
+    // The scope owns the parameters, outputs and counts until the plan takes them at the end.
+    let mut scope = Scope { params, external, withheld, counts: expansion.counts.clone(), ..Scope::default() };
     if let Some(s) = state {
         for r in &s.resources {
             scope.resources.insert(r.address.clone(), r.attributes.clone());
@@ -249,7 +249,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     }
     let mut changes = Vec::new();
     for address in graph.order() {
-        let config = &stack.resources[address];
+        let config = &resources[address];
         let kind = registry.get(&config.type_name).expect("checked by stack.check");
         let resolved = scope.resolve_attributes(&config.attributes).map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
         let (mut after, unknown) = (resolved.values, resolved.unknown);
@@ -347,7 +347,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     }
     if let Some(s) = state {
         for r in &s.resources {
-            if !stack.resources.contains_key(&r.address) {
+            if !resources.contains_key(&r.address) {
                 changes.push(delete_change(r, registry));
             }
         }
@@ -369,7 +369,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
             }
         }
     }
-    let mut stored_params = params;
+    let Scope { params: mut stored_params, external, counts, .. } = scope;
     for name in &sensitive_params {
         if let Some(v) = stored_params.get_mut(name) {
             *v = sensitive_digest(v, &key);

@@ -256,6 +256,14 @@ impl Registry {
         &self.checks
     }
 
+    /// Whether `other` is this registry or a clone of it: the same types and checks.
+    pub fn is_same(&self, other: &Registry) -> bool {
+        self.kinds.len() == other.kinds.len()
+            && self.kinds.iter().zip(&other.kinds).all(|((a, x), (b, y))| a == b && Arc::ptr_eq(x, y))
+            && self.checks.len() == other.checks.len()
+            && self.checks.iter().zip(&other.checks).all(|(x, y)| Arc::ptr_eq(x, y))
+    }
+
     /// The type named `name`, if it is registered.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn ResourceKind>> {
         self.kinds.get(name)

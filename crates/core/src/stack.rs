@@ -14,6 +14,8 @@ use crate::source::{Location, SourceMap};
 use crate::state::State;
 use crate::value::{split_address, InstanceIndex, Part, Reference, Template};
 
+mod prepared;
+
 /// Files larger than this are refused before parsing: a stack is a few kilobytes.
 pub const MAX_STACK_BYTES: usize = 4 * 1024 * 1024;
 
@@ -71,6 +73,9 @@ pub struct Stack {
     /// Shared: a stack is cloned for every plan (a rollout clones the template per tenant), and
     /// the map holds a location for every key and value of the file.
     source: std::sync::Arc<SourceMap>,
+    /// Shared too: what planning derived from the resources and outputs, reused while they are
+    /// unchanged (see `prepared.rs`).
+    prepared: std::sync::Arc<prepared::Memo>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +115,7 @@ impl Stack {
             outputs: IndexMap::new(),
             auto_count_minimum: None,
             source: std::sync::Arc::new(SourceMap::empty(None)),
+            prepared: Default::default(),
         }
     }
 
@@ -275,6 +281,24 @@ impl Stack {
     /// (`NAME[*]`) make explicit in `depends_on`. `auto` counts keep what `state` holds (at
     /// least one, at least [`Stack::auto_count_minimum`]). Returns the instance counts too.
     pub fn expand(&self, state: Option<&State>) -> Result<(Stack, BTreeMap<String, usize>), StackError> {
+        let counts = self.instance_counts(state)?;
+        // Every field but the resources, which are rebuilt here (not cloned only to be dropped).
+        let out = Stack {
+            name: self.name.clone(),
+            params: self.params.clone(),
+            param_overrides: self.param_overrides.clone(),
+            tags: self.tags.clone(),
+            resources: self.expanded_resources(&counts)?,
+            outputs: self.outputs.clone(),
+            auto_count_minimum: self.auto_count_minimum,
+            source: self.source.clone(),
+            prepared: Default::default(),
+        };
+        Ok((out, counts))
+    }
+
+    /// The instances of each resource with `count`, given the parameter values and `state`.
+    pub(crate) fn instance_counts(&self, state: Option<&State>) -> Result<BTreeMap<String, usize>, StackError> {
         let params = self.param_values()?;
         let mut counts = BTreeMap::new();
         let mut errors = Vec::new();
@@ -294,17 +318,13 @@ impl Stack {
         if !errors.is_empty() {
             return Err(StackError::Invalid(errors));
         }
-        // Every field but the resources, which are rebuilt here (not cloned only to be dropped).
-        let mut out = Stack {
-            name: self.name.clone(),
-            params: self.params.clone(),
-            param_overrides: self.param_overrides.clone(),
-            tags: self.tags.clone(),
-            resources: IndexMap::with_capacity(self.resources.len()),
-            outputs: self.outputs.clone(),
-            auto_count_minimum: self.auto_count_minimum,
-            source: self.source.clone(),
-        };
+        Ok(counts)
+    }
+
+    /// The resources with every one that has `count` replaced by its `counts` instances (see
+    /// [`Stack::expand`]); checks the outputs' instance indexes too.
+    pub(crate) fn expanded_resources(&self, counts: &BTreeMap<String, usize>) -> Result<IndexMap<String, ResourceConfig>, StackError> {
+        let mut out = IndexMap::with_capacity(self.resources.len());
         for (name, config) in &self.resources {
             let instances: Vec<(String, Option<usize>)> = match counts.get(name) {
                 None => vec![(name.clone(), None)],
@@ -312,7 +332,7 @@ impl Stack {
             };
             for (address, index) in instances {
                 let path = format!("resources.{name}");
-                let attributes = fill_instance(&config.attributes, index, &counts, &path).map_err(|(at, message)| StackError::Invalid(vec![self.diag_value(&at, message)]))?;
+                let attributes = fill_instance(&config.attributes, index, counts, &path).map_err(|(at, message)| StackError::Invalid(vec![self.diag_value(&at, message)]))?;
                 let mut depends_on = Vec::new();
                 for dep in &config.depends_on {
                     match counts.get(dep) {
@@ -330,13 +350,13 @@ impl Stack {
                     }
                 }
                 depends_on.dedup();
-                out.resources.insert(address, ResourceConfig { type_name: config.type_name.clone(), attributes, depends_on, count: None });
+                out.insert(address, ResourceConfig { type_name: config.type_name.clone(), attributes, depends_on, count: None });
             }
         }
         for (name, value) in &self.outputs {
-            fill_instance(value, None, &counts, &format!("outputs.{name}")).map_err(|(at, message)| StackError::Invalid(vec![self.diag_value(&at, message)]))?;
+            fill_instance(value, None, counts, &format!("outputs.{name}")).map_err(|(at, message)| StackError::Invalid(vec![self.diag_value(&at, message)]))?;
         }
-        Ok((out, counts))
+        Ok(out)
     }
 
     pub(crate) fn diag_value(&self, path: &str, message: String) -> Diagnostic {
@@ -395,6 +415,16 @@ impl Stack {
                 }
             }
         }
+        errors.extend(self.param_errors(registry));
+        errors.extend(self.output_errors(registry));
+        errors
+    }
+
+    /// The checks that depend on parameter values: counts, and the registry's checks across
+    /// resources. The rest of [`Stack::check_errors`] depends only on the resources, outputs and
+    /// declared parameters.
+    pub(crate) fn param_errors(&self, registry: &Registry) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
         // Checks across resources need parameter values; a missing one is reported elsewhere.
         let params: IndexMap<String, Json> = self.params.iter().filter_map(|(k, spec)| self.param_overrides.get(k).or(spec.default.as_ref()).map(|v| (k.clone(), v.clone()))).collect();
         for (address, config) in &self.resources {
@@ -410,6 +440,11 @@ impl Stack {
                 errors.push(self.diag_value(&path, message));
             }
         }
+        errors
+    }
+
+    fn output_errors(&self, registry: &Registry) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
         for (name, value) in &self.outputs {
             if !is_valid_name(name) {
                 errors.push(self.diag_key(&format!("outputs.{name}"), format!("output name `{name}` is not valid")));

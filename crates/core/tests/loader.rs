@@ -403,3 +403,60 @@ fn depends_on_must_name_resources_of_the_stack() {
     assert_at(&d, 6, 5, &["`depends_on` names `ghost`", "not a resource of this stack"]);
 }
 
+
+/// Planning reuses the checks and expansion of an earlier plan of the same resources (a rollout
+/// plans one template per tenant): a copy changed after that plan is still checked and
+/// expanded as itself.
+#[test]
+fn a_stack_changed_after_a_plan_is_checked_again() {
+    let text = lines(&[
+        "stack: s",
+        "params:",
+        "  n:",
+        "    default: 1",
+        "resources:",
+        "  net:",
+        "    type: test_network",
+        "    count: ${param.n}",
+        "    cidr_block: 10.0.0.0/16",
+        "    name: net-${count.index}",
+        "outputs:",
+        "  first: ${net[0].arn}",
+    ]);
+    let registry = registry();
+    let stack = load(&text);
+    let plan = clawform_core::plan(&stack, &registry, None, Default::default()).expect("plans");
+    assert_eq!(plan.changes.len(), 1);
+
+    // Another parameter value: the same resources, other instances.
+    let mut three = stack.clone();
+    three.param_overrides.insert("n".into(), json!(3));
+    let plan = clawform_core::plan(&three, &registry, None, Default::default()).expect("plans");
+    assert_eq!(plan.changes.iter().map(|c| c.address.as_str()).collect::<Vec<_>>(), ["net[0]", "net[1]", "net[2]"]);
+
+    // A parameter value that fails the count check is refused although the resources were planned.
+    let mut bad = stack.clone();
+    bad.param_overrides.insert("n".into(), json!("many"));
+    let err = clawform_core::plan(&bad, &registry, None, Default::default()).unwrap_err();
+    assert!(err.to_string().contains("`count` is `many`"), "{err}");
+
+    // A reference changed in a copy: checked as in any stack built in code.
+    let mut broken = stack.clone();
+    broken.outputs.insert("first".into(), json!("${nope[0].arn}"));
+    let err = clawform_core::plan(&broken, &registry, None, Default::default()).unwrap_err();
+    assert!(err.to_string().contains("no resource `nope`"), "{err}");
+
+    // The order of attributes is kept as the copy has it.
+    let mut reordered = stack.clone();
+    let attributes = reordered.resources["net"].attributes.as_object().unwrap().clone();
+    let reversed: serde_json::Map<String, serde_json::Value> = attributes.into_iter().rev().collect();
+    reordered.resources["net"].attributes = serde_json::Value::Object(reversed);
+    let plan = clawform_core::plan(&reordered, &registry, None, Default::default()).expect("plans");
+    let config = plan.changes[0].config.as_ref().unwrap();
+    let keys: Vec<&String> = config.attributes.as_object().unwrap().keys().collect();
+    let expected: Vec<&String> = reordered.resources["net"].attributes.as_object().unwrap().keys().collect();
+    assert_eq!(keys, expected);
+
+    // And the original still plans as before.
+    assert_eq!(clawform_core::plan(&stack, &registry, None, Default::default()).expect("plans").changes.len(), 1);
+}
