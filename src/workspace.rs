@@ -9,7 +9,6 @@ use clawform_aws::AwsProvider;
 use clawform_core::backend::{BackendError, LocalBackend, LockInfo, StateBackend};
 use clawform_core::engine::{ApplyOptions, ApplyReport, EngineError};
 use clawform_core::plan::{Plan, PlanError};
-use clawform_core::resolve::external_stacks;
 use clawform_core::stack::stack_path;
 use clawform_core::{DriftReport, Provider, Registry, Stack, StackError, State};
 use indexmap::IndexMap;
@@ -183,8 +182,7 @@ impl Workspace {
                 None => state,
             };
             let mut external = BTreeMap::new();
-            let values = stack.resources.values().map(|r| &r.attributes).chain(stack.outputs.values());
-            for other in external_stacks(values) {
+            for other in stack.external_stacks() {
                 if !outputs.contains_key(&other) {
                     let s = self.backend.load(&other).await?.ok_or_else(|| WorkspaceError::MissingDependency { stack: stack.name.clone(), other: other.clone() })?;
                     outputs.insert(other.clone(), s.outputs);
@@ -269,8 +267,7 @@ impl Workspace {
 
     async fn external_outputs(&self, stack: &Stack) -> Result<BTreeMap<String, IndexMap<String, Json>>, WorkspaceError> {
         let mut external = BTreeMap::new();
-        let values = stack.resources.values().map(|r| &r.attributes).chain(stack.outputs.values());
-        for other in external_stacks(values) {
+        for other in stack.external_stacks() {
             match self.backend.load(&other).await? {
                 Some(s) => {
                     external.insert(other, s.outputs);
