@@ -8,79 +8,49 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use clawform_aws::AwsProvider;
-use clawform_core::{Applied, ErrorKind, OpContext, Provider};
+use clawform_core::Provider;
 use clawform_testkit::unique;
-use serde_json::{json, Value as Json};
+use serde_json::json;
+use support::{expected_tags, state_of, Subject};
+
+mod support;
 
 /// The ECS-optimized Amazon Linux 2023 AMI that moto 5.2.5 ships for us-west-2: what its SSM
 /// parameter `/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id` answers,
 /// and an image DescribeImages knows (`al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64`).
 const MOTO_ECS_AMI: &str = "ami-0d66bfd8d204c3aed";
 
-/// A provider and independent raw SDK clients, all pointed at this binary's moto server.
+/// The provider under test (through `Deref`) and independent raw SDK clients, all pointed at
+/// this binary's moto server.
 struct Env {
-    provider: AwsProvider,
+    subject: Subject,
     ec2: aws_sdk_ec2::Client,
     autoscaling: aws_sdk_autoscaling::Client,
     sts: aws_sdk_sts::Client,
-    stack: String,
 }
 
+support::deref_to_subject!(Env);
+
 async fn env() -> Env {
-    let moto = clawform_testkit::moto();
-    moto.set_process_env();
-    let provider = AwsProvider::from_env(None).await;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = support::moto_config().await;
     Env {
-        provider,
+        subject: Subject::new(AwsProvider::from_env(None).await, "stack"),
         ec2: aws_sdk_ec2::Client::new(&config),
         autoscaling: aws_sdk_autoscaling::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
-        stack: unique("stack"),
     }
 }
 
 impl Env {
-    fn ctx(&self, address: &str) -> OpContext {
-        OpContext::new(self.stack.clone(), address.to_string())
-    }
-
-    async fn create(&self, type_name: &str, address: &str, attributes: Json) -> Applied {
-        self.provider.create(&self.ctx(address), type_name, &attributes).await.unwrap_or_else(|e| panic!("create {address}: {e}"))
-    }
-
-    async fn update(&self, type_name: &str, address: &str, id: &str, prior: &Json, attributes: Json) -> Applied {
-        self.provider.update(&self.ctx(address), type_name, id, prior, &attributes).await.unwrap_or_else(|e| panic!("update {address}: {e}"))
-    }
-
-    async fn read_one(&self, type_name: &str, id: &str) -> Option<Json> {
-        let mut all = self.provider.read(type_name, &[id.to_string()]).await.unwrap_or_else(|e| panic!("read {id}: {e}"));
-        assert_eq!(all.len(), 1);
-        all.remove(0)
-    }
-
-    /// Deletes, checks the read says gone, and checks a second delete reports NotFound.
-    async fn delete_and_check_gone(&self, type_name: &str, address: &str, id: &str, prior: &Json) {
-        self.provider.delete(&self.ctx(address), type_name, id, prior).await.unwrap_or_else(|e| panic!("delete {address}: {e}"));
-        assert_eq!(self.read_one(type_name, id).await, None, "{address} still readable after delete");
-        let again = self.provider.delete(&self.ctx(address), type_name, id, prior).await.expect_err("deleting a gone resource must fail");
-        assert_eq!(again.kind, ErrorKind::NotFound, "second delete of {address}: {again}");
-    }
-
     /// A VPC with one subnet per given availability zone letter, made through the provider.
     async fn network(&self, second_octet: u8, zones: &[char]) -> (String, Vec<String>) {
-        let vpc = self.create("aws_vpc", "vpc", json!({ "cidr_block": format!("10.{second_octet}.0.0/16") })).await.id;
+        let vpc = self.create("aws_vpc", "vpc", &json!({ "cidr_block": format!("10.{second_octet}.0.0/16") })).await.id;
         let mut subnets = Vec::new();
         for (i, zone) in zones.iter().enumerate() {
             let attrs = json!({ "vpc_id": vpc, "cidr_block": format!("10.{second_octet}.{}.0/24", i + 1), "availability_zone": format!("us-west-2{zone}") });
-            subnets.push(self.create("aws_subnet", &format!("subnet_{zone}"), attrs).await.id);
+            subnets.push(self.create("aws_subnet", &format!("subnet_{zone}"), &attrs).await.id);
         }
         (vpc, subnets)
-    }
-
-    /// The tags clawform must have put on a resource it created at `address`.
-    fn ownership(&self, address: &str) -> [(String, String); 2] {
-        [("clawform:stack".to_string(), self.stack.clone()), ("clawform:address".to_string(), address.to_string())]
     }
 
     async fn account(&self) -> String {
@@ -92,19 +62,6 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap_or_default().to_string())).collect()
 }
 
-fn expected_tags(user: &[(&str, &str)], ownership: [(String, String); 2]) -> BTreeMap<String, String> {
-    user.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(ownership).collect()
-}
-
-/// The prior attributes the engine would pass to update: what was applied plus computed values.
-fn state_of(attributes: &Json, applied: &Applied) -> Json {
-    let mut state = attributes.clone();
-    let map = state.as_object_mut().unwrap();
-    map.extend(applied.computed.clone());
-    map.insert("id".into(), json!(applied.id));
-    state
-}
-
 async fn address_in_moto(env: &Env, id: &str) -> Option<aws_sdk_ec2::types::Address> {
     let out = env.ec2.describe_addresses().filters(Filter::builder().name("allocation-id").values(id).build()).send().await.unwrap();
     out.addresses().first().cloned()
@@ -114,7 +71,7 @@ async fn address_in_moto(env: &Env, id: &str) -> Option<aws_sdk_ec2::types::Addr
 async fn eip_create_read_update_delete() {
     let env = env().await;
     let attrs = json!({ "domain": "vpc", "tags": { "Name": "nat-a" } });
-    let applied = env.create("aws_eip", "eip", attrs.clone()).await;
+    let applied = env.create("aws_eip", "eip", &attrs).await;
     let id = applied.id.clone();
     assert!(id.starts_with("eipalloc-"), "{id}");
 
@@ -132,7 +89,7 @@ async fn eip_create_read_update_delete() {
 
     let prior = state_of(&attrs, &applied);
     let new = json!({ "domain": "vpc", "tags": { "Name": "nat-a2", "tier": "public" } });
-    env.update("aws_eip", "eip", &id, &prior, new.clone()).await;
+    env.update("aws_eip", "eip", &id, &prior, &new).await;
     let address = address_in_moto(&env, &id).await.unwrap();
     assert_eq!(tag_map(address.tags()), expected_tags(&[("Name", "nat-a2"), ("tier", "public")], env.ownership("eip")));
     assert_eq!(env.read_one("aws_eip", &id).await.unwrap()["tags"], json!({ "Name": "nat-a2", "tier": "public" }));
@@ -145,10 +102,10 @@ async fn eip_create_read_update_delete() {
 async fn nat_gateway_create_read_update_delete_then_release_its_eip() {
     let env = env().await;
     let (vpc, subnets) = env.network(70, &['a']).await;
-    let eip = env.create("aws_eip", "eip", json!({ "domain": "vpc" })).await;
+    let eip = env.create("aws_eip", "eip", &json!({ "domain": "vpc" })).await;
 
     let attrs = json!({ "allocation_id": eip.id, "subnet_id": subnets[0], "tags": { "Name": "nat-a" } });
-    let applied = env.create("aws_nat_gateway", "nat", attrs.clone()).await;
+    let applied = env.create("aws_nat_gateway", "nat", &attrs).await;
     let id = applied.id.clone();
     assert!(id.starts_with("nat-"), "{id}");
 
@@ -176,7 +133,7 @@ async fn nat_gateway_create_read_update_delete_then_release_its_eip() {
 
     let prior = state_of(&attrs, &applied);
     let new = json!({ "allocation_id": eip.id, "subnet_id": subnets[0], "tags": { "Name": "nat-a", "az": "a" } });
-    env.update("aws_nat_gateway", "nat", &id, &prior, new.clone()).await;
+    env.update("aws_nat_gateway", "nat", &id, &prior, &new).await;
     let gateway = env.ec2.describe_nat_gateways().nat_gateway_ids(&id).send().await.unwrap().nat_gateways()[0].clone();
     assert_eq!(tag_map(gateway.tags()), expected_tags(&[("Name", "nat-a"), ("az", "a")], env.ownership("nat")));
     assert_eq!(env.read_one("aws_nat_gateway", &id).await.unwrap()["tags"], json!({ "Name": "nat-a", "az": "a" }));
@@ -193,16 +150,16 @@ async fn nat_gateway_create_read_update_delete_then_release_its_eip() {
 async fn nat_gateway_create_adopts_its_own_gateway_when_the_address_is_taken() {
     let env = env().await;
     let (_, subnets) = env.network(71, &['a']).await;
-    let eip = env.create("aws_eip", "eip", json!({})).await;
+    let eip = env.create("aws_eip", "eip", &json!({})).await;
     let attrs = json!({ "allocation_id": eip.id, "subnet_id": subnets[0] });
-    let first = env.create("aws_nat_gateway", "nat", attrs.clone()).await;
+    let first = env.create("aws_nat_gateway", "nat", &attrs).await;
 
     // moto 5.2.5 does not honour ClientToken: a CreateNatGateway repeated with the same token
     // (what the SDK sends when it retries a request whose answer was lost) fails because the
     // address is taken, where AWS returns the first gateway. Asserted here to show why create
     // looks for its own gateway when it is told `Resource.AlreadyAssociated`.
     let token = unique("token");
-    let eip2 = env.create("aws_eip", "eip2", json!({})).await;
+    let eip2 = env.create("aws_eip", "eip2", &json!({})).await;
     let made = env.ec2.create_nat_gateway().subnet_id(&subnets[0]).allocation_id(&eip2.id).client_token(&token).send().await.unwrap();
     let repeated = env.ec2.create_nat_gateway().subnet_id(&subnets[0]).allocation_id(&eip2.id).client_token(&token).send().await;
     let err = repeated.expect_err("moto refuses a repeated token");
@@ -210,7 +167,7 @@ async fn nat_gateway_create_adopts_its_own_gateway_when_the_address_is_taken() {
 
     // The same resource created again (a retry, or a run after a crash before state was saved)
     // gets its gateway back instead of an error or a second gateway.
-    let adopted = env.create("aws_nat_gateway", "nat", attrs.clone()).await;
+    let adopted = env.create("aws_nat_gateway", "nat", &attrs).await;
     assert_eq!(adopted.id, first.id);
     assert_eq!(adopted.computed, first.computed);
 
@@ -241,7 +198,7 @@ const USER_DATA: &str = "#!/bin/bash\necho ECS_CLUSTER=openclaw >> /etc/ecs/ecs.
 async fn launch_template_create_read_update_delete() {
     let env = env().await;
     let (vpc, _) = env.network(72, &[]).await;
-    let sg = env.create("aws_security_group", "sg", json!({ "name": unique("ecs"), "vpc_id": vpc })).await.id;
+    let sg = env.create("aws_security_group", "sg", &json!({ "name": unique("ecs"), "vpc_id": vpc })).await.id;
     let name = unique("ecs-spot");
     let attrs = json!({
         "name": name,
@@ -254,7 +211,7 @@ async fn launch_template_create_read_update_delete() {
         "metadata_options": [{ "http_tokens": "required" }],
         "tags": { "Name": "ecs" }
     });
-    let applied = env.create("aws_launch_template", "lt", attrs.clone()).await;
+    let applied = env.create("aws_launch_template", "lt", &attrs).await;
     let id = applied.id.clone();
     assert!(id.starts_with("lt-"), "{id}");
 
@@ -283,7 +240,7 @@ async fn launch_template_create_read_update_delete() {
     let mut new = attrs.clone();
     new["instance_type"] = json!("m7i-flex.large");
     new["tags"] = json!({ "Name": "ecs", "rev": "2" });
-    let updated = env.update("aws_launch_template", "lt", &id, &prior, new.clone()).await;
+    let updated = env.update("aws_launch_template", "lt", &id, &prior, &new).await;
     assert_eq!(updated.computed["latest_version"], json!(2));
     let (template, data) = template_in_moto(&env, &id).await;
     assert_eq!(template.default_version_number(), Some(2));
@@ -304,7 +261,7 @@ async fn launch_template_create_read_update_delete() {
     let prior = state_of(&new, &updated);
     let mut retagged = new.clone();
     retagged["tags"] = json!({ "Name": "ecs" });
-    let applied = env.update("aws_launch_template", "lt", &id, &prior, retagged.clone()).await;
+    let applied = env.update("aws_launch_template", "lt", &id, &prior, &retagged).await;
     assert!(applied.computed.is_empty(), "{:?}", applied.computed);
     assert_eq!(template_in_moto(&env, &id).await.0.latest_version_number(), Some(2));
     assert_eq!(launch_template_tags(&env, &id).await, expected_tags(&[("Name", "ecs")], env.ownership("lt")));
@@ -316,8 +273,8 @@ async fn launch_template_create_read_update_delete() {
 #[tokio::test(flavor = "multi_thread")]
 async fn launch_templates_read_in_one_batch() {
     let env = env().await;
-    let a = env.create("aws_launch_template", "a", json!({ "name": unique("lt-a"), "image_id": MOTO_ECS_AMI, "instance_type": "t3.micro" })).await;
-    let b = env.create("aws_launch_template", "b", json!({ "name": unique("lt-b"), "instance_type": "t3.small" })).await;
+    let a = env.create("aws_launch_template", "a", &json!({ "name": unique("lt-a"), "image_id": MOTO_ECS_AMI, "instance_type": "t3.micro" })).await;
+    let b = env.create("aws_launch_template", "b", &json!({ "name": unique("lt-b"), "instance_type": "t3.small" })).await;
     env.provider.delete(&env.ctx("b"), "aws_launch_template", &b.id, &json!({})).await.unwrap();
     let ids = vec![b.id.clone(), a.id.clone(), "lt-0123456789abcdef0".to_string()];
     let read = env.provider.read("aws_launch_template", &ids).await.unwrap();
@@ -354,7 +311,7 @@ async fn image_of(env: &Env, instance: &str) -> String {
 async fn autoscaling_group_with_mixed_instances_create_read_update_delete() {
     let env = env().await;
     let (_, subnets) = env.network(73, &['a', 'b']).await;
-    let lt = env.create("aws_launch_template", "lt", json!({ "name": unique("ecs"), "image_id": MOTO_ECS_AMI, "instance_type": "c7i-flex.large" })).await.id;
+    let lt = env.create("aws_launch_template", "lt", &json!({ "name": unique("ecs"), "image_id": MOTO_ECS_AMI, "instance_type": "c7i-flex.large" })).await.id;
     let name = unique("ecs-spot");
     let policy = |base: i32| {
         json!([{
@@ -383,7 +340,7 @@ async fn autoscaling_group_with_mixed_instances_create_read_update_delete() {
             { "key": "team", "value": "platform", "propagate_at_launch": false }
         ]
     });
-    let applied = env.create("aws_autoscaling_group", "asg", attrs.clone()).await;
+    let applied = env.create("aws_autoscaling_group", "asg", &attrs).await;
     assert_eq!(applied.id, name, "a group's id is its name");
 
     let group = group_in_moto(&env, &name).await.expect("the group exists");
@@ -431,7 +388,7 @@ async fn autoscaling_group_with_mixed_instances_create_read_update_delete() {
             { "key": "env", "value": "prod", "propagate_at_launch": true }
         ]
     });
-    env.update("aws_autoscaling_group", "asg", &name, &prior, new.clone()).await;
+    env.update("aws_autoscaling_group", "asg", &name, &prior, &new).await;
     let group = group_in_moto(&env, &name).await.unwrap();
     assert_eq!(group.max_size(), Some(30));
     assert_eq!(group.vpc_zone_identifier(), Some(subnets[0].as_str()));
@@ -457,7 +414,7 @@ async fn autoscaling_group_refuses_a_name_in_use_and_reads_in_batches() {
     // moto does not check image ids (MOTO_ENABLE_AMI_VALIDATION is off): a template naming an
     // AMI it does not know still launches instances.
     let lt = env
-        .create("aws_launch_template", "lt", json!({ "name": unique("any-ami"), "image_id": "ami-0123456789abcdef0", "instance_type": "t3.micro" }))
+        .create("aws_launch_template", "lt", &json!({ "name": unique("any-ami"), "image_id": "ami-0123456789abcdef0", "instance_type": "t3.micro" }))
         .await
         .id;
     let name = unique("group");
@@ -465,7 +422,7 @@ async fn autoscaling_group_refuses_a_name_in_use_and_reads_in_batches() {
         "name": name, "min_size": 1, "max_size": 2, "vpc_zone_identifier": subnets,
         "launch_template": [{ "id": lt, "version": "$Latest" }]
     });
-    let applied = env.create("aws_autoscaling_group", "asg", attrs.clone()).await;
+    let applied = env.create("aws_autoscaling_group", "asg", &attrs).await;
     let group = group_in_moto(&env, &name).await.unwrap();
     assert_eq!(group.desired_capacity(), Some(1), "AWS starts from min_size");
     assert_eq!(image_of(&env, group.instances()[0].instance_id().unwrap()).await, "ami-0123456789abcdef0");

@@ -6,60 +6,31 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, Tag};
 use clawform_aws::AwsProvider;
-use clawform_core::{Applied, ErrorKind, OpContext, Provider};
+use clawform_core::Provider;
 use clawform_testkit::unique;
-use serde_json::{json, Value as Json};
+use serde_json::json;
+use support::{decode_yaml, expected_tags, state_of, Subject};
 
-/// A provider and an independent raw SDK client, both pointed at this binary's moto server.
+mod support;
+
+/// The provider under test (through `Deref`) and an independent raw SDK client, both pointed at
+/// this binary's moto server.
 struct Env {
-    provider: AwsProvider,
+    subject: Subject,
     ec2: aws_sdk_ec2::Client,
-    stack: String,
 }
 
+support::deref_to_subject!(Env);
+
 async fn env() -> Env {
-    let moto = clawform_testkit::moto();
-    moto.set_process_env();
-    let provider = AwsProvider::from_env(None).await;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Env { provider, ec2: aws_sdk_ec2::Client::new(&config), stack: unique("stack") }
+    let config = support::moto_config().await;
+    Env { subject: Subject::new(AwsProvider::from_env(None).await, "stack"), ec2: aws_sdk_ec2::Client::new(&config) }
 }
 
 impl Env {
-    fn ctx(&self, address: &str) -> OpContext {
-        OpContext::new(self.stack.clone(), address.to_string())
-    }
-
-    async fn create(&self, type_name: &str, address: &str, attributes: Json) -> Applied {
-        self.provider.create(&self.ctx(address), type_name, &attributes).await.unwrap_or_else(|e| panic!("create {address}: {e}"))
-    }
-
-    async fn update(&self, type_name: &str, address: &str, id: &str, prior: &Json, attributes: Json) -> Applied {
-        self.provider.update(&self.ctx(address), type_name, id, prior, &attributes).await.unwrap_or_else(|e| panic!("update {address}: {e}"))
-    }
-
-    async fn read_one(&self, type_name: &str, id: &str) -> Option<Json> {
-        let mut all = self.provider.read(type_name, &[id.to_string()]).await.unwrap_or_else(|e| panic!("read {id}: {e}"));
-        assert_eq!(all.len(), 1);
-        all.remove(0)
-    }
-
-    /// Deletes, checks the read says gone, and checks a second delete reports NotFound.
-    async fn delete_and_check_gone(&self, type_name: &str, address: &str, id: &str, prior: &Json) {
-        self.provider.delete(&self.ctx(address), type_name, id, prior).await.unwrap_or_else(|e| panic!("delete {address}: {e}"));
-        assert_eq!(self.read_one(type_name, id).await, None, "{address} still readable after delete");
-        let again = self.provider.delete(&self.ctx(address), type_name, id, prior).await.expect_err("deleting a gone resource must fail");
-        assert_eq!(again.kind, ErrorKind::NotFound, "second delete of {address}: {again}");
-    }
-
     /// A VPC made through the provider, for the types that live in one.
     async fn vpc(&self, address: &str, cidr: &str) -> String {
-        self.create("aws_vpc", address, json!({ "cidr_block": cidr })).await.id
-    }
-
-    /// The tags clawform must have put on a resource it created at `address`.
-    fn ownership(&self, address: &str) -> [(String, String); 2] {
-        [("clawform:stack".to_string(), self.stack.clone()), ("clawform:address".to_string(), address.to_string())]
+        self.create("aws_vpc", address, &json!({ "cidr_block": cidr })).await.id
     }
 }
 
@@ -67,24 +38,11 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap_or_default().to_string())).collect()
 }
 
-fn expected_tags(user: &[(&str, &str)], ownership: [(String, String); 2]) -> BTreeMap<String, String> {
-    user.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(ownership).collect()
-}
-
-/// The prior attributes the engine would pass to update: what was applied plus computed values.
-fn state_of(attributes: &Json, applied: &Applied) -> Json {
-    let mut state = attributes.clone();
-    let map = state.as_object_mut().unwrap();
-    map.extend(applied.computed.clone());
-    map.insert("id".into(), json!(applied.id));
-    state
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn vpc_create_read_update_delete() {
     let env = env().await;
     let attrs = json!({ "cidr_block": "10.10.0.0/16", "tags": { "Name": "main" } });
-    let applied = env.create("aws_vpc", "vpc", attrs.clone()).await;
+    let applied = env.create("aws_vpc", "vpc", &attrs).await;
     let id = applied.id.clone();
     assert!(id.starts_with("vpc-"), "{id}");
 
@@ -102,7 +60,7 @@ async fn vpc_create_read_update_delete() {
 
     let prior = state_of(&attrs, &applied);
     let new = json!({ "cidr_block": "10.10.0.0/16", "enable_dns_hostnames": true, "tags": { "Name": "main" } });
-    env.update("aws_vpc", "vpc", &id, &prior, new.clone()).await;
+    env.update("aws_vpc", "vpc", &id, &prior, &new).await;
     let a = env.ec2.describe_vpc_attribute().vpc_id(&id).attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames).send().await.unwrap();
     assert_eq!(a.enable_dns_hostnames().and_then(|v| v.value()), Some(true));
     assert_eq!(env.read_one("aws_vpc", &id).await.unwrap()["enable_dns_hostnames"], json!(true));
@@ -122,7 +80,7 @@ async fn subnet_create_read_update_delete() {
         "availability_zone": "us-west-2b",
         "tags": { "Name": "public-b", "tier": "public" }
     });
-    let applied = env.create("aws_subnet", "public_b", attrs.clone()).await;
+    let applied = env.create("aws_subnet", "public_b", &attrs).await;
     let id = applied.id.clone();
 
     let subnet = env.ec2.describe_subnets().subnet_ids(&id).send().await.unwrap().subnets()[0].clone();
@@ -153,7 +111,7 @@ async fn subnet_create_read_update_delete() {
         "vpc_id": vpc, "cidr_block": "10.20.1.0/24", "availability_zone": "us-west-2b",
         "map_public_ip_on_launch": true, "tags": { "Name": "public-b2" }
     });
-    env.update("aws_subnet", "public_b", &id, &prior, new.clone()).await;
+    env.update("aws_subnet", "public_b", &id, &prior, &new).await;
     let subnet = env.ec2.describe_subnets().subnet_ids(&id).send().await.unwrap().subnets()[0].clone();
     assert_eq!(subnet.map_public_ip_on_launch(), Some(true));
     assert_eq!(tag_map(subnet.tags()), expected_tags(&[("Name", "public-b2")], env.ownership("public_b")));
@@ -170,8 +128,8 @@ async fn subnet_create_read_update_delete() {
 async fn subnet_created_public_and_read_in_one_batch() {
     let env = env().await;
     let vpc = env.vpc("vpc", "10.21.0.0/16").await;
-    let a = env.create("aws_subnet", "a", json!({ "vpc_id": vpc, "cidr_block": "10.21.1.0/24", "map_public_ip_on_launch": true })).await;
-    let b = env.create("aws_subnet", "b", json!({ "vpc_id": vpc, "cidr_block": "10.21.2.0/24" })).await;
+    let a = env.create("aws_subnet", "a", &json!({ "vpc_id": vpc, "cidr_block": "10.21.1.0/24", "map_public_ip_on_launch": true })).await;
+    let b = env.create("aws_subnet", "b", &json!({ "vpc_id": vpc, "cidr_block": "10.21.2.0/24" })).await;
     let subnet = env.ec2.describe_subnets().subnet_ids(&a.id).send().await.unwrap().subnets()[0].clone();
     assert_eq!(subnet.map_public_ip_on_launch(), Some(true));
     // An AZ was picked by AWS and is read back.
@@ -194,7 +152,7 @@ async fn internet_gateway_attach_move_delete() {
     let vpc_a = env.vpc("vpc_a", "10.30.0.0/16").await;
     let vpc_b = env.vpc("vpc_b", "10.31.0.0/16").await;
     let attrs = json!({ "vpc_id": vpc_a, "tags": { "Name": "igw" } });
-    let applied = env.create("aws_internet_gateway", "igw", attrs.clone()).await;
+    let applied = env.create("aws_internet_gateway", "igw", &attrs).await;
     let id = applied.id.clone();
     assert!(id.starts_with("igw-"), "{id}");
 
@@ -212,20 +170,20 @@ async fn internet_gateway_attach_move_delete() {
     // Move to another VPC: detach from the old, attach to the new.
     let prior = state_of(&attrs, &applied);
     let moved = json!({ "vpc_id": vpc_b, "tags": { "Name": "igw" } });
-    env.update("aws_internet_gateway", "igw", &id, &prior, moved.clone()).await;
+    env.update("aws_internet_gateway", "igw", &id, &prior, &moved).await;
     let igw = env.ec2.describe_internet_gateways().internet_gateway_ids(&id).send().await.unwrap().internet_gateways()[0].clone();
     assert_eq!(attached_to(&igw), vec![vpc_b.clone()]);
     assert_eq!(env.read_one("aws_internet_gateway", &id).await.unwrap()["vpc_id"], json!(vpc_b));
 
     // Detach entirely: the read then has no vpc_id, like the struct.
     let detached = json!({ "tags": { "Name": "igw" } });
-    env.update("aws_internet_gateway", "igw", &id, &moved, detached.clone()).await;
+    env.update("aws_internet_gateway", "igw", &id, &moved, &detached).await;
     let igw = env.ec2.describe_internet_gateways().internet_gateway_ids(&id).send().await.unwrap().internet_gateways()[0].clone();
     assert!(attached_to(&igw).is_empty());
     assert_eq!(env.read_one("aws_internet_gateway", &id).await.unwrap().get("vpc_id"), None);
 
     // Attached again, then deleted: delete must detach first (AWS and moto refuse otherwise).
-    env.update("aws_internet_gateway", "igw", &id, &detached, moved.clone()).await;
+    env.update("aws_internet_gateway", "igw", &id, &detached, &moved).await;
     env.delete_and_check_gone("aws_internet_gateway", "igw", &id, &moved).await;
     let left = env.ec2.describe_internet_gateways().filters(Filter::builder().name("attachment.vpc-id").values(&vpc_b).build()).send().await.unwrap();
     assert!(left.internet_gateways().is_empty(), "vpc_b still has a gateway");
@@ -255,8 +213,8 @@ async fn routes_in_moto(env: &Env, table: &str) -> Vec<(String, Option<String>, 
 async fn route_table_routes_create_replace_delete() {
     let env = env().await;
     let vpc = env.vpc("vpc", "10.40.0.0/16").await;
-    let igw = env.create("aws_internet_gateway", "igw", json!({ "vpc_id": vpc })).await.id;
-    let subnet = env.create("aws_subnet", "subnet", json!({ "vpc_id": vpc, "cidr_block": "10.40.1.0/24" })).await.id;
+    let igw = env.create("aws_internet_gateway", "igw", &json!({ "vpc_id": vpc })).await.id;
+    let subnet = env.create("aws_subnet", "subnet", &json!({ "vpc_id": vpc, "cidr_block": "10.40.1.0/24" })).await.id;
     let nat = nat_gateway(&env, &subnet).await;
 
     let attrs = json!({
@@ -267,7 +225,7 @@ async fn route_table_routes_create_replace_delete() {
         ],
         "tags": { "Name": "public" }
     });
-    let applied = env.create("aws_route_table", "rt", attrs.clone()).await;
+    let applied = env.create("aws_route_table", "rt", &attrs).await;
     let id = applied.id.clone();
     assert!(id.starts_with("rtb-"), "{id}");
     assert_eq!(
@@ -306,7 +264,7 @@ async fn route_table_routes_create_replace_delete() {
         ],
         "tags": { "Name": "private" }
     });
-    env.update("aws_route_table", "rt", &id, &prior, new.clone()).await;
+    env.update("aws_route_table", "rt", &id, &prior, &new).await;
     assert_eq!(
         routes_in_moto(&env, &id).await,
         vec![("0.0.0.0/0".to_string(), None, Some(nat.clone())), ("192.168.0.0/16".to_string(), Some(igw.clone()), None)]
@@ -326,9 +284,9 @@ async fn route_table_routes_create_replace_delete() {
 async fn route_table_association_replace_and_delete() {
     let env = env().await;
     let vpc = env.vpc("vpc", "10.50.0.0/16").await;
-    let subnet = env.create("aws_subnet", "subnet", json!({ "vpc_id": vpc, "cidr_block": "10.50.1.0/24" })).await.id;
-    let rt1 = env.create("aws_route_table", "rt1", json!({ "vpc_id": vpc })).await.id;
-    let rt2 = env.create("aws_route_table", "rt2", json!({ "vpc_id": vpc })).await.id;
+    let subnet = env.create("aws_subnet", "subnet", &json!({ "vpc_id": vpc, "cidr_block": "10.50.1.0/24" })).await.id;
+    let rt1 = env.create("aws_route_table", "rt1", &json!({ "vpc_id": vpc })).await.id;
+    let rt2 = env.create("aws_route_table", "rt2", &json!({ "vpc_id": vpc })).await.id;
 
     let associations_of = |table: String| {
         let ec2 = env.ec2.clone();
@@ -344,7 +302,7 @@ async fn route_table_association_replace_and_delete() {
     };
 
     let attrs = json!({ "subnet_id": subnet, "route_table_id": rt1 });
-    let applied = env.create("aws_route_table_association", "assoc", attrs.clone()).await;
+    let applied = env.create("aws_route_table_association", "assoc", &attrs).await;
     let id = applied.id.clone();
     assert!(id.starts_with("rtbassoc-"), "{id}");
     assert_eq!(associations_of(rt1.clone()).await, vec![(id.clone(), subnet.clone())]);
@@ -352,7 +310,7 @@ async fn route_table_association_replace_and_delete() {
 
     // Moving the subnet to another table gives the association a new id.
     let new = json!({ "subnet_id": subnet, "route_table_id": rt2 });
-    let moved = env.update("aws_route_table_association", "assoc", &id, &state_of(&attrs, &applied), new.clone()).await;
+    let moved = env.update("aws_route_table_association", "assoc", &id, &state_of(&attrs, &applied), &new).await;
     assert_ne!(moved.id, id, "ReplaceRouteTableAssociation returns a new association id");
     assert_eq!(associations_of(rt1.clone()).await, vec![]);
     assert_eq!(associations_of(rt2.clone()).await, vec![(moved.id.clone(), subnet.clone())]);
@@ -388,7 +346,7 @@ async fn security_group_rules_create_update_delete() {
     let env = env().await;
     let vpc = env.vpc("vpc", "10.60.0.0/16").await;
     let peer_name = unique("peer");
-    let peer = env.create("aws_security_group", "peer", json!({ "name": peer_name, "vpc_id": vpc })).await.id;
+    let peer = env.create("aws_security_group", "peer", &json!({ "name": peer_name, "vpc_id": vpc })).await.id;
 
     let name = unique("web");
     let attrs = json!({
@@ -403,7 +361,7 @@ async fn security_group_rules_create_update_delete() {
         ],
         "tags": { "Name": "web" }
     });
-    let applied = env.create("aws_security_group", "web", attrs.clone()).await;
+    let applied = env.create("aws_security_group", "web", &attrs).await;
     let id = applied.id.clone();
     assert!(id.starts_with("sg-"), "{id}");
 
@@ -458,7 +416,7 @@ async fn security_group_rules_create_update_delete() {
         ],
         "tags": { "Name": "web", "team": "edge" }
     });
-    env.update("aws_security_group", "web", &id, &prior, new.clone()).await;
+    env.update("aws_security_group", "web", &id, &prior, &new).await;
     let group = env.ec2.describe_security_groups().group_ids(&id).send().await.unwrap().security_groups()[0].clone();
     assert_eq!(
         entries(group.ip_permissions()),
@@ -505,11 +463,7 @@ async fn security_group_failed_rules_leave_no_group() {
 
 #[test]
 fn stacks_refuse_bad_ec2_attributes_at_load() {
-    let registry = clawform_aws::registry();
-    let decode = |type_name: &str, yaml: &str| {
-        let body: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
-        registry.get(type_name).unwrap().decode(body).map_err(|errors| errors.into_iter().map(|e| e.path).collect::<Vec<_>>())
-    };
+    let decode = decode_yaml;
     assert_eq!(decode("aws_subnet", "vpc_id: vpc-1\ncidr_block: 10.0.0.0/29").unwrap_err(), vec!["cidr_block"]);
     assert_eq!(decode("aws_subnet", "vpc_id: vpc-1\ncidr_block: 10.0.0.1/24").unwrap_err(), vec!["cidr_block"]);
     assert_eq!(

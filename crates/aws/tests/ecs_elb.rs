@@ -5,80 +5,44 @@
 //! other resource module.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_ec2::types::RequestLaunchTemplateData;
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use clawform_aws::{AwsProvider, Clients};
-use clawform_core::{Applied, ErrorKind, OpContext, Provider};
+use clawform_core::{Applied, Provider};
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
+use support::{decode_yaml, expected_tags, state_of, Calls, Subject};
 
-/// Counts the API operations the provider sends, by name, to check reads are batched.
-#[derive(Debug, Clone, Default)]
-struct Calls(Arc<Mutex<Vec<String>>>);
+mod support;
 
-impl Intercept for Calls {
-    fn name(&self) -> &'static str {
-        "count calls"
-    }
-
-    // Before serialization, once per operation (not per retry), when the operation's metadata
-    // is in the bag (it is not yet at `read_before_execution` for a client-level interceptor).
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(m) = cfg.load::<Metadata>() {
-            self.0.lock().expect("not poisoned").push(m.name().to_string());
-        }
-        Ok(())
-    }
-}
-
-impl Calls {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
-    }
-}
-
-/// A provider whose ECS and ELBv2 calls are counted, and independent raw SDK clients, all
-/// pointed at this binary's moto server.
+/// The provider under test (through `Deref`) with its ECS and ELBv2 calls recorded, and
+/// independent raw SDK clients, all pointed at this binary's moto server.
 struct Env {
-    provider: AwsProvider,
+    subject: Subject,
     calls: Calls,
     ec2: aws_sdk_ec2::Client,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     autoscaling: aws_sdk_autoscaling::Client,
-    stack: String,
 }
 
+support::deref_to_subject!(Env);
+
 async fn env() -> Env {
-    let moto = clawform_testkit::moto();
-    moto.set_process_env();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = support::moto_config().await;
     let calls = Calls::default();
     let mut clients = Clients::from_config(&config);
     clients.ecs = aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(&config).interceptor(calls.clone()).build());
     clients.elbv2 =
         aws_sdk_elasticloadbalancingv2::Client::from_conf(aws_sdk_elasticloadbalancingv2::config::Builder::from(&config).interceptor(calls.clone()).build());
     Env {
-        provider: AwsProvider::new(clients),
+        subject: Subject::new(AwsProvider::new(clients), "stack"),
         calls,
         ec2: aws_sdk_ec2::Client::new(&config),
         ecs: aws_sdk_ecs::Client::new(&config),
         elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
         autoscaling: aws_sdk_autoscaling::Client::new(&config),
-        stack: unique("stack"),
     }
 }
 
@@ -89,43 +53,6 @@ struct Network {
 }
 
 impl Env {
-    fn ctx(&self, address: &str) -> OpContext {
-        OpContext::new(self.stack.clone(), address.to_string())
-    }
-
-    async fn create(&self, type_name: &str, address: &str, attributes: &Json) -> Applied {
-        self.provider.create(&self.ctx(address), type_name, attributes).await.unwrap_or_else(|e| panic!("create {address}: {e}"))
-    }
-
-    async fn update(&self, type_name: &str, address: &str, id: &str, prior: &Json, attributes: &Json) -> Applied {
-        self.provider.update(&self.ctx(address), type_name, id, prior, attributes).await.unwrap_or_else(|e| panic!("update {address}: {e}"))
-    }
-
-    async fn read(&self, type_name: &str, ids: &[String]) -> Vec<Option<Json>> {
-        self.provider.read(type_name, ids).await.unwrap_or_else(|e| panic!("read {ids:?}: {e}"))
-    }
-
-    async fn read_one(&self, type_name: &str, id: &str) -> Option<Json> {
-        let mut all = self.read(type_name, &[id.to_string()]).await;
-        assert_eq!(all.len(), 1);
-        all.remove(0)
-    }
-
-    async fn delete(&self, type_name: &str, address: &str, id: &str, prior: &Json) {
-        self.provider.delete(&self.ctx(address), type_name, id, prior).await.unwrap_or_else(|e| panic!("delete {address}: {e}"));
-        assert_eq!(self.read_one(type_name, id).await, None, "{address} still readable after delete");
-    }
-
-    /// A second delete of something gone must say NotFound (the engine counts that as deleted).
-    async fn delete_again_is_not_found(&self, type_name: &str, address: &str, id: &str, prior: &Json) {
-        let again = self.provider.delete(&self.ctx(address), type_name, id, prior).await.expect_err("deleting a gone resource must fail");
-        assert_eq!(again.kind, ErrorKind::NotFound, "second delete of {address}: {again}");
-    }
-
-    fn ownership(&self, address: &str) -> [(String, String); 2] {
-        [("clawform:stack".to_string(), self.stack.clone()), ("clawform:address".to_string(), address.to_string())]
-    }
-
     async fn network(&self, cidr_prefix: &str) -> Network {
         let vpc = self.ec2.create_vpc().cidr_block(format!("{cidr_prefix}.0.0/16")).send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
         let mut subnets = Vec::new();
@@ -172,19 +99,6 @@ impl Env {
         let arn = described.auto_scaling_groups()[0].auto_scaling_group_arn().unwrap().to_string();
         (name, arn)
     }
-}
-
-/// The prior attributes the engine would pass to update: what was applied plus computed values.
-fn state_of(attributes: &Json, applied: &Applied) -> Json {
-    let mut state = attributes.clone();
-    let map = state.as_object_mut().unwrap();
-    map.extend(applied.computed.clone());
-    map.insert("id".into(), json!(applied.id));
-    state
-}
-
-fn expected_tags(user: &[(&str, &str)], ownership: [(String, String); 2]) -> BTreeMap<String, String> {
-    user.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(ownership).collect()
 }
 
 fn ecs_tag_map(tags: &[aws_sdk_ecs::types::Tag]) -> BTreeMap<String, String> {
@@ -247,7 +161,7 @@ async fn ecs_cluster_create_read_update_delete() {
     assert_eq!(env.read_one("aws_ecs_cluster", &arn).await.unwrap()["setting"], json!([{ "name": "containerInsights", "value": "disabled" }]));
 
     let prior = state_of(&new, &applied);
-    env.delete("aws_ecs_cluster", "cluster", &arn, &prior).await;
+    env.delete_and_check_unreadable("aws_ecs_cluster", "cluster", &arn, &prior).await;
     assert_eq!(moto_cluster(&env, &arn).await.status(), Some("INACTIVE"), "ECS keeps a deleted cluster as INACTIVE");
     env.delete_again_is_not_found("aws_ecs_cluster", "cluster", &arn, &prior).await;
 }
@@ -291,7 +205,7 @@ async fn ecs_cluster_adopts_what_a_crashed_run_left() {
 
     let err = env.provider.create(&env.ctx("other"), "aws_ecs_cluster", &json!({ "name": name })).await.expect_err("another resource's cluster is not adopted");
     assert!(err.message.contains(&format!("already exists (`cluster` of clawform stack `{}`)", env.stack)), "{err}");
-    env.delete("aws_ecs_cluster", "cluster", &first.id, &attrs).await;
+    env.delete_and_check_unreadable("aws_ecs_cluster", "cluster", &first.id, &attrs).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -404,12 +318,12 @@ async fn ecs_capacity_provider_and_cluster_capacity_providers_lifecycle() {
     let still = env.read_one("aws_ecs_cluster_capacity_providers", &ccp.id).await.unwrap();
     assert_eq!(still["capacity_providers"], json!([]), "the cluster remains, with nothing attached");
 
-    env.delete("aws_ecs_capacity_provider", "capacity_provider", &cp.id, &state_of(&cp_new, &cp)).await;
+    env.delete_and_check_unreadable("aws_ecs_capacity_provider", "capacity_provider", &cp.id, &state_of(&cp_new, &cp)).await;
     let described = moto_cp(&env, cp_name.clone()).await;
     assert!(described.capacity_providers().is_empty(), "{described:?}");
     env.delete_again_is_not_found("aws_ecs_capacity_provider", "capacity_provider", &cp.id, &cp_new).await;
 
-    env.delete("aws_ecs_cluster", "cluster", &cluster.id, &state_of(&cluster_attrs, &cluster)).await;
+    env.delete_and_check_unreadable("aws_ecs_cluster", "cluster", &cluster.id, &state_of(&cluster_attrs, &cluster)).await;
     assert_eq!(env.read_one("aws_ecs_cluster_capacity_providers", &ccp.id).await, None, "gone with its cluster");
     env.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(&asg_name).force_delete(true).send().await.unwrap();
 }
@@ -504,7 +418,7 @@ async fn lb_create_read_update_delete() {
     assert_eq!(idle(&env).await.as_deref(), Some("300"));
     assert_eq!(elb_tag_map(&env, &arn).await, expected_tags(&[("Name", "platform"), ("tier", "edge")], env.ownership("alb")));
 
-    env.delete("aws_lb", "alb", &arn, &state_of(&new, &applied)).await;
+    env.delete_and_check_unreadable("aws_lb", "alb", &arn, &state_of(&new, &applied)).await;
     let left = env.elbv2.describe_load_balancers().load_balancer_arns(&arn).send().await;
     assert!(left.is_err(), "moto still has the load balancer: {left:?}");
     // DeleteLoadBalancer succeeds for one already gone, in AWS and moto alike.
@@ -535,7 +449,7 @@ async fn lb_refuses_a_name_in_use_and_adopts_its_own() {
     assert_eq!(idle, Some("90"));
     let err = env.provider.create(&env.ctx("other"), "aws_lb", &again).await.expect_err("another resource's load balancer is not adopted");
     assert!(err.message.contains("already exists (`alb` of clawform stack"), "{err}");
-    env.delete("aws_lb", "alb", &applied.id, &again).await;
+    env.delete_and_check_unreadable("aws_lb", "alb", &applied.id, &again).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -610,12 +524,12 @@ async fn lb_listener_create_read_update_delete() {
     assert_eq!(fixed(&env).await, (Some(8080), Some("forward".into()), None, Some(tg_arn.clone())));
     assert_eq!(env.read_one("aws_lb_listener", &arn).await, Some(state_of(&forward, &applied)));
 
-    env.delete("aws_lb_listener", "http", &arn, &state_of(&forward, &applied)).await;
+    env.delete_and_check_unreadable("aws_lb_listener", "http", &arn, &state_of(&forward, &applied)).await;
     let left = env.elbv2.describe_listeners().load_balancer_arn(&lb.id).send().await.unwrap();
     assert!(left.listeners().is_empty());
     env.delete_again_is_not_found("aws_lb_listener", "http", &arn, &forward).await;
     env.elbv2.delete_target_group().target_group_arn(&tg_arn).send().await.unwrap();
-    env.delete("aws_lb", "alb", &lb.id, &state_of(&lb_attrs, &lb)).await;
+    env.delete_and_check_unreadable("aws_lb", "alb", &lb.id, &state_of(&lb_attrs, &lb)).await;
 }
 
 /// The base platform's listener, as `stacks/base.yaml` declares it: every request no tenant's
@@ -654,8 +568,8 @@ default_action:
     expected["tags"] = json!({});
     assert_eq!(env.read_one("aws_lb_listener", &applied.id).await, Some(expected));
 
-    env.delete("aws_lb_listener", "http", &applied.id, &attrs).await;
-    env.delete("aws_lb", "alb", &lb.id, &state_of(&lb_attrs, &lb)).await;
+    env.delete_and_check_unreadable("aws_lb_listener", "http", &applied.id, &attrs).await;
+    env.delete_and_check_unreadable("aws_lb", "alb", &lb.id, &state_of(&lb_attrs, &lb)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -696,20 +610,16 @@ async fn elb_reads_batch_and_skip_gone_arns() {
     assert!(read[0].is_some() && read[1].is_none() && read[2].is_some(), "{read:?}");
     assert_eq!(env.calls.take(), vec!["DescribeListeners", "DescribeTags"]);
     for (id, address) in [(&l1.id, "l1"), (&l2.id, "l2")] {
-        env.delete("aws_lb_listener", address, id, &Json::Null).await;
+        env.delete_and_check_unreadable("aws_lb_listener", address, id, &Json::Null).await;
     }
     for (lb, address) in [(&first, "alb_1"), (&second, "alb_2")] {
-        env.delete("aws_lb", address, &lb.id, &Json::Null).await;
+        env.delete_and_check_unreadable("aws_lb", address, &lb.id, &Json::Null).await;
     }
 }
 
 #[test]
 fn stacks_refuse_bad_ecs_and_elb_attributes_at_load() {
-    let registry = clawform_aws::registry();
-    let decode = |type_name: &str, yaml: &str| {
-        let body: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
-        registry.get(type_name).unwrap().decode(body).map_err(|errors| errors.into_iter().map(|e| e.path).collect::<Vec<_>>())
-    };
+    let decode = decode_yaml;
     assert_eq!(decode("aws_ecs_cluster", "name: platform\nsetting:\n  - {name: containerInsights, value: on}").unwrap_err(), vec!["setting.0.value"]);
     assert_eq!(decode("aws_ecs_cluster", "name: bad name").unwrap_err(), vec!["name"]);
     assert_eq!(decode("aws_ecs_cluster", "name: ok\nsettings: []").unwrap_err(), vec!["settings"], "unknown attribute");

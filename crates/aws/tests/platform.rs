@@ -5,75 +5,41 @@
 use std::collections::BTreeMap;
 
 use clawform_aws::AwsProvider;
-use clawform_core::{Applied, ErrorKind, OpContext, Provider};
+use clawform_core::Provider;
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
+use support::{expected_tags, state_of, Subject};
+
+mod support;
 
 const ECS_TASK_EXECUTION: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 const ECS_FOR_EC2: &str = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
 
-/// A provider and independent raw SDK clients, all pointed at this binary's moto server.
+/// The provider under test (through `Deref`) and independent raw SDK clients, all pointed at
+/// this binary's moto server.
 struct Env {
-    provider: AwsProvider,
+    subject: Subject,
     iam: aws_sdk_iam::Client,
     ecr: aws_sdk_ecr::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
-    stack: String,
 }
 
+support::deref_to_subject!(Env);
+
 async fn env() -> Env {
-    let moto = clawform_testkit::moto();
-    moto.set_process_env();
-    let provider = AwsProvider::from_env(None).await;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = support::moto_config().await;
     Env {
-        provider,
+        subject: Subject::new(AwsProvider::from_env(None).await, "stack"),
         iam: aws_sdk_iam::Client::new(&config),
         ecr: aws_sdk_ecr::Client::new(&config),
         logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-        stack: unique("stack"),
     }
 }
 
 impl Env {
-    fn ctx(&self, address: &str) -> OpContext {
-        OpContext::new(self.stack.clone(), address.to_string())
-    }
-
-    async fn create(&self, type_name: &str, address: &str, attributes: Json) -> Applied {
-        self.provider.create(&self.ctx(address), type_name, &attributes).await.unwrap_or_else(|e| panic!("create {address}: {e}"))
-    }
-
-    async fn update(&self, type_name: &str, address: &str, id: &str, prior: &Json, attributes: Json) -> Applied {
-        self.provider.update(&self.ctx(address), type_name, id, prior, &attributes).await.unwrap_or_else(|e| panic!("update {address}: {e}"))
-    }
-
-    async fn delete(&self, type_name: &str, address: &str, id: &str, prior: &Json) {
-        self.provider.delete(&self.ctx(address), type_name, id, prior).await.unwrap_or_else(|e| panic!("delete {address}: {e}"))
-    }
-
-    async fn read_one(&self, type_name: &str, id: &str) -> Option<Json> {
-        let mut all = self.provider.read(type_name, &[id.to_string()]).await.unwrap_or_else(|e| panic!("read {id}: {e}"));
-        assert_eq!(all.len(), 1);
-        all.remove(0)
-    }
-
-    /// Deletes, checks the read says gone, and checks a second delete reports NotFound.
-    async fn delete_and_check_gone(&self, type_name: &str, address: &str, id: &str, prior: &Json) {
-        self.delete(type_name, address, id, prior).await;
-        assert_eq!(self.read_one(type_name, id).await, None, "{address} still readable after delete");
-        let again = self.provider.delete(&self.ctx(address), type_name, id, prior).await.expect_err("deleting a gone resource must fail");
-        assert_eq!(again.kind, ErrorKind::NotFound, "second delete of {address}: {again}");
-    }
-
     /// A role made through the provider that ECS tasks (or `service`) may assume.
     async fn role(&self, address: &str, service: &str) -> String {
-        self.create("aws_iam_role", address, json!({ "name": unique(address), "assume_role_policy": trust_policy(service) })).await.id
-    }
-
-    /// The tags clawform must have put on a resource it created at `address`.
-    fn ownership(&self, address: &str) -> [(String, String); 2] {
-        [("clawform:stack".to_string(), self.stack.clone()), ("clawform:address".to_string(), address.to_string())]
+        self.create("aws_iam_role", address, &json!({ "name": unique(address), "assume_role_policy": trust_policy(service) })).await.id
     }
 
     /// The managed policies attached to a role in moto, sorted.
@@ -85,21 +51,8 @@ impl Env {
     }
 }
 
-fn expected_tags(user: &[(&str, &str)], ownership: [(String, String); 2]) -> BTreeMap<String, String> {
-    user.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(ownership).collect()
-}
-
 fn iam_tag_map(tags: &[aws_sdk_iam::types::Tag]) -> BTreeMap<String, String> {
     tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
-}
-
-/// The prior attributes the engine would pass to update: what was applied plus computed values.
-fn state_of(attributes: &Json, applied: &Applied) -> Json {
-    let mut state = attributes.clone();
-    let map = state.as_object_mut().unwrap();
-    map.extend(applied.computed.clone());
-    map.insert("id".into(), json!(applied.id));
-    state
 }
 
 /// A trust policy letting `service` assume a role, laid out as people write them.
@@ -161,7 +114,7 @@ async fn iam_role_create_read_update_delete() {
     let name = unique("task-exec");
     let trust = trust_policy("ecs-tasks.amazonaws.com");
     let attrs = json!({ "name": name, "assume_role_policy": trust, "description": "runs tasks", "tags": { "team": "platform" } });
-    let applied = env.create("aws_iam_role", "exec_role", attrs.clone()).await;
+    let applied = env.create("aws_iam_role", "exec_role", &attrs).await;
     assert_eq!(applied.id, name);
 
     let role = env.iam.get_role().role_name(&name).send().await.unwrap().role.unwrap();
@@ -192,7 +145,7 @@ async fn iam_role_create_read_update_delete() {
         "name": name, "assume_role_policy": new_trust, "description": "runs instances",
         "max_session_duration": 7200, "tags": { "team": "infra", "env": "test" }
     });
-    env.update("aws_iam_role", "exec_role", &name, &prior, new.clone()).await;
+    env.update("aws_iam_role", "exec_role", &name, &prior, &new).await;
     let role = env.iam.get_role().role_name(&name).send().await.unwrap().role.unwrap();
     assert_eq!(iam_document(role.assume_role_policy_document().unwrap()), parsed(&new_trust));
     assert_eq!(role.description(), Some("runs instances"));
@@ -206,7 +159,7 @@ async fn iam_role_create_read_update_delete() {
     // The same trust policy laid out differently, and no description: the policy is unchanged,
     // the description is gone.
     let relaid = json!({ "name": name, "assume_role_policy": canonical(&new_trust), "max_session_duration": 7200, "tags": { "team": "infra", "env": "test" } });
-    env.update("aws_iam_role", "exec_role", &name, &new, relaid.clone()).await;
+    env.update("aws_iam_role", "exec_role", &name, &new, &relaid).await;
     let read = env.read_one("aws_iam_role", &name).await.unwrap();
     assert_eq!(read["assume_role_policy"], json!(canonical(&new_trust)));
     assert_eq!(read.get("description"), None, "{read}");
@@ -222,7 +175,7 @@ async fn iam_role_policy_create_update_delete() {
     let role = env.role("task_role", "ecs-tasks.amazonaws.com").await;
     let policy = s3_read_policy("openclaw-assets");
     let attrs = json!({ "role": role, "name": "read-assets", "policy": policy });
-    let applied = env.create("aws_iam_role_policy", "assets", attrs.clone()).await;
+    let applied = env.create("aws_iam_role_policy", "assets", &attrs).await;
     let id = format!("{role}:read-assets");
     assert_eq!(applied.id, id);
 
@@ -232,7 +185,7 @@ async fn iam_role_policy_create_update_delete() {
 
     let new_policy = s3_read_policy("openclaw-uploads");
     let new = json!({ "role": role, "name": "read-assets", "policy": new_policy });
-    env.update("aws_iam_role_policy", "assets", &id, &state_of(&attrs, &applied), new.clone()).await;
+    env.update("aws_iam_role_policy", "assets", &id, &state_of(&attrs, &applied), &new).await;
     let out = env.iam.get_role_policy().role_name(&role).policy_name("read-assets").send().await.unwrap();
     assert_eq!(iam_document(out.policy_document()), parsed(&new_policy));
     assert_eq!(env.read_one("aws_iam_role_policy", &id).await.unwrap()["policy"], json!(canonical(&new_policy)));
@@ -250,15 +203,15 @@ async fn iam_role_policy_attachments_of_aws_managed_policies() {
     let exec = env.role("exec_role", "ecs-tasks.amazonaws.com").await;
     let instance = env.role("instance_role", "ec2.amazonaws.com").await;
 
-    let a = env.create("aws_iam_role_policy_attachment", "exec_policy", json!({ "role": exec, "policy_arn": ECS_TASK_EXECUTION })).await;
-    let b = env.create("aws_iam_role_policy_attachment", "instance_policy", json!({ "role": instance, "policy_arn": ECS_FOR_EC2 })).await;
+    let a = env.create("aws_iam_role_policy_attachment", "exec_policy", &json!({ "role": exec, "policy_arn": ECS_TASK_EXECUTION })).await;
+    let b = env.create("aws_iam_role_policy_attachment", "instance_policy", &json!({ "role": instance, "policy_arn": ECS_FOR_EC2 })).await;
     assert_eq!(a.id, format!("{exec}|{ECS_TASK_EXECUTION}"));
     assert_eq!(b.id, format!("{instance}|{ECS_FOR_EC2}"));
     assert_eq!(env.attached(&exec).await, vec![ECS_TASK_EXECUTION.to_string()]);
     assert_eq!(env.attached(&instance).await, vec![ECS_FOR_EC2.to_string()]);
 
     // Attaching again (what a re-run after a crash does) succeeds and changes nothing.
-    let again = env.create("aws_iam_role_policy_attachment", "exec_policy", json!({ "role": exec, "policy_arn": ECS_TASK_EXECUTION })).await;
+    let again = env.create("aws_iam_role_policy_attachment", "exec_policy", &json!({ "role": exec, "policy_arn": ECS_TASK_EXECUTION })).await;
     assert_eq!(again.id, a.id);
     assert_eq!(env.attached(&exec).await, vec![ECS_TASK_EXECUTION.to_string()]);
 
@@ -288,7 +241,7 @@ async fn iam_instance_profile_role_swap_and_delete() {
     let second = env.role("second_role", "ec2.amazonaws.com").await;
     let name = unique("ecs-instance");
     let attrs = json!({ "name": name, "role": first, "path": "/ecs/", "tags": { "team": "platform" } });
-    let applied = env.create("aws_iam_instance_profile", "profile", attrs.clone()).await;
+    let applied = env.create("aws_iam_instance_profile", "profile", &attrs).await;
     assert_eq!(applied.id, name);
 
     let profile = env.iam.get_instance_profile().instance_profile_name(&name).send().await.unwrap().instance_profile.unwrap();
@@ -310,7 +263,7 @@ async fn iam_instance_profile_role_swap_and_delete() {
 
     // Another role: the old one is removed, the new one added; and new tags.
     let new = json!({ "name": name, "role": second, "path": "/ecs/", "tags": { "team": "infra" } });
-    env.update("aws_iam_instance_profile", "profile", &name, &state_of(&attrs, &applied), new.clone()).await;
+    env.update("aws_iam_instance_profile", "profile", &name, &state_of(&attrs, &applied), &new).await;
     let profile = env.iam.get_instance_profile().instance_profile_name(&name).send().await.unwrap().instance_profile.unwrap();
     let roles: Vec<&str> = profile.roles().iter().map(|r| r.role_name()).collect();
     assert_eq!(roles, vec![second.as_str()]);
@@ -330,8 +283,8 @@ async fn iam_instance_profile_role_swap_and_delete() {
 async fn iam_role_with_policies_deletes_in_dependency_order() {
     let env = env().await;
     let role = env.role("exec_role", "ecs-tasks.amazonaws.com").await;
-    let attachment = env.create("aws_iam_role_policy_attachment", "exec_managed", json!({ "role": role, "policy_arn": ECS_TASK_EXECUTION })).await.id;
-    let inline = env.create("aws_iam_role_policy", "exec_inline", json!({ "role": role, "name": "secrets", "policy": s3_read_policy("tenant-secrets") })).await.id;
+    let attachment = env.create("aws_iam_role_policy_attachment", "exec_managed", &json!({ "role": role, "policy_arn": ECS_TASK_EXECUTION })).await.id;
+    let inline = env.create("aws_iam_role_policy", "exec_inline", &json!({ "role": role, "name": "secrets", "policy": s3_read_policy("tenant-secrets") })).await.id;
 
     // What the engine does on destroy: dependents first, then the role.
     env.delete("aws_iam_role_policy_attachment", "exec_managed", &attachment, &json!({})).await;
@@ -365,7 +318,7 @@ async fn ecr_repository_create_read_update_delete() {
     let env = env().await;
     let name = unique("openclaw/gateway");
     let attrs = json!({ "name": name, "tags": { "team": "platform" } });
-    let applied = env.create("aws_ecr_repository", "gateway", attrs.clone()).await;
+    let applied = env.create("aws_ecr_repository", "gateway", &attrs).await;
     assert_eq!(applied.id, name);
 
     let describe = || async { env.ecr.describe_repositories().repository_names(&name).send().await.unwrap().repositories()[0].clone() };
@@ -395,7 +348,7 @@ async fn ecr_repository_create_read_update_delete() {
     // Scan on push, immutable tags, other tags.
     let prior = state_of(&attrs, &applied);
     let new = json!({ "name": name, "image_tag_mutability": "IMMUTABLE", "image_scanning_configuration": [{ "scan_on_push": true }], "tags": { "env": "test" } });
-    env.update("aws_ecr_repository", "gateway", &name, &prior, new.clone()).await;
+    env.update("aws_ecr_repository", "gateway", &name, &prior, &new).await;
     let repo = describe().await;
     assert_eq!(repo.image_tag_mutability().map(|m| m.as_str()), Some("IMMUTABLE"));
     assert_eq!(repo.image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
@@ -409,7 +362,7 @@ async fn ecr_repository_create_read_update_delete() {
     // moto 5.2.5 skips an empty configuration (`if image_scanning_configuration:`) and keeps
     // scanning on. Asserted as moto does it, so a moto that fixes this fails here and says so.
     let off = json!({ "name": name, "image_tag_mutability": "IMMUTABLE", "image_scanning_configuration": [{ "scan_on_push": false }], "tags": { "env": "test" } });
-    env.update("aws_ecr_repository", "gateway", &name, &new, off.clone()).await;
+    env.update("aws_ecr_repository", "gateway", &name, &new, &off).await;
     assert_eq!(describe().await.image_scanning_configuration().map(|c| c.scan_on_push()), Some(true), "moto now turns scanning off: assert false here and drop the note");
 
     env.delete_and_check_gone("aws_ecr_repository", "gateway", &name, &off).await;
@@ -418,10 +371,10 @@ async fn ecr_repository_create_read_update_delete() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ecr_repository_with_images_needs_force_delete() {
     let env = env().await;
-    let keep = env.create("aws_ecr_repository", "keep", json!({ "name": unique("keep") })).await.id;
+    let keep = env.create("aws_ecr_repository", "keep", &json!({ "name": unique("keep") })).await.id;
     let name = unique("tenant-images");
     let attrs = json!({ "name": name });
-    let applied = env.create("aws_ecr_repository", "images", attrs.clone()).await;
+    let applied = env.create("aws_ecr_repository", "images", &attrs).await;
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -443,7 +396,7 @@ async fn ecr_repository_with_images_needs_force_delete() {
     assert_eq!(read[2].as_ref().unwrap()["name"], json!(keep));
 
     let forced = json!({ "name": name, "force_delete": true });
-    env.update("aws_ecr_repository", "images", &name, &state_of(&attrs, &applied), forced.clone()).await;
+    env.update("aws_ecr_repository", "images", &name, &state_of(&attrs, &applied), &forced).await;
     env.delete_and_check_gone("aws_ecr_repository", "images", &name, &forced).await;
     env.delete_and_check_gone("aws_ecr_repository", "keep", &keep, &json!({})).await;
 }
@@ -466,10 +419,10 @@ fn lifecycle_policy(keep: u32) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn ecr_lifecycle_policy_create_update_delete() {
     let env = env().await;
-    let repo = env.create("aws_ecr_repository", "repo", json!({ "name": unique("lifecycle") })).await.id;
+    let repo = env.create("aws_ecr_repository", "repo", &json!({ "name": unique("lifecycle") })).await.id;
     let policy = lifecycle_policy(10);
     let attrs = json!({ "repository": repo, "policy": policy });
-    let applied = env.create("aws_ecr_lifecycle_policy", "lifecycle", attrs.clone()).await;
+    let applied = env.create("aws_ecr_lifecycle_policy", "lifecycle", &attrs).await;
     assert_eq!(applied.id, repo);
     assert_eq!(applied.computed["registry_id"], json!("123456789012"));
 
@@ -482,7 +435,7 @@ async fn ecr_lifecycle_policy_create_update_delete() {
 
     let new_policy = lifecycle_policy(3);
     let new = json!({ "repository": repo, "policy": new_policy });
-    env.update("aws_ecr_lifecycle_policy", "lifecycle", &repo, &state_of(&attrs, &applied), new.clone()).await;
+    env.update("aws_ecr_lifecycle_policy", "lifecycle", &repo, &state_of(&attrs, &applied), &new).await;
     let out = env.ecr.get_lifecycle_policy().repository_name(&repo).send().await.unwrap();
     assert_eq!(parsed(out.lifecycle_policy_text().unwrap()), parsed(&new_policy));
     assert_eq!(env.read_one("aws_ecr_lifecycle_policy", &repo).await.unwrap()["policy"], json!(canonical(&new_policy)));
@@ -500,7 +453,7 @@ async fn log_group_create_read_update_delete() {
     let env = env().await;
     let name = format!("/ecs/{}", unique("openclaw"));
     let attrs = json!({ "name": name, "retention_in_days": 30, "tags": { "team": "platform" } });
-    let applied = env.create("aws_cloudwatch_log_group", "logs", attrs.clone()).await;
+    let applied = env.create("aws_cloudwatch_log_group", "logs", &attrs).await;
     assert_eq!(applied.id, name);
     let arn = format!("arn:aws:logs:us-west-2:123456789012:log-group:{name}");
     assert_eq!(applied.computed["arn"], json!(arn));
@@ -518,7 +471,7 @@ async fn log_group_create_read_update_delete() {
 
     // Retention 30 → 90, tags changed.
     let ninety = json!({ "name": name, "retention_in_days": 90, "tags": { "team": "infra", "env": "test" } });
-    env.update("aws_cloudwatch_log_group", "logs", &name, &state_of(&attrs, &applied), ninety.clone()).await;
+    env.update("aws_cloudwatch_log_group", "logs", &name, &state_of(&attrs, &applied), &ninety).await;
     let group = env.logs.describe_log_groups().log_group_name_prefix(&name).send().await.unwrap().log_groups()[0].clone();
     assert_eq!(group.retention_in_days(), Some(90));
     let tags = env.logs.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
@@ -530,7 +483,7 @@ async fn log_group_create_read_update_delete() {
 
     // No retention: events are kept forever (DeleteRetentionPolicy).
     let forever = json!({ "name": name, "tags": { "team": "infra", "env": "test" } });
-    env.update("aws_cloudwatch_log_group", "logs", &name, &ninety, forever.clone()).await;
+    env.update("aws_cloudwatch_log_group", "logs", &name, &ninety, &forever).await;
     let group = env.logs.describe_log_groups().log_group_name_prefix(&name).send().await.unwrap().log_groups()[0].clone();
     assert_eq!(group.retention_in_days(), None);
     assert_eq!(env.read_one("aws_cloudwatch_log_group", &name).await.unwrap().get("retention_in_days"), None);
@@ -545,9 +498,9 @@ async fn log_groups_read_in_one_batch() {
     let env = env().await;
     let run = unique("batch");
     let key = "arn:aws:kms:us-west-2:123456789012:key/0d4ba3c1-5e4c-4a3b-9b4e-6f1d2c3b4a5f";
-    let a = env.create("aws_cloudwatch_log_group", "a", json!({ "name": format!("/ecs/{run}/tenant-1"), "retention_in_days": 7 })).await.id;
-    let b = env.create("aws_cloudwatch_log_group", "b", json!({ "name": format!("/ecs/{run}/tenant-2"), "kms_key_id": key })).await.id;
-    let c = env.create("aws_cloudwatch_log_group", "c", json!({ "name": format!("{run}-flat") })).await.id;
+    let a = env.create("aws_cloudwatch_log_group", "a", &json!({ "name": format!("/ecs/{run}/tenant-1"), "retention_in_days": 7 })).await.id;
+    let b = env.create("aws_cloudwatch_log_group", "b", &json!({ "name": format!("/ecs/{run}/tenant-2"), "kms_key_id": key })).await.id;
+    let c = env.create("aws_cloudwatch_log_group", "c", &json!({ "name": format!("{run}-flat") })).await.id;
     let ids = vec![a.clone(), format!("/ecs/{run}/tenant-3"), b.clone(), c.clone(), "/never/made".to_string()];
     let read = env.provider.read("aws_cloudwatch_log_group", &ids).await.unwrap();
     assert_eq!(read.len(), 5);

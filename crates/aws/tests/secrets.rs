@@ -6,55 +6,31 @@ use std::collections::BTreeMap;
 
 use clawform_aws::AwsProvider;
 use clawform_core::plan::sensitive_digest;
-use clawform_core::{Applied, ErrorKind, OpContext, Provider, ProviderError};
+use clawform_core::{Applied, ErrorKind, Provider};
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
+use support::{state_of, Subject};
+
+mod support;
 
 const SECRET: &str = "aws_secretsmanager_secret";
 const VERSION: &str = "aws_secretsmanager_secret_version";
 
-/// A provider and an independent raw SDK client, both pointed at this binary's moto server.
+/// The provider under test (through `Deref`) and an independent raw SDK client, both pointed at
+/// this binary's moto server.
 struct Env {
-    provider: AwsProvider,
+    subject: Subject,
     sm: aws_sdk_secretsmanager::Client,
-    stack: String,
 }
 
+support::deref_to_subject!(Env);
+
 async fn env() -> Env {
-    let moto = clawform_testkit::moto();
-    moto.set_process_env();
-    let provider = AwsProvider::from_env(None).await;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Env { provider, sm: aws_sdk_secretsmanager::Client::new(&config), stack: unique("stack") }
+    let config = support::moto_config().await;
+    Env { subject: Subject::new(AwsProvider::from_env(None).await, "stack"), sm: aws_sdk_secretsmanager::Client::new(&config) }
 }
 
 impl Env {
-    fn ctx(&self, address: &str) -> OpContext {
-        OpContext::new(self.stack.clone(), address.to_string())
-    }
-
-    async fn try_create(&self, type_name: &str, address: &str, attributes: &Json) -> Result<Applied, ProviderError> {
-        self.provider.create(&self.ctx(address), type_name, attributes).await
-    }
-
-    async fn create(&self, type_name: &str, address: &str, attributes: &Json) -> Applied {
-        self.try_create(type_name, address, attributes).await.unwrap_or_else(|e| panic!("create {address}: {e}"))
-    }
-
-    async fn try_update(&self, type_name: &str, address: &str, id: &str, prior: &Json, attributes: &Json) -> Result<Applied, ProviderError> {
-        self.provider.update(&self.ctx(address), type_name, id, prior, attributes).await
-    }
-
-    async fn delete(&self, type_name: &str, address: &str, id: &str, prior: &Json) -> Result<(), ProviderError> {
-        self.provider.delete(&self.ctx(address), type_name, id, prior).await
-    }
-
-    async fn read_one(&self, type_name: &str, id: &str) -> Option<Json> {
-        let mut all = self.provider.read(type_name, &[id.to_string()]).await.unwrap_or_else(|e| panic!("read {id}: {e}"));
-        assert_eq!(all.len(), 1);
-        all.remove(0)
-    }
-
     /// A secret made through the provider, deleted at once when its stack deletes it.
     async fn secret(&self, address: &str, name: &str) -> (Json, Applied) {
         let attrs = json!({ "name": name, "recovery_window_in_days": 0 });
@@ -81,15 +57,6 @@ impl Env {
             })
             .collect()
     }
-}
-
-/// The prior attributes the engine would pass to update: what was applied plus computed values.
-fn state_of(attributes: &Json, applied: &Applied) -> Json {
-    let mut state = attributes.clone();
-    let map = state.as_object_mut().unwrap();
-    map.extend(applied.computed.clone());
-    map.insert("id".into(), json!(applied.id));
-    state
 }
 
 /// What state keeps of a version: its attributes with the value replaced by core's digest.
@@ -196,23 +163,23 @@ async fn version_update_puts_a_value_only_when_it_changed() {
     assert_eq!(env.read_one(VERSION, &v1.id).await.unwrap()["version_stages"], json!(["AWSPREVIOUS"]), "drift shows the version is no longer current");
 
     // Deleting the old version takes its label away, and with it the version.
-    env.delete(VERSION, "value", &v1.id, &prior).await.unwrap();
+    env.try_delete(VERSION, "value", &v1.id, &prior).await.unwrap();
     assert_eq!(env.read_one(VERSION, &v1.id).await, None);
     assert!(env.versions(&secret.id).await.get(v1_id).is_none_or(|s| s.is_empty()), "AWSPREVIOUS removed");
-    let again = env.delete(VERSION, "value", &v1.id, &prior).await.expect_err("a gone version reports NotFound");
+    let again = env.try_delete(VERSION, "value", &v1.id, &prior).await.expect_err("a gone version reports NotFound");
     assert_eq!(again.kind, ErrorKind::NotFound, "{again}");
 
     // Deleting the current version leaves AWSCURRENT where it is (AWS only moves that label,
     // and moving it would roll the secret back): the value stays until the secret goes.
     let prior2 = masked(&new, &v2, lineage);
-    env.delete(VERSION, "value", &v2.id, &prior2).await.unwrap();
+    env.try_delete(VERSION, "value", &v2.id, &prior2).await.unwrap();
     assert_eq!(env.current_value(&secret.id).await, second);
     assert_eq!(env.read_one(VERSION, &v2.id).await.unwrap()["version_stages"], json!(["AWSCURRENT"]));
 
     // Once the secret is gone, so is the version.
-    env.delete(SECRET, "secret", &secret.id, &json!({ "recovery_window_in_days": 0 })).await.unwrap();
+    env.try_delete(SECRET, "secret", &secret.id, &json!({ "recovery_window_in_days": 0 })).await.unwrap();
     assert_eq!(env.read_one(VERSION, &v2.id).await, None);
-    assert_eq!(env.delete(VERSION, "value", &v2.id, &prior2).await.unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(env.try_delete(VERSION, "value", &v2.id, &prior2).await.unwrap_err().kind, ErrorKind::NotFound);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -246,7 +213,7 @@ async fn a_secret_given_its_value_is_created_with_it_and_puts_only_changes() {
     // Debug output of the typed resource leaves the value out.
     let typed: clawform_aws::secretsmanager::secret::SecretsmanagerSecret = serde_json::from_value(new.clone()).unwrap();
     assert!(!format!("{typed:?}").contains(second));
-    env.delete(SECRET, "secret", &secret.id, &prior).await.unwrap();
+    env.try_delete(SECRET, "secret", &secret.id, &prior).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -301,7 +268,7 @@ async fn deleted_without_recovery_the_name_is_free_again() {
     let env = env().await;
     let name = unique("tenant-recreated");
     let (attrs, first) = env.secret("secret", &name).await;
-    env.delete(SECRET, "secret", &first.id, &state_of(&attrs, &first)).await.unwrap();
+    env.try_delete(SECRET, "secret", &first.id, &state_of(&attrs, &first)).await.unwrap();
     assert_eq!(env.read_one(SECRET, &first.id).await, None);
     let gone = env.sm.describe_secret().secret_id(&name).send().await;
     assert!(gone.is_err(), "deleted at once, not scheduled");
@@ -309,21 +276,21 @@ async fn deleted_without_recovery_the_name_is_free_again() {
     let second = env.create(SECRET, "secret", &attrs).await;
     assert!(second.id.contains(&name));
     assert!(env.read_one(SECRET, &second.id).await.is_some());
-    env.delete(SECRET, "secret", &second.id, &state_of(&attrs, &second)).await.unwrap();
+    env.try_delete(SECRET, "secret", &second.id, &state_of(&attrs, &second)).await.unwrap();
 
     // With a recovery window the secret is only scheduled: it reads as gone, and its name is
     // taken until the window ends, which create says plainly.
     let name = unique("tenant-scheduled");
     let attrs = json!({ "name": name, "recovery_window_in_days": 7 });
     let kept = env.create(SECRET, "kept", &attrs).await;
-    env.delete(SECRET, "kept", &kept.id, &state_of(&attrs, &kept)).await.unwrap();
+    env.try_delete(SECRET, "kept", &kept.id, &state_of(&attrs, &kept)).await.unwrap();
     assert_eq!(env.read_one(SECRET, &kept.id).await, None);
     let scheduled = env.sm.describe_secret().secret_id(&kept.id).send().await.unwrap();
     assert!(scheduled.deleted_date().is_some());
     let err = env.try_create(SECRET, "kept", &attrs).await.expect_err("the name is taken");
     assert!(err.message.contains("scheduled for deletion") && err.message.contains("recovery_window_in_days: 0"), "{err}");
     // Deleting it again is deleting something already gone.
-    let again = env.delete(SECRET, "kept", &kept.id, &state_of(&attrs, &kept)).await.expect_err("already scheduled");
+    let again = env.try_delete(SECRET, "kept", &kept.id, &state_of(&attrs, &kept)).await.expect_err("already scheduled");
     assert_eq!(again.kind, ErrorKind::NotFound, "{again}");
 }
 
@@ -357,7 +324,7 @@ async fn reads_many_secrets_with_prefix_sharing_names() {
         ids.push(env.secret(&format!("s{i}"), name).await.1.id);
     }
     let gone = env.secret("gone", &format!("{base}-1x")).await.1.id;
-    env.delete(SECRET, "gone", &gone, &json!({ "recovery_window_in_days": 0 })).await.unwrap();
+    env.try_delete(SECRET, "gone", &gone, &json!({ "recovery_window_in_days": 0 })).await.unwrap();
     let mut asked = ids.clone();
     asked.insert(3, gone);
     let read = env.provider.read(SECRET, &asked).await.unwrap();

@@ -4,66 +4,29 @@
 //! target group they stand on are made with the raw SDK, so these tests depend on no other
 //! resource module.
 
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_ecs::operation::create_service::CreateServiceInput;
 use aws_sdk_ecs::operation::update_service::UpdateServiceInput;
 use aws_sdk_ecs::types::{ServiceField, TaskDefinitionField};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use clawform_aws::{AwsProvider, Clients};
-use clawform_core::{Applied, ErrorKind, OpContext, Provider};
+use clawform_core::{ErrorKind, OpContext, Provider};
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
+use support::{state_of, Calls, Subject};
 
-/// What the provider sent to ECS: operation names (to count calls) and the service inputs (to
-/// see what moto does not keep, such as the capacity provider strategy).
-#[derive(Debug, Clone, Default)]
-struct Seen {
-    calls: Arc<Mutex<Vec<String>>>,
-    creates: Arc<Mutex<Vec<CreateServiceInput>>>,
-    updates: Arc<Mutex<Vec<UpdateServiceInput>>>,
-}
+mod support;
 
-impl Intercept for Seen {
-    fn name(&self) -> &'static str {
-        "see calls"
-    }
-
-    // Before serialization: once per operation (not per retry), with the operation's input.
-    fn read_before_serialization(&self, context: &BeforeSerializationInterceptorContextRef<'_>, _rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
-        if let Some(m) = cfg.load::<Metadata>() {
-            self.calls.lock().expect("not poisoned").push(m.name().to_string());
-        }
-        if let Some(input) = context.input().downcast_ref::<CreateServiceInput>() {
-            self.creates.lock().expect("not poisoned").push(input.clone());
-        }
-        if let Some(input) = context.input().downcast_ref::<UpdateServiceInput>() {
-            self.updates.lock().expect("not poisoned").push(input.clone());
-        }
-        Ok(())
-    }
-}
-
-impl Seen {
-    fn take_calls(&self) -> Vec<String> {
-        std::mem::take(&mut *self.calls.lock().expect("not poisoned"))
-    }
-}
-
-/// A provider whose ECS calls are seen, raw SDK clients, and the platform a tenant stands on.
+/// The provider under test (through `Deref`), whose ECS calls are recorded with the service
+/// inputs (to see what moto does not keep, such as the capacity provider strategy), and raw SDK
+/// clients for the platform a tenant stands on.
 struct Env {
-    provider: AwsProvider,
-    seen: Seen,
+    subject: Subject,
+    calls: Calls,
     ec2: aws_sdk_ec2::Client,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    stack: String,
 }
+
+support::deref_to_subject!(Env);
 
 /// What the base stack would give a tenant: a cluster, private subnets, a security group for
 /// tasks, an execution role ARN and the tenant's target group.
@@ -79,52 +42,20 @@ const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/openclaw-task-execu
 const TASK_ROLE: &str = "arn:aws:iam::123456789012:role/openclaw-task";
 
 async fn env() -> Env {
-    let moto = clawform_testkit::moto();
-    moto.set_process_env();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let seen = Seen::default();
+    let config = support::moto_config().await;
+    let calls = Calls::default().keeping::<CreateServiceInput>().keeping::<UpdateServiceInput>();
     let mut clients = Clients::from_config(&config);
-    clients.ecs = aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(&config).interceptor(seen.clone()).build());
+    clients.ecs = aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(&config).interceptor(calls.clone()).build());
     Env {
-        provider: AwsProvider::new(clients),
-        seen,
+        subject: Subject::new(AwsProvider::new(clients), "tenant"),
+        calls,
         ec2: aws_sdk_ec2::Client::new(&config),
         ecs: aws_sdk_ecs::Client::new(&config),
         elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
-        stack: unique("tenant"),
     }
 }
 
 impl Env {
-    fn ctx(&self, address: &str) -> OpContext {
-        OpContext::new(self.stack.clone(), address.to_string())
-    }
-
-    async fn create(&self, type_name: &str, address: &str, attributes: &Json) -> Applied {
-        self.provider.create(&self.ctx(address), type_name, attributes).await.unwrap_or_else(|e| panic!("create {address}: {e}"))
-    }
-
-    async fn update(&self, type_name: &str, address: &str, id: &str, prior: &Json, attributes: &Json) -> Applied {
-        self.provider.update(&self.ctx(address), type_name, id, prior, attributes).await.unwrap_or_else(|e| panic!("update {address}: {e}"))
-    }
-
-    async fn read_one(&self, type_name: &str, id: &str) -> Option<Json> {
-        let mut all = self.provider.read(type_name, &[id.to_string()]).await.unwrap_or_else(|e| panic!("read {id}: {e}"));
-        assert_eq!(all.len(), 1);
-        all.remove(0)
-    }
-
-    async fn delete(&self, type_name: &str, address: &str, id: &str, prior: &Json) {
-        self.provider.delete(&self.ctx(address), type_name, id, prior).await.unwrap_or_else(|e| panic!("delete {address}: {e}"));
-        assert_eq!(self.read_one(type_name, id).await, None, "{address} still readable after delete");
-        let again = self.provider.delete(&self.ctx(address), type_name, id, prior).await.expect_err("deleting a gone resource must fail");
-        assert_eq!(again.kind, ErrorKind::NotFound, "second delete of {address}: {again}");
-    }
-
-    fn ownership(&self, address: &str) -> [(String, String); 2] {
-        [("clawform:stack".to_string(), self.stack.clone()), ("clawform:address".to_string(), address.to_string())]
-    }
-
     async fn platform(&self, cidr_prefix: &str) -> Platform {
         let cluster = self.ecs.create_cluster().cluster_name(unique("platform")).send().await.unwrap();
         let cluster = cluster.cluster().unwrap().cluster_arn().unwrap().to_string();
@@ -156,15 +87,6 @@ impl Env {
 fn decode(type_name: &str, body: Json) -> Json {
     let body: serde_yaml::Value = serde_yaml::to_value(&body).unwrap();
     clawform_aws::registry().get(type_name).unwrap().decode(body).unwrap_or_else(|e| panic!("{type_name} does not load: {e:?}"))
-}
-
-/// The state the engine would keep: what was applied plus computed values.
-fn state_of(attributes: &Json, applied: &Applied) -> Json {
-    let mut state = attributes.clone();
-    let map = state.as_object_mut().unwrap();
-    map.extend(applied.computed.clone());
-    map.insert("id".into(), json!(applied.id));
-    state
 }
 
 fn tag_map(tags: &[aws_sdk_ecs::types::Tag]) -> Vec<(String, String)> {
@@ -267,7 +189,7 @@ async fn task_definition_create_read_delete() {
     assert!(refused.message.contains("cannot change"), "{refused}");
 
     // Delete deregisters and deletes (moto 5.2.5 has DeleteTaskDefinitions): the revision is gone.
-    env.delete("aws_ecs_task_definition", "task_definition", &arn, &state_of(&retagged, &again)).await;
+    env.delete_and_check_gone("aws_ecs_task_definition", "task_definition", &arn, &state_of(&retagged, &again)).await;
     let listed = env.ecs.list_task_definitions().family_prefix(&family).status(aws_sdk_ecs::types::TaskDefinitionStatus::Inactive).send().await.unwrap();
     assert!(listed.task_definition_arns().is_empty(), "not even INACTIVE: {:?}", listed.task_definition_arns());
     assert!(env.ecs.describe_task_definition().task_definition(&arn).send().await.is_err());
@@ -301,7 +223,7 @@ async fn container_definitions_layout_is_not_a_change() {
     let live = env.read_one("aws_ecs_task_definition", &applied.id).await.expect("created");
     assert_eq!(live, state, "read, normalised, equals state");
     assert!(clawform_core::drift::compare(&state, &live, &["arn", "revision", "arn_without_revision"]).is_empty());
-    env.delete("aws_ecs_task_definition", "task_definition", &applied.id, &state).await;
+    env.delete_and_check_gone("aws_ecs_task_definition", "task_definition", &applied.id, &state).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -334,12 +256,12 @@ async fn bad_container_definitions_are_refused_before_any_call() {
     let messages: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
     assert_eq!(messages, vec!["container_definitions: [0]: `links` is not a supported key; expected one of name, image, essential, cpu, memory, portMappings, environment, secrets, logConfiguration, command, entryPoint"]);
 
-    env.seen.take_calls();
+    env.calls.take();
     let attrs = task_definition_body("openclaw-bad", r#"[{"name": "app", "image": "i", "secrets": [{"name": "K", "valueFrom": "plain"}]}]"#);
     let err = env.provider.create(&env.ctx("task_definition"), "aws_ecs_task_definition", &attrs).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid);
     assert!(err.message.contains("valueFrom: `plain` is not an ARN"), "{err}");
-    assert!(env.seen.take_calls().is_empty(), "nothing is sent to AWS");
+    assert!(env.calls.take().is_empty(), "nothing is sent to AWS");
 }
 
 fn service_body(name: &str, platform: &Platform, task_definition: &str, desired: i32) -> Json {
@@ -375,7 +297,7 @@ async fn service_create_update_delete() {
     assert_eq!(applied.computed["arn"], json!(arn));
 
     // The call carried the strategy, which moto (5.2.5) drops: it reads back launchType EC2.
-    let create = env.seen.creates.lock().unwrap().last().cloned().unwrap();
+    let create = env.calls.inputs::<CreateServiceInput>().pop().unwrap();
     let strategy: Vec<_> = create.capacity_provider_strategy().iter().map(|s| (s.capacity_provider().to_string(), s.weight(), s.base())).collect();
     assert_eq!(strategy, vec![("openclaw-spot".to_string(), 1, 0)]);
     assert_eq!(create.launch_type(), None, "a strategy, not a launch type");
@@ -406,11 +328,11 @@ async fn service_create_update_delete() {
     new["capacity_provider_strategy"] = json!([{ "capacity_provider": "openclaw-spot", "weight": 1, "base": 1 }]);
     new["tags"] = json!({ "Tenant": "t4", "tier": "paid" });
     let new = decode("aws_ecs_service", new);
-    env.seen.take_calls();
+    env.calls.take();
     let updated = env.update("aws_ecs_service", "service", &arn, &state, &new).await;
     assert_eq!(updated.id, arn);
-    assert_eq!(env.seen.take_calls(), vec!["UpdateService", "TagResource"]);
-    let update = env.seen.updates.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(env.calls.take(), vec!["UpdateService", "TagResource"]);
+    let update = env.calls.inputs::<UpdateServiceInput>().pop().unwrap();
     assert_eq!(update.force_new_deployment(), Some(true), "AWS takes a new strategy only with a new deployment");
     assert_eq!(update.capacity_provider_strategy()[0].base(), 1);
     assert_eq!(update.network_configuration(), None, "unchanged, so not sent");
@@ -427,14 +349,14 @@ async fn service_create_update_delete() {
 
     // Nothing changed: no call at all.
     let state = state_of(&new, &updated);
-    env.seen.take_calls();
+    env.calls.take();
     env.update("aws_ecs_service", "service", &arn, &state, &new).await;
-    assert!(env.seen.take_calls().is_empty());
+    assert!(env.calls.take().is_empty());
 
     // Delete scales to 0, deletes, and waits until the service is INACTIVE.
-    env.seen.take_calls();
-    env.delete("aws_ecs_service", "service", &arn, &state).await;
-    let calls = env.seen.take_calls();
+    env.calls.take();
+    env.delete_and_check_gone("aws_ecs_service", "service", &arn, &state).await;
+    let calls = env.calls.take();
     assert_eq!(&calls[..3], &["DescribeServices", "UpdateService", "DeleteService"], "{calls:?}");
     let service = moto_service(&env, &platform.cluster, &arn).await;
     assert_eq!((service.status(), service.desired_count()), (Some("INACTIVE"), 0));
@@ -464,7 +386,7 @@ async fn a_service_name_in_use_is_adopted_only_when_it_is_ours() {
     assert_eq!(moto_service(&env, &platform.cluster, &first.id).await.desired_count(), 3);
 
     // Once deleted (INACTIVE), the name is free again.
-    env.delete("aws_ecs_service", "service", &first.id, &Json::Null).await;
+    env.delete_and_check_gone("aws_ecs_service", "service", &first.id, &Json::Null).await;
     let reborn = env.provider.create(&theirs, "aws_ecs_service", &service_body(&name, &platform, &td.id, 1)).await.unwrap();
     assert_eq!(moto_service(&env, &platform.cluster, &reborn.id).await.status(), Some("ACTIVE"));
     env.provider.delete(&theirs, "aws_ecs_service", &reborn.id, &Json::Null).await.unwrap();
@@ -481,10 +403,10 @@ async fn reading_25_services_takes_3_describe_calls() {
         let out = env.ecs.create_service().cluster(&platform.cluster).service_name(format!("svc-{i}")).task_definition(&td.id).desired_count(0).send().await.unwrap();
         arns.push(out.service().unwrap().service_arn().unwrap().to_string());
     }
-    env.seen.take_calls();
+    env.calls.take();
     let live = env.provider.read("aws_ecs_service", &arns).await.unwrap();
     // moto (5.2.5) would take all 25 in one call; AWS takes 10.
-    assert_eq!(env.seen.take_calls(), vec!["DescribeServices"; 3]);
+    assert_eq!(env.calls.take(), vec!["DescribeServices"; 3]);
     assert_eq!(live.len(), 25);
     for (arn, l) in arns.iter().zip(&live) {
         assert_eq!(l.as_ref().and_then(|l| l["arn"].as_str()), Some(arn.as_str()));

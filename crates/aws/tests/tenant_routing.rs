@@ -5,78 +5,40 @@
 //! distinct under concurrent creates; reads are batched, counted with an SDK interceptor.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, FixedResponseActionConfig, PathPatternConditionConfig, ProtocolEnum, RuleCondition};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use clawform_aws::elbv2::listener_rule::{free_priority, LbListenerRule};
 use clawform_aws::{AwsProvider, AwsResource, Clients};
-use clawform_core::{Applied, ErrorKind, OpContext, Provider, Val};
+use clawform_core::{Applied, ErrorKind, Provider, Val};
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
+use support::{expected_tags, state_of, Calls, Subject};
 
-/// Counts the API operations the provider sends, by name, to check reads are batched.
-#[derive(Debug, Clone, Default)]
-struct Calls(Arc<Mutex<Vec<String>>>);
+mod support;
 
-impl Intercept for Calls {
-    fn name(&self) -> &'static str {
-        "count calls"
-    }
-
-    // Once per operation (not per retry), when the operation's metadata is in the bag.
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(m) = cfg.load::<Metadata>() {
-            self.0.lock().expect("not poisoned").push(m.name().to_string());
-        }
-        Ok(())
-    }
-}
-
-impl Calls {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
-    }
-
-    fn count(calls: &[String], name: &str) -> usize {
-        calls.iter().filter(|c| c.as_str() == name).count()
-    }
-}
-
-/// A provider whose ELBv2 calls are counted, and independent raw SDK clients, all pointed at this
-/// binary's moto server.
+/// The provider under test (through `Deref`) with its ELBv2 calls recorded, and independent raw
+/// SDK clients, all pointed at this binary's moto server.
 struct Env {
-    provider: AwsProvider,
+    subject: Subject,
     calls: Calls,
     ec2: aws_sdk_ec2::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    stack: String,
 }
 
+support::deref_to_subject!(Env);
+
 async fn env() -> Env {
-    let moto = clawform_testkit::moto();
-    moto.set_process_env();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = support::moto_config().await;
     let calls = Calls::default();
     let mut clients = Clients::from_config(&config);
     clients.elbv2 =
         aws_sdk_elasticloadbalancingv2::Client::from_conf(aws_sdk_elasticloadbalancingv2::config::Builder::from(&config).interceptor(calls.clone()).build());
     Env {
-        provider: AwsProvider::new(clients),
+        subject: Subject::new(AwsProvider::new(clients), "tenant"),
         calls,
         ec2: aws_sdk_ec2::Client::new(&config),
         elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
-        stack: unique("tenant"),
     }
 }
 
@@ -87,37 +49,6 @@ struct Alb {
 }
 
 impl Env {
-    fn ctx(&self, address: &str) -> OpContext {
-        OpContext::new(self.stack.clone(), address.to_string())
-    }
-
-    async fn create(&self, type_name: &str, address: &str, attributes: &Json) -> Applied {
-        self.provider.create(&self.ctx(address), type_name, attributes).await.unwrap_or_else(|e| panic!("create {address}: {e}"))
-    }
-
-    async fn update(&self, type_name: &str, address: &str, id: &str, prior: &Json, attributes: &Json) -> Applied {
-        self.provider.update(&self.ctx(address), type_name, id, prior, attributes).await.unwrap_or_else(|e| panic!("update {address}: {e}"))
-    }
-
-    async fn read(&self, type_name: &str, ids: &[String]) -> Vec<Option<Json>> {
-        self.provider.read(type_name, ids).await.unwrap_or_else(|e| panic!("read {ids:?}: {e}"))
-    }
-
-    async fn read_one(&self, type_name: &str, id: &str) -> Option<Json> {
-        let mut all = self.read(type_name, &[id.to_string()]).await;
-        assert_eq!(all.len(), 1);
-        all.remove(0)
-    }
-
-    async fn delete(&self, type_name: &str, address: &str, id: &str, prior: &Json) {
-        self.provider.delete(&self.ctx(address), type_name, id, prior).await.unwrap_or_else(|e| panic!("delete {address}: {e}"));
-        assert_eq!(self.read_one(type_name, id).await, None, "{address} still readable after delete");
-    }
-
-    fn ownership(&self, address: &str) -> [(String, String); 2] {
-        [("clawform:stack".to_string(), self.stack.clone()), ("clawform:address".to_string(), address.to_string())]
-    }
-
     async fn alb(&self, cidr_prefix: &str) -> Alb {
         let vpc = self.ec2.create_vpc().cidr_block(format!("{cidr_prefix}.0.0/16")).send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
         let mut subnets = Vec::new();
@@ -169,19 +100,6 @@ impl Env {
 fn canonical(type_name: &str, attributes: Json) -> Json {
     let body = serde_yaml::to_value(&attributes).unwrap();
     clawform_aws::registry().get(type_name).unwrap().decode(body).unwrap_or_else(|e| panic!("{type_name} does not load: {e:?}"))
-}
-
-/// The prior attributes the engine would pass to update: what was applied plus computed values.
-fn state_of(attributes: &Json, applied: &Applied) -> Json {
-    let mut state = attributes.clone();
-    let map = state.as_object_mut().unwrap();
-    map.extend(applied.computed.clone());
-    map.insert("id".into(), json!(applied.id));
-    state
-}
-
-fn expected_tags(user: &[(&str, &str)], ownership: [(String, String); 2]) -> BTreeMap<String, String> {
-    user.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(ownership).collect()
 }
 
 async fn deregistration_delay(env: &Env, arn: &str) -> String {
@@ -267,7 +185,7 @@ async fn target_group_create_read_update_delete() {
     assert_eq!(env.elb_tags(&arn).await, expected_tags(&[("Tenant", "abc123"), ("tier", "tenant")], env.ownership("target_group")));
     assert_eq!(env.read_one("aws_lb_target_group", &arn).await, Some(state_of(&new, &applied)));
 
-    env.delete("aws_lb_target_group", "target_group", &arn, &state_of(&new, &applied)).await;
+    env.delete_and_check_unreadable("aws_lb_target_group", "target_group", &arn, &state_of(&new, &applied)).await;
     assert!(env.elbv2.describe_target_groups().target_group_arns(&arn).send().await.is_err(), "moto still has the group");
     // A second delete: AWS succeeds, moto (5.2.5) answers TargetGroupNotFound; the engine takes
     // both as deleted.
@@ -305,7 +223,7 @@ async fn target_group_refuses_a_name_in_use_and_adopts_its_own() {
     moved["port"] = json!(9090);
     let err = env.provider.create(&env.ctx("target_group"), "aws_lb_target_group", &moved).await.expect_err("a port change cannot be adopted");
     assert!(err.message.contains("cannot change"), "{err}");
-    env.delete("aws_lb_target_group", "target_group", &applied.id, &again).await;
+    env.delete_and_check_unreadable("aws_lb_target_group", "target_group", &applied.id, &again).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -343,7 +261,7 @@ async fn rules_without_priority_take_the_lowest_free_one() {
     assert_eq!(priority_of(&a), 1);
     let b = env.create("aws_lb_listener_rule", "b", &path_rule(&alb.listener, "/b/*", &tg)).await;
     assert_eq!(priority_of(&b), 2);
-    env.delete("aws_lb_listener_rule", "a", &a.id, &state_of(&a_attrs, &a)).await;
+    env.delete_and_check_unreadable("aws_lb_listener_rule", "a", &a.id, &state_of(&a_attrs, &a)).await;
     let c = env.create("aws_lb_listener_rule", "c", &path_rule(&alb.listener, "/c/*", &tg)).await;
     assert_eq!(priority_of(&c), 1, "the gap rule a left is taken again");
 
@@ -471,7 +389,7 @@ async fn rule_update_read_and_delete() {
     assert_eq!(Calls::count(&calls, "DescribeRules"), 3, "{calls:?}");
     assert_eq!(Calls::count(&calls, "DescribeTags"), 1, "{calls:?}");
 
-    env.delete("aws_lb_listener_rule", "listener_rule", &arn, &state_of(&fixed, &applied)).await;
+    env.delete_and_check_unreadable("aws_lb_listener_rule", "listener_rule", &arn, &state_of(&fixed, &applied)).await;
     assert!(env.moto_rules(&alb.listener).await.is_empty());
 }
 
