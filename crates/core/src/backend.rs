@@ -83,6 +83,12 @@ pub trait StateBackend: Send + Sync {
     async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, BackendError>;
     /// Names of the stacks that have state.
     async fn list(&self) -> Result<Vec<String>, BackendError>;
+    /// A stack's state document as JSON text, or `None` if it was never applied: for reading
+    /// a few things of many documents without parsing each as a [`State`]
+    /// ([`crate::dependents::UsageIndex`]). By default the state, written out.
+    async fn load_document(&self, stack: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.load(stack).await?.map(|state| serde_json::to_vec(&state).expect("a state is JSON")))
+    }
 }
 
 /// State files in a local folder: `NAME.json`, `NAME.json.backup` and `NAME.lock`.
@@ -179,6 +185,15 @@ impl StateBackend for LocalBackend {
         let path = self.state_path(stack);
         match fs::read_to_string(&path) {
             Ok(text) => parse_state(&text, &path.display().to_string()).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read", &path, e)),
+        }
+    }
+
+    async fn load_document(&self, stack: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        let path = self.state_path(stack);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("cannot read", &path, e)),
         }

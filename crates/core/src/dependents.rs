@@ -10,6 +10,9 @@ use serde_json::Value as Json;
 use crate::plan::{Action, Plan};
 use crate::state::State;
 
+mod scan;
+pub use scan::UsageIndex;
+
 /// A resource of another stack that uses one the plan removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependent {
