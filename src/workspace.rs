@@ -164,12 +164,19 @@ impl Workspace {
 
     /// [`Workspace::plan_many`], handing each plan to `each` as soon as it is made and checked,
     /// so that the plans of thousands of stacks need not be held at once (the CLI prints each
-    /// and drops it). Every state is read twice: once for the index, once to plan.
+    /// and drops it). Every state is read twice: once lightly for the index of identifiers,
+    /// once to plan.
     pub async fn plan_each(&self, names: &[String], mut stack_for: impl FnMut(&State) -> Result<Stack, WorkspaceError>, report: Option<&DriftReport>, mut each: impl FnMut(Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
-        let mut usages = clawform_core::dependents::Usages::default();
+        // Which stacks hold which identifiers, from a light read of every document; the few
+        // that may use what a plan removes are read in full when it does.
+        let mut usages = clawform_core::dependents::UsageIndex::default();
         for name in self.backend.list().await? {
-            if let Some(s) = self.backend.load(&name).await? {
-                usages.add(&s);
+            let Some(text) = self.backend.load_document(&name).await? else { continue };
+            if usages.add_document(&text).is_err() {
+                // Not a document the light read takes: the full read says why (or takes it).
+                if let Some(s) = self.backend.load(&name).await? {
+                    usages.add_state(&s);
+                }
             }
         }
         let mut outputs: BTreeMap<String, IndexMap<String, Json>> = BTreeMap::new();
@@ -190,7 +197,11 @@ impl Workspace {
                 external.insert(other.clone(), outputs[&other].clone());
             }
             let plan = clawform_core::plan(&stack, &self.registry, Some(&state), external)?;
-            let users = usages.users_of_removed(&plan);
+            let mut others = Vec::new();
+            for other in usages.stacks_to_check(&plan) {
+                others.extend(self.backend.load(other).await?);
+            }
+            let users = clawform_core::dependents::users_of_removed(&plan, &others);
             if !users.is_empty() {
                 return Err(in_use(&plan, &users));
             }
