@@ -286,7 +286,8 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
             type_name: config.type_name.clone(),
             action: Action::Create,
             before: prior.map(|p| p.attributes.clone()),
-            after: Some(after.clone()),
+            // Set once compared with the state below (not copied for the comparison).
+            after: None,
             after_unknown: unknown.iter().cloned().collect(),
             changed: vec![],
             replace_because: vec![],
@@ -343,6 +344,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
                 }
             }
         }
+        change.after = Some(after);
         changes.push(change);
     }
     if let Some(s) = state {
