@@ -14,7 +14,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use crate::workspace::{Workspace, WorkspaceError};
+use crate::workspace::{Instance, Workspace, WorkspaceError};
 
 /// The platform stack whose load balancer shards tenants are placed on.
 pub const BASE_STACK: &str = "base";
@@ -144,15 +144,13 @@ enum Placement {
 }
 
 /// The template as the stack of the tenant whose state is `state`, on its recorded shard.
-fn tenant_stack(template: &Stack, state: &State, params: &IndexMap<String, Json>) -> Stack {
+fn tenant_instance(state: &State, params: &IndexMap<String, Json>) -> Instance {
     let id = state.stack.strip_prefix(STACK_PREFIX).unwrap_or(&state.stack);
-    let mut stack = template.clone();
-    stack.name = state.stack.clone();
-    stack.param_overrides = params.clone();
-    stack.param_overrides.insert("tenant_id".into(), json!(id));
+    let mut param_overrides = params.clone();
+    param_overrides.insert("tenant_id".into(), json!(id));
     // Tenants created before load balancer shards were all on the one load balancer.
-    stack.param_overrides.insert("shard".into(), json!(recorded_shard(state).unwrap_or(0)));
-    stack
+    param_overrides.insert("shard".into(), json!(recorded_shard(state).unwrap_or(0)));
+    Instance { name: state.stack.clone(), param_overrides }
 }
 
 /// The shard recorded in a tenant's state (as long as it holds or is about to hold resources).
@@ -440,16 +438,16 @@ impl Tenants {
     pub async fn plan_all_offline_each(&self, params: &IndexMap<String, Json>, mut each: impl FnMut(String, Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
         let names: Vec<String> = self.ids().await?.iter().map(|id| Tenants::stack_name(id)).collect();
         let template = Stack::load_file(&self.workspace.stack_path(TEMPLATE), self.workspace.registry())?;
-        let stack_for = |state: &State| Ok(tenant_stack(&template, state, params));
-        self.workspace.plan_each(&names, stack_for, None, |p| each(p.stack.strip_prefix(STACK_PREFIX).unwrap_or(&p.stack).to_string(), p)).await
+        let instance = |state: &State| Ok(tenant_instance(state, params));
+        self.workspace.plan_each(&names, &template, instance, None, |p| each(p.stack.strip_prefix(STACK_PREFIX).unwrap_or(&p.stack).to_string(), p)).await
     }
 
     /// Plans the tenants of stacks `names` that exist (a destroyed tenant keeps an empty state
     /// document) on the shards they are on, the template read once for all of them.
     async fn plan_every(&self, names: &[String], params: &IndexMap<String, Json>, report: Option<&clawform_core::DriftReport>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
         let template = Stack::load_file(&self.workspace.stack_path(TEMPLATE), self.workspace.registry())?;
-        let stack_for = |state: &State| Ok(tenant_stack(&template, state, params));
-        let plans = self.workspace.plan_many(names, stack_for, report).await?;
+        let instance = |state: &State| Ok(tenant_instance(state, params));
+        let plans = self.workspace.plan_many(names, &template, instance, report).await?;
         Ok(plans.into_iter().map(|p| (p.stack.strip_prefix(STACK_PREFIX).unwrap_or(&p.stack).to_string(), p)).collect())
     }
 

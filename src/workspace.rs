@@ -14,6 +14,15 @@ use clawform_core::{DriftReport, Provider, Registry, Stack, StackError, State};
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
+/// One stack made from a template ([`Workspace::plan_many`]): a tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// The stack's name.
+    pub name: String,
+    /// Its parameter values (those recorded in its state are added where not given here).
+    pub param_overrides: IndexMap<String, Json>,
+}
+
 /// Everything that can go wrong in a workspace operation.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {
@@ -146,15 +155,16 @@ impl Workspace {
         Ok((plan, report))
     }
 
-    /// Plans many stacks at once (every tenant of a rollout) as [`Workspace::plan`] plans one,
-    /// or against its state refreshed with `report` (a drift check made over these stacks) when
-    /// given. Stacks whose state holds no resources (never applied, or destroyed) are left out.
-    /// The outputs the stacks read are read once in all, and the check that no plan removes
-    /// what another stack uses asks one index of every state instead of reading every state
-    /// again for each plan. `stack_for` makes the stack to plan from the stack's state.
-    pub async fn plan_many(&self, names: &[String], stack_for: impl FnMut(&State) -> Result<Stack, WorkspaceError>, report: Option<&DriftReport>) -> Result<Vec<Plan>, WorkspaceError> {
+    /// Plans many stacks made from one template (every tenant of a rollout) as
+    /// [`Workspace::plan`] plans one, or against its state refreshed with `report` (a drift
+    /// check made over these stacks) when given. Stacks whose state holds no resources (never
+    /// applied, or destroyed) are left out. The outputs the stacks read are read once in all,
+    /// and the check that no plan removes what another stack uses asks one index of every state
+    /// instead of reading every state again for each plan. `instance` names the stack to plan
+    /// from its state, with its parameter values.
+    pub async fn plan_many(&self, names: &[String], template: &Stack, instance: impl FnMut(&State) -> Result<Instance, WorkspaceError>, report: Option<&DriftReport>) -> Result<Vec<Plan>, WorkspaceError> {
         let mut plans = Vec::with_capacity(names.len());
-        self.plan_each(names, stack_for, report, |plan| {
+        self.plan_each(names, template, instance, report, |plan| {
             plans.push(plan);
             Ok(())
         })
@@ -165,8 +175,9 @@ impl Workspace {
     /// [`Workspace::plan_many`], handing each plan to `each` as soon as it is made and checked,
     /// so that the plans of thousands of stacks need not be held at once (the CLI prints each
     /// and drops it). Every state is read twice: once lightly for the index of identifiers,
-    /// once to plan.
-    pub async fn plan_each(&self, names: &[String], mut stack_for: impl FnMut(&State) -> Result<Stack, WorkspaceError>, report: Option<&DriftReport>, mut each: impl FnMut(Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
+    /// once to plan. One copy of the template is given each instance's name and parameters in
+    /// turn (a copy per stack cost as much as reading its state).
+    pub async fn plan_each(&self, names: &[String], template: &Stack, mut instance: impl FnMut(&State) -> Result<Instance, WorkspaceError>, report: Option<&DriftReport>, mut each: impl FnMut(Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
         // Which stacks hold which identifiers, from a light read of every document; the few
         // that may use what a plan removes are read in full when it does.
         let mut usages = clawform_core::dependents::UsageIndex::default();
@@ -180,9 +191,11 @@ impl Workspace {
             }
         }
         let mut outputs: BTreeMap<String, IndexMap<String, Json>> = BTreeMap::new();
+        let mut stack = template.clone();
         for name in names {
             let Some(state) = self.backend.load(name).await?.filter(|s| !s.resources.is_empty()) else { continue };
-            let mut stack = stack_for(&state)?;
+            let Instance { name: stack_name, param_overrides } = instance(&state)?;
+            (stack.name, stack.param_overrides) = (stack_name, param_overrides);
             add_recorded_params(&mut stack, &state);
             let state = match report {
                 Some(r) => clawform_core::drift::refreshed(&state, r),
