@@ -146,7 +146,7 @@ impl Scope {
     fn resolve_template(&self, template: &Template) -> Result<Resolved, ResolveError> {
         if let Some(r) = template.as_single_reference() {
             return Ok(match self.lookup(r)? {
-                Resolved::Known(Json::String(s)) => Resolved::Known(Json::String(escape(&s))),
+                Resolved::Known(Json::String(s)) => Resolved::Known(Json::String(escaped(s))),
                 other => other,
             });
         }
@@ -162,7 +162,7 @@ impl Scope {
                 },
             }
         }
-        Ok(Resolved::Known(Json::String(escape(&text))))
+        Ok(Resolved::Known(Json::String(escaped(text))))
     }
 
     fn lookup(&self, r: &Reference) -> Result<Resolved, ResolveError> {
@@ -212,6 +212,16 @@ impl Scope {
                 })
             }
         }
+    }
+}
+
+/// [`escape`] of a string the caller owns: most resolved values hold no `${`, and are kept
+/// as they are rather than copied.
+fn escaped(text: String) -> String {
+    if text.contains("${") {
+        escape(&text)
+    } else {
+        text
     }
 }
 
