@@ -153,6 +153,21 @@ fn tenant_instance(state: &State, params: &IndexMap<String, Json>) -> Instance {
     Instance { name: state.stack.clone(), param_overrides }
 }
 
+/// The ids of the tenants that have state in `workspace`, sorted.
+async fn tenant_ids(workspace: &Workspace) -> Result<Vec<String>, WorkspaceError> {
+    let names = workspace.backend().list().await?;
+    Ok(names.iter().filter_map(|n| n.strip_prefix(STACK_PREFIX)).map(str::to_string).collect())
+}
+
+/// [`Tenants::plan_all_offline_each`] with a workspace alone: planning against state as last
+/// applied makes no AWS call, so it needs no provider (the CLI then loads no AWS configuration).
+pub async fn plan_all_offline_each(workspace: &Workspace, params: &IndexMap<String, Json>, mut each: impl FnMut(String, Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
+    let names: Vec<String> = tenant_ids(workspace).await?.iter().map(|id| Tenants::stack_name(id)).collect();
+    let template = Stack::load_file(&workspace.stack_path(TEMPLATE), workspace.registry())?;
+    let instance = |state: &State| Ok(tenant_instance(state, params));
+    workspace.plan_each(&names, &template, instance, None, |p| each(p.stack.strip_prefix(STACK_PREFIX).unwrap_or(&p.stack).to_string(), p)).await
+}
+
 /// The shard recorded in a tenant's state (as long as it holds or is about to hold resources).
 fn recorded_shard(state: &State) -> Option<usize> {
     state.param_overrides.get("shard").and_then(Json::as_u64).map(|s| s as usize)
@@ -390,8 +405,7 @@ impl Tenants {
 
     /// The ids of the tenants that have state, sorted.
     pub async fn ids(&self) -> Result<Vec<String>, WorkspaceError> {
-        let names = self.workspace.backend().list().await?;
-        Ok(names.iter().filter_map(|n| n.strip_prefix(STACK_PREFIX)).map(str::to_string).collect())
+        tenant_ids(&self.workspace).await
     }
 
     /// Every tenant with state, and what the web app stores about it.
@@ -435,11 +449,8 @@ impl Tenants {
 
     /// [`Tenants::plan_all_offline`], handing each tenant's plan to `each` as soon as it is
     /// made, so that thousands of plans need not be held at once.
-    pub async fn plan_all_offline_each(&self, params: &IndexMap<String, Json>, mut each: impl FnMut(String, Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
-        let names: Vec<String> = self.ids().await?.iter().map(|id| Tenants::stack_name(id)).collect();
-        let template = Stack::load_file(&self.workspace.stack_path(TEMPLATE), self.workspace.registry())?;
-        let instance = |state: &State| Ok(tenant_instance(state, params));
-        self.workspace.plan_each(&names, &template, instance, None, |p| each(p.stack.strip_prefix(STACK_PREFIX).unwrap_or(&p.stack).to_string(), p)).await
+    pub async fn plan_all_offline_each(&self, params: &IndexMap<String, Json>, each: impl FnMut(String, Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
+        plan_all_offline_each(&self.workspace, params, each).await
     }
 
     /// Plans the tenants of stacks `names` that exist (a destroyed tenant keeps an empty state

@@ -62,6 +62,25 @@ fn print_info(info: &TenantInfo, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `tenant plan --all --refresh=false`: every tenant planned against its state, no AWS call.
+async fn plan_all_offline(ctx: &Ctx, detailed_exitcode: bool, params: &super::args::ParamArgs) -> Result<u8, Failure> {
+    // Printed as each is made: thousands of plans are never held at once. Buffered:
+    // `println!` writes each line on its own (a system call each).
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let cannot_print = |e: std::io::Error| Failure(format!("cannot print the plans: {e}"));
+    let (mut total, mut changed) = (0, 0);
+    clawform::tenants::plan_all_offline_each(&ctx.workspace, &parse_params(params)?, |id, plan| {
+            let text = format!("{}\n{}\n", ctx.style.bold(&format!("== tenant {id}")), render::plan(&plan, ctx.style));
+            out.write_all(text.as_bytes()).map_err(|e| WorkspaceError::Tenant(format!("cannot print the plans: {e}")))?;
+            total += 1;
+            changed += usize::from(plan.has_changes());
+            Ok(())
+        })
+        .await?;
+    writeln!(out, "{changed} of {total} tenants have changes.").and_then(|()| out.flush()).map_err(cannot_print)?;
+    Ok(if detailed_exitcode && changed > 0 { CHANGES } else { OK })
+}
+
 fn progress(ctx: &Ctx, json: bool) -> ApplyOptions {
     let mut options = ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() };
     if !json {
@@ -71,6 +90,12 @@ fn progress(ctx: &Ctx, json: bool) -> ApplyOptions {
 }
 
 pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure> {
+    // An offline plan of every tenant makes no AWS call: it loads no AWS configuration (which
+    // may ask instance metadata for a region, and builds a client per service).
+    let command = match command {
+        TenantCommand::Plan { id: None, detailed_exitcode, json: false, params, refresh: false, .. } => return plan_all_offline(ctx, detailed_exitcode, &params).await,
+        other => other,
+    };
     let provider = ctx.provider().await;
     let tenants = Tenants::new(ctx.workspace.clone(), provider);
     match command {
@@ -135,24 +160,6 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
                 print!("{}", render::plan(&plan, ctx.style));
             }
             Ok(if detailed_exitcode && plan.has_changes() { CHANGES } else { OK })
-        }
-        TenantCommand::Plan { detailed_exitcode, json: false, params, refresh: false, .. } => {
-            // Printed as each is made: thousands of plans are never held at once. Buffered:
-            // `println!` writes each line on its own (a system call each).
-            let mut out = std::io::BufWriter::new(std::io::stdout());
-            let cannot_print = |e: std::io::Error| Failure(format!("cannot print the plans: {e}"));
-            let (mut total, mut changed) = (0, 0);
-            tenants
-                .plan_all_offline_each(&parse_params(&params)?, |id, plan| {
-                    let text = format!("{}\n{}\n", ctx.style.bold(&format!("== tenant {id}")), render::plan(&plan, ctx.style));
-                    out.write_all(text.as_bytes()).map_err(|e| WorkspaceError::Tenant(format!("cannot print the plans: {e}")))?;
-                    total += 1;
-                    changed += usize::from(plan.has_changes());
-                    Ok(())
-                })
-                .await?;
-            writeln!(out, "{changed} of {total} tenants have changes.").and_then(|()| out.flush()).map_err(cannot_print)?;
-            Ok(if detailed_exitcode && changed > 0 { CHANGES } else { OK })
         }
         TenantCommand::Plan { detailed_exitcode, json, params, refresh, .. } => {
             let plans = if refresh { tenants.plan_all(&parse_params(&params)?).await? } else { tenants.plan_all_offline(&parse_params(&params)?).await? };
