@@ -280,7 +280,6 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
                 return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &scope) });
             }
         }
-        let computed: Vec<String> = kind.computed().iter().map(|s| s.to_string()).collect();
         let mut change = ResourceChange {
             address: address.clone(),
             type_name: config.type_name.clone(),
@@ -292,7 +291,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
             changed: vec![],
             replace_because: vec![],
             sensitive: kind.sensitive().iter().map(|s| s.to_string()).collect(),
-            computed: computed.clone(),
+            computed: kind.computed().iter().map(|s| s.to_string()).collect(),
             config: Some(config.clone()),
             prior_id: prior.map(|p| p.id.clone()),
             create_before_destroy: false,
@@ -308,7 +307,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
                 scope.unknown.insert(address.clone());
             }
             Some(p) => {
-                let changed = changed_attributes(&after, &unknown, &p.attributes, &computed);
+                let changed = changed_attributes(&after, &unknown, &p.attributes, &change.computed);
                 let forcing: Vec<String> = changed.iter().filter(|a| forces_new(kind.force_new(), a, &p.attributes, &after, &unknown)).cloned().collect();
                 change.action = if changed.is_empty() {
                     Action::NoOp
