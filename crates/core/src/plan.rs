@@ -243,8 +243,11 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     // The scope owns the parameters, outputs and counts until the plan takes them at the end.
     let mut scope = Scope { params, external, withheld, counts: expansion.counts.clone(), ..Scope::default() };
     if let Some(s) = state {
+        // Only the attributes that templates read: a copy of every attribute of every resource
+        // was a tenth of a plan, and the whole attributes go into the plan's `before` anyway.
         for r in &s.resources {
-            scope.resources.insert(r.address.clone(), r.attributes.clone());
+            let read = expansion.referenced.get(crate::stack::source_address(&r.address));
+            scope.resources.insert(r.address.clone(), only(&r.attributes, read));
         }
     }
     let mut changes = Vec::new();
@@ -392,6 +395,14 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         external_outputs: external,
         warnings: vec![],
     })
+}
+
+/// The attributes named in `keys` (none without keys); a value that is not a JSON object as it is.
+fn only(attributes: &Json, keys: Option<&BTreeSet<String>>) -> Json {
+    match attributes {
+        Json::Object(all) => Json::Object(keys.into_iter().flatten().filter_map(|k| all.get(k).map(|v| (k.clone(), v.clone()))).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Plans the deletion of everything in `state`.

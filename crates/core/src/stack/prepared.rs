@@ -31,6 +31,25 @@ pub(crate) struct Expansion {
     pub resources: IndexMap<String, ResourceConfig>,
     /// The dependency graph of `resources`.
     pub graph: Graph,
+    /// The attributes the resources and outputs read of each resource, by name as written
+    /// (`alb` for every `alb[N]`): a plan's scope needs these of the state, not all of it.
+    pub referenced: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The attributes that `values` read of each resource, by name as written.
+fn referenced_attributes<'a>(values: impl Iterator<Item = &'a Json>) -> BTreeMap<String, BTreeSet<String>> {
+    let mut refs = Vec::new();
+    for v in values {
+        // Every template parsed when the stack was checked.
+        let _ = crate::value::references_in(v, &mut refs);
+    }
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in refs {
+        if let crate::value::Reference::Resource { address, attribute } = r {
+            out.entry(super::source_address(&address).to_string()).or_default().insert(attribute);
+        }
+    }
+    out
 }
 
 /// The last stack shape planned and what came of it.
@@ -78,7 +97,8 @@ impl Stack {
         self.check(registry)?;
         let (expanded, counts) = self.expand(state)?;
         let graph = Graph::build(&expanded)?;
-        let expansion = Arc::new(Expansion { counts, resources: expanded.resources, graph });
+        let referenced = referenced_attributes(expanded.resources.values().map(|r| &r.attributes).chain(self.outputs.values()));
+        let expansion = Arc::new(Expansion { counts, resources: expanded.resources, graph, referenced });
         let entry = Entry {
             resources: self.resources.clone(),
             outputs: self.outputs.clone(),
