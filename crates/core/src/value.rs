@@ -356,7 +356,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Val<T> {
                 };
             }
         }
-        match T::deserialize(raw.clone()) {
+        match T::deserialize(&raw) {
             Ok(v) => Ok(Val::Lit(v)),
             // Scalars convert as Terraform converts them: a number or boolean where text is
             // expected (`${count.index}` in a name or tag) and numeric text where a number is.
