@@ -254,7 +254,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     for address in graph.order() {
         let config = &resources[address];
         let kind = registry.get(&config.type_name).expect("checked by stack.check");
-        let resolved = scope.resolve_attributes(&config.attributes).map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
+        let resolved = scope.resolve_attributes_parsed(&config.attributes, Some(&expansion.templates)).map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
         let (mut after, unknown) = (resolved.values, resolved.unknown);
         // Values that came from parameters were not known when the stack loaded: check them
         // now, so that a bad `--param` is refused before any AWS call, at its place in the file.
@@ -360,7 +360,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let mut output_changes = IndexMap::new();
     for (name, value) in &stack.outputs {
-        let after = scope.resolve_known(value).map_err(|source| PlanError::Resolve { address: format!("output `{name}`"), source })?;
+        let after = scope.resolve_known_parsed(value, Some(&expansion.templates)).map_err(|source| PlanError::Resolve { address: format!("output `{name}`"), source })?;
         let before = state.and_then(|s| s.outputs.get(name).cloned());
         if before != after || after.is_none() {
             output_changes.insert(name.clone(), OutputChange { before, after_unknown: after.is_none(), after });

@@ -77,15 +77,43 @@ enum Resolved {
     Withheld,
 }
 
+/// Templates parsed ahead, by their text: a stack planned for every tenant parses each of its
+/// templates once, not once per tenant.
+pub(crate) type Parsed = HashMap<String, Template>;
+
+/// The templates among `values` (every string with a `$` that parses), parsed.
+pub(crate) fn parse_templates<'a>(values: impl Iterator<Item = &'a Json>) -> Parsed {
+    fn walk(value: &Json, out: &mut Parsed) {
+        match value {
+            Json::String(s) if s.contains('$') => {
+                if let Ok(t) = Template::parse(s) {
+                    out.insert(s.clone(), t);
+                }
+            }
+            Json::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Json::Object(map) => map.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Parsed::new();
+    values.for_each(|v| walk(v, &mut out));
+    out
+}
+
 impl Scope {
     /// Resolves each top-level attribute.
     pub fn resolve_attributes(&self, attributes: &Json) -> Result<ResolvedAttributes, ResolveError> {
+        self.resolve_attributes_parsed(attributes, None)
+    }
+
+    /// [`Scope::resolve_attributes`] with templates parsed ahead (others are parsed here).
+    pub(crate) fn resolve_attributes_parsed(&self, attributes: &Json, parsed: Option<&Parsed>) -> Result<ResolvedAttributes, ResolveError> {
         let mut out = Map::new();
         let mut unknown = BTreeSet::new();
         let mut withheld = BTreeSet::new();
         if let Json::Object(map) = attributes {
             for (key, value) in map {
-                match self.resolve_value(value)? {
+                match self.resolve_value(value, parsed)? {
                     Resolved::Known(v) => {
                         out.insert(key.clone(), v);
                     }
@@ -105,22 +133,30 @@ impl Scope {
 
     /// Resolves a value that must be known (an output at the end of an apply).
     pub fn resolve_known(&self, value: &Json) -> Result<Option<Json>, ResolveError> {
-        Ok(match self.resolve_value(value)? {
+        self.resolve_known_parsed(value, None)
+    }
+
+    /// [`Scope::resolve_known`] with templates parsed ahead.
+    pub(crate) fn resolve_known_parsed(&self, value: &Json, parsed: Option<&Parsed>) -> Result<Option<Json>, ResolveError> {
+        Ok(match self.resolve_value(value, parsed)? {
             Resolved::Known(v) => Some(v),
             Resolved::Unknown | Resolved::Withheld => None,
         })
     }
 
-    fn resolve_value(&self, value: &Json) -> Result<Resolved, ResolveError> {
+    fn resolve_value(&self, value: &Json, parsed: Option<&Parsed>) -> Result<Resolved, ResolveError> {
         match value {
-            Json::String(s) if s.contains('$') => {
-                let template = Template::parse(s).map_err(|e| ResolveError::Template(e.to_string()))?;
-                self.resolve_template(&template)
-            }
+            Json::String(s) if s.contains('$') => match parsed.and_then(|p| p.get(s)) {
+                Some(template) => self.resolve_template(template),
+                None => {
+                    let template = Template::parse(s).map_err(|e| ResolveError::Template(e.to_string()))?;
+                    self.resolve_template(&template)
+                }
+            },
             Json::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    match self.resolve_value(item)? {
+                    match self.resolve_value(item, parsed)? {
                         Resolved::Known(v) => out.push(v),
                         other => return Ok(other),
                     }
@@ -130,7 +166,7 @@ impl Scope {
             Json::Object(map) => {
                 let mut out = Map::new();
                 for (k, item) in map {
-                    match self.resolve_value(item)? {
+                    match self.resolve_value(item, parsed)? {
                         Resolved::Known(v) => {
                             out.insert(k.clone(), v);
                         }

@@ -34,6 +34,8 @@ pub(crate) struct Expansion {
     /// The attributes the resources and outputs read of each resource, by name as written
     /// (`alb` for every `alb[N]`): a plan's scope needs these of the state, not all of it.
     pub referenced: BTreeMap<String, BTreeSet<String>>,
+    /// The templates of the resources and outputs, parsed.
+    pub templates: crate::resolve::Parsed,
 }
 
 /// The attributes that `values` read of each resource, by name as written.
@@ -98,7 +100,8 @@ impl Stack {
         let (expanded, counts) = self.expand(state)?;
         let graph = Graph::build(&expanded)?;
         let referenced = referenced_attributes(expanded.resources.values().map(|r| &r.attributes).chain(self.outputs.values()));
-        let expansion = Arc::new(Expansion { counts, resources: expanded.resources, graph, referenced });
+        let templates = crate::resolve::parse_templates(expanded.resources.values().map(|r| &r.attributes).chain(self.outputs.values()));
+        let expansion = Arc::new(Expansion { counts, resources: expanded.resources, graph, referenced, templates });
         let entry = Entry {
             resources: self.resources.clone(),
             outputs: self.outputs.clone(),
