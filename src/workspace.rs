@@ -150,7 +150,8 @@ impl Workspace {
         let stack = &with_recorded_params(stack, state.as_ref());
         let refreshed = state.map(|s| clawform_core::drift::refreshed(&s, &report));
         let external = self.external_outputs(stack).await?;
-        let plan = clawform_core::plan(stack, &self.registry, refreshed.as_ref(), external)?;
+        let mut plan = clawform_core::plan(stack, &self.registry, refreshed.as_ref(), external)?;
+        plan.adopt_unmanaged(&report.unmanaged);
         self.refuse_removing_what_others_use(&plan).await?;
         Ok((plan, report))
     }
@@ -209,7 +210,10 @@ impl Workspace {
                 }
                 external.insert(other.clone(), outputs[&other].clone());
             }
-            let plan = clawform_core::plan(&stack, &self.registry, Some(&state), external)?;
+            let mut plan = clawform_core::plan(&stack, &self.registry, Some(&state), external)?;
+            if let Some(r) = report {
+                plan.adopt_unmanaged(&r.unmanaged);
+            }
             let mut others = Vec::new();
             for other in usages.stacks_to_check(&plan) {
                 others.extend(self.backend.load(other).await?);

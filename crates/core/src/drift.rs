@@ -79,7 +79,10 @@ impl DriftReport {
 }
 
 /// Reads every resource of `states` (grouped by type across stacks, one batched read per type)
-/// and every resource tagged with their stacks, and compares them with state.
+/// and every resource tagged with their stacks, and compares them with state. The reads of
+/// different types, and the search for tagged resources, go out side by side: each type's
+/// batches follow one another, so with AWS's round trip the slowest type sets the time
+/// instead of the sum of all of them.
 pub async fn detect(states: &[State], registry: &Registry, provider: &dyn Provider) -> Result<DriftReport, ProviderError> {
     let mut by_type: BTreeMap<&str, Vec<(&State, usize)>> = BTreeMap::new();
     for state in states {
@@ -87,10 +90,19 @@ pub async fn detect(states: &[State], registry: &Registry, provider: &dyn Provid
             by_type.entry(r.type_name.as_str()).or_default().push((state, i));
         }
     }
-    let mut report = DriftReport::default();
-    for (type_name, members) in &by_type {
+    let stacks: Vec<String> = states.iter().map(|s| s.stack.clone()).collect();
+    let known: std::collections::HashSet<String> = states
+        .iter()
+        .flat_map(|s| s.resources.iter())
+        .flat_map(|r| std::iter::once(r.id.clone()).chain(r.attributes.get("arn").and_then(Json::as_str).map(str::to_string)))
+        .collect();
+    let reads = futures::future::try_join_all(by_type.iter().map(|(type_name, members)| {
         let ids: Vec<String> = members.iter().map(|(s, i)| s.resources[*i].id.clone()).collect();
-        let live = provider.read(type_name, &ids).await?;
+        async move { provider.read(type_name, &ids).await }
+    }));
+    let (lives, owned) = futures::future::try_join(reads, provider.find_owned(&stacks, &known)).await?;
+    let mut report = DriftReport::default();
+    for ((type_name, members), live) in by_type.iter().zip(lives) {
         let kind = registry.get(type_name);
         for ((state, i), live) in members.iter().zip(live) {
             let r = &state.resources[*i];
@@ -111,13 +123,7 @@ pub async fn detect(states: &[State], registry: &Registry, provider: &dyn Provid
         }
     }
     report.resources.sort_by(|a, b| (&a.stack, &a.address).cmp(&(&b.stack, &b.address)));
-    let stacks: Vec<String> = states.iter().map(|s| s.stack.clone()).collect();
-    let known: std::collections::HashSet<String> = states
-        .iter()
-        .flat_map(|s| s.resources.iter())
-        .flat_map(|r| std::iter::once(r.id.clone()).chain(r.attributes.get("arn").and_then(Json::as_str).map(str::to_string)))
-        .collect();
-    for owned in provider.find_owned(&stacks, &known).await? {
+    for owned in owned {
         let Some(state) = states.iter().find(|s| s.stack == owned.stack) else { continue };
         let managed = state.get(&owned.address).is_some_and(|r| owned.matches(&r.id, &r.attributes));
         if !managed {

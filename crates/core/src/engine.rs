@@ -155,14 +155,15 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     state.param_overrides = plan.param_overrides.clone();
     let mut ops = build_ops(plan, &state);
     let creates: Vec<String> = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.clone()).collect();
-    let leftover_possible: std::collections::HashSet<String> = creates.iter().filter(|a| state.leftover_possible(a)).cloned().collect();
+    // What the plan's refresh found at an address it creates is adopted without a search.
+    let mut leftovers: HashMap<String, Owned> = plan.adoptable.iter().filter(|o| o.stack == plan.stack && creates.contains(&o.address)).map(|o| (o.address.clone(), o.clone())).collect();
+    let leftover_possible: std::collections::HashSet<String> = creates.iter().filter(|a| state.leftover_possible(a) && !leftovers.contains_key(*a)).cloned().collect();
     // The journal is written once, before the first create; until then nothing can be left.
     let mut journaled = creates.is_empty();
     // Resources an earlier apply created but could not record (a crash between the create and
     // the state save) carry their ownership tags: find them once, adopt them instead of
     // creating duplicates. Only addresses the journal names (or all, without a journal) can
     // have left one.
-    let mut leftovers: HashMap<String, Owned> = HashMap::new();
     if !leftover_possible.is_empty() {
         // What state records is not a leftover: the provider need not confirm that it exists
         // (a read per type, per stack applied).

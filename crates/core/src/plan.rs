@@ -123,6 +123,12 @@ pub struct Plan {
     /// Things the plan does not refuse but a reader should know (capacity, for instance).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Live resources carrying this stack's ownership tags at an address the plan creates,
+    /// which state does not hold (state restored from an older copy or edited by hand, or a
+    /// create cut off before state had a journal), found by the refresh the plan was made
+    /// with: the apply adopts them instead of creating duplicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adoptable: Vec<crate::provider::Owned>,
 }
 
 /// Counts for the summary line.
@@ -137,6 +143,15 @@ pub struct Summary {
 }
 
 impl Plan {
+    /// Records the resources a refresh found tagged as this stack's but missing from state
+    /// (`unmanaged`, of any stacks) that the plan creates at their address, for the apply to
+    /// adopt.
+    pub fn adopt_unmanaged(&mut self, unmanaged: &[crate::provider::Owned]) {
+        let creates = |address: &str| self.change(address).is_some_and(|c| matches!(c.action, Action::Create | Action::Replace));
+        let found: Vec<crate::provider::Owned> = unmanaged.iter().filter(|o| o.stack == self.stack && creates(&o.address)).cloned().collect();
+        self.adoptable = found;
+    }
+
     /// Counts of creates, in-place updates and deletes, as Terraform counts them.
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
@@ -394,6 +409,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         output_changes,
         external_outputs: external,
         warnings: vec![],
+        adoptable: vec![],
     })
 }
 
@@ -426,6 +442,7 @@ pub fn plan_destroy(state: &State, registry: &Registry) -> Plan {
         output_changes,
         external_outputs: BTreeMap::new(),
         warnings: vec![],
+        adoptable: vec![],
     }
 }
 
