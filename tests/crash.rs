@@ -23,7 +23,7 @@ mod common;
 use std::time::Duration;
 
 use clawform_testkit::{FaultConfig, FaultProxy, Hold};
-use common::reliability::{duplicates, run_via, signal, spawn, tagged, untracked};
+use common::reliability::{assert_converged, run_via, signal, spawn};
 use common::Project;
 
 /// Kill points per test function (two functions run side by side: 32 runs in all).
@@ -77,11 +77,7 @@ async fn kill_at(project: &Project, n: u64, at: u64, hold: Hold) -> String {
     assert_eq!(again.code, 0, "run {n}: re-apply after SIGKILL at request {at} ({held}, {hold:?}) failed:\n{}", again.all());
     project.ok(&["plan", &name, "--detailed-exitcode"], 0);
     project.ok(&["drift", &name], 0);
-    let live = tagged(project, &name).await;
-    assert_eq!(duplicates(&live), Vec::<(&String, &Vec<String>)>::new(), "run {n}: killed at request {at} ({held}, {hold:?})");
-    let state = project.state(&name);
-    assert_eq!(untracked(&live, &state), Vec::<String>::new(), "run {n}: killed at request {at} ({held}, {hold:?})");
-    assert_eq!(state["resources"].as_array().map(Vec::len), Some(20), "run {n}");
+    assert_converged(project, &name, 20, &format!("run {n}: killed at request {at} ({held}, {hold:?})")).await;
     format!("run {n}: SIGKILL at request {at} ({held}, {hold:?}); state had {} resources", before.map(|t| serde_json::from_str::<serde_json::Value>(&t).ok().and_then(|s| s["resources"].as_array().map(Vec::len)).unwrap_or(0)).unwrap_or(0))
 }
 

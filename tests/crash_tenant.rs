@@ -14,7 +14,7 @@ mod common;
 use std::time::Duration;
 
 use clawform_testkit::{FaultConfig, FaultProxy, Hold};
-use common::reliability::{duplicates, run_via, signal, spawn, tagged, untracked};
+use common::reliability::{assert_converged, run_via, signal, spawn};
 use common::{copy_repo_stack, Project};
 
 const KEY: (&str, &str) = ("CRASH_API_KEY", "sk-ant-crash-test-NOT-REAL");
@@ -44,11 +44,7 @@ async fn kill_at(project: &Project, id: &str, at: u64, hold: Hold) -> String {
     assert_eq!(again.code, 0, "{id}: tenant create after SIGKILL at request {at} ({held}, {hold:?}) failed:\n{}", again.all());
     project.ok(&["tenant", "plan", id, "--detailed-exitcode"], 0);
     project.ok(&["drift", &stack], 0);
-    let live = tagged(project, &stack).await;
-    assert_eq!(duplicates(&live), Vec::<(&String, &Vec<String>)>::new(), "{id}: killed at request {at} ({held}, {hold:?})");
-    let state = project.state(&stack);
-    assert_eq!(untracked(&live, &state), Vec::<String>::new(), "{id}: killed at request {at} ({held}, {hold:?})");
-    assert_eq!(state["resources"].as_array().map(Vec::len), Some(5), "{id}");
+    let state = assert_converged(project, &stack, 5, &format!("{id}: killed at request {at} ({held}, {hold:?})")).await;
     assert_eq!(state["creating"], serde_json::json!([]), "{id}: the journal is empty once every create is recorded");
     format!("{id}: SIGKILL at request {at} ({held}, {hold:?}); journal then {journal}")
 }

@@ -64,6 +64,18 @@ pub async fn tagged(project: &Project, stack: &str) -> BTreeMap<String, Vec<Stri
     out
 }
 
+/// Asserts what a converged stack looks like in moto after a crash and a second run: one live
+/// resource per address, nothing tagged that state does not hold, and `resources` in state.
+/// Returns the state document. `what` names the run in failure messages.
+pub async fn assert_converged(project: &Project, stack: &str, resources: usize, what: &str) -> serde_json::Value {
+    let live = tagged(project, stack).await;
+    assert_eq!(duplicates(&live), Vec::<(&String, &Vec<String>)>::new(), "{what}");
+    let state = project.state(stack);
+    assert_eq!(untracked(&live, &state), Vec::<String>::new(), "{what}");
+    assert_eq!(state["resources"].as_array().map(Vec::len), Some(resources), "{what}");
+    state
+}
+
 /// Addresses that more than one live resource claims.
 pub fn duplicates(tagged: &BTreeMap<String, Vec<String>>) -> Vec<(&String, &Vec<String>)> {
     tagged.iter().filter(|(_, arns)| arns.len() > 1).collect()
