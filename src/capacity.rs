@@ -280,7 +280,14 @@ impl TaskRoom {
 
 /// Whether one more task of `task` can run on an ASG of at most `asg_max_size` instances of
 /// `instance` that already runs `running_tasks`.
-pub fn room_for_one_more_task(asg_max_size: u32, instance_type: &str, instance: &InstanceFacts, task: TaskSize, networking: Networking, running_tasks: u32) -> TaskRoom {
+pub fn room_for_one_more_task(
+    asg_max_size: u32,
+    instance_type: &str,
+    instance: &InstanceFacts,
+    task: TaskSize,
+    networking: Networking,
+    running_tasks: u32,
+) -> TaskRoom {
     let packing = pack(instance_type, instance, task, networking, 0);
     let capacity = asg_max_size.saturating_mul(packing.tasks_per_instance);
     TaskRoom { running_tasks, tasks_per_instance: packing.tasks_per_instance, binding: packing.binding, asg_max_size, capacity, fits: running_tasks < capacity }
@@ -315,7 +322,10 @@ pub fn platform_from_stacks(workspace: &Workspace, overrides: &IndexMap<String, 
             tenant_params.insert(name.clone(), value.clone());
         } else {
             let known: Vec<&str> = base_file.params.keys().chain(tenant_file.params.keys()).map(String::as_str).collect();
-            return Err(WorkspaceError::Tenant(format!("`--param {name}` names no parameter of stack `base` or `tenant`; expected one of: {}", known.join(", "))));
+            return Err(WorkspaceError::Tenant(format!(
+                "`--param {name}` names no parameter of stack `base` or `tenant`; expected one of: {}",
+                known.join(", ")
+            )));
         }
     }
     // The template needs a tenant id to load; its value plays no part in capacity.
@@ -328,26 +338,41 @@ pub fn platform_from_stacks(workspace: &Workspace, overrides: &IndexMap<String, 
     let instance = sheet.instance(&instance_type).map_err(|e| located(&base, "instance_type", e))?.clone();
     let task = TaskSize { cpu: whole_param(&tenant, &tenant_values, "cpu")?, memory_mib: whole_param(&tenant, &tenant_values, "memory")? };
     if task.cpu == 0 || task.memory_mib == 0 {
-        return Err(located(&tenant, if task.cpu == 0 { "cpu" } else { "memory" }, "a task reserves some CPU and memory; expected a whole number above 0".into()));
+        return Err(located(
+            &tenant,
+            if task.cpu == 0 { "cpu" } else { "memory" },
+            "a task reserves some CPU and memory; expected a whole number above 0".into(),
+        ));
     }
     let tenants_per_load_balancer = whole_param(&base, &base_values, "tenants_per_load_balancer")?;
     if !(1..=100).contains(&tenants_per_load_balancer) {
-        return Err(located(&base, "tenants_per_load_balancer", format!("{tenants_per_load_balancer} tenants per load balancer; expected 1 to 100 (AWS allows 100 target groups per Application Load Balancer)")));
+        return Err(located(
+            &base,
+            "tenants_per_load_balancer",
+            format!("{tenants_per_load_balancer} tenants per load balancer; expected 1 to 100 (AWS allows 100 target groups per Application Load Balancer)"),
+        ));
     }
     let asg = base.resources.values().find(|r| r.type_name == "aws_autoscaling_group").map(|r| &r.attributes);
     let on_demand_base = asg
         .and_then(|a| a.pointer("/mixed_instances_policy/0/instances_distribution/0/on_demand_base_capacity"))
         .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
         .map_or(0, |n| n.min(u32::MAX as u64) as u32);
-    let user_data: String = base.resources.values().filter(|r| r.type_name == "aws_launch_template").filter_map(|r| r.attributes.get("user_data").and_then(Json::as_str)).collect::<Vec<_>>().join("\n");
+    let user_data: String = base
+        .resources
+        .values()
+        .filter(|r| r.type_name == "aws_launch_template")
+        .filter_map(|r| r.attributes.get("user_data").and_then(Json::as_str))
+        .collect::<Vec<_>>()
+        .join("\n");
     let trunking = trunking || stack_turns_on_trunking(&base, &base_values);
     let shards_fixed = match base_values.get("shards") {
         Some(v) => v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())).map(|n| n.min(u32::MAX as u64) as u32),
         None => None,
     };
-    let subnet_addresses = asg.and_then(|a| a.get("vpc_zone_identifier")).and_then(Json::as_array).and_then(|subnets| {
-        subnets.iter().map(|s| subnet_size(&base, s)).sum::<Option<u32>>()
-    });
+    let subnet_addresses = asg
+        .and_then(|a| a.get("vpc_zone_identifier"))
+        .and_then(Json::as_array)
+        .and_then(|subnets| subnets.iter().map(|s| subnet_size(&base, s)).sum::<Option<u32>>());
     Ok(Platform {
         instance_type,
         instance,
@@ -382,7 +407,9 @@ pub fn reserved_memory(user_data: &str) -> u32 {
 }
 
 fn stack_turns_on_trunking(base: &clawform_core::Stack, values: &IndexMap<String, Json>) -> bool {
-    let param = values.get("awsvpc_trunking").is_some_and(|v| v.as_bool() == Some(true) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("enabled")));
+    let param = values
+        .get("awsvpc_trunking")
+        .is_some_and(|v| v.as_bool() == Some(true) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("enabled")));
     let setting = base.resources.values().any(|r| {
         r.type_name == "aws_ecs_account_setting_default"
             && r.attributes.get("name").and_then(Json::as_str) == Some("awsvpcTrunking")
@@ -393,7 +420,10 @@ fn stack_turns_on_trunking(base: &clawform_core::Stack, values: &IndexMap<String
 
 fn located(stack: &clawform_core::Stack, param: &str, message: String) -> WorkspaceError {
     let location = stack.source_map().value(&format!("params.{param}.default"));
-    WorkspaceError::Stack(clawform_core::StackError::Invalid(vec![clawform_core::Diagnostic { location, message: format!("parameter `{param}` of stack `{}`: {message}", stack.name) }]))
+    WorkspaceError::Stack(clawform_core::StackError::Invalid(vec![clawform_core::Diagnostic {
+        location,
+        message: format!("parameter `{param}` of stack `{}`: {message}", stack.name),
+    }]))
 }
 
 fn text_param(stack: &clawform_core::Stack, values: &IndexMap<String, Json>, name: &str) -> Result<String, WorkspaceError> {

@@ -48,19 +48,39 @@ pub fn estimate(platform: &Platform, sheet: &PriceSheet, tenants: u32) -> CostRo
     let logs_gb = u.logs_gb_base + u.logs_gb_per_tenant * n;
     let ipv4 = u.public_ipv4_fixed + u.public_ipv4_per_alb * albs;
     let items = vec![
-        item(format!("EC2 {} on-demand", platform.instance_type), format!("{} × ${:.4}/h", capacity.on_demand, i.on_demand_hourly), f64::from(capacity.on_demand) * i.on_demand_hourly * hours),
-        item(format!("EC2 {} Spot", platform.instance_type), format!("{} × ${:.4}/h", capacity.spot, i.spot_hourly), f64::from(capacity.spot) * i.spot_hourly * hours),
+        item(
+            format!("EC2 {} on-demand", platform.instance_type),
+            format!("{} × ${:.4}/h", capacity.on_demand, i.on_demand_hourly),
+            f64::from(capacity.on_demand) * i.on_demand_hourly * hours,
+        ),
+        item(
+            format!("EC2 {} Spot", platform.instance_type),
+            format!("{} × ${:.4}/h", capacity.spot, i.spot_hourly),
+            f64::from(capacity.spot) * i.spot_hourly * hours,
+        ),
         item("NAT gateway".into(), format!("1 × ${}/h", p.nat_gateway_hourly), p.nat_gateway_hourly * hours),
-        item("NAT gateway data".into(), format!("{:.1} GB × ${}/GB", u.nat_gb_per_tenant * n, p.nat_gateway_per_gb), u.nat_gb_per_tenant * n * p.nat_gateway_per_gb),
+        item(
+            "NAT gateway data".into(),
+            format!("{:.1} GB × ${}/GB", u.nat_gb_per_tenant * n, p.nat_gateway_per_gb),
+            u.nat_gb_per_tenant * n * p.nat_gateway_per_gb,
+        ),
         item("Application Load Balancers".into(), format!("{albs} × ${}/h", p.alb_hourly), f64::from(albs) * p.alb_hourly * hours),
-        item("ALB capacity units".into(), format!("{:.2} LCU × ${}/LCU-h", u.alb_lcu_per_tenant * n, p.alb_lcu_hourly), u.alb_lcu_per_tenant * n * p.alb_lcu_hourly * hours),
+        item(
+            "ALB capacity units".into(),
+            format!("{:.2} LCU × ${}/LCU-h", u.alb_lcu_per_tenant * n, p.alb_lcu_hourly),
+            u.alb_lcu_per_tenant * n * p.alb_lcu_hourly * hours,
+        ),
         item("Public IPv4 addresses".into(), format!("{ipv4} × ${}/h", p.public_ipv4_hourly), f64::from(ipv4) * p.public_ipv4_hourly * hours),
         item(
             "CloudWatch Logs".into(),
             format!("{logs_gb:.1} GB ingested × ${} + stored × ${}", p.logs_ingestion_per_gb, p.logs_storage_per_gb_month),
             logs_gb * (p.logs_ingestion_per_gb + p.logs_storage_per_gb_month),
         ),
-        item("ECR storage".into(), format!("{} GB × ${}/GB-month", u.ecr_storage_gb, p.ecr_storage_per_gb_month), u.ecr_storage_gb * p.ecr_storage_per_gb_month),
+        item(
+            "ECR storage".into(),
+            format!("{} GB × ${}/GB-month", u.ecr_storage_gb, p.ecr_storage_per_gb_month),
+            u.ecr_storage_gb * p.ecr_storage_per_gb_month,
+        ),
         item("Secrets Manager".into(), format!("{tenants} × ${}/month", p.secret_per_month), n * p.secret_per_month),
     ];
     let monthly: f64 = items.iter().map(|i| i.monthly).sum();

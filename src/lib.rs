@@ -21,8 +21,8 @@
 
 pub mod capacity;
 pub mod cost;
-pub mod prices;
 pub mod import;
+pub mod prices;
 pub mod tenants;
 mod workspace;
 

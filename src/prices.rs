@@ -164,7 +164,10 @@ impl PriceSheet {
 
     /// Parses and checks sheet text; `file` only names it in errors.
     pub fn parse(text: &str, file: Option<&Path>) -> Result<PriceSheet, SheetError> {
-        let at = |line: usize, column: usize, message: String| SheetError::Invalid { location: Location { file: file.map(Path::to_path_buf), line, column }, message };
+        let at = |line: usize, column: usize, message: String| SheetError::Invalid {
+            location: Location { file: file.map(Path::to_path_buf), line, column },
+            message,
+        };
         if text.len() > MAX_SHEET_BYTES {
             return Err(at(1, 1, format!("price sheet is {} bytes; expected at most {MAX_SHEET_BYTES}", text.len())));
         }
@@ -231,11 +234,20 @@ impl PriceSheet {
             money(format!("prices.{field}"), v);
         }
         let u = &self.usage;
-        for (field, v) in [("ecr_storage_gb", u.ecr_storage_gb), ("logs_gb_base", u.logs_gb_base), ("logs_gb_per_tenant", u.logs_gb_per_tenant), ("nat_gb_per_tenant", u.nat_gb_per_tenant), ("alb_lcu_per_tenant", u.alb_lcu_per_tenant)] {
+        for (field, v) in [
+            ("ecr_storage_gb", u.ecr_storage_gb),
+            ("logs_gb_base", u.logs_gb_base),
+            ("logs_gb_per_tenant", u.logs_gb_per_tenant),
+            ("nat_gb_per_tenant", u.nat_gb_per_tenant),
+            ("alb_lcu_per_tenant", u.alb_lcu_per_tenant),
+        ] {
             money(format!("usage.{field}"), v);
         }
         if !(self.hours_per_month.is_finite() && self.hours_per_month > 0.0 && self.hours_per_month <= 744.0) {
-            out.push(("hours_per_month".into(), format!("`{}` hours is not a month; expected a number above 0 and at most 744 (AWS uses 730)", self.hours_per_month)));
+            out.push((
+                "hours_per_month".into(),
+                format!("`{}` hours is not a month; expected a number above 0 and at most 744 (AWS uses 730)", self.hours_per_month),
+            ));
         }
         for (name, i) in &self.instances {
             let field = |f: &str| format!("instances.{name}.{f}");
@@ -246,7 +258,13 @@ impl PriceSheet {
                 out.push((field("memory_mib"), "an instance has memory; expected MiB above 0".into()));
             }
             if i.registered_memory_mib > i.memory_mib {
-                out.push((field("registered_memory_mib"), format!("{} MiB registered is more than the {} MiB installed; the ECS agent registers less than installed", i.registered_memory_mib, i.memory_mib)));
+                out.push((
+                    field("registered_memory_mib"),
+                    format!(
+                        "{} MiB registered is more than the {} MiB installed; the ECS agent registers less than installed",
+                        i.registered_memory_mib, i.memory_mib
+                    ),
+                ));
             }
             if i.network_interfaces == 0 {
                 out.push((field("network_interfaces"), "every instance has its primary network interface; expected at least 1".into()));

@@ -57,7 +57,10 @@ pub fn validate_tenant_id(id: &str) -> Result<(), InvalidTenantId> {
         return err(format!("it has {} characters; at most {max} keep `{NAME_PREFIX}<id>` within AWS's {MAX_NAME_LEN}-character name limit", id.len()));
     }
     if let Some(c) = id.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return err(format!("it contains `{}`; expected only lower-case letters, digits and `-` (a tenant's path must never match another tenant's)", c.escape_debug()));
+        return err(format!(
+            "it contains `{}`; expected only lower-case letters, digits and `-` (a tenant's path must never match another tenant's)",
+            c.escape_debug()
+        ));
     }
     if id.starts_with('-') {
         return err("it starts with `-`; expected a letter or digit first".into());
@@ -79,7 +82,10 @@ pub struct TenantSecrets {
 
 impl std::fmt::Debug for TenantSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantSecrets").field("api_key", &self.api_key.as_ref().map(|_| "(sensitive)")).field("gateway_token", &self.gateway_token.as_ref().map(|_| "(sensitive)")).finish()
+        f.debug_struct("TenantSecrets")
+            .field("api_key", &self.api_key.as_ref().map(|_| "(sensitive)"))
+            .field("gateway_token", &self.gateway_token.as_ref().map(|_| "(sensitive)"))
+            .finish()
     }
 }
 
@@ -161,7 +167,11 @@ async fn tenant_ids(workspace: &Workspace) -> Result<Vec<String>, WorkspaceError
 
 /// [`Tenants::plan_all_offline_each`] with a workspace alone: planning against state as last
 /// applied makes no AWS call, so it needs no provider (the CLI then loads no AWS configuration).
-pub async fn plan_all_offline_each(workspace: &Workspace, params: &IndexMap<String, Json>, mut each: impl FnMut(String, Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
+pub async fn plan_all_offline_each(
+    workspace: &Workspace,
+    params: &IndexMap<String, Json>,
+    mut each: impl FnMut(String, Plan) -> Result<(), WorkspaceError>,
+) -> Result<(), WorkspaceError> {
     let names: Vec<String> = tenant_ids(workspace).await?.iter().map(|id| Tenants::stack_name(id)).collect();
     let template = Stack::load_file(&workspace.stack_path(TEMPLATE), workspace.registry())?;
     let instance = |state: &State| Ok(tenant_instance(state, params));
@@ -209,13 +219,20 @@ impl Tenants {
 
     /// The base stack's load balancer shards and how many tenants each holds.
     pub async fn shards(&self) -> Result<ShardLayout, WorkspaceError> {
-        let base = self.workspace.state(BASE_STACK).await?.filter(|s| !s.resources.is_empty()).ok_or_else(|| WorkspaceError::MissingDependency { stack: TEMPLATE.into(), other: BASE_STACK.into() })?;
+        let base = self
+            .workspace
+            .state(BASE_STACK)
+            .await?
+            .filter(|s| !s.resources.is_empty())
+            .ok_or_else(|| WorkspaceError::MissingDependency { stack: TEMPLATE.into(), other: BASE_STACK.into() })?;
         let outputs = &base.outputs;
         let dns_names: Vec<String> = match outputs.get("alb_dns_names").and_then(Json::as_array) {
             Some(list) => list.iter().filter_map(Json::as_str).map(str::to_string).collect(),
             None => outputs.get("alb_dns_name").and_then(Json::as_str).map(|d| vec![d.to_string()]).unwrap_or_default(),
         };
-        let per_load_balancer = outputs.get("tenants_per_load_balancer").and_then(Json::as_u64).unwrap_or(DEFAULT_TENANTS_PER_LOAD_BALANCER).min(DEFAULT_TENANTS_PER_LOAD_BALANCER) as usize;
+        let per_load_balancer =
+            outputs.get("tenants_per_load_balancer").and_then(Json::as_u64).unwrap_or(DEFAULT_TENANTS_PER_LOAD_BALANCER).min(DEFAULT_TENANTS_PER_LOAD_BALANCER)
+                as usize;
         let auto = outputs.get("load_balancer_shards").and_then(Json::as_str) == Some("auto");
         let mut tenants = vec![Vec::new(); dns_names.len()];
         for id in self.ids().await? {
@@ -255,7 +272,8 @@ impl Tenants {
 
     /// Grows the base stack to `shards` load balancer shards (`shards: auto`), under its lock.
     async fn add_shard(&self, shards: usize, options: &ApplyOptions) -> Result<(), WorkspaceError> {
-        let lock = self.workspace.lock_within(BASE_STACK, "tenant create: add a load balancer shard", PLACEMENT_WAIT.max(self.workspace.lock_timeout())).await?;
+        let lock =
+            self.workspace.lock_within(BASE_STACK, "tenant create: add a load balancer shard", PLACEMENT_WAIT.max(self.workspace.lock_timeout())).await?;
         let result = async {
             let mut base = self.workspace.load(BASE_STACK, &IndexMap::new())?;
             base.auto_count_minimum = Some(shards);
@@ -284,7 +302,11 @@ impl Tenants {
         validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
         let shard = match self.place(id).await? {
             Placement::Existing(s) | Placement::New(s) => s,
-            Placement::NewShard(s) => return Err(WorkspaceError::Tenant(format!("every load balancer shard is full; `clawform tenant create {id}` adds shard {s} first (shards: auto)"))),
+            Placement::NewShard(s) => {
+                return Err(WorkspaceError::Tenant(format!(
+                    "every load balancer shard is full; `clawform tenant create {id}` adds shard {s} first (shards: auto)"
+                )))
+            }
         };
         self.plan_on(id, shard, params, secrets).await
     }
@@ -311,9 +333,12 @@ impl Tenants {
         let Some(base) = self.workspace.state(BASE_STACK).await? else { return Ok(None) };
         let number = |v: Option<&Json>| v.and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).map(|n| n as u32);
         let params = stack.param_values()?;
-        let (Some(asg_max), Some(instance_type), Some(cpu), Some(memory)) =
-            (number(base.params.get("asg_max_size")), base.params.get("instance_type").and_then(Json::as_str), number(params.get("cpu")), number(params.get("memory")))
-        else {
+        let (Some(asg_max), Some(instance_type), Some(cpu), Some(memory)) = (
+            number(base.params.get("asg_max_size")),
+            base.params.get("instance_type").and_then(Json::as_str),
+            number(params.get("cpu")),
+            number(params.get("memory")),
+        ) else {
             return Ok(None);
         };
         let trunking = base.params.get("awsvpc_trunking").is_some_and(|v| v == &json!(true) || v == &json!("enabled"));
@@ -327,7 +352,13 @@ impl Tenants {
     /// The gateway token is generated when `secrets` has none and the tenant is new. A new
     /// tenant goes on the first load balancer shard with room; with `shards: auto` a shard is
     /// added when all are full.
-    pub async fn create(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets, options: &ApplyOptions) -> Result<TenantInfo, WorkspaceError> {
+    pub async fn create(
+        &self,
+        id: &str,
+        params: &IndexMap<String, Json>,
+        secrets: &TenantSecrets,
+        options: &ApplyOptions,
+    ) -> Result<TenantInfo, WorkspaceError> {
         validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
         let name = Tenants::stack_name(id);
         let lock = self.workspace.lock(&name, "tenant create").await?;
@@ -449,13 +480,22 @@ impl Tenants {
 
     /// [`Tenants::plan_all_offline`], handing each tenant's plan to `each` as soon as it is
     /// made, so that thousands of plans need not be held at once.
-    pub async fn plan_all_offline_each(&self, params: &IndexMap<String, Json>, each: impl FnMut(String, Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
+    pub async fn plan_all_offline_each(
+        &self,
+        params: &IndexMap<String, Json>,
+        each: impl FnMut(String, Plan) -> Result<(), WorkspaceError>,
+    ) -> Result<(), WorkspaceError> {
         plan_all_offline_each(&self.workspace, params, each).await
     }
 
     /// Plans the tenants of stacks `names` that exist (a destroyed tenant keeps an empty state
     /// document) on the shards they are on, the template read once for all of them.
-    async fn plan_every(&self, names: &[String], params: &IndexMap<String, Json>, report: Option<&clawform_core::DriftReport>) -> Result<Vec<(String, Plan)>, WorkspaceError> {
+    async fn plan_every(
+        &self,
+        names: &[String],
+        params: &IndexMap<String, Json>,
+        report: Option<&clawform_core::DriftReport>,
+    ) -> Result<Vec<(String, Plan)>, WorkspaceError> {
         let template = Stack::load_file(&self.workspace.stack_path(TEMPLATE), self.workspace.registry())?;
         let instance = |state: &State| Ok(tenant_instance(state, params));
         let plans = self.workspace.plan_many(names, &template, instance, report).await?;
@@ -464,7 +504,12 @@ impl Tenants {
 
     /// Applies the template to every tenant, `parallelism` tenants at a time, each under its own
     /// lock. Returns each tenant's outcome; one tenant's failure does not stop the others.
-    pub async fn apply_all(&self, params: &IndexMap<String, Json>, parallelism: usize, options: &ApplyOptions) -> Result<Vec<(String, Result<TenantInfo, WorkspaceError>)>, WorkspaceError> {
+    pub async fn apply_all(
+        &self,
+        params: &IndexMap<String, Json>,
+        parallelism: usize,
+        options: &ApplyOptions,
+    ) -> Result<Vec<(String, Result<TenantInfo, WorkspaceError>)>, WorkspaceError> {
         let plans = self.plan_all(params).await?;
         Ok(self.apply_plans(plans, parallelism, options).await)
     }
@@ -472,7 +517,12 @@ impl Tenants {
     /// Applies plans made by [`Tenants::plan_all`], `parallelism` tenants at a time, each under
     /// its own lock, with no second refresh. A tenant whose state moved on since its plan was
     /// made fails as stale (plan again); one tenant's failure does not stop the others.
-    pub async fn apply_plans(&self, plans: Vec<(String, Plan)>, parallelism: usize, options: &ApplyOptions) -> Vec<(String, Result<TenantInfo, WorkspaceError>)> {
+    pub async fn apply_plans(
+        &self,
+        plans: Vec<(String, Plan)>,
+        parallelism: usize,
+        options: &ApplyOptions,
+    ) -> Vec<(String, Result<TenantInfo, WorkspaceError>)> {
         use futures::stream::{self, StreamExt};
         let mut results = stream::iter(plans)
             .map(|(id, plan)| async move {

@@ -144,7 +144,9 @@ impl Workspace {
     pub async fn plan_refreshed(&self, stack: &Stack, provider: &dyn Provider) -> Result<(Plan, DriftReport), WorkspaceError> {
         let state = self.backend.load(&stack.name).await?;
         let report = match &state {
-            Some(s) => clawform_core::drift::detect(std::slice::from_ref(s), &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))?,
+            Some(s) => {
+                clawform_core::drift::detect(std::slice::from_ref(s), &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))?
+            }
             None => DriftReport::default(),
         };
         let stack = &with_recorded_params(stack, state.as_ref());
@@ -163,7 +165,13 @@ impl Workspace {
     /// and the check that no plan removes what another stack uses asks one index of every state
     /// instead of reading every state again for each plan. `instance` names the stack to plan
     /// from its state, with its parameter values.
-    pub async fn plan_many(&self, names: &[String], template: &Stack, instance: impl FnMut(&State) -> Result<Instance, WorkspaceError>, report: Option<&DriftReport>) -> Result<Vec<Plan>, WorkspaceError> {
+    pub async fn plan_many(
+        &self,
+        names: &[String],
+        template: &Stack,
+        instance: impl FnMut(&State) -> Result<Instance, WorkspaceError>,
+        report: Option<&DriftReport>,
+    ) -> Result<Vec<Plan>, WorkspaceError> {
         let mut plans = Vec::with_capacity(names.len());
         self.plan_each(names, template, instance, report, |plan| {
             plans.push(plan);
@@ -178,7 +186,14 @@ impl Workspace {
     /// and drops it). Every state is read twice: once lightly for the index of identifiers,
     /// once to plan. One copy of the template is given each instance's name and parameters in
     /// turn (a copy per stack cost as much as reading its state).
-    pub async fn plan_each(&self, names: &[String], template: &Stack, mut instance: impl FnMut(&State) -> Result<Instance, WorkspaceError>, report: Option<&DriftReport>, mut each: impl FnMut(Plan) -> Result<(), WorkspaceError>) -> Result<(), WorkspaceError> {
+    pub async fn plan_each(
+        &self,
+        names: &[String],
+        template: &Stack,
+        mut instance: impl FnMut(&State) -> Result<Instance, WorkspaceError>,
+        report: Option<&DriftReport>,
+        mut each: impl FnMut(Plan) -> Result<(), WorkspaceError>,
+    ) -> Result<(), WorkspaceError> {
         // Which stacks hold which identifiers, from a light read of every document; the few
         // that may use what a plan removes are read in full when it does.
         let mut usages = clawform_core::dependents::UsageIndex::default();
@@ -205,7 +220,11 @@ impl Workspace {
             let mut external = BTreeMap::new();
             for other in stack.external_stacks() {
                 if !outputs.contains_key(&other) {
-                    let s = self.backend.load(&other).await?.ok_or_else(|| WorkspaceError::MissingDependency { stack: stack.name.clone(), other: other.clone() })?;
+                    let s = self
+                        .backend
+                        .load(&other)
+                        .await?
+                        .ok_or_else(|| WorkspaceError::MissingDependency { stack: stack.name.clone(), other: other.clone() })?;
                     outputs.insert(other.clone(), s.outputs);
                 }
                 external.insert(other.clone(), outputs[&other].clone());
@@ -231,7 +250,8 @@ impl Workspace {
     /// AWS has. Call with the stack locked.
     pub async fn accept_live(&self, stack: &str, provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
         let state = self.backend.load(stack).await?.ok_or_else(|| WorkspaceError::NoState(stack.to_string()))?;
-        let report = clawform_core::drift::detect(std::slice::from_ref(&state), &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))?;
+        let report =
+            clawform_core::drift::detect(std::slice::from_ref(&state), &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))?;
         let mut refreshed = clawform_core::drift::refreshed(&state, &report);
         if refreshed != state {
             refreshed.serial = state.serial + 1;
@@ -356,9 +376,13 @@ impl Workspace {
     /// Reads a plan saved with `plan --out`.
     pub fn read_plan(path: &Path) -> Result<Plan, WorkspaceError> {
         let text = std::fs::read_to_string(path).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })?;
-        let plan: Plan = serde_json::from_str(&text).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: format!("not a clawform plan: {e}") })?;
+        let plan: Plan = serde_json::from_str(&text)
+            .map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: format!("not a clawform plan: {e}") })?;
         if plan.format_version > clawform_core::plan::PLAN_FORMAT_VERSION {
-            return Err(WorkspaceError::PlanFile { path: path.display().to_string(), reason: format!("plan format {} is newer than this clawform", plan.format_version) });
+            return Err(WorkspaceError::PlanFile {
+                path: path.display().to_string(),
+                reason: format!("plan format {} is newer than this clawform", plan.format_version),
+            });
         }
         Ok(plan)
     }

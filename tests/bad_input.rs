@@ -131,11 +131,17 @@ fn problems_with(file: &str, bytes: &[u8], line: usize, column: usize, message: 
         if !wrong.is_empty() {
             let stderr: String = run.stderr.chars().take(600).collect();
             let stdout: String = run.stdout.chars().take(200).collect();
-            problems.push(format!("{what}: {}\n    stderr: {}\n    stdout: {}", wrong.join("; "), stderr.trim_end().replace('\n', "\n            "), stdout.trim_end()));
+            problems.push(format!(
+                "{what}: {}\n    stderr: {}\n    stdout: {}",
+                wrong.join("; "),
+                stderr.trim_end().replace('\n', "\n            "),
+                stdout.trim_end()
+            ));
         }
     }
     let state = project.path().join("state");
-    let written: Vec<String> = std::fs::read_dir(&state).map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    let written: Vec<String> =
+        std::fs::read_dir(&state).map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
     if !written.is_empty() {
         problems.push(format!("{file}: state changed: {written:?} in state/"));
     }

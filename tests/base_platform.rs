@@ -24,7 +24,8 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
     let vpc_id = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
     assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
     let subnets = ec2.describe_subnets().filters(owned_by("base")).send().await.unwrap();
-    let mut layout: Vec<(String, String)> = subnets.subnets().iter().map(|s| (s.cidr_block().unwrap().to_string(), s.availability_zone().unwrap().to_string())).collect();
+    let mut layout: Vec<(String, String)> =
+        subnets.subnets().iter().map(|s| (s.cidr_block().unwrap().to_string(), s.availability_zone().unwrap().to_string())).collect();
     layout.sort();
     assert_eq!(
         layout,
@@ -47,7 +48,11 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
         .iter()
         .find(|t| t.associations().iter().any(|a| a.subnet_id() == Some(subnet_id("10.0.10.0/24").as_str())))
         .expect("private subnet a has a route table");
-    assert!(private.routes().iter().any(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.nat_gateway_id() == Some(nat_id.as_str())), "private routes go through the NAT: {:?}", private.routes());
+    assert!(
+        private.routes().iter().any(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.nat_gateway_id() == Some(nat_id.as_str())),
+        "private routes go through the NAT: {:?}",
+        private.routes()
+    );
     assert!(private.associations().iter().any(|a| a.subnet_id() == Some(subnet_id("10.0.11.0/24").as_str())));
     let public = tables
         .route_tables()
@@ -77,7 +82,11 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
     let execution = iam.list_attached_role_policies().role_name("openclaw-ecs-execution").send().await.unwrap();
     assert!(execution.attached_policies().iter().any(|p| p.policy_name() == Some("AmazonECSTaskExecutionRolePolicy")));
     let inline = iam.get_role_policy().role_name("openclaw-ecs-execution").policy_name("read-openclaw-secrets").send().await.unwrap();
-    assert!(inline.policy_document().contains("secretsmanager") || inline.policy_document().contains("secretsmanager%3AGetSecretValue"), "{}", inline.policy_document());
+    assert!(
+        inline.policy_document().contains("secretsmanager") || inline.policy_document().contains("secretsmanager%3AGetSecretValue"),
+        "{}",
+        inline.policy_document()
+    );
     iam.get_role().role_name("openclaw-ecs-task").send().await.unwrap();
     let profile = iam.get_instance_profile().instance_profile_name("openclaw-ecs-instance").send().await.unwrap();
     assert_eq!(profile.instance_profile().unwrap().roles()[0].role_name(), "openclaw-ecs-instance");
@@ -134,7 +143,19 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
     // ---- outputs and a second plan
     let outputs = project.ok(&["output", "base", "--json"], 0);
     let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
-    for key in ["alb_dns_name", "listener_arn", "cluster_arn", "capacity_provider", "private_subnet_ids", "tasks_security_group_id", "execution_role_arn", "task_role_arn", "log_group", "repository_url", "vpc_id"] {
+    for key in [
+        "alb_dns_name",
+        "listener_arn",
+        "cluster_arn",
+        "capacity_provider",
+        "private_subnet_ids",
+        "tasks_security_group_id",
+        "execution_role_arn",
+        "task_role_arn",
+        "log_group",
+        "repository_url",
+        "vpc_id",
+    ] {
         assert!(outputs.get(key).is_some_and(|v| !v.is_null()), "output {key} missing: {outputs}");
     }
     assert_eq!(outputs["alb_dns_name"], lb.dns_name().unwrap());
@@ -168,7 +189,15 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
         .collect();
     assert!(arns.is_empty(), "left behind: {arns:?}");
     assert!(ec2.describe_vpcs().filters(Filter::builder().name("vpc-id").values(&vpc_id).build()).send().await.unwrap().vpcs().is_empty());
-    assert!(ec2.describe_nat_gateways().filter(owned_by("base")).send().await.unwrap().nat_gateways().iter().all(|n| n.state().map(|s| s.as_str()) == Some("deleted")));
+    assert!(ec2
+        .describe_nat_gateways()
+        .filter(owned_by("base"))
+        .send()
+        .await
+        .unwrap()
+        .nat_gateways()
+        .iter()
+        .all(|n| n.state().map(|s| s.as_str()) == Some("deleted")));
     assert!(iam.get_role().role_name("openclaw-ecs-execution").send().await.is_err());
     assert!(ecr.describe_repositories().repository_names("openclaw").send().await.is_err());
     assert!(autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("openclaw-ecs-asg").send().await.unwrap().auto_scaling_groups().is_empty());

@@ -85,26 +85,26 @@ fn evaluate(plan_path: &Path, least: usize) -> (BTreeSet<(String, String)>, BTre
 /// Checks failing on the stock stacks by design, by check and resource (index dropped): the
 /// README's table says why for each.
 const DELIBERATE_FAILURES: &[(&str, &str)] = &[
-    ("CKV2_AWS_11", "aws_vpc.vpc"),                             // no flow logs (no aws_flow_log type yet)
-    ("CKV2_AWS_12", "aws_vpc.vpc"),                             // default group not managed (no aws_default_security_group type)
-    ("CKV2_AWS_5", "aws_security_group.tasks_sg"),              // attached by tenants' services, in other stacks
-    ("CKV_AWS_260", "aws_security_group.alb_sg"),               // public HTTP on 80, the seed's design
-    ("CKV_AWS_382", "aws_security_group.alb_sg"),               // open egress
+    ("CKV2_AWS_11", "aws_vpc.vpc"),                // no flow logs (no aws_flow_log type yet)
+    ("CKV2_AWS_12", "aws_vpc.vpc"),                // default group not managed (no aws_default_security_group type)
+    ("CKV2_AWS_5", "aws_security_group.tasks_sg"), // attached by tenants' services, in other stacks
+    ("CKV_AWS_260", "aws_security_group.alb_sg"),  // public HTTP on 80, the seed's design
+    ("CKV_AWS_382", "aws_security_group.alb_sg"),  // open egress
     ("CKV_AWS_382", "aws_security_group.instances_sg"),
     ("CKV_AWS_382", "aws_security_group.tasks_sg"),
-    ("CKV_AWS_51", "aws_ecr_repository.repository"),            // mutable tags: `latest` rollouts
-    ("CKV_AWS_136", "aws_ecr_repository.repository"),           // AES-256, not KMS
-    ("CKV_AWS_158", "aws_cloudwatch_log_group.log_group"),      // no KMS key (no aws_kms_key type yet)
-    ("CKV_AWS_338", "aws_cloudwatch_log_group.log_group"),      // 30 days, not a year
-    ("CKV_AWS_2", "aws_lb_listener.listener"),                  // HTTP listener, the seed's design
+    ("CKV_AWS_51", "aws_ecr_repository.repository"),       // mutable tags: `latest` rollouts
+    ("CKV_AWS_136", "aws_ecr_repository.repository"),      // AES-256, not KMS
+    ("CKV_AWS_158", "aws_cloudwatch_log_group.log_group"), // no KMS key (no aws_kms_key type yet)
+    ("CKV_AWS_338", "aws_cloudwatch_log_group.log_group"), // 30 days, not a year
+    ("CKV_AWS_2", "aws_lb_listener.listener"),             // HTTP listener, the seed's design
     ("CKV_AWS_103", "aws_lb_listener.listener"),
-    ("CKV2_AWS_20", "aws_lb.alb"),                              // no HTTPS to redirect to
-    ("CKV2_AWS_28", "aws_lb.alb"),                              // no WAF
-    ("CKV_AWS_91", "aws_lb.alb"),                               // no access logs bucket
-    ("CKV_AWS_150", "aws_lb.alb"),                              // no deletion protection: tests and demo destroy it
-    ("CKV_AWS_378", "aws_lb_target_group.target_group"),        // HTTP to the task inside the VPC
-    ("CKV_AWS_149", "aws_secretsmanager_secret.secret"),        // AWS-managed key, not a CMK
-    ("CKV2_AWS_57", "aws_secretsmanager_secret.secret"),        // no rotation: the user's own API key
+    ("CKV2_AWS_20", "aws_lb.alb"),                       // no HTTPS to redirect to
+    ("CKV2_AWS_28", "aws_lb.alb"),                       // no WAF
+    ("CKV_AWS_91", "aws_lb.alb"),                        // no access logs bucket
+    ("CKV_AWS_150", "aws_lb.alb"),                       // no deletion protection: tests and demo destroy it
+    ("CKV_AWS_378", "aws_lb_target_group.target_group"), // HTTP to the task inside the VPC
+    ("CKV_AWS_149", "aws_secretsmanager_secret.secret"), // AWS-managed key, not a CMK
+    ("CKV2_AWS_57", "aws_secretsmanager_secret.secret"), // no rotation: the user's own API key
 ];
 
 fn assert_deliberate(failed: &BTreeSet<(String, String)>) {
@@ -135,20 +135,20 @@ fn checkov_reads_the_base_plan_from_empty_state() {
     assert_passes(
         &passed,
         &[
-            ("CKV_AWS_65", "aws_ecs_cluster.cluster"),                   // container insights
-            ("CKV_AWS_131", "aws_lb.alb"),                               // invalid header fields dropped
-            ("CKV_AWS_163", "aws_ecr_repository.repository"),            // scan on push
-            ("CKV_AWS_66", "aws_cloudwatch_log_group.log_group"),        // retention set
-            ("CKV_AWS_79", "aws_launch_template.launch_template"),       // IMDSv2 only
-            ("CKV_AWS_46", "aws_launch_template.launch_template"),       // no secrets in user data
-            ("CKV_AWS_88", "aws_launch_template.launch_template"),       // no public IP
-            ("CKV_AWS_130", "aws_subnet.public_a"),                      // no public IP by default
+            ("CKV_AWS_65", "aws_ecs_cluster.cluster"),             // container insights
+            ("CKV_AWS_131", "aws_lb.alb"),                         // invalid header fields dropped
+            ("CKV_AWS_163", "aws_ecr_repository.repository"),      // scan on push
+            ("CKV_AWS_66", "aws_cloudwatch_log_group.log_group"),  // retention set
+            ("CKV_AWS_79", "aws_launch_template.launch_template"), // IMDSv2 only
+            ("CKV_AWS_46", "aws_launch_template.launch_template"), // no secrets in user data
+            ("CKV_AWS_88", "aws_launch_template.launch_template"), // no public IP
+            ("CKV_AWS_130", "aws_subnet.public_a"),                // no public IP by default
             ("CKV_AWS_130", "aws_subnet.private_a"),
-            ("CKV_AWS_23", "aws_security_group.alb_sg"),                 // every rule described
+            ("CKV_AWS_23", "aws_security_group.alb_sg"), // every rule described
             ("CKV_AWS_23", "aws_security_group.tasks_sg"),
-            ("CKV_AWS_24", "aws_security_group.alb_sg"),                 // no SSH from anywhere
+            ("CKV_AWS_24", "aws_security_group.alb_sg"), // no SSH from anywhere
             ("CKV_AWS_260", "aws_security_group.tasks_sg"),
-            ("CKV_AWS_60", "aws_iam_role.execution_role"),               // only ECS tasks assume it
+            ("CKV_AWS_60", "aws_iam_role.execution_role"),                 // only ECS tasks assume it
             ("CKV_AWS_355", "aws_iam_role_policy.execution_role_secrets"), // secrets policy scoped
             ("CKV_AWS_290", "aws_iam_role_policy.execution_role_secrets"),
         ],
@@ -173,8 +173,8 @@ fn checkov_reads_a_new_tenants_plan_against_the_applied_base() {
     assert_passes(
         &passed,
         &[
-            ("CKV_AWS_261", "aws_lb_target_group.target_group"),      // a health check
-            ("CKV_AWS_333", "aws_ecs_service.service"),               // no public IP for tasks
+            ("CKV_AWS_261", "aws_lb_target_group.target_group"),        // a health check
+            ("CKV_AWS_333", "aws_ecs_service.service"),                 // no public IP for tasks
             ("CKV_AWS_249", "aws_ecs_task_definition.task_definition"), // execution role is not the task role
         ],
     );

@@ -8,7 +8,13 @@ fn completions(shell: &str) -> std::process::Output {
 
 #[test]
 fn each_shell_gets_a_script_naming_the_subcommands() {
-    for (shell, marker) in [("bash", "complete -F"), ("zsh", "#compdef clawform"), ("fish", "complete -c clawform"), ("powershell", "Register-ArgumentCompleter"), ("elvish", "edit:completion:arg-completer[clawform]")] {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef clawform"),
+        ("fish", "complete -c clawform"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[clawform]"),
+    ] {
         let out = completions(shell);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));

@@ -49,9 +49,17 @@ fn capacity_for_500_tenants_shows_each_limit_and_what_binds() {
     assert!(out.contains("Load balancer shards: 500 tenants / 100 per load balancer = 5"), "{out}");
     assert!(out.contains("the base stack's shards = auto"), "{out}");
     // Two private /24 subnets hold 2 × (256 − 5) addresses; 500 task ENIs and 250 instances need more.
-    assert!(out.contains("Private addresses: 750 needed (one per task ENI, one per instance) of 502 in the instances' subnets (AWS keeps 5 per subnet): NOT enough"), "{out}");
+    assert!(
+        out.contains(
+            "Private addresses: 750 needed (one per task ENI, one per instance) of 502 in the instances' subnets (AWS keeps 5 per subnet): NOT enough"
+        ),
+        "{out}"
+    );
     let fixed = ok(&["capacity", "--tenants", "7", "--param", "shards=2", "--param", "tenants_per_load_balancer=3"]);
-    assert!(fixed.contains("the base stack's shards = 2 is fixed and too few: new tenants are refused past 6; `clawform apply base --param shards=3`"), "{fixed}");
+    assert!(
+        fixed.contains("the base stack's shards = 2 is fixed and too few: new tenants are refused past 6; `clawform apply base --param shards=3`"),
+        "{fixed}"
+    );
     // Every figure names its source.
     assert!(out.contains("[2] ECS developer guide, \"Reserving Amazon ECS Linux container instance memory\""), "{out}");
     assert!(out.contains("[3] EC2 user guide, \"Maximum IP addresses per network interface\""), "{out}");
@@ -88,7 +96,11 @@ fn capacity_refuses_unknown_and_bad_params() {
     assert!(run.stderr.contains("`--param nope` names no parameter of stack `base` or `tenant`"), "{}", run.stderr);
     let run = clawform(&["capacity", "--param", "asg_max_size=lots"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("stacks/base.yaml:") && run.stderr.contains("parameter `asg_max_size` of stack `base`: `\"lots\"`; expected a whole number"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stacks/base.yaml:") && run.stderr.contains("parameter `asg_max_size` of stack `base`: `\"lots\"`; expected a whole number"),
+        "{}",
+        run.stderr
+    );
     let run = clawform(&["capacity", "--param", "instance_type=m9.tiny"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("instance type `m9.tiny` is not in the price sheet prices/us-west-2.yaml"), "{}", run.stderr);
@@ -100,7 +112,11 @@ fn cost_table_has_the_seeds_shape_and_clawforms_figures() {
     let out = ok(&["cost"]);
     let table: Vec<&str> = out.lines().filter(|l| l.starts_with('|')).collect();
     assert_eq!(table.len(), 2 + 9, "header, rule and one row per default tenant count:\n{out}");
-    assert!(table[0].starts_with("| Users | EC2 Instances") && table[0].contains("| Tasks per Instance |") && table[0].contains("| Monthly Cost | Cost per User |"), "{}", table[0]);
+    assert!(
+        table[0].starts_with("| Users | EC2 Instances") && table[0].contains("| Tasks per Instance |") && table[0].contains("| Monthly Cost | Cost per User |"),
+        "{}",
+        table[0]
+    );
     let row = |users: &str| -> Vec<String> {
         let line = table.iter().find(|l| l.split('|').nth(1).map(str::trim) == Some(users)).unwrap_or_else(|| panic!("no row for {users}:\n{out}"));
         line.split('|').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect()

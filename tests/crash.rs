@@ -67,7 +67,8 @@ async fn kill_at(project: &Project, n: u64, at: u64, hold: Hold) -> String {
     let state_file = project.state_file(&name);
     let before = std::fs::read_to_string(&state_file).ok();
     if let Some(text) = &before {
-        serde_json::from_str::<serde_json::Value>(text).unwrap_or_else(|e| panic!("run {n}: state does not parse after SIGKILL at request {at} ({held}): {e}\n{text}"));
+        serde_json::from_str::<serde_json::Value>(text)
+            .unwrap_or_else(|e| panic!("run {n}: state does not parse after SIGKILL at request {at} ({held}): {e}\n{text}"));
     }
     let lock = project.path().join("state").join(format!("{name}.lock"));
     assert!(lock.exists(), "run {n}: an apply killed mid-way leaves its lock");
@@ -78,7 +79,10 @@ async fn kill_at(project: &Project, n: u64, at: u64, hold: Hold) -> String {
     project.ok(&["plan", &name, "--detailed-exitcode"], 0);
     project.ok(&["drift", &name], 0);
     assert_converged(project, &name, 20, &format!("run {n}: killed at request {at} ({held}, {hold:?})")).await;
-    format!("run {n}: SIGKILL at request {at} ({held}, {hold:?}); state had {} resources", before.map(|t| serde_json::from_str::<serde_json::Value>(&t).ok().and_then(|s| s["resources"].as_array().map(Vec::len)).unwrap_or(0)).unwrap_or(0))
+    format!(
+        "run {n}: SIGKILL at request {at} ({held}, {hold:?}); state had {} resources",
+        before.map(|t| serde_json::from_str::<serde_json::Value>(&t).ok().and_then(|s| s["resources"].as_array().map(Vec::len)).unwrap_or(0)).unwrap_or(0)
+    )
 }
 
 /// Runs `RUNS` kills; the two functions take alternate points of 2 × `RUNS` spread over a whole

@@ -12,7 +12,12 @@ fn drifted(report: &Json) -> Vec<(String, String, Json, Json)> {
     for r in report["resources"].as_array().unwrap() {
         if r["status"] == "modified" {
             for a in r["attributes"].as_array().unwrap() {
-                out.push((r["address"].as_str().unwrap().to_string(), a["attribute"].as_str().unwrap().to_string(), a["expected"].clone(), a["actual"].clone()));
+                out.push((
+                    r["address"].as_str().unwrap().to_string(),
+                    a["attribute"].as_str().unwrap().to_string(),
+                    a["expected"].clone(),
+                    a["actual"].clone(),
+                ));
             }
         }
     }
@@ -72,7 +77,10 @@ async fn drift_is_named_put_back_accepted_and_leftovers_adopted() {
     // --refresh-only accepts what AWS has into state instead.
     logs.put_retention_policy().log_group_name("/ecs/openclaw").retention_in_days(60).send().await.unwrap();
     project.ok(&["apply", "base", "--refresh-only"], 0);
-    assert_eq!(project.state("base")["resources"].as_array().unwrap().iter().find(|r| r["address"] == "log_group").unwrap()["attributes"]["retention_in_days"], 60);
+    assert_eq!(
+        project.state("base")["resources"].as_array().unwrap().iter().find(|r| r["address"] == "log_group").unwrap()["attributes"]["retention_in_days"],
+        60
+    );
     project.ok(&["drift", "base"], 0);
     let plan = project.ok(&["plan", "base", "--detailed-exitcode"], 2);
     assert!(plan.stdout.contains("60 -> 30"), "{}", plan.stdout);

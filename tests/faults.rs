@@ -87,14 +87,20 @@ async fn base_and_20_tenants_converge_with_a_fifth_of_requests_disturbed() {
     let _turn = exclusive_moto(&project);
     copy_repo_stack(&project, "base");
     copy_repo_stack(&project, "tenant");
-    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), ..FaultConfig::pass_through() });
+    let proxy = FaultProxy::start(
+        &project.moto.endpoint,
+        FaultConfig { seed: None, share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), ..FaultConfig::pass_through() },
+    );
     let started = std::time::Instant::now();
 
     let run = run_via(&project, &["apply", "base", "--auto-approve"], &proxy.endpoint, &[]);
     assert_eq!(run.code, 0, "base did not converge (seed {}):\n{}", proxy.seed, run.all());
     let ids: Vec<String> = (0..TENANTS).map(|i| format!("fault{i:02}")).collect();
     for wave in ids.chunks(WAVE) {
-        let children: Vec<(String, Child)> = wave.iter().map(|id| (id.clone(), spawn(&project, &["tenant", "create", id, "--api-key-env", "K", "--json"], &proxy.endpoint, &[("K", "sk-ant-fault")]))).collect();
+        let children: Vec<(String, Child)> = wave
+            .iter()
+            .map(|id| (id.clone(), spawn(&project, &["tenant", "create", id, "--api-key-env", "K", "--json"], &proxy.endpoint, &[("K", "sk-ant-fault")])))
+            .collect();
         for (id, child) in children {
             wait(&id, child);
         }
@@ -135,7 +141,17 @@ async fn base_and_20_tenants_converge_with_a_fifth_of_requests_disturbed() {
 ///   their answers.
 /// - Where moto differs from AWS (named in the testkit): CreateLoadBalancer (moto makes a second
 ///   load balancer of the same name), CreateNatGateway (a repeated ClientToken fails in moto).
-const SPARED: [&str; 9] = ["ec2 Create*", "ec2 AllocateAddress", "ec2 RunInstances", "elasticloadbalancing Create*", "ecs Create*", "ecs RegisterTaskDefinition", "iam Create*", "logs Create*", "secretsmanager Create*"];
+const SPARED: [&str; 9] = [
+    "ec2 Create*",
+    "ec2 AllocateAddress",
+    "ec2 RunInstances",
+    "elasticloadbalancing Create*",
+    "ecs Create*",
+    "ecs RegisterTaskDefinition",
+    "iam Create*",
+    "logs Create*",
+    "secretsmanager Create*",
+];
 
 /// Answers lost after moto did the work (a reset instead of the answer, or a 500 in its place)
 /// for every operation but creates: reads, updates, deletes, tags, policies, associations.
@@ -153,17 +169,28 @@ async fn lost_answers_leave_no_duplicate_and_nothing_untracked() {
     }
     let mut spare: Vec<String> = SPARED.iter().map(|s| s.to_string()).collect();
     spare.extend(["ecr CreateRepository", "autoscaling CreateAutoScalingGroup", "autoscaling CreateOrUpdateTags"].map(String::from));
-    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults, spare_after_forwarding: spare, ..FaultConfig::pass_through() });
+    let proxy =
+        FaultProxy::start(&project.moto.endpoint, FaultConfig { seed: None, share: 0.2, faults, spare_after_forwarding: spare, ..FaultConfig::pass_through() });
     let run = run_via(&project, &["apply", "base", "--auto-approve"], &proxy.endpoint, &[]);
     assert_eq!(run.code, 0, "base did not converge (seed {}):\n{}", proxy.seed, run.all());
     let ids = ["lost1", "lost2", "lost3"];
-    let children: Vec<(String, Child)> = ids.iter().map(|id| (id.to_string(), spawn(&project, &["tenant", "create", id, "--api-key-env", "K", "--json"], &proxy.endpoint, &[("K", "sk-ant-lost")]))).collect();
+    let children: Vec<(String, Child)> = ids
+        .iter()
+        .map(|id| (id.to_string(), spawn(&project, &["tenant", "create", id, "--api-key-env", "K", "--json"], &proxy.endpoint, &[("K", "sk-ant-lost")])))
+        .collect();
     for (id, child) in children {
         wait(&id, child);
     }
     let counts = proxy.counts();
     let lost: Vec<String> = proxy.disturbed().into_iter().filter(|(_, f, _)| f.after_forwarding()).map(|(n, f, op)| format!("{n} {f:?} {op}")).collect();
-    eprintln!("seed {}: {} requests, {} disturbed ({}); answers lost after moto processed:\n  {}", proxy.seed, proxy.requests(), proxy.disturbed_total(), describe_counts(&counts), lost.join("\n  "));
+    eprintln!(
+        "seed {}: {} requests, {} disturbed ({}); answers lost after moto processed:\n  {}",
+        proxy.seed,
+        proxy.requests(),
+        proxy.disturbed_total(),
+        describe_counts(&counts),
+        lost.join("\n  ")
+    );
     assert_eq!(proxy.upstream_errors(), 0, "moto itself failed requests");
     assert!(!lost.is_empty(), "no answer was lost: the run proves nothing");
 

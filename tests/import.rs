@@ -17,7 +17,8 @@ async fn resources_made_outside_clawform_are_imported_and_not_duplicated() {
 
     // Made outside clawform.
     let vpc = ec2.create_vpc().cidr_block("10.77.0.0/16").send().await.unwrap().vpc.unwrap().vpc_id.unwrap();
-    let subnet = ec2.create_subnet().vpc_id(&vpc).cidr_block("10.77.1.0/24").availability_zone("us-west-2a").send().await.unwrap().subnet.unwrap().subnet_id.unwrap();
+    let subnet =
+        ec2.create_subnet().vpc_id(&vpc).cidr_block("10.77.1.0/24").availability_zone("us-west-2a").send().await.unwrap().subnet.unwrap().subnet_id.unwrap();
     let sg = ec2.create_security_group().group_name(format!("{u}-sg")).description("imported").vpc_id(&vpc).send().await.unwrap().group_id.unwrap();
     let tg = elb
         .create_target_group()
@@ -35,7 +36,17 @@ async fn resources_made_outside_clawform_are_imported_and_not_duplicated() {
         .to_string();
     let cluster = ecs.create_cluster().cluster_name(format!("{u}-cluster")).send().await.unwrap().cluster.unwrap().cluster_arn.unwrap();
     let container = aws_sdk_ecs::types::ContainerDefinition::builder().name("app").image("nginx").memory(128).essential(true).build();
-    let task = ecs.register_task_definition().family(format!("{u}-td")).container_definitions(container).send().await.unwrap().task_definition.unwrap().task_definition_arn.unwrap();
+    let task = ecs
+        .register_task_definition()
+        .family(format!("{u}-td"))
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
     ecs.create_service().cluster(&cluster).service_name(format!("{u}-svc")).task_definition(&task).desired_count(0).send().await.unwrap();
 
     project.write_stack(
@@ -94,13 +105,17 @@ resources:
     let state = project.state("imp");
     let ids: Vec<(&str, &str)> = state["resources"].as_array().unwrap().iter().map(|r| (r["address"].as_str().unwrap(), r["id"].as_str().unwrap())).collect();
     assert!(ids.contains(&("vpc", vpc.as_str())) && ids.contains(&("tg", tg.as_str())), "{ids:?}");
-    assert!(ids.iter().any(|(a, id)| *a == "service" && id.starts_with("arn:aws:ecs:") && id.ends_with(&format!("{u}-svc"))), "the service is stored by its ARN: {ids:?}");
+    assert!(
+        ids.iter().any(|(a, id)| *a == "service" && id.starts_with("arn:aws:ecs:") && id.ends_with(&format!("{u}-svc"))),
+        "the service is stored by its ARN: {ids:?}"
+    );
     assert_eq!(state["resources"].as_array().unwrap().iter().find(|r| r["address"] == "subnet").unwrap()["dependencies"], serde_json::json!(["vpc"]));
 
     // The plan creates nothing: what was imported matches the stack.
     let plan = project.ok(&["plan", "imp", "--json"], 0);
     let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    let actions: Vec<(String, serde_json::Value)> = doc["resource_changes"].as_array().unwrap().iter().map(|c| (c["address"].as_str().unwrap().to_string(), c["change"]["actions"].clone())).collect();
+    let actions: Vec<(String, serde_json::Value)> =
+        doc["resource_changes"].as_array().unwrap().iter().map(|c| (c["address"].as_str().unwrap().to_string(), c["change"]["actions"].clone())).collect();
     assert_eq!(actions.len(), 5);
     assert!(actions.iter().all(|(_, a)| *a != serde_json::json!(["create"]) && *a != serde_json::json!(["delete", "create"])), "{actions:?}");
 
@@ -109,7 +124,12 @@ resources:
     project.ok(&["plan", "imp", "--detailed-exitcode"], 0);
     let vpcs = ec2.describe_vpcs().filters(aws_sdk_ec2::types::Filter::builder().name("cidr").values("10.77.0.0/16").build()).send().await.unwrap();
     assert_eq!(vpcs.vpcs().len(), 1, "one VPC");
-    let groups = ec2.describe_security_groups().filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values(format!("{u}-sg")).build()).send().await.unwrap();
+    let groups = ec2
+        .describe_security_groups()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values(format!("{u}-sg")).build())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(groups.security_groups().len(), 1, "one security group");
     assert_eq!(elb.describe_target_groups().names(format!("{u}-tg")).send().await.unwrap().target_groups().len(), 1);
     let services = ecs.list_services().cluster(&cluster_name).send().await.unwrap();

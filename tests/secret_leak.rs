@@ -152,7 +152,12 @@ async fn a_full_demo_run_never_prints_or_stores_a_secret() {
     seen.run(&project, &["plan", "base", "--json"], &[], 0);
     seen.run(&project, &["plan", "base", "--out", &plan_file("base-again.plan"), "--detailed-exitcode"], &[], 0);
     // Giving the same secret again to an existing tenant (the web app retrying a create).
-    seen.run(&project, &["tenant", "create", "leak1", "--api-key-env", "KEY", "--gateway-token-env", "TOKEN"], &[("KEY", &api_key("leak1")), ("TOKEN", &gateway_token("leak1"))], 0);
+    seen.run(
+        &project,
+        &["tenant", "create", "leak1", "--api-key-env", "KEY", "--gateway-token-env", "TOKEN"],
+        &[("KEY", &api_key("leak1")), ("TOKEN", &gateway_token("leak1"))],
+        0,
+    );
 
     // A template rollout to every tenant leaves secrets alone and shows none.
     seen.run(&project, &["tenant", "plan", "--all", "--param", "image_tag=v2"], &[], 0);

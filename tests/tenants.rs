@@ -79,7 +79,11 @@ async fn three_tenants_are_wired_to_the_load_balancer_and_secrets_stay_secret() 
             .iter()
             .find(|r| r.actions().iter().any(|a| a.target_group_arn() == Some(tg_arn)))
             .unwrap_or_else(|| panic!("no rule forwards to {id}'s target group"));
-        let pattern: Vec<String> = rule.conditions().iter().flat_map(|c| c.values().iter().cloned().chain(c.path_pattern_config().map(|p| p.values().to_vec()).unwrap_or_default())).collect();
+        let pattern: Vec<String> = rule
+            .conditions()
+            .iter()
+            .flat_map(|c| c.values().iter().cloned().chain(c.path_pattern_config().map(|p| p.values().to_vec()).unwrap_or_default()))
+            .collect();
         assert!(pattern.contains(&format!("/{id}/*")), "{pattern:?}");
         priorities.insert(rule.priority().unwrap().to_string());
         let services = ecs.describe_services().cluster("openclaw-cluster").services(format!("openclaw-{id}")).send().await.unwrap();
@@ -159,7 +163,10 @@ fn invalid_tenant_ids_are_refused_before_any_aws_call() {
     let project = shared();
     for id in ["*", "a*", "../x", "a/b", "ABC", "", "-x", "x".repeat(24).as_str()] {
         // `--` so that an id starting with `-` reaches the id check rather than the flag parser.
-        let run = project.run_with_env(&["tenant", "create", "--api-key-env", "TEST_API_KEY", "--", id], &[("TEST_API_KEY", "k"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+        let run = project.run_with_env(
+            &["tenant", "create", "--api-key-env", "TEST_API_KEY", "--", id],
+            &[("TEST_API_KEY", "k"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:9")],
+        );
         assert_eq!(run.code, 1, "{id:?}: {}", run.all());
         assert!(run.stderr.contains("is not valid"), "{id:?}: {}", run.stderr);
         assert!(!project.path().join("state").join(format!("tenant-{id}.json")).exists());

@@ -177,7 +177,10 @@ fn plan_json_from_empty_state_is_terraforms_format() {
     let subnet = resources.iter().find(|r| r["address"] == "aws_subnet.subnet").unwrap();
     assert_eq!(subnet["expressions"]["vpc_id"]["references"], json!(["aws_vpc.vpc.id", "aws_vpc.vpc"]));
     assert_eq!(subnet["expressions"]["cidr_block"]["constant_value"], "10.40.1.0/24");
-    assert_eq!(doc["output_changes"]["vpc_id"], json!({"actions": ["create"], "before": null, "after": null, "after_unknown": true, "before_sensitive": false, "after_sensitive": false}));
+    assert_eq!(
+        doc["output_changes"]["vpc_id"],
+        json!({"actions": ["create"], "before": null, "after": null, "after_unknown": true, "before_sensitive": false, "after_sensitive": false})
+    );
 
     insta::assert_snapshot!("empty_state", serde_json::to_string_pretty(&doc).unwrap());
 }

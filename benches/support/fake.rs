@@ -39,12 +39,16 @@ impl Default for FakeProvider {
 }
 
 impl FakeProvider {
-
     /// The id and computed attributes AWS would give, in AWS's shapes (checks read them).
     fn made_up(&self, ctx: &OpContext, type_name: &str, attributes: &Json) -> (String, Map<String, Json>) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let hex = format!("{n:017x}");
-        let name = attributes.get("name").or_else(|| attributes.get("family")).and_then(Json::as_str).map(str::to_string).unwrap_or_else(|| format!("{}-{}", ctx.stack, ctx.address.replace(['[', ']'], "")));
+        let name = attributes
+            .get("name")
+            .or_else(|| attributes.get("family"))
+            .and_then(Json::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}-{}", ctx.stack, ctx.address.replace(['[', ']'], "")));
         let region = "arn:aws:{service}:us-west-2:123456789012";
         let arn = |service: &str, rest: String| format!("{}:{rest}", region.replace("{service}", service));
         let (id, arn) = match type_name {

@@ -55,12 +55,7 @@ pub(crate) fn render_capacity(platform: &Platform, plan: &CapacityPlan, sheet: &
         let _ = writeln!(
             out,
             "Instances: {} tasks / {} per instance = {} ({} on-demand base, {} Spot; ASG min size {})",
-            plan.tasks,
-            p.tasks_per_instance,
-            plan.instances,
-            plan.on_demand,
-            plan.spot,
-            platform.asg_min_size
+            plan.tasks, p.tasks_per_instance, plan.instances, plan.on_demand, plan.spot, platform.asg_min_size
         );
     }
     let verdict = if plan.fits_asg {
@@ -91,7 +86,11 @@ pub(crate) fn render_capacity(platform: &Platform, plan: &CapacityPlan, sheet: &
         }
     }
     if let Some(available) = plan.subnet_addresses {
-        let verdict = if plan.addresses_needed <= available { "enough".to_string() } else { format!("NOT enough: widen the private subnets or add more ({} short)", plan.addresses_needed - available) };
+        let verdict = if plan.addresses_needed <= available {
+            "enough".to_string()
+        } else {
+            format!("NOT enough: widen the private subnets or add more ({} short)", plan.addresses_needed - available)
+        };
         let _ = writeln!(
             out,
             "Private addresses: {} needed (one per task ENI, one per instance{}) of {available} in the instances' subnets (AWS keeps 5 per subnet): {verdict}",
@@ -168,7 +167,14 @@ fn tasks_cell(row: &CostRow) -> String {
 pub(crate) fn render_cost(platform: &Platform, sheet: &PriceSheet, rows: &[CostRow], notes: &[String]) -> String {
     let mut out = String::new();
     let packing = platform.packing();
-    let _ = writeln!(out, "Monthly cost of the platform in {} ({}, {} hours a month; prices from {})\n", sheet.region, sheet.currency, sheet.hours_per_month, sheet.name());
+    let _ = writeln!(
+        out,
+        "Monthly cost of the platform in {} ({}, {} hours a month; prices from {})\n",
+        sheet.region,
+        sheet.currency,
+        sheet.hours_per_month,
+        sheet.name()
+    );
     let header = ["Users", "EC2 Instances", "Tasks per Instance", "ALBs", "Monthly Cost", "Cost per User", "Seed's instances"];
     let cells: Vec<[String; 7]> = rows
         .iter()

@@ -1,10 +1,10 @@
 //! The CLI: each command loads through the library, then renders. No provisioning logic here.
 
 pub mod args;
-mod render;
 mod cost;
 mod graph;
 mod progress;
+mod render;
 mod show;
 mod tenant;
 
@@ -120,13 +120,21 @@ pub async fn run(cli: Cli, stop: Arc<std::sync::atomic::AtomicBool>) -> u8 {
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
     match command {
         Command::Validate { stack, params } => validate(ctx, &stack, &params),
-        Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, params } => plan_cmd(ctx, &stack, out.as_deref(), json.then_some(json_format), detailed_exitcode, destroy, refresh, &params).await,
+        Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, params } => {
+            plan_cmd(ctx, &stack, out.as_deref(), json.then_some(json_format), detailed_exitcode, destroy, refresh, &params).await
+        }
         Command::Show { planfile, json, json_format } => show::show_cmd(ctx, &planfile, json.then_some(json_format)),
         Command::Import { stack, address, id, params } => {
             let stack = ctx.workspace.load(&stack, &parse_params(&params)?)?;
             let provider = ctx.provider().await;
             let r = clawform::import::import(&ctx.workspace, &stack, &address, &id, provider.as_ref()).await?;
-            println!("{} {address} ({}, id {}) is now managed by stack `{}`. Run `clawform plan` to see how it differs from the stack.", ctx.style.green("Import successful!"), r.type_name, r.id, stack.name);
+            println!(
+                "{} {address} ({}, id {}) is now managed by stack `{}`. Run `clawform plan` to see how it differs from the stack.",
+                ctx.style.green("Import successful!"),
+                r.type_name,
+                r.id,
+                stack.name
+            );
             Ok(OK)
         }
         Command::Completions { shell } => {
@@ -179,7 +187,8 @@ pub(crate) fn parse_params(args: &ParamArgs) -> Result<IndexMap<String, Json>, F
         let Some((name, value)) = raw.split_once('=') else {
             return Err(Failure(format!("`--param {raw}`: expected NAME=VALUE")));
         };
-        let value: Json = serde_yaml::from_str::<serde_yaml::Value>(value).ok().and_then(|v| serde_json::to_value(v).ok()).unwrap_or_else(|| Json::String(value.to_string()));
+        let value: Json =
+            serde_yaml::from_str::<serde_yaml::Value>(value).ok().and_then(|v| serde_json::to_value(v).ok()).unwrap_or_else(|| Json::String(value.to_string()));
         let value = if value.is_null() { Json::String(String::new()) } else { value };
         out.insert(name.trim().to_string(), value);
     }
@@ -204,7 +213,13 @@ fn validate(ctx: &Ctx, stack: &str, params: &ParamArgs) -> Result<u8, Failure> {
     Ok(OK)
 }
 
-async fn make_plan(ctx: &Ctx, stack_arg: &str, destroy: bool, refresh: bool, params: &ParamArgs) -> Result<(Plan, Option<clawform::core::DriftReport>), Failure> {
+async fn make_plan(
+    ctx: &Ctx,
+    stack_arg: &str,
+    destroy: bool,
+    refresh: bool,
+    params: &ParamArgs,
+) -> Result<(Plan, Option<clawform::core::DriftReport>), Failure> {
     if destroy {
         return Ok((ctx.workspace.plan_destroy(&stack_name(ctx, stack_arg)).await?, None));
     }
@@ -225,7 +240,16 @@ async fn plan_stack(ctx: &Ctx, stack: &clawform::Stack, refresh: bool) -> Result
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn plan_cmd(ctx: &Ctx, stack: &str, out: Option<&Path>, json: Option<args::JsonFormat>, detailed: bool, destroy: bool, refresh: bool, params: &ParamArgs) -> Result<u8, Failure> {
+async fn plan_cmd(
+    ctx: &Ctx,
+    stack: &str,
+    out: Option<&Path>,
+    json: Option<args::JsonFormat>,
+    detailed: bool,
+    destroy: bool,
+    refresh: bool,
+    params: &ParamArgs,
+) -> Result<u8, Failure> {
     let (plan, drift) = make_plan(ctx, stack, destroy, refresh, params).await?;
     if let Some(format) = json {
         show::print_plan_json(ctx, &plan, drift.as_ref(), format)?;
@@ -333,7 +357,11 @@ async fn confirm_and_run(ctx: &Ctx, plan: &Plan, auto_approve: bool, parallelism
         return Ok(OK);
     }
     if !auto_approve {
-        let question = if destroy { format!("Do you really want to destroy all resources of stack `{}`?", plan.stack) } else { format!("Do you want to perform these actions on stack `{}`?", plan.stack) };
+        let question = if destroy {
+            format!("Do you really want to destroy all resources of stack `{}`?", plan.stack)
+        } else {
+            format!("Do you want to perform these actions on stack `{}`?", plan.stack)
+        };
         if !confirm(ctx, &question)? {
             return Err(Failure("apply cancelled: nothing was changed".into()));
         }
@@ -383,7 +411,10 @@ fn finish(ctx: &Ctx, plan: &Plan, report: &ApplyReport) -> Result<u8, Failure> {
             let list: Vec<String> = report.not_done.iter().map(|(address, action)| format!("{address} ({})", format!("{action:?}").to_lowercase())).collect();
             message.push_str(&format!("not done: {}\n", list.join(", ")));
         }
-        message.push_str(&format!("state of stack `{}` saved with what completed ({added} added, {changed} changed, {destroyed} destroyed); run apply again to finish", plan.stack));
+        message.push_str(&format!(
+            "state of stack `{}` saved with what completed ({added} added, {changed} changed, {destroyed} destroyed); run apply again to finish",
+            plan.stack
+        ));
         return Err(Failure(message));
     }
     let (done, resources) = progress::summary(plan.destroy, added, changed, destroyed);
@@ -413,7 +444,9 @@ async fn output_cmd(ctx: &Ctx, stack: &str, name: Option<&str>, json: bool) -> R
     let state = load_state(ctx, stack).await?;
     match name {
         Some(n) => {
-            let v = state.outputs.get(n).ok_or_else(|| Failure(format!("stack `{}` has no output `{n}`; outputs: {}", state.stack, state.outputs.keys().cloned().collect::<Vec<_>>().join(", "))))?;
+            let v = state.outputs.get(n).ok_or_else(|| {
+                Failure(format!("stack `{}` has no output `{n}`; outputs: {}", state.stack, state.outputs.keys().cloned().collect::<Vec<_>>().join(", ")))
+            })?;
             match (json, v) {
                 (false, Json::String(s)) => println!("{s}"),
                 _ => println!("{v}"),
@@ -472,7 +505,9 @@ async fn state_list(ctx: &Ctx, stack: &str) -> Result<u8, Failure> {
 
 async fn state_show(ctx: &Ctx, stack: &str, address: &str, json: bool) -> Result<u8, Failure> {
     let state = load_state(ctx, stack).await?;
-    let r = state.get(address).ok_or_else(|| Failure(format!("stack `{}` has no resource `{address}` in state; `clawform state list {stack}` lists them", state.stack)))?;
+    let r = state
+        .get(address)
+        .ok_or_else(|| Failure(format!("stack `{}` has no resource `{address}` in state; `clawform state list {stack}` lists them", state.stack)))?;
     if json {
         println!("{}", serde_json::to_string_pretty(r).map_err(|e| Failure(e.to_string()))?);
         return Ok(OK);

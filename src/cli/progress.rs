@@ -64,7 +64,9 @@ impl Live {
         match &e.kind {
             EventKind::Started => {
                 let bar = self.multi.add(ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed} elapsed]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed} elapsed]").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
                 bar.set_prefix(e.address.clone());
                 bar.set_message(render::event(e).trim_start_matches(&format!("{}: ", e.address)).trim_end_matches("...").to_string());
                 bar.enable_steady_tick(Duration::from_millis(120));

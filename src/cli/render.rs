@@ -86,14 +86,24 @@ fn compact(v: &Json) -> String {
 
 fn header(c: &ResourceChange, style: Style) -> (String, String) {
     match c.action {
-        Action::Create => (format!("  # {} will be created", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.green("+"), c.type_name, c.address)),
-        Action::Update => (format!("  # {} will be updated in-place", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.yellow("~"), c.type_name, c.address)),
+        Action::Create => {
+            (format!("  # {} will be created", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.green("+"), c.type_name, c.address))
+        }
+        Action::Update => (
+            format!("  # {} will be updated in-place", style.bold(&c.address)),
+            format!("  {} resource \"{}\" \"{}\" {{", style.yellow("~"), c.type_name, c.address),
+        ),
         Action::Replace if c.create_before_destroy => (
             format!("  # {} must be replaced (the new one is created before the old one is destroyed)", style.bold(&c.address)),
             format!("{}{} resource \"{}\" \"{}\" {{", style.green("+"), style.red("/-"), c.type_name, c.address),
         ),
-        Action::Replace => (format!("  # {} must be replaced", style.bold(&c.address)), format!("{}{} resource \"{}\" \"{}\" {{", style.red("-"), style.green("/+"), c.type_name, c.address)),
-        Action::Delete => (format!("  # {} will be destroyed", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.red("-"), c.type_name, c.address)),
+        Action::Replace => (
+            format!("  # {} must be replaced", style.bold(&c.address)),
+            format!("{}{} resource \"{}\" \"{}\" {{", style.red("-"), style.green("/+"), c.type_name, c.address),
+        ),
+        Action::Delete => {
+            (format!("  # {} will be destroyed", style.bold(&c.address)), format!("  {} resource \"{}\" \"{}\" {{", style.red("-"), c.type_name, c.address))
+        }
         Action::NoOp => (String::new(), String::new()),
     }
 }
@@ -117,7 +127,8 @@ fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
     let width = keys.iter().map(|k| k.len()).max().unwrap_or(0);
     for key in keys {
         let sensitive = c.sensitive.contains(key);
-        let unknown = c.after_unknown.contains(key) || (matches!(c.action, Action::Create | Action::Replace) && c.computed.contains(key) && !after.contains_key(key.as_str()));
+        let unknown = c.after_unknown.contains(key)
+            || (matches!(c.action, Action::Create | Action::Replace) && c.computed.contains(key) && !after.contains_key(key.as_str()));
         let show = |v: &Json| if sensitive { SENSITIVE.to_string() } else { compact(v) };
         match c.action {
             Action::Create => {
@@ -254,7 +265,14 @@ fn drift_lines(out: &mut String, report: &clawform_core::DriftReport, style: Sty
         }
     }
     for u in &report.unmanaged {
-        let _ = writeln!(out, "  {} {} carries clawform:stack={} clawform:address={} but is not in that stack's state (unmanaged)", style.yellow("?"), u.arn, u.stack, u.address);
+        let _ = writeln!(
+            out,
+            "  {} {} carries clawform:stack={} clawform:address={} but is not in that stack's state (unmanaged)",
+            style.yellow("?"),
+            u.arn,
+            u.stack,
+            u.address
+        );
     }
 }
 
@@ -281,7 +299,10 @@ pub fn drift(report: &clawform_core::DriftReport, style: Style) -> String {
 
 /// The drift shown before a plan, as Terraform's "Objects have changed outside of Terraform".
 pub fn drift_before_plan(report: &clawform_core::DriftReport, style: Style) -> String {
-    let mut out = format!("{}\n\nclawform read these changes made outside it; the plan below puts them back:\n\n", style.bold("Objects have changed outside of clawform"));
+    let mut out = format!(
+        "{}\n\nclawform read these changes made outside it; the plan below puts them back:\n\n",
+        style.bold("Objects have changed outside of clawform")
+    );
     drift_lines(&mut out, report, style, true);
     out.push('\n');
     out

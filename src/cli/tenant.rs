@@ -70,13 +70,13 @@ async fn plan_all_offline(ctx: &Ctx, detailed_exitcode: bool, params: &super::ar
     let cannot_print = |e: std::io::Error| Failure(format!("cannot print the plans: {e}"));
     let (mut total, mut changed) = (0, 0);
     clawform::tenants::plan_all_offline_each(&ctx.workspace, &parse_params(params)?, |id, plan| {
-            let text = format!("{}\n{}\n", ctx.style.bold(&format!("== tenant {id}")), render::plan(&plan, ctx.style));
-            out.write_all(text.as_bytes()).map_err(|e| WorkspaceError::Tenant(format!("cannot print the plans: {e}")))?;
-            total += 1;
-            changed += usize::from(plan.has_changes());
-            Ok(())
-        })
-        .await?;
+        let text = format!("{}\n{}\n", ctx.style.bold(&format!("== tenant {id}")), render::plan(&plan, ctx.style));
+        out.write_all(text.as_bytes()).map_err(|e| WorkspaceError::Tenant(format!("cannot print the plans: {e}")))?;
+        total += 1;
+        changed += usize::from(plan.has_changes());
+        Ok(())
+    })
+    .await?;
     writeln!(out, "{changed} of {total} tenants have changes.").and_then(|()| out.flush()).map_err(cannot_print)?;
     Ok(if detailed_exitcode && changed > 0 { CHANGES } else { OK })
 }
@@ -93,7 +93,9 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
     // An offline plan of every tenant makes no AWS call: it loads no AWS configuration (which
     // may ask instance metadata for a region, and builds a client per service).
     let command = match command {
-        TenantCommand::Plan { id: None, detailed_exitcode, json: false, params, refresh: false, .. } => return plan_all_offline(ctx, detailed_exitcode, &params).await,
+        TenantCommand::Plan { id: None, detailed_exitcode, json: false, params, refresh: false, .. } => {
+            return plan_all_offline(ctx, detailed_exitcode, &params).await
+        }
         other => other,
     };
     let provider = ctx.provider().await;
@@ -165,7 +167,8 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             let plans = if refresh { tenants.plan_all(&parse_params(&params)?).await? } else { tenants.plan_all_offline(&parse_params(&params)?).await? };
             let changed = plans.iter().filter(|(_, p)| p.has_changes()).count();
             if json {
-                let value: Vec<Json> = plans.iter().map(|(id, p)| serde_json::json!({"id": id, "summary": p.summary(), "has_changes": p.has_changes(), "plan": p})).collect();
+                let value: Vec<Json> =
+                    plans.iter().map(|(id, p)| serde_json::json!({"id": id, "summary": p.summary(), "has_changes": p.has_changes(), "plan": p})).collect();
                 println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
             } else {
                 for (id, plan) in &plans {

@@ -10,7 +10,14 @@ use super::{sdk_config, Project, Run};
 /// fault proxy), stdout and stderr piped.
 pub fn spawn(project: &Project, args: &[&str], endpoint: &str, extra: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawform"));
-    cmd.arg("-C").arg(project.path()).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env_remove("AWS_PROFILE").env("NO_COLOR", "1");
+    cmd.arg("-C")
+        .arg(project.path())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("AWS_PROFILE")
+        .env("NO_COLOR", "1");
     for (k, v) in project.moto.env() {
         cmd.env(k, v);
     }
@@ -91,7 +98,11 @@ pub fn untracked(tagged: &BTreeMap<String, Vec<String>>, state: &serde_json::Val
             let matches = recorded.is_some_and(|r| {
                 let id = r["id"].as_str().unwrap_or("#");
                 let state_arn = r["attributes"]["arn"].as_str();
-                arn == id || state_arn == Some(arn.as_str()) || arn.ends_with(&format!("/{id}")) || arn.ends_with(&format!(":{id}")) || arn.ends_with(&format!(":{id}:*"))
+                arn == id
+                    || state_arn == Some(arn.as_str())
+                    || arn.ends_with(&format!("/{id}"))
+                    || arn.ends_with(&format!(":{id}"))
+                    || arn.ends_with(&format!(":{id}:*"))
             });
             if !matches {
                 out.push(format!("{address}: {arn}"));

@@ -53,7 +53,10 @@ fn subnets_fit_their_vpc(stack: &Stack, params: &IndexMap<String, Json>) -> Vec<
         }
         if let Some(vpc_cidr) = known_str(stack, params, &vpc, "cidr_block").and_then(|c| c.parse::<Ipv4Net>().ok()) {
             if !vpc_cidr.contains(&cidr) {
-                problems.push((format!("resources.{subnet}.cidr_block"), format!("subnet `{subnet}` has {cidr}, which is not inside {vpc_cidr} of its VPC `{vpc}`")));
+                problems.push((
+                    format!("resources.{subnet}.cidr_block"),
+                    format!("subnet `{subnet}` has {cidr}, which is not inside {vpc_cidr} of its VPC `{vpc}`"),
+                ));
                 continue;
             }
         }
@@ -94,9 +97,8 @@ fn zones_are_of_one_region(stack: &Stack, params: &IndexMap<String, Json>) -> Ve
             None => problems.push((path, format!("`{zone}` is not an availability zone name; expected something like us-west-2a"))),
             Some(region) => match &first {
                 None => first = Some((region.to_string(), subnet.clone())),
-                Some((r, other)) if r != region => {
-                    problems.push((path, format!("zone `{zone}` is in region {region}, but subnet `{other}` is in {r}: a stack's subnets must be in one region")))
-                }
+                Some((r, other)) if r != region => problems
+                    .push((path, format!("zone `{zone}` is in region {region}, but subnet `{other}` is in {r}: a stack's subnets must be in one region"))),
                 Some(_) => {}
             },
         }
@@ -123,7 +125,13 @@ fn load_balancers_span_two_zones(stack: &Stack, params: &IndexMap<String, Json>)
         zones.sort();
         zones.dedup();
         if all_known && zones.len() < 2 {
-            problems.push((format!("resources.{lb}.subnets"), format!("an application load balancer needs subnets in at least two availability zones; `{lb}` has {}", if zones.is_empty() { "none".to_string() } else { zones.join(", ") })));
+            problems.push((
+                format!("resources.{lb}.subnets"),
+                format!(
+                    "an application load balancer needs subnets in at least two availability zones; `{lb}` has {}",
+                    if zones.is_empty() { "none".to_string() } else { zones.join(", ") }
+                ),
+            ));
         }
     }
     problems

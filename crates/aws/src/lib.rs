@@ -9,14 +9,14 @@ pub mod ec2;
 pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
+mod error;
+mod handler;
 pub mod iam;
 pub mod logs;
 pub mod owned;
 pub mod s3_backend;
-pub mod stats;
 pub mod secretsmanager;
-mod error;
-mod handler;
+pub mod stats;
 mod tags;
 mod wait;
 
@@ -117,7 +117,13 @@ impl Provider for AwsProvider {
         let Some((_, id)) = owned::type_and_id(&found.arn) else {
             return Err(ProviderError::invalid(format!("cannot tell the id of {} to adopt it", found.arn)));
         };
-        let live = handler.read(&self.clients, std::slice::from_ref(&id)).await?.into_iter().next().flatten().ok_or_else(|| ProviderError::not_found(format!("{} is gone", found.arn)))?;
+        let live = handler
+            .read(&self.clients, std::slice::from_ref(&id))
+            .await?
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(|| ProviderError::not_found(format!("{} is gone", found.arn)))?;
         // Bring what exists to the desired attributes; keep what the read knows of computed ones.
         let mut applied = handler.update(&self.clients, ctx, &id, &live, attributes).await?;
         let computed = self.registry.get(type_name).map(|k| k.computed()).unwrap_or_default();

@@ -37,17 +37,26 @@ pub fn type_and_id(arn: &str) -> Option<(&'static str, String)> {
         ]
         .iter()
         .find_map(|(p, t)| tail(p).map(|id| (*t, id))),
-        "elasticloadbalancing" => [("loadbalancer/", "aws_lb"), ("targetgroup/", "aws_lb_target_group"), ("listener/", "aws_lb_listener"), ("listener-rule/", "aws_lb_listener_rule")]
-            .iter()
-            .find_map(|(p, t)| resource.starts_with(p).then(|| (*t, arn.to_string()))),
-        "ecs" => [("cluster/", "aws_ecs_cluster"), ("capacity-provider/", "aws_ecs_capacity_provider"), ("task-definition/", "aws_ecs_task_definition"), ("service/", "aws_ecs_service")]
-            .iter()
-            .find_map(|(p, t)| resource.starts_with(p).then(|| (*t, arn.to_string()))),
+        "elasticloadbalancing" => {
+            [("loadbalancer/", "aws_lb"), ("targetgroup/", "aws_lb_target_group"), ("listener/", "aws_lb_listener"), ("listener-rule/", "aws_lb_listener_rule")]
+                .iter()
+                .find_map(|(p, t)| resource.starts_with(p).then(|| (*t, arn.to_string())))
+        }
+        "ecs" => [
+            ("cluster/", "aws_ecs_cluster"),
+            ("capacity-provider/", "aws_ecs_capacity_provider"),
+            ("task-definition/", "aws_ecs_task_definition"),
+            ("service/", "aws_ecs_service"),
+        ]
+        .iter()
+        .find_map(|(p, t)| resource.starts_with(p).then(|| (*t, arn.to_string()))),
         "secretsmanager" => resource.starts_with("secret:").then(|| ("aws_secretsmanager_secret", arn.to_string())),
         "logs" => tail("log-group:").map(|n| ("aws_cloudwatch_log_group", n.trim_end_matches(":*").to_string())),
         "ecr" => tail("repository/").map(|n| ("aws_ecr_repository", n)),
         "autoscaling" => resource.split("autoScalingGroupName/").nth(1).map(|n| ("aws_autoscaling_group", n.to_string())),
-        "iam" => tail("role/").map(|n| ("aws_iam_role", n.rsplit('/').next().unwrap_or(&n).to_string())).or_else(|| tail("instance-profile/").map(|n| ("aws_iam_instance_profile", n.rsplit('/').next().unwrap_or(&n).to_string()))),
+        "iam" => tail("role/")
+            .map(|n| ("aws_iam_role", n.rsplit('/').next().unwrap_or(&n).to_string()))
+            .or_else(|| tail("instance-profile/").map(|n| ("aws_iam_instance_profile", n.rsplit('/').next().unwrap_or(&n).to_string()))),
         _ => None,
     };
     found
@@ -60,10 +69,19 @@ impl AwsProvider {
         // Many stacks (a drift check of every tenant): one scan of everything clawform tagged,
         // in full pages, costs fewer calls than a partly filled page per group of 20 names.
         let wanted: std::collections::HashSet<&String> = stacks.iter().collect();
-        let groups: Vec<Option<Vec<String>>> = if stacks.len() > TAG_VALUES_PER_FILTER { vec![None] } else { stacks.chunks(TAG_VALUES_PER_FILTER).map(|c| Some(c.to_vec())).collect() };
+        let groups: Vec<Option<Vec<String>>> =
+            if stacks.len() > TAG_VALUES_PER_FILTER { vec![None] } else { stacks.chunks(TAG_VALUES_PER_FILTER).map(|c| Some(c.to_vec())).collect() };
         for values in groups {
             let filter = TagFilter::builder().key(STACK_TAG).set_values(values).build();
-            let mut pages = self.clients().tagging.get_resources().tag_filters(filter).resources_per_page(RESOURCES_PER_PAGE).tags_per_page(TAGS_PER_PAGE).into_paginator().send();
+            let mut pages = self
+                .clients()
+                .tagging
+                .get_resources()
+                .tag_filters(filter)
+                .resources_per_page(RESOURCES_PER_PAGE)
+                .tags_per_page(TAGS_PER_PAGE)
+                .into_paginator()
+                .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| sdk("tagging GetResources", e))?;
                 for mapping in page.resource_tag_mapping_list() {

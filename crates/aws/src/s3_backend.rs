@@ -117,7 +117,8 @@ impl S3Backend {
             Err(e) => return Err(sdk_error(operation, &self.url(key), e)),
         };
         let etag = out.e_tag().map(str::to_string);
-        let bytes = out.body.collect().await.map_err(|e| BackendError::Io(format!("{operation} {}: cannot read the body: {e}", self.url(key))))?.into_bytes().to_vec();
+        let bytes =
+            out.body.collect().await.map_err(|e| BackendError::Io(format!("{operation} {}: cannot read the body: {e}", self.url(key))))?.into_bytes().to_vec();
         Ok(Some(Object { bytes, etag }))
     }
 
@@ -260,7 +261,14 @@ impl StateBackend for S3Backend {
         let body = serde_json::to_vec_pretty(info).map_err(|e| BackendError::Io(e.to_string()))?;
         // A second attempt only when the holder let go between our refused create and our read.
         for _ in 0..2 {
-            let put = self.client.put_object().bucket(&self.bucket).key(&key).content_type("application/json").if_none_match("*").body(ByteStream::from(body.clone()));
+            let put = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .content_type("application/json")
+                .if_none_match("*")
+                .body(ByteStream::from(body.clone()));
             match put.send().await {
                 Ok(_) => return Ok(()),
                 Err(e) if is_precondition_failed(&e) || is_conditional_conflict(&e) => {

@@ -467,7 +467,11 @@ fn stacks_refuse_bad_ec2_attributes_at_load() {
     assert_eq!(decode("aws_subnet", "vpc_id: vpc-1\ncidr_block: 10.0.0.0/29").unwrap_err(), vec!["cidr_block"]);
     assert_eq!(decode("aws_subnet", "vpc_id: vpc-1\ncidr_block: 10.0.0.1/24").unwrap_err(), vec!["cidr_block"]);
     assert_eq!(
-        decode("aws_route_table", "vpc_id: vpc-1\nroute:\n  - cidr_block: 0.0.0.0/0\n  - cidr_block: 0.0.0.0/0\n    gateway_id: igw-1\n    nat_gateway_id: nat-1").unwrap_err(),
+        decode(
+            "aws_route_table",
+            "vpc_id: vpc-1\nroute:\n  - cidr_block: 0.0.0.0/0\n  - cidr_block: 0.0.0.0/0\n    gateway_id: igw-1\n    nat_gateway_id: nat-1"
+        )
+        .unwrap_err(),
         vec!["route.0", "route.1.cidr_block", "route.1"]
     );
     let sg = |rule: &str| decode("aws_security_group", &format!("name: web\nvpc_id: vpc-1\ningress:\n  - {rule}"));

@@ -284,7 +284,8 @@ async fn iam_role_with_policies_deletes_in_dependency_order() {
     let env = env().await;
     let role = env.role("exec_role", "ecs-tasks.amazonaws.com").await;
     let attachment = env.create("aws_iam_role_policy_attachment", "exec_managed", &json!({ "role": role, "policy_arn": ECS_TASK_EXECUTION })).await.id;
-    let inline = env.create("aws_iam_role_policy", "exec_inline", &json!({ "role": role, "name": "secrets", "policy": s3_read_policy("tenant-secrets") })).await.id;
+    let inline =
+        env.create("aws_iam_role_policy", "exec_inline", &json!({ "role": role, "name": "secrets", "policy": s3_read_policy("tenant-secrets") })).await.id;
 
     // What the engine does on destroy: dependents first, then the role.
     env.delete("aws_iam_role_policy_attachment", "exec_managed", &attachment, &json!({})).await;
@@ -347,7 +348,8 @@ async fn ecr_repository_create_read_update_delete() {
 
     // Scan on push, immutable tags, other tags.
     let prior = state_of(&attrs, &applied);
-    let new = json!({ "name": name, "image_tag_mutability": "IMMUTABLE", "image_scanning_configuration": [{ "scan_on_push": true }], "tags": { "env": "test" } });
+    let new =
+        json!({ "name": name, "image_tag_mutability": "IMMUTABLE", "image_scanning_configuration": [{ "scan_on_push": true }], "tags": { "env": "test" } });
     env.update("aws_ecr_repository", "gateway", &name, &prior, &new).await;
     let repo = describe().await;
     assert_eq!(repo.image_tag_mutability().map(|m| m.as_str()), Some("IMMUTABLE"));
@@ -361,9 +363,14 @@ async fn ecr_repository_create_read_update_delete() {
     // member's default), so it sends `imageScanningConfiguration: {}`, which AWS reads as false;
     // moto 5.2.5 skips an empty configuration (`if image_scanning_configuration:`) and keeps
     // scanning on. Asserted as moto does it, so a moto that fixes this fails here and says so.
-    let off = json!({ "name": name, "image_tag_mutability": "IMMUTABLE", "image_scanning_configuration": [{ "scan_on_push": false }], "tags": { "env": "test" } });
+    let off =
+        json!({ "name": name, "image_tag_mutability": "IMMUTABLE", "image_scanning_configuration": [{ "scan_on_push": false }], "tags": { "env": "test" } });
     env.update("aws_ecr_repository", "gateway", &name, &new, &off).await;
-    assert_eq!(describe().await.image_scanning_configuration().map(|c| c.scan_on_push()), Some(true), "moto now turns scanning off: assert false here and drop the note");
+    assert_eq!(
+        describe().await.image_scanning_configuration().map(|c| c.scan_on_push()),
+        Some(true),
+        "moto now turns scanning off: assert false here and drop the note"
+    );
 
     env.delete_and_check_gone("aws_ecr_repository", "gateway", &name, &off).await;
 }
@@ -384,7 +391,8 @@ async fn ecr_repository_with_images_needs_force_delete() {
     env.ecr.put_image().repository_name(&name).image_manifest(manifest.to_string()).image_tag("v1").send().await.unwrap();
 
     // Without force_delete a repository with images stays.
-    let err = env.provider.delete(&env.ctx("images"), "aws_ecr_repository", &name, &state_of(&attrs, &applied)).await.expect_err("deleted a repository with images");
+    let err =
+        env.provider.delete(&env.ctx("images"), "aws_ecr_repository", &name, &state_of(&attrs, &applied)).await.expect_err("deleted a repository with images");
     assert!(err.message.contains("RepositoryNotEmptyException"), "{err}");
 
     // One batch read: both repositories, and one that does not exist (ECR then refuses the
@@ -549,7 +557,10 @@ fn stacks_refuse_bad_platform_attributes_at_load() {
     assert_eq!(ok["image_scanning_configuration"], json!([{ "scan_on_push": false }]));
     assert_eq!(decode("aws_ecr_repository", "name: OpenClaw").unwrap_err(), vec!["name"]);
     assert_eq!(decode("aws_ecr_repository", "name: gateway\nimage_tag_mutability: SOMETIMES").unwrap_err(), vec!["image_tag_mutability"]);
-    assert_eq!(decode("aws_ecr_repository", "name: gateway\nimage_scanning_configuration: [{scan_on_push: true}, {scan_on_push: false}]").unwrap_err(), vec!["image_scanning_configuration"]);
+    assert_eq!(
+        decode("aws_ecr_repository", "name: gateway\nimage_scanning_configuration: [{scan_on_push: true}, {scan_on_push: false}]").unwrap_err(),
+        vec!["image_scanning_configuration"]
+    );
     assert_eq!(decode("aws_ecr_repository", "name: gateway\nimage_scanning_configuration: {scan_on_push: true}").unwrap_err().len(), 1, "a block is a list");
     let no_rules = format!("repository: gateway\npolicy: '{{\"rules\": [], \"description\": \"{}\"}}'", "x".repeat(100));
     assert_eq!(decode("aws_ecr_lifecycle_policy", &no_rules).unwrap_err(), vec!["policy"]);

@@ -28,7 +28,11 @@ async fn env() -> Env {
     let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-west-2".into());
     s3.create_bucket()
         .bucket(&bucket)
-        .create_bucket_configuration(aws_sdk_s3::types::CreateBucketConfiguration::builder().location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str())).build())
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str()))
+                .build(),
+        )
         .send()
         .await
         .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
@@ -54,7 +58,15 @@ impl Env {
     }
 
     async fn put(&self, key: &str, body: &str) -> String {
-        let out = self.s3.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(body.as_bytes().to_vec())).send().await.unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+        let out = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
         out.e_tag().expect("etag").to_string()
     }
 }
@@ -145,7 +157,10 @@ async fn a_second_lock_fails_naming_the_holder_and_force_unlock_clears_it() {
         other => panic!("expected Locked, got {other:?}"),
     }
     let message = err.to_string();
-    assert!(message.contains(&first.who) && message.contains("`apply`") && message.contains(&first.created) && message.contains("force-unlock net"), "{message}");
+    assert!(
+        message.contains(&first.who) && message.contains("`apply`") && message.contains(&first.created) && message.contains("force-unlock net"),
+        "{message}"
+    );
     // The same holder cannot take it twice either.
     assert!(matches!(a.lock("net", &first).await, Err(BackendError::Locked { .. })));
 

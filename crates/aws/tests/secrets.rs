@@ -242,7 +242,10 @@ async fn errors_never_contain_the_value() {
 
     // The same on update.
     let prior = json!({ "secret_id": missing, "secret_string": sensitive_digest(&json!(value), "l"), "id": format!("{missing}|v1") });
-    let err = env.try_update(VERSION, "value", &format!("{missing}|v1"), &prior, &json!({ "secret_id": missing, "secret_string": value })).await.expect_err("no such secret");
+    let err = env
+        .try_update(VERSION, "value", &format!("{missing}|v1"), &prior, &json!({ "secret_id": missing, "secret_string": value }))
+        .await
+        .expect_err("no such secret");
     assert!(!format!("{err:?}").contains(value), "{err:?}");
 
     // Attributes that do not decode: serde would quote a number inside a mapping, the template
@@ -256,7 +259,9 @@ async fn errors_never_contain_the_value() {
     // The loader's checks say what is wrong with a literal value without quoting it.
     let registry = clawform_aws::registry();
     let kind = registry.get(VERSION).unwrap();
-    for (bad, expected) in [(format!("secret_id: x\nsecret_string: [{}]\n", 7_315_551_234_u64), "secret"), ("secret_id: x\nsecret_string: ''\n".to_string(), "empty")] {
+    for (bad, expected) in
+        [(format!("secret_id: x\nsecret_string: [{}]\n", 7_315_551_234_u64), "secret"), ("secret_id: x\nsecret_string: ''\n".to_string(), "empty")]
+    {
         let errors = kind.decode(serde_yaml::from_str(&bad).unwrap()).expect_err("refused");
         let text = format!("{errors:?}");
         assert!(text.contains(expected) && !text.contains("7315551234"), "{text}");

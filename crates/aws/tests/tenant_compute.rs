@@ -287,7 +287,13 @@ async fn service_create_update_delete() {
     let env = env().await;
     let platform = env.platform("10.41").await;
     let family = unique("openclaw");
-    let td1 = env.create("aws_ecs_task_definition", "task_definition", &decode("aws_ecs_task_definition", task_definition_body(&family, &containers("repo/openclaw:v1", "t4")))).await;
+    let td1 = env
+        .create(
+            "aws_ecs_task_definition",
+            "task_definition",
+            &decode("aws_ecs_task_definition", task_definition_body(&family, &containers("repo/openclaw:v1", "t4"))),
+        )
+        .await;
     let name = unique("openclaw-t4");
     let attrs = decode("aws_ecs_service", service_body(&name, &platform, &td1.id, 1));
     let applied = env.create("aws_ecs_service", "service", &attrs).await;
@@ -323,7 +329,13 @@ async fn service_create_update_delete() {
     assert!(drift.is_empty(), "{drift:?}");
 
     // A new revision, two tasks and a new strategy: one UpdateService with a new deployment.
-    let td2 = env.create("aws_ecs_task_definition", "task_definition_2", &decode("aws_ecs_task_definition", task_definition_body(&family, &containers("repo/openclaw:v2", "t4")))).await;
+    let td2 = env
+        .create(
+            "aws_ecs_task_definition",
+            "task_definition_2",
+            &decode("aws_ecs_task_definition", task_definition_body(&family, &containers("repo/openclaw:v2", "t4"))),
+        )
+        .await;
     let mut new = service_body(&name, &platform, &td2.id, 2);
     new["capacity_provider_strategy"] = json!([{ "capacity_provider": "openclaw-spot", "weight": 1, "base": 1 }]);
     new["tags"] = json!({ "Tenant": "t4", "tier": "paid" });
@@ -370,7 +382,13 @@ async fn service_create_update_delete() {
 async fn a_service_name_in_use_is_adopted_only_when_it_is_ours() {
     let env = env().await;
     let platform = env.platform("10.42").await;
-    let td = env.create("aws_ecs_task_definition", "task_definition", &decode("aws_ecs_task_definition", task_definition_body(&unique("openclaw"), &containers("repo/openclaw:v1", "t5")))).await;
+    let td = env
+        .create(
+            "aws_ecs_task_definition",
+            "task_definition",
+            &decode("aws_ecs_task_definition", task_definition_body(&unique("openclaw"), &containers("repo/openclaw:v1", "t5"))),
+        )
+        .await;
     let name = unique("openclaw-t5");
     let first = env.create("aws_ecs_service", "service", &decode("aws_ecs_service", service_body(&name, &platform, &td.id, 1))).await;
 
@@ -397,10 +415,17 @@ async fn a_service_name_in_use_is_adopted_only_when_it_is_ours() {
 async fn reading_25_services_takes_3_describe_calls() {
     let env = env().await;
     let platform = env.platform("10.43").await;
-    let td = env.create("aws_ecs_task_definition", "task_definition", &decode("aws_ecs_task_definition", task_definition_body(&unique("openclaw"), &containers("repo/openclaw:v1", "t6")))).await;
+    let td = env
+        .create(
+            "aws_ecs_task_definition",
+            "task_definition",
+            &decode("aws_ecs_task_definition", task_definition_body(&unique("openclaw"), &containers("repo/openclaw:v1", "t6"))),
+        )
+        .await;
     let mut arns = Vec::new();
     for i in 0..25 {
-        let out = env.ecs.create_service().cluster(&platform.cluster).service_name(format!("svc-{i}")).task_definition(&td.id).desired_count(0).send().await.unwrap();
+        let out =
+            env.ecs.create_service().cluster(&platform.cluster).service_name(format!("svc-{i}")).task_definition(&td.id).desired_count(0).send().await.unwrap();
         arns.push(out.service().unwrap().service_arn().unwrap().to_string());
     }
     env.calls.take();

@@ -60,7 +60,9 @@ impl Env {
         let lb = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
         let not_found = Action::builder()
             .r#type(ActionTypeEnum::FixedResponse)
-            .fixed_response_config(FixedResponseActionConfig::builder().content_type("text/plain").message_body("Instance not found").status_code("404").build())
+            .fixed_response_config(
+                FixedResponseActionConfig::builder().content_type("text/plain").message_body("Instance not found").status_code("404").build(),
+            )
             .build();
         let listener =
             self.elbv2.create_listener().load_balancer_arn(&lb).port(80).protocol(ProtocolEnum::Http).default_actions(not_found).send().await.unwrap();
@@ -283,7 +285,11 @@ async fn rules_without_priority_take_the_lowest_free_one() {
     assert_eq!(env.moto_rules(&alb.listener).await, vec![(1, p("/c/*")), (2, p("/b/*")), (3, p("/d/*")), (7, p("/e/*"))]);
     assert_eq!(free_priority(env.provider.clients(), &alb.listener).await.unwrap(), 4);
     // A priority another rule holds is refused, saying what to do.
-    let taken = LbListenerRule { priority: Some(2.into()), condition: serde_json::from_value(json!([{ "path_pattern": [{ "values": ["/f/*"] }] }])).unwrap(), ..explicit };
+    let taken = LbListenerRule {
+        priority: Some(2.into()),
+        condition: serde_json::from_value(json!([{ "path_pattern": [{ "values": ["/f/*"] }] }])).unwrap(),
+        ..explicit
+    };
     let err = taken.create(env.provider.clients(), &env.ctx("f")).await.expect_err("priority 2 is taken");
     assert!(err.message.contains("PriorityInUse") && err.message.contains("or no priority"), "{err}");
 }
@@ -361,7 +367,8 @@ async fn rule_update_read_and_delete() {
 
     // A fixed response instead of the forward.
     let mut fixed = new.clone();
-    fixed["action"] = json!([{ "type": "fixed-response", "fixed_response": [{ "content_type": "text/plain", "message_body": "paused", "status_code": "503" }] }]);
+    fixed["action"] =
+        json!([{ "type": "fixed-response", "fixed_response": [{ "content_type": "text/plain", "message_body": "paused", "status_code": "503" }] }]);
     let fixed = canonical("aws_lb_listener_rule", fixed);
     env.update("aws_lb_listener_rule", "listener_rule", &arn, &state_of(&new, &applied), &fixed).await;
     let rules = env.elbv2.describe_rules().rule_arns(&arn).send().await.unwrap();
@@ -455,7 +462,8 @@ fn stacks_are_refused_what_aws_would_refuse() {
     let long = json!([{ "path_pattern": [{ "values": [format!("/{}", "a".repeat(128))] }] }]);
     let errors = decode("aws_lb_listener_rule", rule(long, 50_001)).expect_err("a long pattern and a priority out of range");
     assert_eq!(errors.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), vec!["priority", "condition.0.path_pattern.0.values.0"]);
-    let errors = decode("aws_lb_target_group", json!({ "name": "openclaw-".to_string() + &"x".repeat(24), "port": 8080, "protocol": "HTTP", "vpc_id": "vpc-1" }))
-        .expect_err("a 33-character name");
+    let errors =
+        decode("aws_lb_target_group", json!({ "name": "openclaw-".to_string() + &"x".repeat(24), "port": 8080, "protocol": "HTTP", "vpc_id": "vpc-1" }))
+            .expect_err("a 33-character name");
     assert_eq!(errors[0].path, "name");
 }

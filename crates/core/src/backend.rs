@@ -133,10 +133,16 @@ impl LocalBackend {
         };
         if let Some(old) = stored {
             if old.lineage != state.lineage {
-                return Err(BackendError::Conflict { stack: state.stack.clone(), reason: format!("stored state has lineage {}, this one {}", old.lineage, state.lineage) });
+                return Err(BackendError::Conflict {
+                    stack: state.stack.clone(),
+                    reason: format!("stored state has lineage {}, this one {}", old.lineage, state.lineage),
+                });
             }
             if old.serial >= state.serial {
-                return Err(BackendError::Conflict { stack: state.stack.clone(), reason: format!("stored serial {} is not below the new serial {}", old.serial, state.serial) });
+                return Err(BackendError::Conflict {
+                    stack: state.stack.clone(),
+                    reason: format!("stored serial {} is not below the new serial {}", old.serial, state.serial),
+                });
             }
             fs::copy(&path, self.dir.join(format!("{}.json.backup", state.stack))).map_err(|e| io("cannot back up", &path, e))?;
         }
@@ -216,7 +222,12 @@ impl StateBackend for LocalBackend {
                 f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(|e| io("cannot write", &path, e))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = self.read_lock(stack).unwrap_or_else(|| LockInfo { id: "?".into(), who: "another process".into(), operation: "?".into(), created: "just now".into() });
+                let holder = self.read_lock(stack).unwrap_or_else(|| LockInfo {
+                    id: "?".into(),
+                    who: "another process".into(),
+                    operation: "?".into(),
+                    created: "just now".into(),
+                });
                 Err(BackendError::Locked { stack: stack.to_string(), holder })
             }
             Err(e) => Err(io("cannot create", &path, e)),

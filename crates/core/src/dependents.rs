@@ -90,7 +90,10 @@ impl Usages {
         }
         found.sort();
         found.dedup();
-        found.into_iter().map(|(at, removed)| Dependent { removed, stack: self.stacks[self.addresses[at].0].clone(), address: self.addresses[at].1.clone() }).collect()
+        found
+            .into_iter()
+            .map(|(at, removed)| Dependent { removed, stack: self.stacks[self.addresses[at].0].clone(), address: self.addresses[at].1.clone() })
+            .collect()
     }
 }
 
@@ -156,15 +159,34 @@ mod tests {
     #[test]
     fn a_removed_listener_used_by_another_stack_is_found() {
         let mut plan = crate::plan::plan_destroy(&State::new("base"), &crate::schema::Registry::default());
-        plan.changes = vec![change("http[1]", Action::Delete, "arn:aws:elasticloadbalancing:listener/app/b/1"), change("http[0]", Action::NoOp, "arn:aws:elasticloadbalancing:listener/app/a/0")];
+        plan.changes = vec![
+            change("http[1]", Action::Delete, "arn:aws:elasticloadbalancing:listener/app/b/1"),
+            change("http[0]", Action::NoOp, "arn:aws:elasticloadbalancing:listener/app/a/0"),
+        ];
         let mut tenant = State::new("tenant-a");
-        tenant.resources.push(StateResource { address: "listener_rule".into(), type_name: "aws_lb_listener_rule".into(), id: "r1xxxxxxxx".into(), attributes: json!({"listener_arn": "arn:aws:elasticloadbalancing:listener/app/b/1"}), dependencies: vec![] });
+        tenant.resources.push(StateResource {
+            address: "listener_rule".into(),
+            type_name: "aws_lb_listener_rule".into(),
+            id: "r1xxxxxxxx".into(),
+            attributes: json!({"listener_arn": "arn:aws:elasticloadbalancing:listener/app/b/1"}),
+            dependencies: vec![],
+        });
         let mut other = State::new("tenant-b");
-        other.resources.push(StateResource { address: "listener_rule".into(), type_name: "aws_lb_listener_rule".into(), id: "r2xxxxxxxx".into(), attributes: json!({"listener_arn": "arn:aws:elasticloadbalancing:listener/app/a/0", "port": 80}), dependencies: vec![] });
+        other.resources.push(StateResource {
+            address: "listener_rule".into(),
+            type_name: "aws_lb_listener_rule".into(),
+            id: "r2xxxxxxxx".into(),
+            attributes: json!({"listener_arn": "arn:aws:elasticloadbalancing:listener/app/a/0", "port": 80}),
+            dependencies: vec![],
+        });
         let mut usages = Usages::default();
         usages.add(&tenant);
         usages.add(&other);
-        assert_eq!(usages.users_of_removed(&plan), vec![Dependent { removed: "http[1]".into(), stack: "tenant-a".into(), address: "listener_rule".into() }], "the index answers the same");
+        assert_eq!(
+            usages.users_of_removed(&plan),
+            vec![Dependent { removed: "http[1]".into(), stack: "tenant-a".into(), address: "listener_rule".into() }],
+            "the index answers the same"
+        );
         let found = users_of_removed(&plan, &[tenant, other]);
         assert_eq!(found, vec![Dependent { removed: "http[1]".into(), stack: "tenant-a".into(), address: "listener_rule".into() }]);
     }

@@ -119,7 +119,13 @@ pub async fn detect(states: &[State], registry: &Registry, provider: &dyn Provid
                 }
             };
             report.live.insert((state.stack.clone(), r.address.clone()), live);
-            report.resources.push(ResourceDrift { stack: state.stack.clone(), address: r.address.clone(), type_name: r.type_name.clone(), id: r.id.clone(), status });
+            report.resources.push(ResourceDrift {
+                stack: state.stack.clone(),
+                address: r.address.clone(),
+                type_name: r.type_name.clone(),
+                id: r.id.clone(),
+                status,
+            });
         }
     }
     report.resources.sort_by(|a, b| (&a.stack, &a.address).cmp(&(&b.stack, &b.address)));
@@ -168,7 +174,9 @@ pub fn equivalent(expected: &Json, actual: &Json) -> bool {
         return true;
     }
     match (expected, actual) {
-        (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().all(|e| y.iter().any(|a| equivalent(e, a))) && y.iter().all(|a| x.iter().any(|e| equivalent(e, a))),
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().all(|e| y.iter().any(|a| equivalent(e, a))) && y.iter().all(|a| x.iter().any(|e| equivalent(e, a)))
+        }
         (Json::Object(x), Json::Object(y)) => x.iter().all(|(k, e)| equivalent(e, y.get(k).unwrap_or(&Json::Null))),
         (Json::String(x), Json::String(y)) if x != y => match (document(x), document(y)) {
             (Some(p), Some(q)) => equivalent(&p, &q),

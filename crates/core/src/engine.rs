@@ -143,10 +143,22 @@ struct Op {
 }
 
 /// Applies `plan` to `state` (the stack's current state, or `None`), saving through `backend`.
-pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provider: Arc<dyn Provider>, backend: &dyn StateBackend, options: &ApplyOptions) -> Result<ApplyReport, EngineError> {
+pub async fn apply(
+    plan: &Plan,
+    state: Option<State>,
+    registry: &Registry,
+    provider: Arc<dyn Provider>,
+    backend: &dyn StateBackend,
+    options: &ApplyOptions,
+) -> Result<ApplyReport, EngineError> {
     let current = (state.as_ref().map(|s| s.serial), state.as_ref().map(|s| s.lineage.clone()));
     if current != (plan.prior_serial, plan.prior_lineage.clone()) {
-        return Err(EngineError::StalePlan { planned: plan.prior_serial, planned_lineage: plan.prior_lineage.clone(), current: current.0, current_lineage: current.1 });
+        return Err(EngineError::StalePlan {
+            planned: plan.prior_serial,
+            planned_lineage: plan.prior_lineage.clone(),
+            current: current.0,
+            current_lineage: current.1,
+        });
     }
     // No state document at all (never applied, or deleted by hand): no journal says what was
     // started, so anything may have been left.
@@ -156,8 +168,10 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     let mut ops = build_ops(plan, &state);
     let creates: Vec<String> = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.clone()).collect();
     // What the plan's refresh found at an address it creates is adopted without a search.
-    let mut leftovers: HashMap<String, Owned> = plan.adoptable.iter().filter(|o| o.stack == plan.stack && creates.contains(&o.address)).map(|o| (o.address.clone(), o.clone())).collect();
-    let leftover_possible: std::collections::HashSet<String> = creates.iter().filter(|a| state.leftover_possible(a) && !leftovers.contains_key(*a)).cloned().collect();
+    let mut leftovers: HashMap<String, Owned> =
+        plan.adoptable.iter().filter(|o| o.stack == plan.stack && creates.contains(&o.address)).map(|o| (o.address.clone(), o.clone())).collect();
+    let leftover_possible: std::collections::HashSet<String> =
+        creates.iter().filter(|a| state.leftover_possible(a) && !leftovers.contains_key(*a)).cloned().collect();
     // The journal is written once, before the first create; until then nothing can be left.
     let mut journaled = creates.is_empty();
     // Resources an earlier apply created but could not record (a crash between the create and
@@ -167,7 +181,11 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
     if !leftover_possible.is_empty() {
         // What state records is not a leftover: the provider need not confirm that it exists
         // (a read per type, per stack applied).
-        let known: std::collections::HashSet<String> = state.resources.iter().flat_map(|r| std::iter::once(r.id.clone()).chain(r.attributes.get("arn").and_then(Json::as_str).map(str::to_string))).collect();
+        let known: std::collections::HashSet<String> = state
+            .resources
+            .iter()
+            .flat_map(|r| std::iter::once(r.id.clone()).chain(r.attributes.get("arn").and_then(Json::as_str).map(str::to_string)))
+            .collect();
         if let Ok(found) = provider.find_owned(std::slice::from_ref(&plan.stack), &known).await {
             for o in found {
                 let recorded = state.get(&o.address).is_some_and(|r| o.matches(&r.id, &r.attributes));
@@ -283,7 +301,11 @@ pub async fn apply(plan: &Plan, state: Option<State>, registry: &Registry, provi
         if let Some(first) = stuck.first() {
             let change = &plan.changes[first.change];
             let addresses: BTreeSet<&str> = stuck.iter().map(|o| plan.changes[o.change].address.as_str()).collect();
-            report.failures.push(OpFailure { address: change.address.clone(), action: change.action, message: format!("internal error: operations on {addresses:?} wait on each other and never ran") });
+            report.failures.push(OpFailure {
+                address: change.address.clone(),
+                action: change.action,
+                message: format!("internal error: operations on {addresses:?} wait on each other and never ran"),
+            });
             report.interrupted = true;
             stopping = true;
         }
@@ -423,7 +445,9 @@ fn prepare(change: &ResourceChange, phase: Phase, state: &State, plan: &Plan, se
             let prior = change.before.clone().unwrap_or_else(|| p.attributes.clone());
             Ok(Task::Update { ctx, type_name: config.type_name.clone(), id: p.id.clone(), prior, attributes })
         }
-        _ if !resolved.withheld.is_empty() => Err(ProviderError::invalid(format!("{}: needs the values of its secret parameters to be created", change.address))),
+        _ if !resolved.withheld.is_empty() => {
+            Err(ProviderError::invalid(format!("{}: needs the values of its secret parameters to be created", change.address)))
+        }
         _ => Ok(Task::Create { ctx, type_name: config.type_name.clone(), attributes }),
     }
 }
@@ -479,7 +503,9 @@ async fn run(provider: &dyn Provider, task: Task) -> Result<Outcome, ProviderErr
 
 fn record(state: &mut State, change: &ResourceChange, phase: Phase, outcome: Outcome, registry: &Registry) {
     match (phase, outcome) {
-        (Phase::Delete, _) | (_, Outcome::Deleted) if change.deposed || change.create_before_destroy => state.deposed.retain(|r| Some(&r.id) != change.prior_id.as_ref()),
+        (Phase::Delete, _) | (_, Outcome::Deleted) if change.deposed || change.create_before_destroy => {
+            state.deposed.retain(|r| Some(&r.id) != change.prior_id.as_ref())
+        }
         (Phase::Delete, _) | (_, Outcome::Deleted) => state.remove(&change.address),
         (Phase::Apply, Outcome::Applied { applied, mut attributes }) => {
             // Create-before-destroy: the old resource stays in state, deposed, until deleted.

@@ -108,10 +108,13 @@ fn cycle_diagnostics(stack: &Stack, graph: &DiGraph<String, ()>) -> Vec<Diagnost
         let mut current = start;
         loop {
             // Follow "depends on" direction: from a resource to what it references.
-            let next = graph
-                .neighbors_directed(current, petgraph::Direction::Incoming)
-                .filter(|n| members.contains(n))
-                .min_by_key(|n| if *n == start { 0 } else { 1 + n.index() });
+            let next = graph.neighbors_directed(current, petgraph::Direction::Incoming).filter(|n| members.contains(n)).min_by_key(|n| {
+                if *n == start {
+                    0
+                } else {
+                    1 + n.index()
+                }
+            });
             let Some(next) = next else { break };
             path.push(next);
             if next == start || !seen.insert(next) {

@@ -20,10 +20,10 @@ pub mod value;
 
 pub use backend::{BackendError, LocalBackend, LockInfo, StateBackend};
 pub use diagnostic::{Diagnostic, StackError};
+pub use drift::{DriftReport, DriftStatus};
 pub use engine::{apply, ApplyEvent, ApplyOptions, ApplyReport, EngineError, EventKind, OpFailure};
 pub use graph::Graph;
 pub use plan::{plan, plan_destroy, Action, Plan, PlanError, ResourceChange, Summary};
-pub use drift::{DriftReport, DriftStatus};
 pub use provider::{Applied, ErrorKind, OpContext, Owned, Provider, ProviderError};
 pub use schema::{FieldError, Registry, Resource, ResourceKind};
 pub use source::Location;

@@ -269,7 +269,9 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     for address in graph.order() {
         let config = &resources[address];
         let kind = registry.get(&config.type_name).expect("checked by stack.check");
-        let resolved = scope.resolve_attributes_parsed(&config.attributes, Some(&expansion.templates)).map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
+        let resolved = scope
+            .resolve_attributes_parsed(&config.attributes, Some(&expansion.templates))
+            .map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
         let (mut after, unknown) = (resolved.values, resolved.unknown);
         // Values that came from parameters were not known when the stack loaded: check them
         // now, so that a bad `--param` is refused before any AWS call, at its place in the file.
@@ -278,7 +280,12 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
                 if let Err(errors) = kind.check(body) {
                     let diagnostics = errors
                         .into_iter()
-                        .map(|e| source.diag_value(&format!("resources.{}.{}", crate::stack::source_address(address), e.path), format!("{} `{address}`: {} (with the parameter values given)", config.type_name, e.message)))
+                        .map(|e| {
+                            source.diag_value(
+                                &format!("resources.{}.{}", crate::stack::source_address(address), e.path),
+                                format!("{} `{address}`: {} (with the parameter values given)", config.type_name, e.message),
+                            )
+                        })
                         .collect();
                     return Err(PlanError::Stack(StackError::Invalid(diagnostics)));
                 }
@@ -375,7 +382,9 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let mut output_changes = IndexMap::new();
     for (name, value) in &stack.outputs {
-        let after = scope.resolve_known_parsed(value, Some(&expansion.templates)).map_err(|source| PlanError::Resolve { address: format!("output `{name}`"), source })?;
+        let after = scope
+            .resolve_known_parsed(value, Some(&expansion.templates))
+            .map_err(|source| PlanError::Resolve { address: format!("output `{name}`"), source })?;
         let before = state.and_then(|s| s.outputs.get(name).cloned());
         if before != after || after.is_none() {
             output_changes.insert(name.clone(), OutputChange { before, after_unknown: after.is_none(), after });
@@ -423,7 +432,8 @@ fn only(attributes: &Json, keys: Option<&BTreeSet<String>>) -> Json {
 
 /// Plans the deletion of everything in `state`.
 pub fn plan_destroy(state: &State, registry: &Registry) -> Plan {
-    let mut changes: Vec<ResourceChange> = state.resources.iter().map(|r| delete_change(r, registry)).chain(state.deposed.iter().map(|r| deposed_change(r, registry))).collect();
+    let mut changes: Vec<ResourceChange> =
+        state.resources.iter().map(|r| delete_change(r, registry)).chain(state.deposed.iter().map(|r| deposed_change(r, registry))).collect();
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let output_changes = state.outputs.iter().map(|(k, v)| (k.clone(), OutputChange { before: Some(v.clone()), after: None, after_unknown: false })).collect();
     Plan {
@@ -494,7 +504,10 @@ fn deposed_change(r: &crate::state::StateResource, registry: &Registry) -> Resou
 fn may_create_first(rule: Option<&[&str]>, before: &Json, after: &Json, unknown: &BTreeSet<String>) -> bool {
     match rule {
         None => false,
-        Some(keys) => keys.is_empty() || keys.iter().any(|k| unknown.contains(*k) || !same_value(before.get(*k).unwrap_or(&Json::Null), after.get(*k).unwrap_or(&Json::Null))),
+        Some(keys) => {
+            keys.is_empty()
+                || keys.iter().any(|k| unknown.contains(*k) || !same_value(before.get(*k).unwrap_or(&Json::Null), after.get(*k).unwrap_or(&Json::Null)))
+        }
     }
 }
 
@@ -505,7 +518,8 @@ fn forces_new(force_new: &[&str], attribute: &str, before: &Json, after: &Json, 
     force_new.iter().any(|entry| match entry.split_once('.') {
         None => *entry == attribute,
         Some((top, rest)) if top == attribute => {
-            unknown.contains(attribute) || values_at(before.get(attribute).unwrap_or(&Json::Null), rest) != values_at(after.get(attribute).unwrap_or(&Json::Null), rest)
+            unknown.contains(attribute)
+                || values_at(before.get(attribute).unwrap_or(&Json::Null), rest) != values_at(after.get(attribute).unwrap_or(&Json::Null), rest)
         }
         Some(_) => false,
     })

@@ -228,20 +228,26 @@ impl Scope {
                 }
             }
             Reference::Output { stack, name, index } => {
-                let value = self
-                    .external
-                    .get(stack)
-                    .and_then(|outputs| outputs.get(name))
-                    .ok_or_else(|| ResolveError::Output { reference: r.to_string(), stack: stack.clone(), name: name.clone() })?;
+                let value = self.external.get(stack).and_then(|outputs| outputs.get(name)).ok_or_else(|| ResolveError::Output {
+                    reference: r.to_string(),
+                    stack: stack.clone(),
+                    name: name.clone(),
+                })?;
                 let Some(index) = index else { return Ok(Resolved::Known(value.clone())) };
                 let position = match index {
                     OutputIndex::Number(n) => *n,
                     OutputIndex::Param(p) => {
                         let v = self.params.get(p).ok_or_else(|| ResolveError::Param(format!("${{param.{p}}}")))?;
-                        v.as_u64().map(|n| n as usize).ok_or_else(|| ResolveError::Index { reference: r.to_string(), reason: format!("`param.{p}` is {v}, not a position (0, 1, 2…)") })?
+                        v.as_u64()
+                            .map(|n| n as usize)
+                            .ok_or_else(|| ResolveError::Index {
+                                reference: r.to_string(), reason: format!("`param.{p}` is {v}, not a position (0, 1, 2…)")
+                            })?
                     }
                 };
-                let items = value.as_array().ok_or_else(|| ResolveError::Index { reference: r.to_string(), reason: format!("output `{name}` of stack `{stack}` is not a list") })?;
+                let items = value
+                    .as_array()
+                    .ok_or_else(|| ResolveError::Index { reference: r.to_string(), reason: format!("output `{name}` of stack `{stack}` is not a list") })?;
                 items.get(position).cloned().map(Resolved::Known).ok_or_else(|| ResolveError::Index {
                     reference: r.to_string(),
                     reason: format!("output `{name}` of stack `{stack}` has {} item(s); there is no item {position}", items.len()),

@@ -149,7 +149,10 @@ impl Stack {
                 let before = &e.as_bytes()[..at];
                 let line = before.iter().filter(|b| **b == b'\n').count() + 1;
                 let column = at - before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
-                return Err(invalid(Location { file: Some(path.to_path_buf()), line, column }, "expected UTF-8 text, found bytes that are not (is this a binary file?)"));
+                return Err(invalid(
+                    Location { file: Some(path.to_path_buf()), line, column },
+                    "expected UTF-8 text, found bytes that are not (is this a binary file?)",
+                ));
             }
         };
         Stack::from_yaml(&text, file, registry)
@@ -189,7 +192,9 @@ impl Stack {
         let mut errors = Vec::new();
         let mut stack = Stack { source: std::sync::Arc::new(source), ..Stack::new(raw.stack.clone()) };
         if !is_valid_name(&raw.stack) {
-            errors.push(stack.diag_value("stack", format!("stack name `{}` is not valid; expected letters, digits, `_` and `-`, starting with a letter", raw.stack)));
+            errors.push(
+                stack.diag_value("stack", format!("stack name `{}` is not valid; expected letters, digits, `_` and `-`, starting with a letter", raw.stack)),
+            );
         }
         stack.params = raw.params;
         stack.tags = raw.tags;
@@ -255,18 +260,28 @@ impl Stack {
                 }
                 // A secret without a value is withheld: what uses it keeps its applied value.
                 None if spec.sensitive => {}
-                None => errors.push(self.diag_key(&format!("params.{name}"), format!("parameter `{name}` has no default and no value was given; pass `--param {name}=VALUE`"))),
+                None => errors.push(
+                    self.diag_key(&format!("params.{name}"), format!("parameter `{name}` has no default and no value was given; pass `--param {name}=VALUE`")),
+                ),
             }
         }
         for (name, spec) in &self.params {
             if spec.sensitive && spec.default.is_some() {
-                errors.push(self.diag_key(&format!("params.{name}.default"), format!("parameter `{name}` is sensitive and cannot have a default in the stack file; give its value at run time")));
+                errors.push(self.diag_key(
+                    &format!("params.{name}.default"),
+                    format!("parameter `{name}` is sensitive and cannot have a default in the stack file; give its value at run time"),
+                ));
             }
         }
         for name in self.param_overrides.keys() {
             if !self.params.contains_key(name) {
                 let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
-                errors.push(self.diag_value("params", format!("`--param {name}` names no parameter of stack `{}`; expected one of: {}", self.name, list_or_none(&known))));
+                errors.push(
+                    self.diag_value(
+                        "params",
+                        format!("`--param {name}` names no parameter of stack `{}`; expected one of: {}", self.name, list_or_none(&known)),
+                    ),
+                );
             }
         }
         if errors.is_empty() {
@@ -309,7 +324,8 @@ impl Stack {
                     counts.insert(name.clone(), n);
                 }
                 Ok(CountValue::Auto) => {
-                    let applied = state.map_or(0, |s| s.resources.iter().filter(|r| split_address(&r.address).0 == name && r.address.len() > name.len()).count());
+                    let applied =
+                        state.map_or(0, |s| s.resources.iter().filter(|r| split_address(&r.address).0 == name && r.address.len() > name.len()).count());
                     counts.insert(name.clone(), applied.max(1).max(self.auto_count_minimum.unwrap_or(0)));
                 }
                 Err(message) => errors.push(self.diag_value(&format!("resources.{name}.count"), message)),
@@ -332,7 +348,8 @@ impl Stack {
             };
             for (address, index) in instances {
                 let path = format!("resources.{name}");
-                let attributes = fill_instance(&config.attributes, index, counts, &path).map_err(|(at, message)| StackError::Invalid(vec![self.diag_value(&at, message)]))?;
+                let attributes = fill_instance(&config.attributes, index, counts, &path)
+                    .map_err(|(at, message)| StackError::Invalid(vec![self.diag_value(&at, message)]))?;
                 let mut depends_on = Vec::new();
                 for dep in &config.depends_on {
                     match counts.get(dep) {
@@ -389,7 +406,10 @@ impl Stack {
         let mut errors = Vec::new();
         for (address, config) in &self.resources {
             if !is_valid_name(address) {
-                errors.push(self.diag_key(&format!("resources.{address}"), format!("address `{address}` is not valid; expected letters, digits, `_` and `-`, starting with a letter")));
+                errors.push(self.diag_key(
+                    &format!("resources.{address}"),
+                    format!("address `{address}` is not valid; expected letters, digits, `_` and `-`, starting with a letter"),
+                ));
             }
             if registry.get(&config.type_name).is_none() {
                 errors.push(self.diag_value(&format!("resources.{address}.type"), unknown_type_message(&config.type_name, registry)));
@@ -411,7 +431,12 @@ impl Stack {
             }
             for dep in &config.depends_on {
                 if !self.resources.contains_key(dep) {
-                    errors.push(self.diag_value(&format!("resources.{address}.depends_on"), format!("`depends_on` names `{dep}`, which is not a resource of this stack")));
+                    errors.push(
+                        self.diag_value(
+                            &format!("resources.{address}.depends_on"),
+                            format!("`depends_on` names `{dep}`, which is not a resource of this stack"),
+                        ),
+                    );
                 }
             }
         }
@@ -426,11 +451,16 @@ impl Stack {
     pub(crate) fn param_errors(&self, registry: &Registry) -> Vec<Diagnostic> {
         let mut errors = Vec::new();
         // Checks across resources need parameter values; a missing one is reported elsewhere.
-        let params: IndexMap<String, Json> = self.params.iter().filter_map(|(k, spec)| self.param_overrides.get(k).or(spec.default.as_ref()).map(|v| (k.clone(), v.clone()))).collect();
+        let params: IndexMap<String, Json> =
+            self.params.iter().filter_map(|(k, spec)| self.param_overrides.get(k).or(spec.default.as_ref()).map(|v| (k.clone(), v.clone()))).collect();
         for (address, config) in &self.resources {
             let Some(count) = &config.count else { continue };
             // A count whose parameter has no value is reported with the parameter.
-            let uses_missing_param = count.as_str().and_then(|s| Template::parse(s).ok()).and_then(|t| t.as_single_reference().cloned()).is_some_and(|r| matches!(&r, Reference::Param(p) if !params.contains_key(p)));
+            let uses_missing_param = count
+                .as_str()
+                .and_then(|s| Template::parse(s).ok())
+                .and_then(|t| t.as_single_reference().cloned())
+                .is_some_and(|r| matches!(&r, Reference::Param(p) if !params.contains_key(p)));
             if let (Err(message), false) = (count_value(count, &params), uses_missing_param) {
                 errors.push(self.diag_value(&format!("resources.{address}.count"), message));
             }
@@ -485,7 +515,9 @@ impl Stack {
                 }
                 let kind = registry.get(&target.type_name)?;
                 let attributes = kind.attributes();
-                (!attributes.contains(&attribute.as_str())).then(|| format!("unknown reference `{r}`: `{}` has no attribute `{attribute}`; expected one of: {}", target.type_name, attributes.join(", ")))
+                (!attributes.contains(&attribute.as_str())).then(|| {
+                    format!("unknown reference `{r}`: `{}` has no attribute `{attribute}`; expected one of: {}", target.type_name, attributes.join(", "))
+                })
             }
             Reference::CountIndex => (!counted).then(|| "`${count.index}` is only meaningful inside a resource with `count`".to_string()),
             // Outputs of other stacks are looked up when the stack is planned.
@@ -496,10 +528,7 @@ impl Stack {
 
 fn decode_resource(source: &SourceMap, address: &str, body: serde_yaml::Value, registry: &Registry) -> Result<ResourceConfig, Vec<Diagnostic>> {
     let base = format!("resources.{address}");
-    let diag = |path: &str, at_key: bool, message: String| Diagnostic {
-        location: if at_key { source.key(path) } else { source.value(path) },
-        message,
-    };
+    let diag = |path: &str, at_key: bool, message: String| Diagnostic { location: if at_key { source.key(path) } else { source.value(path) }, message };
     let serde_yaml::Value::Mapping(mut body) = body else {
         return Err(vec![diag(&base, false, format!("resource `{address}` must be a mapping with `type:` and its attributes"))]);
     };
@@ -575,8 +604,14 @@ fn fill_instance_at(value: &Json, index: Option<usize>, counts: &BTreeMap<String
             }
             Ok(Json::String(Template::from_parts(parts).to_string()))
         }
-        Json::Array(items) => Ok(Json::Array(items.iter().enumerate().map(|(i, v)| with_segment(path, i, |path| fill_instance_at(v, index, counts, path))).collect::<Result<_, _>>()?)),
-        Json::Object(map) => Ok(Json::Object(map.iter().map(|(k, v)| Ok::<_, (String, String)>((k.clone(), with_segment(path, k, |path| fill_instance_at(v, index, counts, path))?))).collect::<Result<_, _>>()?)),
+        Json::Array(items) => Ok(Json::Array(
+            items.iter().enumerate().map(|(i, v)| with_segment(path, i, |path| fill_instance_at(v, index, counts, path))).collect::<Result<_, _>>()?,
+        )),
+        Json::Object(map) => Ok(Json::Object(
+            map.iter()
+                .map(|(k, v)| Ok::<_, (String, String)>((k.clone(), with_segment(path, k, |path| fill_instance_at(v, index, counts, path))?)))
+                .collect::<Result<_, _>>()?,
+        )),
         other => Ok(other.clone()),
     }
 }
@@ -623,8 +658,17 @@ fn count_value(count: &Json, params: &IndexMap<String, Json>) -> Result<CountVal
     match &value {
         Json::String(s) if s == "auto" => Ok(CountValue::Auto),
         // `--param shards=3` arrives as a number; from a file or environment it may be text.
-        Json::String(s) => s.parse::<u64>().ok().filter(|n| *n <= MAX_COUNT).map(|n| CountValue::Fixed(n as usize)).ok_or_else(|| format!("`count` is `{s}`; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
-        Json::Number(n) => n.as_u64().filter(|n| *n <= MAX_COUNT).map(|n| CountValue::Fixed(n as usize)).ok_or_else(|| format!("`count` is {n}; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
+        Json::String(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= MAX_COUNT)
+            .map(|n| CountValue::Fixed(n as usize))
+            .ok_or_else(|| format!("`count` is `{s}`; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
+        Json::Number(n) => n
+            .as_u64()
+            .filter(|n| *n <= MAX_COUNT)
+            .map(|n| CountValue::Fixed(n as usize))
+            .ok_or_else(|| format!("`count` is {n}; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
         other => Err(format!("`count` is {other}; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
     }
 }

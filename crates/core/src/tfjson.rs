@@ -287,7 +287,9 @@ fn tf_references(r: &Reference, types: &HashMap<String, String>) -> Vec<String> 
             }
             refs
         }
-        Reference::Output { stack, name, .. } => vec![format!("data.terraform_remote_state.{stack}.outputs.{name}"), format!("data.terraform_remote_state.{stack}")],
+        Reference::Output { stack, name, .. } => {
+            vec![format!("data.terraform_remote_state.{stack}.outputs.{name}"), format!("data.terraform_remote_state.{stack}")]
+        }
         #[allow(unreachable_patterns)]
         _ => vec![],
     }
@@ -376,7 +378,8 @@ pub fn terraform_plan(plan: &Plan, registry: &Registry, options: &TfOptions) -> 
     let mut doc = Map::new();
     doc.insert("format_version".into(), json!(FORMAT_VERSION));
     doc.insert("terraform_version".into(), json!(options.version));
-    let variables: Map<String, Json> = plan.params.iter().filter(|(k, _)| !plan.sensitive_params.contains(k)).map(|(k, v)| (k.clone(), json!({ "value": v }))).collect();
+    let variables: Map<String, Json> =
+        plan.params.iter().filter(|(k, _)| !plan.sensitive_params.contains(k)).map(|(k, v)| (k.clone(), json!({ "value": v }))).collect();
     if !variables.is_empty() {
         doc.insert("variables".into(), Json::Object(variables));
     }

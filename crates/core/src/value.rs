@@ -81,7 +81,6 @@ pub fn split_address(address: &str) -> (&str, Option<InstanceIndex>) {
     (&address[..open], Some(index))
 }
 
-
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -121,8 +120,7 @@ pub struct TemplateError {
 
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 impl Reference {
@@ -159,7 +157,10 @@ impl Reference {
             }
             ([address, attribute], None) => Ok(Reference::Resource { address: address.to_string(), attribute: attribute.to_string() }),
             ([address], Some(i)) => {
-                let attribute = tail.strip_prefix('.').filter(|a| is_name(a)).ok_or_else(|| err(&format!("expected an attribute after `{address}[{i}]`, as in `${{{address}[{i}].id}}`")))?;
+                let attribute = tail
+                    .strip_prefix('.')
+                    .filter(|a| is_name(a))
+                    .ok_or_else(|| err(&format!("expected an attribute after `{address}[{i}]`, as in `${{{address}[{i}].id}}`")))?;
                 if i != "*" && i != "count.index" && canonical_number(i).is_none() {
                     return Err(err("expected a number, `*` or `count.index` between the brackets"));
                 }
@@ -193,10 +194,8 @@ impl Template {
                 literal.push_str("${");
                 rest = tail;
             } else if let Some(body) = after.strip_prefix("${") {
-                let end = body.find('}').ok_or_else(|| TemplateError {
-                    text: after.chars().take(40).collect(),
-                    reason: "a `${` is never closed with `}`".into(),
-                })?;
+                let end =
+                    body.find('}').ok_or_else(|| TemplateError { text: after.chars().take(40).collect(), reason: "a `${` is never closed with `}`".into() })?;
                 if !literal.is_empty() {
                     parts.push(Part::Text(std::mem::take(&mut literal)));
                 }
@@ -349,9 +348,9 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Val<T> {
             if text.contains('$') {
                 let template = Template::parse(text).map_err(D::Error::custom)?;
                 return match template.as_text() {
-                    Some(plain) => T::deserialize(serde_yaml::Value::String(plain.to_string()))
-                        .map(Val::Lit)
-                        .map_err(|e| D::Error::custom(clean_message(&e.to_string()))),
+                    Some(plain) => {
+                        T::deserialize(serde_yaml::Value::String(plain.to_string())).map(Val::Lit).map_err(|e| D::Error::custom(clean_message(&e.to_string())))
+                    }
                     None => Ok(Val::Expr(template)),
                 };
             }
@@ -436,7 +435,10 @@ mod tests {
         assert_eq!(one("${alb[*].dns_name}"), Reference::Resource { address: "alb[*]".into(), attribute: "dns_name".into() });
         assert_eq!(one("${alb[count.index].arn}"), Reference::Resource { address: "alb[count.index]".into(), attribute: "arn".into() });
         assert_eq!(one("${count.index}"), Reference::CountIndex);
-        assert_eq!(one("${base.outputs.listener_arns[param.shard]}"), Reference::Output { stack: "base".into(), name: "listener_arns".into(), index: Some(OutputIndex::Param("shard".into())) });
+        assert_eq!(
+            one("${base.outputs.listener_arns[param.shard]}"),
+            Reference::Output { stack: "base".into(), name: "listener_arns".into(), index: Some(OutputIndex::Param("shard".into())) }
+        );
         assert_eq!(one("${base.outputs.listener_arns[1]}").to_string(), "${base.outputs.listener_arns[1]}");
         for bad in ["${alb[01].arn}", "${alb[x].arn}", "${alb[1]}", "${alb[1.arn}", "${a.outputs.b[-1]}", "${alb[1].arn.x}"] {
             assert!(Template::parse(bad).is_err(), "{bad} must be refused");

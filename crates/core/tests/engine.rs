@@ -510,7 +510,8 @@ async fn only_creates_the_journal_names_may_have_left_something_behind() {
     let dir = state_dir();
     let backend = LocalBackend::new(dir.path());
     let provider = MemoryProvider::new();
-    let leftover_possible = |p: &MemoryProvider| p.calls().iter().filter(|c| c.op == Op::Create).map(|c| (c.address.clone(), c.leftover_possible)).collect::<Vec<_>>();
+    let leftover_possible =
+        |p: &MemoryProvider| p.calls().iter().filter(|c| c.op == Op::Create).map(|c| (c.address.clone(), c.leftover_possible)).collect::<Vec<_>>();
 
     // No state document at all: nothing says what an earlier run began, so every create looks.
     let plan = plan_yaml(&independent_networks(2), None);

@@ -403,7 +403,6 @@ fn depends_on_must_name_resources_of_the_stack() {
     assert_at(&d, 6, 5, &["`depends_on` names `ghost`", "not a resource of this stack"]);
 }
 
-
 /// Planning reuses the checks and expansion of an earlier plan of the same resources (a rollout
 /// plans one template per tenant): a copy changed after that plan is still checked and
 /// expanded as itself.

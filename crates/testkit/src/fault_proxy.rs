@@ -136,13 +136,24 @@ impl FaultProxy {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
             nanos as u64 ^ u64::from(std::process::id())
         });
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("fault-proxy").enable_all().build().expect("a runtime for the fault proxy");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("fault-proxy")
+            .enable_all()
+            .build()
+            .expect("a runtime for the fault proxy");
         // Bound with std so that a test may start the proxy from inside its own runtime.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port for the fault proxy");
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let port = listener.local_addr().expect("the proxy's address").port();
         let shared = Arc::new(Shared::default());
-        let state = Arc::new(ProxyState { upstream: upstream.trim_end_matches('/').to_string(), seed, config, shared: shared.clone(), client: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http() });
+        let state = Arc::new(ProxyState {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            seed,
+            config,
+            shared: shared.clone(),
+            client: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http(),
+        });
         runtime.spawn(async move {
             let listener = TcpListener::from_std(listener).expect("the listener joins the proxy's runtime");
             loop {
@@ -312,7 +323,11 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::
             if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && !v.eq_ignore_ascii_case(b"identity")) {
                 return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "the fault proxy does not read chunked request bodies"));
             }
-            let length: usize = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse().ok()).unwrap_or(0);
+            let length: usize = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse().ok())
+                .unwrap_or(0);
             while buffer.len() < head_len + length {
                 let mut chunk = [0u8; 16 * 1024];
                 let n = stream.read(&mut chunk).await?;
@@ -400,7 +415,13 @@ fn reset(stream: TcpStream) {
     // SAFETY: the descriptor is open (owned by `stream`) and `linger` is a valid option value
     // of the size given.
     unsafe {
-        libc::setsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), std::mem::size_of::<libc::linger>() as libc::socklen_t);
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
     }
     drop(stream);
 }
@@ -487,7 +508,9 @@ fn error_answer(request: &Request, shape: ErrorShape) -> Vec<u8> {
         status = s;
         code = c;
         content_type = "text/xml;charset=UTF-8".into();
-        body = format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{c}</Code><Message>injected by the clawform fault proxy</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"#);
+        body = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{c}</Code><Message>injected by the clawform fault proxy</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"#
+        );
     } else if service == "s3" {
         let (s, c) = match shape {
             ErrorShape::Throttle => (503, "SlowDown"),
@@ -497,7 +520,9 @@ fn error_answer(request: &Request, shape: ErrorShape) -> Vec<u8> {
         status = s;
         code = c;
         content_type = "application/xml".into();
-        body = format!(r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{c}</Code><Message>injected by the clawform fault proxy</Message><RequestId>fault-proxy</RequestId></Error>"#);
+        body = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{c}</Code><Message>injected by the clawform fault proxy</Message><RequestId>fault-proxy</RequestId></Error>"#
+        );
     } else {
         // awsQuery (ELBv2, IAM, Auto Scaling, STS).
         let (s, kind, c) = match shape {
@@ -508,7 +533,9 @@ fn error_answer(request: &Request, shape: ErrorShape) -> Vec<u8> {
         status = s;
         code = c;
         content_type = "text/xml".into();
-        body = format!(r#"<ErrorResponse><Error><Type>{kind}</Type><Code>{c}</Code><Message>injected by the clawform fault proxy</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"#);
+        body = format!(
+            r#"<ErrorResponse><Error><Type>{kind}</Type><Code>{c}</Code><Message>injected by the clawform fault proxy</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"#
+        );
     }
     format!("HTTP/1.1 {status} Error\r\ncontent-type: {content_type}\r\nx-amzn-errortype: {code}\r\nx-amzn-requestid: fault-proxy\r\ncontent-length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
@@ -520,7 +547,8 @@ mod tests {
     #[test]
     fn the_same_seed_disturbs_the_same_requests_and_about_the_share_asked() {
         let config = FaultConfig { seed: Some(42), share: 0.2, faults: Fault::BEFORE_FORWARDING.to_vec(), ..FaultConfig::pass_through() };
-        let state = ProxyState { upstream: String::new(), seed: 42, config, shared: Default::default(), client: Client::builder(TokioExecutor::new()).build_http() };
+        let state =
+            ProxyState { upstream: String::new(), seed: 42, config, shared: Default::default(), client: Client::builder(TokioExecutor::new()).build_http() };
         let a: Vec<Option<Fault>> = (1..=10_000).map(|n| state.choose(n)).collect();
         let b: Vec<Option<Fault>> = (1..=10_000).map(|n| state.choose(n)).collect();
         assert_eq!(a, b);

@@ -38,7 +38,10 @@ pub(crate) fn types(f: &mut dyn FnMut(Register)) {
 /// The TagSpecification that tags a new EC2 resource with its own and its owner's tags.
 pub(crate) fn tag_spec(resource_type: ResourceType, own: &IndexMap<String, Val<String>>, ctx: &OpContext) -> Result<TagSpecification, ProviderError> {
     let tags = tags::with_ownership(own, ctx)?;
-    Ok(TagSpecification::builder().resource_type(resource_type).set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())).build())
+    Ok(TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .build())
 }
 
 /// Brings an EC2 resource's tags from `old` to `new`.

@@ -54,7 +54,10 @@ impl Resource for RouteTable {
             if let Some(cidr) = route.cidr_block.literal() {
                 // AWS keys routes by destination: a second route to it fails with RouteAlreadyExists.
                 if seen.contains(&cidr) {
-                    errors.push(FieldError::new(format!("route.{i}.cidr_block"), format!("`{cidr}` is the destination of an earlier route; expected one route per destination")));
+                    errors.push(FieldError::new(
+                        format!("route.{i}.cidr_block"),
+                        format!("`{cidr}` is the destination of an earlier route; expected one route per destination"),
+                    ));
                 }
                 seen.push(cidr);
             }
@@ -178,8 +181,16 @@ impl AwsResource for RouteTable {
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
         let mut found = Vec::new();
         for filter in id_filters("route-table-id", ids) {
-            let page: Vec<_> =
-                aws.ec2.describe_route_tables().filters(filter).into_paginator().items().send().collect::<Result<_, _>>().await.map_err(|e| sdk("ec2 DescribeRouteTables", e))?;
+            let page: Vec<_> = aws
+                .ec2
+                .describe_route_tables()
+                .filters(filter)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<_, _>>()
+                .await
+                .map_err(|e| sdk("ec2 DescribeRouteTables", e))?;
             found.extend(page);
         }
         Ok(ids

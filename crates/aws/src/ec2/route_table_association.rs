@@ -94,8 +94,16 @@ impl AwsResource for RouteTableAssociation {
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
         let mut found = Vec::new();
         for filter in id_filters("association.route-table-association-id", ids) {
-            let page: Vec<_> =
-                aws.ec2.describe_route_tables().filters(filter).into_paginator().items().send().collect::<Result<_, _>>().await.map_err(|e| sdk("ec2 DescribeRouteTables", e))?;
+            let page: Vec<_> = aws
+                .ec2
+                .describe_route_tables()
+                .filters(filter)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<_, _>>()
+                .await
+                .map_err(|e| sdk("ec2 DescribeRouteTables", e))?;
             found.extend(page);
         }
         Ok(ids

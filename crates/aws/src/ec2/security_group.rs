@@ -131,7 +131,10 @@ impl SecurityGroupRule {
     fn validate(&self, path: &str, seen: &mut Vec<Atom>, out: &mut Vec<FieldError>) {
         if let Some(p) = self.protocol.literal() {
             match canonical_protocol(p) {
-                None => out.push(FieldError::new(format!("{path}.protocol"), format!("`{p}` is not a protocol; expected `tcp`, `udp`, `icmp`, `icmpv6`, `-1` (all) or a number 0 to 255"))),
+                None => out.push(FieldError::new(
+                    format!("{path}.protocol"),
+                    format!("`{p}` is not a protocol; expected `tcp`, `udp`, `icmp`, `icmpv6`, `-1` (all) or a number 0 to 255"),
+                )),
                 Some(p) => {
                     if let (Some(&from), Some(&to)) = (self.from_port.literal(), self.to_port.literal()) {
                         check_ports(path, &p, from, to, out);
@@ -299,13 +302,15 @@ fn atoms_of(perms: &[IpPermission]) -> Vec<Atom> {
 fn rules_json(atoms: &[Atom]) -> Json {
     let mut rules: Vec<(&Atom, Vec<&str>, Vec<&str>)> = Vec::new();
     for atom in atoms {
-        let i = match rules.iter().position(|(a, _, _)| a.protocol == atom.protocol && a.from == atom.from && a.to == atom.to && a.description == atom.description) {
-            Some(i) => i,
-            None => {
-                rules.push((atom, Vec::new(), Vec::new()));
-                rules.len() - 1
-            }
-        };
+        let i =
+            match rules.iter().position(|(a, _, _)| a.protocol == atom.protocol && a.from == atom.from && a.to == atom.to && a.description == atom.description)
+            {
+                Some(i) => i,
+                None => {
+                    rules.push((atom, Vec::new(), Vec::new()));
+                    rules.len() - 1
+                }
+            };
         match &atom.source {
             Source::Cidr(c) => rules[i].1.push(c),
             Source::Group(g) => rules[i].2.push(g),
@@ -364,8 +369,24 @@ async fn authorize(aws: &Clients, id: &str, direction: Direction, atoms: &[&Atom
 
 async fn authorize_call(aws: &Clients, id: &str, direction: Direction, perms: Vec<IpPermission>) -> Result<(), ProviderError> {
     match direction {
-        Direction::Ingress => aws.ec2.authorize_security_group_ingress().group_id(id).set_ip_permissions(Some(perms)).send().await.map(|_| ()).map_err(|e| sdk("ec2 AuthorizeSecurityGroupIngress", e)),
-        Direction::Egress => aws.ec2.authorize_security_group_egress().group_id(id).set_ip_permissions(Some(perms)).send().await.map(|_| ()).map_err(|e| sdk("ec2 AuthorizeSecurityGroupEgress", e)),
+        Direction::Ingress => aws
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(perms))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk("ec2 AuthorizeSecurityGroupIngress", e)),
+        Direction::Egress => aws
+            .ec2
+            .authorize_security_group_egress()
+            .group_id(id)
+            .set_ip_permissions(Some(perms))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk("ec2 AuthorizeSecurityGroupEgress", e)),
     }
 }
 
@@ -391,8 +412,24 @@ async fn revoke(aws: &Clients, id: &str, direction: Direction, atoms: &[&Atom]) 
 
 async fn revoke_call(aws: &Clients, id: &str, direction: Direction, perms: Vec<IpPermission>) -> Result<(), ProviderError> {
     match direction {
-        Direction::Ingress => aws.ec2.revoke_security_group_ingress().group_id(id).set_ip_permissions(Some(perms)).send().await.map(|_| ()).map_err(|e| sdk("ec2 RevokeSecurityGroupIngress", e)),
-        Direction::Egress => aws.ec2.revoke_security_group_egress().group_id(id).set_ip_permissions(Some(perms)).send().await.map(|_| ()).map_err(|e| sdk("ec2 RevokeSecurityGroupEgress", e)),
+        Direction::Ingress => aws
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(perms))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk("ec2 RevokeSecurityGroupIngress", e)),
+        Direction::Egress => aws
+            .ec2
+            .revoke_security_group_egress()
+            .group_id(id)
+            .set_ip_permissions(Some(perms))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk("ec2 RevokeSecurityGroupEgress", e)),
     }
 }
 

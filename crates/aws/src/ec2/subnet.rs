@@ -105,7 +105,16 @@ impl AwsResource for Subnet {
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
         let mut found = Vec::new();
         for filter in id_filters("subnet-id", ids) {
-            let page: Vec<_> = aws.ec2.describe_subnets().filters(filter).into_paginator().items().send().collect::<Result<_, _>>().await.map_err(|e| sdk("ec2 DescribeSubnets", e))?;
+            let page: Vec<_> = aws
+                .ec2
+                .describe_subnets()
+                .filters(filter)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<_, _>>()
+                .await
+                .map_err(|e| sdk("ec2 DescribeSubnets", e))?;
             found.extend(page);
         }
         Ok(ids

@@ -24,23 +24,21 @@ pub(crate) fn check_repository_name(path: &str, value: &Val<String>, out: &mut V
         out.push(FieldError::new(path, format!("has {len} characters; expected 2 to 256")));
     }
     let part_ok = |part: &str| {
-        !part.is_empty()
-            && part.split(['.', '_', '-']).all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        !part.is_empty() && part.split(['.', '_', '-']).all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
     };
     if !name.split('/').all(part_ok) {
         out.push(FieldError::new(
             path,
-            format!("`{name}` is not a repository name; expected lower-case letters and digits, parts joined by one `.`, `_` or `-`, namespaces separated by `/`"),
+            format!(
+                "`{name}` is not a repository name; expected lower-case letters and digits, parts joined by one `.`, `_` or `-`, namespaces separated by `/`"
+            ),
         ));
     }
 }
 
 /// Key and value pairs as ECR tags.
 pub(crate) fn ecr_tags(pairs: Vec<(String, String)>) -> Result<Vec<Tag>, ProviderError> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::invalid(format!("ecr tag: {e}"))))
-        .collect()
+    pairs.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::invalid(format!("ecr tag: {e}")))).collect()
 }
 
 #[cfg(test)]

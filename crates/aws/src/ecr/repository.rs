@@ -108,8 +108,16 @@ async fn describe(aws: &Clients, names: &[String]) -> Result<Vec<Repository>, Pr
         match aws.ecr.describe_repositories().set_repository_names(Some(chunk.to_vec())).send().await {
             Ok(out) => found.extend(out.repositories().iter().cloned()),
             Err(e) if e.code() == Some("RepositoryNotFoundException") => {
-                let all: Vec<Repository> =
-                    aws.ecr.describe_repositories().max_results(1000).into_paginator().items().send().collect::<Result<_, _>>().await.map_err(|e| sdk("ecr DescribeRepositories", e))?;
+                let all: Vec<Repository> = aws
+                    .ecr
+                    .describe_repositories()
+                    .max_results(1000)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<_, _>>()
+                    .await
+                    .map_err(|e| sdk("ecr DescribeRepositories", e))?;
                 return Ok(all.into_iter().filter(|r| r.repository_name().is_some_and(|n| names.iter().any(|x| x == n))).collect());
             }
             Err(e) => return Err(sdk("ecr DescribeRepositories", e)),
@@ -201,7 +209,12 @@ impl AwsResource for EcrRepository {
             };
             let arn = repo.repository_arn().unwrap_or_default();
             let tags = match aws.ecr.list_tags_for_resource().resource_arn(arn).send().await {
-                Ok(out) => out.tags().iter().filter(|t| t.key() != tags::STACK_TAG && t.key() != tags::ADDRESS_TAG).map(|t| (t.key().to_string(), json!(t.value()))).collect(),
+                Ok(out) => out
+                    .tags()
+                    .iter()
+                    .filter(|t| t.key() != tags::STACK_TAG && t.key() != tags::ADDRESS_TAG)
+                    .map(|t| (t.key().to_string(), json!(t.value())))
+                    .collect(),
                 // Deleted between the two calls.
                 Err(e) if e.code() == Some("RepositoryNotFoundException") => {
                     result.push(None);

@@ -6,11 +6,10 @@ pub mod cluster_capacity_providers;
 pub mod service;
 pub mod task_definition;
 
-
 use aws_sdk_ecs::types::{CapacityProvider, CapacityProviderField, CapacityProviderStrategyItem, Cluster, ClusterField, Tag};
-use serde::{Deserialize, Serialize};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Val};
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 use crate::clients::Clients;
@@ -213,7 +212,6 @@ pub(crate) fn check_block_count<T>(path: &str, blocks: &[T], min: usize, max: us
         out.push(FieldError::new(path, format!("has {} blocks; expected {expected}", blocks.len())));
     }
 }
-
 
 #[cfg(test)]
 mod tests {

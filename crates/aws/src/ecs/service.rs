@@ -181,7 +181,10 @@ impl Resource for EcsService {
                 }
             }
             if let Some(groups) = n.security_groups.as_ref().and_then(Val::literal).filter(|g| g.len() > MAX_SECURITY_GROUPS) {
-                errors.push(FieldError::new(format!("{at}.security_groups"), format!("has {} security groups; expected at most {MAX_SECURITY_GROUPS}", groups.len())));
+                errors.push(FieldError::new(
+                    format!("{at}.security_groups"),
+                    format!("has {} security groups; expected at most {MAX_SECURITY_GROUPS}", groups.len()),
+                ));
             }
             // Only Fargate tasks can have a public IP; a strategy of EC2 providers cannot.
             let public = n.assign_public_ip.as_ref().and_then(Val::literal) == Some(&true);
@@ -202,7 +205,10 @@ impl Resource for EcsService {
         }
         if let (Some(min), Some(max)) = (min, max) {
             if min > max {
-                errors.push(FieldError::new("deployment_maximum_percent", format!("is {max}, below deployment_minimum_healthy_percent {min}; expected minimum <= maximum")));
+                errors.push(FieldError::new(
+                    "deployment_maximum_percent",
+                    format!("is {max}, below deployment_minimum_healthy_percent {min}; expected minimum <= maximum"),
+                ));
             }
         }
         if let Some(p) = self.propagate_tags.as_ref().and_then(Val::literal) {
@@ -374,13 +380,24 @@ pub fn service_batches(ids: &[String]) -> Result<Vec<(String, Vec<String>)>, Pro
         })?;
         by_cluster.entry(cluster).or_default().push(id.clone());
     }
-    Ok(by_cluster.into_iter().flat_map(|(cluster, ids)| ids.chunks(DESCRIBE_SERVICES_BATCH).map(|c| (cluster.to_string(), c.to_vec())).collect::<Vec<_>>()).collect())
+    Ok(by_cluster
+        .into_iter()
+        .flat_map(|(cluster, ids)| ids.chunks(DESCRIBE_SERVICES_BATCH).map(|c| (cluster.to_string(), c.to_vec())).collect::<Vec<_>>())
+        .collect())
 }
 
 /// Describes up to [`DESCRIBE_SERVICES_BATCH`] services of one cluster, by name or ARN, with
 /// their tags. A cluster that is gone has no services.
 async fn describe_in(aws: &Clients, cluster: &str, services: Vec<String>) -> Result<Vec<Service>, ProviderError> {
-    let out = aws.ecs.describe_services().cluster(cluster).set_services(Some(services)).include(ServiceField::Tags).send().await.map_err(|e| sdk("ecs DescribeServices", e));
+    let out = aws
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .set_services(Some(services))
+        .include(ServiceField::Tags)
+        .send()
+        .await
+        .map_err(|e| sdk("ecs DescribeServices", e));
     match out {
         Ok(out) => Ok(out.services().to_vec()),
         Err(e) if has_code(&e, "ClusterNotFoundException") => Ok(Vec::new()),
@@ -425,7 +442,9 @@ fn stored(s: &Service, id: &str) -> Json {
     let lbs: Vec<Json> = s
         .load_balancers()
         .iter()
-        .filter_map(|lb| Some(json!({ "target_group_arn": lb.target_group_arn()?, "container_name": lb.container_name(), "container_port": lb.container_port() })))
+        .filter_map(|lb| {
+            Some(json!({ "target_group_arn": lb.target_group_arn()?, "container_name": lb.container_name(), "container_port": lb.container_port() }))
+        })
         .collect();
     attrs.insert("load_balancer".into(), Json::Array(lbs));
     let network: Vec<Json> = s
@@ -543,7 +562,9 @@ impl AwsResource for EcsService {
         }
         if self.network_key()? != prior.network_key()? {
             let network = self.network()?.ok_or_else(|| {
-                ProviderError::invalid(format!("aws_ecs_service {id}: network_configuration cannot be removed in place; expected a block, or a new name so the service is replaced"))
+                ProviderError::invalid(format!(
+                    "aws_ecs_service {id}: network_configuration cannot be removed in place; expected a block, or a new name so the service is replaced"
+                ))
             })?;
             call = call.network_configuration(network);
             changed = true;
@@ -673,13 +694,19 @@ mod tests {
         let mut s = service();
         s.capacity_provider_strategy.push(CapacityProviderStrategy { capacity_provider: "spot".into(), weight: Some(2000.into()), base: Some(1.into()) });
         s.capacity_provider_strategy[0].base = Some(1.into());
-        assert_eq!(paths(&s), vec!["capacity_provider_strategy.1.capacity_provider", "capacity_provider_strategy.1.weight", "capacity_provider_strategy.1.base"]);
+        assert_eq!(
+            paths(&s),
+            vec!["capacity_provider_strategy.1.capacity_provider", "capacity_provider_strategy.1.weight", "capacity_provider_strategy.1.base"]
+        );
         let mut s = service();
         s.network_configuration[0].assign_public_ip = Some(true.into());
         s.network_configuration[0].subnets = Val::Lit(vec![]);
         s.load_balancer[0].container_port = 0.into();
         s.task_definition = "a:b:c".into();
-        assert_eq!(paths(&s), vec!["task_definition", "load_balancer.0.container_port", "network_configuration.0.subnets", "network_configuration.0.assign_public_ip"]);
+        assert_eq!(
+            paths(&s),
+            vec!["task_definition", "load_balancer.0.container_port", "network_configuration.0.subnets", "network_configuration.0.assign_public_ip"]
+        );
         let mut s = service();
         s.deployment_minimum_healthy_percent = Some(150.into());
         s.deployment_maximum_percent = Some(100.into());

@@ -228,7 +228,10 @@ impl Resource for EcsTaskDefinition {
         for (i, c) in self.requires_compatibilities.iter().enumerate() {
             if let Some(c) = c.literal() {
                 if !matches!(c.as_str(), "EC2" | "FARGATE" | "EXTERNAL") {
-                    errors.push(FieldError::new(format!("requires_compatibilities.{i}"), format!("`{c}` is not a launch type; expected EC2, FARGATE or EXTERNAL")));
+                    errors.push(FieldError::new(
+                        format!("requires_compatibilities.{i}"),
+                        format!("`{c}` is not a launch type; expected EC2, FARGATE or EXTERNAL"),
+                    ));
                 } else if self.requires_compatibilities[..i].iter().any(|p| p.literal() == Some(c)) {
                     errors.push(FieldError::new(format!("requires_compatibilities.{i}"), format!("`{c}` is listed twice; expected each launch type once")));
                 }
@@ -298,7 +301,9 @@ impl EcsTaskDefinition {
                 }
             }
             match (&self.cpu, &self.memory, cpu, memory) {
-                (None, _, _, _) | (_, None, _, _) => out.push(FieldError::new("cpu", "is needed with memory for FARGATE; expected both, as one of Fargate's task sizes")),
+                (None, _, _, _) | (_, None, _, _) => {
+                    out.push(FieldError::new("cpu", "is needed with memory for FARGATE; expected both, as one of Fargate's task sizes"))
+                }
                 (_, _, Some(c), Some(m)) if !fargate_size(c, m) => out.push(FieldError::new(
                     "memory",
                     format!("{m} MiB with {c} CPU units is not a Fargate task size; see \"Task size\" in the ECS developer guide"),
@@ -356,9 +361,10 @@ impl EcsTaskDefinition {
                 }
                 match p.host_port {
                     Some(h) if !(0..=65535).contains(&h) => out.push(format!("{at}.hostPort: is {h}; expected 0 to 65535")),
-                    Some(h) if awsvpc && h != p.container_port => {
-                        out.push(format!("{at}.hostPort: is {h}; with network mode awsvpc or host it must be left out or equal containerPort {}", p.container_port))
-                    }
+                    Some(h) if awsvpc && h != p.container_port => out.push(format!(
+                        "{at}.hostPort: is {h}; with network mode awsvpc or host it must be left out or equal containerPort {}",
+                        p.container_port
+                    )),
                     _ => {}
                 }
                 if let Some(proto) = &p.protocol {
@@ -377,7 +383,11 @@ impl EcsTaskDefinition {
             }
             if let Some(log) = &c.log_configuration {
                 if LogDriver::values().iter().all(|d| *d != log.log_driver) {
-                    out.push(format!("{at}.logConfiguration.logDriver: `{}` is not a log driver; expected one of {}", log.log_driver, LogDriver::values().join(", ")));
+                    out.push(format!(
+                        "{at}.logConfiguration.logDriver: `{}` is not a log driver; expected one of {}",
+                        log.log_driver,
+                        LogDriver::values().join(", ")
+                    ));
                 }
                 if log.log_driver == "awslogs" {
                     for key in ["awslogs-group", "awslogs-region"] {
@@ -410,7 +420,8 @@ impl EcsTaskDefinition {
     fn sdk_containers(&self) -> Result<Vec<ContainerDefinition>, ProviderError> {
         let text = self.container_definitions.value()?;
         let doc: Json = serde_json::from_str(text).map_err(|e| ProviderError::invalid(format!("{}: container_definitions is not JSON: {e}", Self::TYPE)))?;
-        let list = containers(&canonical(&doc, self.port_defaults())).map_err(|e| ProviderError::invalid(format!("{}: container_definitions: {e}", Self::TYPE)))?;
+        let list =
+            containers(&canonical(&doc, self.port_defaults())).map_err(|e| ProviderError::invalid(format!("{}: container_definitions: {e}", Self::TYPE)))?;
         list.into_iter().map(Container::into_sdk).collect()
     }
 
@@ -538,7 +549,8 @@ struct LogConfiguration {
 
 impl Container {
     fn into_sdk(self) -> Result<ContainerDefinition, ProviderError> {
-        let invalid = |e: aws_smithy_types::error::operation::BuildError| ProviderError::invalid(format!("aws_ecs_task_definition: container_definitions: {e}"));
+        let invalid =
+            |e: aws_smithy_types::error::operation::BuildError| ProviderError::invalid(format!("aws_ecs_task_definition: container_definitions: {e}"));
         let ports = self
             .port_mappings
             .into_iter()
@@ -551,7 +563,11 @@ impl Container {
             })
             .collect::<Vec<_>>();
         let environment = self.environment.into_iter().map(|e| KeyValuePair::builder().name(e.name).value(e.value).build()).collect::<Vec<_>>();
-        let secrets = self.secrets.into_iter().map(|s| Secret::builder().name(s.name).value_from(s.value_from).build().map_err(invalid)).collect::<Result<Vec<_>, _>>()?;
+        let secrets = self
+            .secrets
+            .into_iter()
+            .map(|s| Secret::builder().name(s.name).value_from(s.value_from).build().map_err(invalid))
+            .collect::<Result<Vec<_>, _>>()?;
         let log = self
             .log_configuration
             .map(|l| {
@@ -632,7 +648,12 @@ fn is_unset(v: &Json) -> bool {
 fn ordered(map: &Map<String, Json>, order: &[&str]) -> Vec<(String, Json)> {
     let mut rest: Vec<&String> = map.keys().filter(|k| !order.contains(&k.as_str())).collect();
     rest.sort();
-    order.iter().filter_map(|k| map.get_key_value(*k)).chain(rest.into_iter().filter_map(|k| map.get_key_value(k))).map(|(k, v)| (k.clone(), v.clone())).collect()
+    order
+        .iter()
+        .filter_map(|k| map.get_key_value(*k))
+        .chain(rest.into_iter().filter_map(|k| map.get_key_value(k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// The canonical form of a container definitions document (see the module comment);
@@ -847,7 +868,14 @@ fn is_active(def: &TaskDefinition) -> bool {
 
 /// One revision with its tags, whatever its status; `None` when ECS does not know it.
 async fn describe(aws: &Clients, id: &str) -> Result<Option<(TaskDefinition, Vec<Tag>)>, ProviderError> {
-    let out = aws.ecs.describe_task_definition().task_definition(id).include(TaskDefinitionField::Tags).send().await.map_err(|e| sdk("ecs DescribeTaskDefinition", e));
+    let out = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(id)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(|e| sdk("ecs DescribeTaskDefinition", e));
     match out {
         Ok(out) => Ok(out.task_definition().cloned().map(|d| (d, out.tags().to_vec()))),
         Err(e) if has_code(&e, "ClientException") && e.message.contains(MISSING_MESSAGE) => Ok(None),
@@ -902,7 +930,8 @@ impl AwsResource for EcsTaskDefinition {
                 return adopt(self, aws, ctx, &arn).await;
             }
         }
-        let launch_types: Vec<Compatibility> = self.requires_compatibilities.iter().map(|c| Ok(Compatibility::from(c.value()?.as_str()))).collect::<Result<_, ProviderError>>()?;
+        let launch_types: Vec<Compatibility> =
+            self.requires_compatibilities.iter().map(|c| Ok(Compatibility::from(c.value()?.as_str()))).collect::<Result<_, ProviderError>>()?;
         let out = aws
             .ecs
             .register_task_definition()

@@ -28,9 +28,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::opt;
 use crate::elbv2::listener::{FixedResponse, LbListener, ListenerAction};
-use crate::elbv2::{
-    create_tags, describe_by_arns, describe_tags, sync_tags, taken, user_tags, Taken, DESCRIBE_RULES_BATCH, DESCRIBE_RULES_PAGE_SIZE,
-};
+use crate::elbv2::{create_tags, describe_by_arns, describe_tags, sync_tags, taken, user_tags, Taken, DESCRIBE_RULES_BATCH, DESCRIBE_RULES_PAGE_SIZE};
 use crate::error::{has_code, sdk};
 use crate::handler::{decode, AwsResource};
 
@@ -135,7 +133,10 @@ fn validate_conditions(conditions: &[Condition], out: &mut Vec<FieldError>) {
     for (i, c) in conditions.iter().enumerate() {
         let set: Vec<(&str, &[ConditionValues])> = c.types().into_iter().filter(|(_, blocks)| !blocks.is_empty()).collect();
         if set.len() != 1 {
-            out.push(FieldError::new(format!("condition.{i}"), format!("sets {} condition types; expected exactly one of path_pattern, host_header", set.len())));
+            out.push(FieldError::new(
+                format!("condition.{i}"),
+                format!("sets {} condition types; expected exactly one of path_pattern, host_header", set.len()),
+            ));
         }
         for (name, blocks) in set {
             if conditions[..i].iter().any(|earlier| earlier.types().iter().any(|(n, b)| *n == name && !b.is_empty())) {
@@ -319,11 +320,13 @@ impl LbListenerRule {
                 for block in blocks {
                     let values: Vec<String> = block.values.iter().map(|v| Ok(v.value()?.clone())).collect::<Result<_, ProviderError>>()?;
                     let condition = RuleCondition::builder().field(field);
-                    out.push(match name {
-                        "path_pattern" => condition.path_pattern_config(PathPatternConditionConfig::builder().set_values(Some(values)).build()),
-                        _ => condition.host_header_config(HostHeaderConditionConfig::builder().set_values(Some(values)).build()),
-                    }
-                    .build());
+                    out.push(
+                        match name {
+                            "path_pattern" => condition.path_pattern_config(PathPatternConditionConfig::builder().set_values(Some(values)).build()),
+                            _ => condition.host_header_config(HostHeaderConditionConfig::builder().set_values(Some(values)).build()),
+                        }
+                        .build(),
+                    );
                 }
             }
         }
@@ -339,9 +342,10 @@ impl LbListenerRule {
         let pair = RulePriorityPair::builder().rule_arn(arn).priority(priority).build();
         match aws.elbv2.set_rule_priorities().rule_priorities(pair).send().await.map_err(|e| sdk("elbv2 SetRulePriorities", e)) {
             Ok(_) => Ok(()),
-            Err(e) if has_code(&e, "PriorityInUse") => {
-                Err(ProviderError::api(format!("{}; expected priority {priority} free on the listener, or no priority to keep the one the rule has", e.message)))
-            }
+            Err(e) if has_code(&e, "PriorityInUse") => Err(ProviderError::api(format!(
+                "{}; expected priority {priority} free on the listener, or no priority to keep the one the rule has",
+                e.message
+            ))),
             Err(e) => Err(e),
         }
     }
@@ -388,7 +392,14 @@ impl LbListenerRule {
     }
 
     /// Creates the rule at `priority`.
-    async fn create_at(&self, aws: &Clients, listener: &str, priority: u32, conditions: &[RuleCondition], tags: &[aws_sdk_elasticloadbalancingv2::types::Tag]) -> Result<Applied, ProviderError> {
+    async fn create_at(
+        &self,
+        aws: &Clients,
+        listener: &str,
+        priority: u32,
+        conditions: &[RuleCondition],
+        tags: &[aws_sdk_elasticloadbalancingv2::types::Tag],
+    ) -> Result<Applied, ProviderError> {
         let out = aws
             .elbv2
             .create_rule()
@@ -400,12 +411,7 @@ impl LbListenerRule {
             .send()
             .await
             .map_err(|e| sdk("elbv2 CreateRule", e))?;
-        let arn = out
-            .rules()
-            .first()
-            .and_then(|r| r.rule_arn())
-            .ok_or_else(|| ProviderError::api("elbv2 CreateRule returned no rule ARN"))?
-            .to_string();
+        let arn = out.rules().first().and_then(|r| r.rule_arn()).ok_or_else(|| ProviderError::api("elbv2 CreateRule returned no rule ARN"))?.to_string();
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(arn));
         computed.insert("priority".into(), json!(priority));
@@ -449,10 +455,9 @@ impl AwsResource for LbListenerRule {
         }
         if let Some(p) = opt(&self.priority)? {
             return match self.create_at(aws, listener, *p as u32, &conditions, &tags).await {
-                Err(e) if has_code(&e, "PriorityInUse") => Err(ProviderError::api(format!(
-                    "{}; expected priority {p} free on {listener}, or no priority to take the lowest free one",
-                    e.message
-                ))),
+                Err(e) if has_code(&e, "PriorityInUse") => {
+                    Err(ProviderError::api(format!("{}; expected priority {p} free on {listener}, or no priority to take the lowest free one", e.message)))
+                }
                 other => other,
             };
         }
@@ -627,7 +632,8 @@ action:
         assert_eq!(paths(&r), vec!["condition.0"]);
         r.condition = vec![];
         assert_eq!(paths(&r), vec!["condition"]);
-        r.condition = vec![Condition { path_pattern: values(&["/a/*"]), ..Default::default() }, Condition { path_pattern: values(&["/b/*"]), ..Default::default() }];
+        r.condition =
+            vec![Condition { path_pattern: values(&["/a/*"]), ..Default::default() }, Condition { path_pattern: values(&["/b/*"]), ..Default::default() }];
         assert_eq!(paths(&r), vec!["condition.1.path_pattern"]);
         r.condition = vec![Condition { path_pattern: values(&[]), ..Default::default() }];
         assert_eq!(paths(&r), vec!["condition.0.path_pattern.0.values"]);

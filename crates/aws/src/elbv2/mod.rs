@@ -136,7 +136,6 @@ pub(crate) fn user_tags(tags: Option<&Vec<Tag>>) -> Map<String, Json> {
         .collect()
 }
 
-
 /// DescribeTargetGroups documents no limit on `TargetGroupArns` (its page size, 1 to 400, applies
 /// when listing); 20, as DescribeLoadBalancers and DescribeTags document, keeps each request
 /// inside any limit and bounds what a gone ARN costs (see [`describe_by_arns`]).

@@ -173,10 +173,7 @@ impl Resource for LbTargetGroup {
             }
         }
         if self.health_check.len() != 1 {
-            errors.push(FieldError::new(
-                "health_check",
-                format!("has {} blocks; expected 1 (or none at all for AWS's defaults)", self.health_check.len()),
-            ));
+            errors.push(FieldError::new("health_check", format!("has {} blocks; expected 1 (or none at all for AWS's defaults)", self.health_check.len())));
         }
         for (i, check) in self.health_check.iter().enumerate() {
             check.validate(&format!("health_check.{i}"), &mut errors);
@@ -304,13 +301,7 @@ impl LbTargetGroup {
     /// The deregistration delay AWS has for group `arn`: one DescribeTargetGroupAttributes call
     /// (there is no batch form), made only when a left-over group is adopted.
     async fn live_deregistration_delay(aws: &Clients, arn: &str) -> Result<i32, ProviderError> {
-        let out = aws
-            .elbv2
-            .describe_target_group_attributes()
-            .target_group_arn(arn)
-            .send()
-            .await
-            .map_err(|e| sdk("elbv2 DescribeTargetGroupAttributes", e))?;
+        let out = aws.elbv2.describe_target_group_attributes().target_group_arn(arn).send().await.map_err(|e| sdk("elbv2 DescribeTargetGroupAttributes", e))?;
         let value = out.attributes().iter().find(|a| a.key() == Some(DEREGISTRATION_DELAY_KEY)).and_then(|a| a.value()?.parse::<i32>().ok());
         Ok(value.unwrap_or(DEREGISTRATION_DELAY_DEFAULT))
     }
@@ -621,6 +612,9 @@ health_check:
 
     #[test]
     fn the_arn_suffix_names_the_group() {
-        assert_eq!(arn_suffix("arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/openclaw-abc/73e2d6bc24d8a067"), "targetgroup/openclaw-abc/73e2d6bc24d8a067");
+        assert_eq!(
+            arn_suffix("arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/openclaw-abc/73e2d6bc24d8a067"),
+            "targetgroup/openclaw-abc/73e2d6bc24d8a067"
+        );
     }
 }

@@ -66,7 +66,13 @@ async fn set_role(aws: &Clients, profile: &str, role: Option<&str>) -> Result<()
             .map_err(|e| iam_err("iam RemoveRoleFromInstanceProfile", e))?;
     }
     if let Some(role) = role.filter(|r| !current.iter().any(|c| c == r)) {
-        aws.iam.add_role_to_instance_profile().instance_profile_name(profile).role_name(role).send().await.map_err(|e| iam_err("iam AddRoleToInstanceProfile", e))?;
+        aws.iam
+            .add_role_to_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| iam_err("iam AddRoleToInstanceProfile", e))?;
     }
     Ok(())
 }
@@ -90,7 +96,14 @@ impl AwsResource for IamInstanceProfile {
         computed.insert("arn".into(), json!(profile.arn()));
         computed.insert("unique_id".into(), json!(profile.instance_profile_id()));
         if let Some(role) = role {
-            let added = aws.iam.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send().await.map_err(|e| iam_err("iam AddRoleToInstanceProfile", e));
+            let added = aws
+                .iam
+                .add_role_to_instance_profile()
+                .instance_profile_name(name)
+                .role_name(role)
+                .send()
+                .await
+                .map_err(|e| iam_err("iam AddRoleToInstanceProfile", e));
             if let Err(e) = added {
                 // A profile holds one role: `LimitExceeded` after a retry whose first answer was
                 // lost means the role is already in it, which is what was asked.
@@ -109,10 +122,22 @@ impl AwsResource for IamInstanceProfile {
         }
         let (set, removed) = tags::diff(&prior.tags, &self.tags)?;
         if !removed.is_empty() {
-            aws.iam.untag_instance_profile().instance_profile_name(id).set_tag_keys(Some(removed)).send().await.map_err(|e| iam_err("iam UntagInstanceProfile", e))?;
+            aws.iam
+                .untag_instance_profile()
+                .instance_profile_name(id)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| iam_err("iam UntagInstanceProfile", e))?;
         }
         if !set.is_empty() {
-            aws.iam.tag_instance_profile().instance_profile_name(id).set_tags(Some(iam_tags(set)?)).send().await.map_err(|e| iam_err("iam TagInstanceProfile", e))?;
+            aws.iam
+                .tag_instance_profile()
+                .instance_profile_name(id)
+                .set_tags(Some(iam_tags(set)?))
+                .send()
+                .await
+                .map_err(|e| iam_err("iam TagInstanceProfile", e))?;
         }
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }

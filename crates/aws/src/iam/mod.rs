@@ -74,7 +74,10 @@ pub(crate) fn check_path(path: &str, value: &Val<String>, out: &mut Vec<FieldErr
 pub(crate) fn check_policy(path: &str, value: &Val<String>, max: usize, out: &mut Vec<FieldError>) {
     let Some(text) = value.literal() else { return };
     match serde_json::from_str::<Json>(text) {
-        Err(e) => out.push(FieldError::new(path, format!("is not valid JSON ({e}); expected a policy document such as {{\"Version\": \"2012-10-17\", \"Statement\": [...]}}"))),
+        Err(e) => out.push(FieldError::new(
+            path,
+            format!("is not valid JSON ({e}); expected a policy document such as {{\"Version\": \"2012-10-17\", \"Statement\": [...]}}"),
+        )),
         Ok(Json::Object(doc)) if doc.contains_key("Statement") => {}
         Ok(_) => out.push(FieldError::new(path, "has no `Statement`; expected a policy document such as {\"Version\": \"2012-10-17\", \"Statement\": [...]}")),
     }
@@ -159,10 +162,7 @@ pub(crate) fn tags_with_ownership(own: &IndexMap<String, Val<String>>, ctx: &OpC
 
 /// Key and value pairs as IAM tags.
 pub(crate) fn iam_tags(pairs: Vec<(String, String)>) -> Result<Vec<Tag>, ProviderError> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::invalid(format!("iam tag: {e}"))))
-        .collect()
+    pairs.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::invalid(format!("iam tag: {e}")))).collect()
 }
 
 /// Tags read back from IAM, without the ownership tags.

@@ -9,7 +9,9 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::opt;
 use crate::handler::AwsResource;
-use crate::iam::{check_name, check_path, check_policy, check_tag_count, gone_is_none, iam_err, iam_tags, policy_from_aws, same_json, tags_with_ownership, user_tags};
+use crate::iam::{
+    check_name, check_path, check_policy, check_tag_count, gone_is_none, iam_err, iam_tags, policy_from_aws, same_json, tags_with_ownership, user_tags,
+};
 use crate::tags;
 
 /// The longest trust policy IAM takes: 2,048 characters by default, raised on request up to
@@ -189,8 +191,16 @@ impl AwsResource for IamRole {
             let detached = aws.iam.detach_role_policy().role_name(id).policy_arn(policy).send().await;
             gone_is_none(detached.map_err(|e| iam_err("iam DetachRolePolicy", e)))?;
         }
-        let inline: Vec<String> =
-            aws.iam.list_role_policies().role_name(id).into_paginator().items().send().collect::<Result<_, _>>().await.map_err(|e| iam_err("iam ListRolePolicies", e))?;
+        let inline: Vec<String> = aws
+            .iam
+            .list_role_policies()
+            .role_name(id)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| iam_err("iam ListRolePolicies", e))?;
         for name in &inline {
             let deleted = aws.iam.delete_role_policy().role_name(id).policy_name(name).send().await;
             gone_is_none(deleted.map_err(|e| iam_err("iam DeleteRolePolicy", e)))?;

@@ -57,7 +57,8 @@ impl Resource for CloudwatchLogGroup {
         if let Some(Val::Lit(days)) = &self.retention_in_days {
             if !RETENTION_DAYS.contains(days) {
                 let allowed: Vec<String> = RETENTION_DAYS.iter().map(i32::to_string).collect();
-                errors.push(FieldError::new("retention_in_days", format!("{days} is not a retention period AWS offers; expected one of {}", allowed.join(", "))));
+                errors
+                    .push(FieldError::new("retention_in_days", format!("{days} is not a retention period AWS offers; expected one of {}", allowed.join(", "))));
             }
         }
         check_tag_count(&self.tags, 50, &mut errors);
@@ -202,7 +203,13 @@ impl AwsResource for CloudwatchLogGroup {
             };
             let arn = arn_of(group);
             let mut tags: Vec<(String, Json)> = match aws.logs.list_tags_for_resource().resource_arn(arn.clone().unwrap_or_default()).send().await {
-                Ok(out) => out.tags().into_iter().flatten().filter(|(k, _)| *k != tags::STACK_TAG && *k != tags::ADDRESS_TAG).map(|(k, v)| (k.clone(), json!(v))).collect(),
+                Ok(out) => out
+                    .tags()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| *k != tags::STACK_TAG && *k != tags::ADDRESS_TAG)
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect(),
                 // Deleted between the two calls.
                 Err(e) if e.code() == Some("ResourceNotFoundException") => {
                     result.push(None);

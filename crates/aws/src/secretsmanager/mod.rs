@@ -204,7 +204,8 @@ const MAX_VALUE_BYTES: usize = 65_536;
 /// serde's own messages quote what they got ("invalid type: integer `12345`"), and a bad
 /// `${` in a value would be quoted by the template parser.
 pub(crate) fn secret_value<'de, D: Deserializer<'de>>(d: D) -> Result<Val<String>, D::Error> {
-    Val::<String>::deserialize(d).map_err(|_| D::Error::custom("expected a string or a `${...}` reference (what was given is not shown: the attribute is secret)"))
+    Val::<String>::deserialize(d)
+        .map_err(|_| D::Error::custom("expected a string or a `${...}` reference (what was given is not shown: the attribute is secret)"))
 }
 
 /// [`secret_value`] for an attribute that may be left out.

@@ -99,7 +99,10 @@ impl Resource for SecretsmanagerSecret {
         }
         if let Some(Val::Lit(days)) = &self.recovery_window_in_days {
             if *days != 0 && !(7..=30).contains(days) {
-                errors.push(FieldError::new("recovery_window_in_days", format!("{days} is not a recovery window AWS accepts; expected 0 (delete at once) or 7 to 30")));
+                errors.push(FieldError::new(
+                    "recovery_window_in_days",
+                    format!("{days} is not a recovery window AWS accepts; expected 0 (delete at once) or 7 to 30"),
+                ));
             }
         }
         if let Some(value) = &self.secret_string {
@@ -298,7 +301,10 @@ impl AwsResource for SecretsmanagerSecret {
             Ok(_) => Ok(()),
             // Already scheduled for deletion (by hand, or by an earlier run): it is gone as far
             // as the stack is concerned.
-            Err(e) if has_code(&e, "InvalidRequestException") && (e.message.contains("scheduled for deletion") || e.message.contains("marked deleted") || e.message.contains("marked for deletion")) => {
+            Err(e)
+                if has_code(&e, "InvalidRequestException")
+                    && (e.message.contains("scheduled for deletion") || e.message.contains("marked deleted") || e.message.contains("marked for deletion")) =>
+            {
                 Err(ProviderError::not_found(e.message))
             }
             Err(e) => Err(e),
@@ -333,4 +339,3 @@ impl AwsResource for SecretsmanagerSecret {
             .collect())
     }
 }
-

@@ -134,8 +134,12 @@ impl AwsResource for SecretsmanagerSecretVersion {
     /// value is put, and deleting it makes no call beyond the DescribeSecret that finds it.
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
         let (arn, version) = split_id(id)?;
-        let secret = describe(aws, arn).await?.ok_or_else(|| ProviderError::not_found(format!("secretsmanager DescribeSecret: secret {arn} no longer exists")))?;
-        let stages = secret.versions.get(version).ok_or_else(|| ProviderError::not_found(format!("secretsmanager DescribeSecret: secret {arn} has no version {version} any more")))?;
+        let secret =
+            describe(aws, arn).await?.ok_or_else(|| ProviderError::not_found(format!("secretsmanager DescribeSecret: secret {arn} no longer exists")))?;
+        let stages = secret
+            .versions
+            .get(version)
+            .ok_or_else(|| ProviderError::not_found(format!("secretsmanager DescribeSecret: secret {arn} has no version {version} any more")))?;
         for stage in stages.iter().filter(|s| s.as_str() != CURRENT) {
             aws.secrets
                 .update_secret_version_stage()

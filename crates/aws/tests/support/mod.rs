@@ -191,7 +191,12 @@ impl Intercept for Calls {
 
     // Before serialization, once per operation (not per retry), when the operation's metadata
     // is in the bag (it is not yet at `read_before_execution` for a client-level interceptor).
-    fn read_before_serialization(&self, context: &BeforeSerializationInterceptorContextRef<'_>, _rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_serialization(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
             self.names.lock().expect("not poisoned").push(m.name().to_string());
         }

@@ -284,7 +284,13 @@ mod tests {
 
     fn state(stack: &str, arn: &str, uses: &str) -> State {
         let mut s = State::new(stack);
-        s.resources.push(StateResource { address: "rule".into(), type_name: "aws_lb_listener_rule".into(), id: arn.into(), attributes: json!({"arn": arn, "listener_arn": uses, "tags": {"a": "short"}}), dependencies: vec![] });
+        s.resources.push(StateResource {
+            address: "rule".into(),
+            type_name: "aws_lb_listener_rule".into(),
+            id: arn.into(),
+            attributes: json!({"arn": arn, "listener_arn": uses, "tags": {"a": "short"}}),
+            dependencies: vec![],
+        });
         s
     }
 

@@ -183,7 +183,12 @@ mod tests {
     fn a_plan_colours_each_action_and_draws_deletes() {
         let s = stack();
         let mut plan = crate::plan::plan(&Stack::new("web"), &Registry::default(), None, Default::default()).unwrap();
-        plan.changes = vec![change("vpc", "t_vpc", Action::NoOp), change("subnet", "t_subnet", Action::Create), change("sg", "t_sg", Action::Update), change("old", "t_sg", Action::Delete)];
+        plan.changes = vec![
+            change("vpc", "t_vpc", Action::NoOp),
+            change("subnet", "t_subnet", Action::Create),
+            change("sg", "t_sg", Action::Update),
+            change("old", "t_sg", Action::Delete),
+        ];
         let dot = Graph::build(&s).unwrap().to_dot_with_plan(&s, Some(&plan));
         assert!(dot.contains("\"subnet\" [label = \"t_subnet\\nsubnet\", style = \"rounded,filled\", fillcolor = \"#d4edda\", color = \"#2e7d32\"];"), "{dot}");
         assert!(dot.contains("\"sg\" [label = \"t_sg\\nsg\", style = \"rounded,filled\", fillcolor = \"#fff3cd\""), "{dot}");

@@ -76,7 +76,9 @@ struct Entry {
 
 impl Entry {
     fn fits(&self, stack: &Stack) -> bool {
-        same_map(&self.resources, &stack.resources, same_config) && same_map(&self.outputs, &stack.outputs, same_json) && self.params.iter().eq(stack.params.keys())
+        same_map(&self.resources, &stack.resources, same_config)
+            && same_map(&self.outputs, &stack.outputs, same_json)
+            && self.params.iter().eq(stack.params.keys())
     }
 }
 
@@ -140,7 +142,10 @@ fn same_map<V>(a: &IndexMap<String, V>, b: &IndexMap<String, V>, same: fn(&V, &V
 }
 
 fn same_config(a: &ResourceConfig, b: &ResourceConfig) -> bool {
-    a.type_name == b.type_name && same_json(&a.attributes, &b.attributes) && a.depends_on == b.depends_on && a.count.as_ref().zip(b.count.as_ref()).map_or(a.count.is_none() && b.count.is_none(), |(x, y)| same_json(x, y))
+    a.type_name == b.type_name
+        && same_json(&a.attributes, &b.attributes)
+        && a.depends_on == b.depends_on
+        && a.count.as_ref().zip(b.count.as_ref()).map_or(a.count.is_none() && b.count.is_none(), |(x, y)| same_json(x, y))
 }
 
 /// JSON equality that also compares the order of keys (the expansion keeps it).

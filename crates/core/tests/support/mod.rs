@@ -18,8 +18,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use clawform_core::backend::BackendError;
 use clawform_core::{
-    Applied, ApplyOptions, ApplyReport, EngineError, FieldError, LocalBackend, LockInfo, OpContext, Plan, Provider, ProviderError, Registry, Resource,
-    Stack, State, StateBackend, Val,
+    Applied, ApplyOptions, ApplyReport, EngineError, FieldError, LocalBackend, LockInfo, OpContext, Plan, Provider, ProviderError, Registry, Resource, Stack,
+    State, StateBackend, Val,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
@@ -44,7 +44,9 @@ impl Resource for TestNetwork {
 
     fn validate(&self) -> Vec<FieldError> {
         match self.cidr_block.literal() {
-            Some(cidr) if !cidr.contains('/') => vec![FieldError::new("cidr_block", format!("`{cidr}` is not a CIDR block; expected an address and a prefix length such as 10.0.0.0/16"))],
+            Some(cidr) if !cidr.contains('/') => {
+                vec![FieldError::new("cidr_block", format!("`{cidr}` is not a CIDR block; expected an address and a prefix length such as 10.0.0.0/16"))]
+            }
             _ => vec![],
         }
     }
@@ -116,7 +118,13 @@ pub fn plan_yaml(yaml: &str, state: Option<&State>) -> Plan {
 }
 
 /// Runs an apply with the given parallelism.
-pub async fn apply_with(plan: &Plan, state: Option<State>, provider: &Arc<MemoryProvider>, backend: &dyn StateBackend, parallelism: usize) -> Result<ApplyReport, EngineError> {
+pub async fn apply_with(
+    plan: &Plan,
+    state: Option<State>,
+    provider: &Arc<MemoryProvider>,
+    backend: &dyn StateBackend,
+    parallelism: usize,
+) -> Result<ApplyReport, EngineError> {
     let options = ApplyOptions { parallelism, ..ApplyOptions::default() };
     clawform_core::apply(plan, state, &registry(), provider.clone(), backend, &options).await
 }
@@ -154,7 +162,18 @@ pub struct Call {
 
 impl Call {
     fn begun(op: Op, ctx: &OpContext, type_name: &str, id: Option<String>, attributes: &Json, started: usize) -> Call {
-        Call { op, stack: ctx.stack.clone(), address: ctx.address.clone(), type_name: type_name.to_string(), id, attributes: attributes.clone(), started, finished: 0, ok: false, leftover_possible: ctx.leftover_possible }
+        Call {
+            op,
+            stack: ctx.stack.clone(),
+            address: ctx.address.clone(),
+            type_name: type_name.to_string(),
+            id,
+            attributes: attributes.clone(),
+            started,
+            finished: 0,
+            ok: false,
+            leftover_possible: ctx.leftover_possible,
+        }
     }
 }
 
