@@ -272,29 +272,27 @@ impl Tenants {
 
     /// Grows the base stack to `shards` load balancer shards (`shards: auto`), under its lock.
     async fn add_shard(&self, shards: usize, options: &ApplyOptions) -> Result<(), WorkspaceError> {
-        let lock =
-            self.workspace.lock_within(BASE_STACK, "tenant create: add a load balancer shard", PLACEMENT_WAIT.max(self.workspace.lock_timeout())).await?;
-        let result = async {
-            let mut base = self.workspace.load(BASE_STACK, &IndexMap::new())?;
-            base.auto_count_minimum = Some(shards);
-            let plan = self.workspace.plan(&base).await?;
-            // Only the new shard: other pending changes to the base stack are a platform
-            // engineer's to review and apply, never a side effect of a user's click.
-            let other: Vec<String> = plan.changes.iter().filter(|c| c.action != clawform_core::Action::NoOp && !(c.action == clawform_core::Action::Create && c.address.ends_with(&format!("[{}]", shards - 1)))).map(|c| format!("{} ({:?})", c.address, c.action)).collect();
-            if !other.is_empty() {
-                return Err(WorkspaceError::Tenant(format!(
-                    "every load balancer shard is full and adding shard {} needs `clawform apply base`, which has other pending changes: {}; review and apply the base stack first",
-                    shards - 1,
-                    other.join(", ")
-                )));
-            }
-            let options = ApplyOptions { secret_params: IndexMap::new(), ..options.clone() };
-            let report = self.workspace.apply_locked(&plan, self.provider.clone(), &options).await?;
-            report_errors(&report)
-        }
-        .await;
-        self.workspace.unlock(BASE_STACK, &lock).await?;
-        result
+        let wait = PLACEMENT_WAIT.max(self.workspace.lock_timeout());
+        self.workspace
+            .with_lock_within(BASE_STACK, "tenant create: add a load balancer shard", wait, async || {
+                let mut base = self.workspace.load(BASE_STACK, &IndexMap::new())?;
+                base.auto_count_minimum = Some(shards);
+                let plan = self.workspace.plan(&base).await?;
+                // Only the new shard: other pending changes to the base stack are a platform
+                // engineer's to review and apply, never a side effect of a user's click.
+                let other: Vec<String> = plan.changes.iter().filter(|c| c.action != clawform_core::Action::NoOp && !(c.action == clawform_core::Action::Create && c.address.ends_with(&format!("[{}]", shards - 1)))).map(|c| format!("{} ({:?})", c.address, c.action)).collect();
+                if !other.is_empty() {
+                    return Err(WorkspaceError::Tenant(format!(
+                        "every load balancer shard is full and adding shard {} needs `clawform apply base`, which has other pending changes: {}; review and apply the base stack first",
+                        shards - 1,
+                        other.join(", ")
+                    )));
+                }
+                let options = ApplyOptions { secret_params: IndexMap::new(), ..options.clone() };
+                let report = self.workspace.apply_locked(&plan, self.provider.clone(), &options).await?;
+                report_errors(&report)
+            })
+            .await
     }
 
     /// Plans tenant `id` (creating or changing it).
@@ -361,28 +359,26 @@ impl Tenants {
     ) -> Result<TenantInfo, WorkspaceError> {
         validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
         let name = Tenants::stack_name(id);
-        let lock = self.workspace.lock(&name, "tenant create").await?;
-        let result = async {
-            let mut secrets = secrets.clone();
-            let exists = self.workspace.state(&name).await?.is_some_and(|s| !s.resources.is_empty());
-            if secrets.gateway_token.is_none() && !exists {
-                secrets.gateway_token = Some(generate_gateway_token()?);
-            }
-            if secrets.api_key.is_none() && !exists {
-                return Err(WorkspaceError::Tenant(format!("tenant `{id}` is new and needs an API key: pass --api-key-env VAR or --api-key-file FILE")));
-            }
-            // A new tenant's shard is recorded in a fresh state document before anything is
-            // created, with an empty journal of creates: its creates skip the search for
-            // leftovers of earlier runs.
-            let shard = self.reserve_shard(id, options).await?;
-            let plan = self.plan_on(id, shard, params, &secrets).await?;
-            let report = self.workspace.apply_locked(&plan, self.provider.clone(), &with_secrets(options, &secrets)).await?;
-            report_errors(&report)?;
-            Ok(TenantInfo { warnings: plan.warnings.clone(), ..TenantInfo::from_state(id, &report.state) })
-        }
-        .await;
-        self.workspace.unlock(&name, &lock).await?;
-        result
+        self.workspace
+            .with_lock(&name, "tenant create", async || {
+                let mut secrets = secrets.clone();
+                let exists = self.workspace.state(&name).await?.is_some_and(|s| !s.resources.is_empty());
+                if secrets.gateway_token.is_none() && !exists {
+                    secrets.gateway_token = Some(generate_gateway_token()?);
+                }
+                if secrets.api_key.is_none() && !exists {
+                    return Err(WorkspaceError::Tenant(format!("tenant `{id}` is new and needs an API key: pass --api-key-env VAR or --api-key-file FILE")));
+                }
+                // A new tenant's shard is recorded in a fresh state document before anything is
+                // created, with an empty journal of creates: its creates skip the search for
+                // leftovers of earlier runs.
+                let shard = self.reserve_shard(id, options).await?;
+                let plan = self.plan_on(id, shard, params, &secrets).await?;
+                let report = self.workspace.apply_locked(&plan, self.provider.clone(), &with_secrets(options, &secrets)).await?;
+                report_errors(&report)?;
+                Ok(TenantInfo { warnings: plan.warnings.clone(), ..TenantInfo::from_state(id, &report.state) })
+            })
+            .await
     }
 
     /// The shard tenant `id` is on, or, for a new tenant, a shard chosen and recorded in its
@@ -393,45 +389,41 @@ impl Tenants {
             return Ok(shard);
         }
         // Placement is quick (a few state reads and one write); concurrent creates queue for it.
-        let lock = self.workspace.lock_within(PLACEMENT_LOCK, "tenant placement", PLACEMENT_WAIT.max(self.workspace.lock_timeout())).await?;
-        let result = async {
-            let shard = match self.place(id).await? {
-                Placement::Existing(s) | Placement::New(s) => s,
-                Placement::NewShard(s) => {
-                    self.add_shard(s + 1, options).await?;
-                    s
-                }
-            };
-            let name = Tenants::stack_name(id);
-            let mut state = match self.workspace.state(&name).await? {
-                Some(s) => s,
-                None => State::new(&name),
-            };
-            state.serial += 1;
-            state.param_overrides.insert("tenant_id".into(), json!(id));
-            state.param_overrides.insert("shard".into(), json!(shard));
-            self.workspace.backend().save(&state).await?;
-            Ok(shard)
-        }
-        .await;
-        self.workspace.unlock(PLACEMENT_LOCK, &lock).await?;
-        result
+        self.workspace
+            .with_lock_within(PLACEMENT_LOCK, "tenant placement", PLACEMENT_WAIT.max(self.workspace.lock_timeout()), async || {
+                let shard = match self.place(id).await? {
+                    Placement::Existing(s) | Placement::New(s) => s,
+                    Placement::NewShard(s) => {
+                        self.add_shard(s + 1, options).await?;
+                        s
+                    }
+                };
+                let name = Tenants::stack_name(id);
+                let mut state = match self.workspace.state(&name).await? {
+                    Some(s) => s,
+                    None => State::new(&name),
+                };
+                state.serial += 1;
+                state.param_overrides.insert("tenant_id".into(), json!(id));
+                state.param_overrides.insert("shard".into(), json!(shard));
+                self.workspace.backend().save(&state).await?;
+                Ok(shard)
+            })
+            .await
     }
 
     /// Destroys tenant `id`; other tenants are untouched.
     pub async fn destroy(&self, id: &str, options: &ApplyOptions) -> Result<ApplyReport, WorkspaceError> {
         validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
         let name = Tenants::stack_name(id);
-        let lock = self.workspace.lock(&name, "tenant destroy").await?;
-        let result = async {
-            let plan = self.workspace.plan_destroy(&name).await?;
-            let report = self.workspace.apply_locked(&plan, self.provider.clone(), options).await?;
-            report_errors(&report)?;
-            Ok(report)
-        }
-        .await;
-        self.workspace.unlock(&name, &lock).await?;
-        result
+        self.workspace
+            .with_lock(&name, "tenant destroy", async || {
+                let plan = self.workspace.plan_destroy(&name).await?;
+                let report = self.workspace.apply_locked(&plan, self.provider.clone(), options).await?;
+                report_errors(&report)?;
+                Ok(report)
+            })
+            .await
     }
 
     /// The ids of the tenants that have state, sorted.

@@ -359,6 +359,41 @@ impl Workspace {
         Ok(self.backend.unlock(stack, lock).await?)
     }
 
+    /// Runs `body` holding the stack's lock for `operation`, and gives the lock back however
+    /// `body` ends. The body's own error wins over a failed unlock (a lock left behind names its
+    /// holder and `force-unlock` clears it; the error that stopped the work matters more).
+    pub async fn with_lock<T, E>(&self, stack: &str, operation: &str, body: impl AsyncFnOnce() -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<WorkspaceError>,
+    {
+        self.with_lock_within(stack, operation, self.lock_timeout, body).await
+    }
+
+    /// [`Workspace::with_lock`], waiting up to `timeout` for the lock's holder.
+    pub async fn with_lock_within<T, E>(
+        &self,
+        stack: &str,
+        operation: &str,
+        timeout: std::time::Duration,
+        body: impl AsyncFnOnce() -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<WorkspaceError>,
+    {
+        let lock = self.lock_within(stack, operation, timeout).await?;
+        let result = body().await;
+        let unlocked = self.unlock(stack, &lock).await;
+        match (result, unlocked) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(unlock)) => Err(unlock.into()),
+            (Err(e), Ok(())) => Err(e),
+            (Err(e), Err(unlock)) => {
+                tracing::error!(stack, error = %unlock, "the lock could not be given back after a failure; `clawform force-unlock` clears it");
+                Err(e)
+            }
+        }
+    }
+
     /// Applies a plan whose stack is already locked by the caller.
     pub async fn apply_locked(&self, plan: &Plan, provider: Arc<dyn Provider>, options: &ApplyOptions) -> Result<ApplyReport, WorkspaceError> {
         let state = self.backend.load(&plan.stack).await?;
@@ -367,10 +402,7 @@ impl Workspace {
 
     /// Locks the stack, applies the plan, and unlocks (also when the apply fails).
     pub async fn apply(&self, plan: &Plan, provider: Arc<dyn Provider>, options: &ApplyOptions) -> Result<ApplyReport, WorkspaceError> {
-        let lock = self.lock(&plan.stack, "apply").await?;
-        let result = self.apply_locked(plan, provider, options).await;
-        self.unlock(&plan.stack, &lock).await?;
-        result
+        self.with_lock(&plan.stack, "apply", async || self.apply_locked(plan, provider, options).await).await
     }
 
     /// Reads a plan saved with `plan --out`.

@@ -34,7 +34,10 @@ pub(crate) async fn graph_cmd(ctx: &Ctx, stack: &str, plan: PlanSource<'_>, form
             Some(plan)
         }
     };
-    let dot = graph.to_dot_with_plan(&stack, plan.as_ref());
+    let dot = match &plan {
+        Some(plan) => graph.to_dot_coloured(&stack, &clawform::core::PlanColours::new(plan, &stack)),
+        None => graph.to_dot(&stack),
+    };
     match format {
         GraphFormat::Dot => print!("{dot}"),
         GraphFormat::Svg => {

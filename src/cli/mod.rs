@@ -296,22 +296,17 @@ async fn apply_cmd(ctx: &Ctx, target: &str, auto_approve: bool, refresh: bool, p
         return execute(ctx, &plan, parallelism).await;
     }
     let stack = ctx.workspace.load(target, &parse_params(params)?)?;
-    let lock = ctx.workspace.lock(&stack.name, "apply").await?;
-    let result = plan_confirm_apply(ctx, &stack, auto_approve, refresh, parallelism).await;
-    ctx.workspace.unlock(&stack.name, &lock).await?;
-    result
+    ctx.workspace.with_lock(&stack.name, "apply", async || plan_confirm_apply(ctx, &stack, auto_approve, refresh, parallelism).await).await
 }
 
 async fn destroy_cmd(ctx: &Ctx, stack: &str, auto_approve: bool, parallelism: usize) -> Result<u8, Failure> {
     let name = stack_name(ctx, stack);
-    let lock = ctx.workspace.lock(&name, "destroy").await?;
-    let result = async {
-        let plan = ctx.workspace.plan_destroy(&name).await?;
-        confirm_and_run(ctx, &plan, auto_approve, parallelism, true).await
-    }
-    .await;
-    ctx.workspace.unlock(&name, &lock).await?;
-    result
+    ctx.workspace
+        .with_lock(&name, "destroy", async || {
+            let plan = ctx.workspace.plan_destroy(&name).await?;
+            confirm_and_run(ctx, &plan, auto_approve, parallelism, true).await
+        })
+        .await
 }
 
 async fn plan_confirm_apply(ctx: &Ctx, stack: &clawform::Stack, auto_approve: bool, refresh: bool, parallelism: usize) -> Result<u8, Failure> {
@@ -324,11 +319,8 @@ async fn plan_confirm_apply(ctx: &Ctx, stack: &clawform::Stack, auto_approve: bo
 
 async fn refresh_only_cmd(ctx: &Ctx, target: &str) -> Result<u8, Failure> {
     let name = stack_name(ctx, target);
-    let lock = ctx.workspace.lock(&name, "apply --refresh-only").await?;
     let provider = ctx.provider().await;
-    let result = ctx.workspace.accept_live(&name, provider.as_ref()).await;
-    ctx.workspace.unlock(&name, &lock).await?;
-    let report = result?;
+    let report = ctx.workspace.with_lock(&name, "apply --refresh-only", async || ctx.workspace.accept_live(&name, provider.as_ref()).await).await?;
     let changed = report.drifted(&name).count();
     print!("{}", render::drift(&report, ctx.style));
     println!("\n{} {changed} resources of stack `{name}` updated in state from AWS; nothing in AWS was changed.", ctx.style.green("Refresh complete!"));
@@ -371,10 +363,7 @@ async fn confirm_and_run(ctx: &Ctx, plan: &Plan, auto_approve: bool, parallelism
 }
 
 async fn execute(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failure> {
-    let lock = ctx.workspace.lock(&plan.stack, "apply").await?;
-    let result = run_plan(ctx, plan, parallelism).await;
-    ctx.workspace.unlock(&plan.stack, &lock).await?;
-    result
+    ctx.workspace.with_lock(&plan.stack, "apply", async || run_plan(ctx, plan, parallelism).await).await
 }
 
 async fn run_plan(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failure> {
@@ -487,10 +476,7 @@ async fn state_push(ctx: &Ctx, file: &Path) -> Result<u8, Failure> {
         std::fs::read_to_string(file).map_err(|e| Failure(format!("cannot read {}: {e}", file.display())))?
     };
     let state = clawform::core::backend::parse_state(&text, &file.display().to_string()).map_err(WorkspaceError::from)?;
-    let lock = ctx.workspace.lock(&state.stack, "state push").await?;
-    let result = ctx.workspace.backend().save(&state).await.map_err(WorkspaceError::from);
-    ctx.workspace.unlock(&state.stack, &lock).await?;
-    result?;
+    ctx.workspace.with_lock(&state.stack, "state push", async || ctx.workspace.backend().save(&state).await.map_err(WorkspaceError::from)).await?;
     println!("Pushed state of stack `{}` (serial {}, {} resources).", state.stack, state.serial, state.resources.len());
     Ok(OK)
 }

@@ -8,11 +8,12 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diagnostic::{Diagnostic, StackError};
-use crate::plan::Plan;
 use crate::stack::{walk_references, Stack};
 use crate::value::Reference;
 
 mod dot;
+
+pub use dot::{Colouring, NodeStyle};
 
 /// A stack's resources ordered by their dependencies.
 #[derive(Debug, Clone)]
@@ -62,18 +63,17 @@ impl Graph {
         deps
     }
 
-    /// The graph in Graphviz DOT, edges pointing from a resource to what it depends on: see
-    /// [`Graph::to_dot_with_plan`].
-    pub fn to_dot(&self, stack: &Stack) -> String {
-        self.to_dot_with_plan(stack, None)
-    }
-
     /// The graph in Graphviz DOT: the stack's resources in a cluster named after it (labelled
     /// with type and address), outputs of other stacks it reads in a dashed cluster per stack,
-    /// edges from a resource to what it depends on. With a plan, each resource is coloured by its
-    /// action, resources the plan deletes are drawn too, and a legend names the colours.
-    pub fn to_dot_with_plan(&self, stack: &Stack, plan: Option<&Plan>) -> String {
-        dot::render(self, stack, plan)
+    /// edges from a resource to what it depends on.
+    pub fn to_dot(&self, stack: &Stack) -> String {
+        dot::render(self, stack, None)
+    }
+
+    /// [`Graph::to_dot`] with each resource coloured by `colouring` (a plan's actions:
+    /// [`crate::plan::PlanColours`]), the extra resources it names drawn too, and a legend.
+    pub fn to_dot_coloured(&self, stack: &Stack, colouring: &dyn Colouring) -> String {
+        dot::render(self, stack, Some(colouring))
     }
 }
 

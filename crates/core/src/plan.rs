@@ -14,6 +14,10 @@ use crate::schema::Registry;
 use crate::stack::{ResourceConfig, Stack};
 use crate::state::State;
 
+mod colours;
+
+pub use colours::PlanColours;
+
 /// The version of the plan file format written by this build.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 

@@ -1,6 +1,8 @@
 //! The provider trait: what core asks of a cloud. The AWS provider implements it in
 //! `clawform-aws`; core's tests implement it in memory.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
 
@@ -47,30 +49,103 @@ pub enum ErrorKind {
     Api,
 }
 
-/// A failed provider operation, with a message fit for a user.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
+/// A failed provider operation, with a message fit for a user and what a caller needs to decide
+/// what to do about it: the cloud's error code, whether trying again may help, and the error it
+/// came from.
+#[derive(Debug, Clone)]
 pub struct ProviderError {
     /// What kind of failure.
     pub kind: ErrorKind,
     /// What happened, naming the call.
     pub message: String,
+    /// The cloud's own error code (`DependencyViolation`, `ThrottlingException`…), when it gave
+    /// one. Retry and adoption decisions read this, never the message text.
+    pub code: Option<String>,
+    /// Whether the same call may succeed if tried again later (throttling, a service fault, a
+    /// documented transient condition).
+    pub retryable: bool,
+    /// The cloud's id of the failed request, for a support case.
+    pub request_id: Option<String>,
+    /// The error this one came from (the SDK's), kept for `source()` chains and logs. It is
+    /// dropped where it might echo a secret value.
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl ProviderError {
+    fn of_kind(kind: ErrorKind, message: String) -> ProviderError {
+        ProviderError { kind, message, code: None, retryable: false, request_id: None, source: None }
+    }
+
     /// A cloud error.
     pub fn api(message: impl Into<String>) -> ProviderError {
-        ProviderError { kind: ErrorKind::Api, message: message.into() }
+        ProviderError::of_kind(ErrorKind::Api, message.into())
     }
 
     /// The resource is gone.
     pub fn not_found(message: impl Into<String>) -> ProviderError {
-        ProviderError { kind: ErrorKind::NotFound, message: message.into() }
+        ProviderError::of_kind(ErrorKind::NotFound, message.into())
     }
 
     /// Bad attributes.
     pub fn invalid(message: impl Into<String>) -> ProviderError {
-        ProviderError { kind: ErrorKind::Invalid, message: message.into() }
+        ProviderError::of_kind(ErrorKind::Invalid, message.into())
+    }
+
+    /// This error with the cloud's error `code`.
+    pub fn with_code(mut self, code: impl Into<String>) -> ProviderError {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// This error, marked as worth trying again or not.
+    pub fn with_retryable(mut self, retryable: bool) -> ProviderError {
+        self.retryable = retryable;
+        self
+    }
+
+    /// This error with the cloud's request id.
+    pub fn with_request_id(mut self, request_id: Option<String>) -> ProviderError {
+        self.request_id = request_id;
+        self
+    }
+
+    /// This error with the error it came from.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> ProviderError {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// This error with its message rewritten by `f` (context added, a secret masked); the
+    /// source is dropped, since it still holds the old text.
+    pub fn map_message(mut self, f: impl FnOnce(String) -> String) -> ProviderError {
+        self.message = f(std::mem::take(&mut self.message));
+        self.source = None;
+        self
+    }
+
+    /// Whether the cloud answered with error code `code`.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ProviderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two errors are equal when they say the same thing; the source error is not compared.
+impl PartialEq for ProviderError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, &self.message, &self.code, self.retryable, &self.request_id)
+            == (other.kind, &other.message, &other.code, other.retryable, &other.request_id)
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::autoscaling::blocks::{AutoscalingTag, GroupLaunchTemplate, MixedInstancesPolicy};
 use crate::clients::Clients;
 use crate::ec2::{opt, undo_create};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::AwsResource;
 use crate::tags::{ADDRESS_TAG, STACK_TAG};
 
@@ -124,7 +124,7 @@ const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 /// Auto Scaling says a group is missing with a `ValidationError` whose message contains "not
 /// found" (the Terraform AWS provider checks the same); that is NotFound.
 fn gone_if_not_found(e: ProviderError) -> ProviderError {
-    if has_code(&e, "ValidationError") && e.message.contains("not found") {
+    if e.has_code("ValidationError") && e.message.contains("not found") {
         ProviderError::not_found(e.message)
     } else {
         e

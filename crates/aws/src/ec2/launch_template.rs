@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::ec2::{arn, id_filters, opt, sync_tags, tag_spec, user_tags, MAX_FILTER_VALUES};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::AwsResource;
 use crate::tags;
 
@@ -268,7 +268,7 @@ fn data_json(data: &ResponseLaunchTemplateData, attrs: &mut Map<String, Json>) {
 /// Templates by id. AWS fails the whole call when one id is gone (moto 5.2.5 just leaves it
 /// out), so a failed batch is asked again id by id, and an id that is gone reads as absent.
 async fn describe(aws: &Clients, ids: &[String]) -> Result<Vec<aws_sdk_ec2::types::LaunchTemplate>, ProviderError> {
-    let gone = |e: &ProviderError| e.kind == ErrorKind::NotFound || has_code(e, "InvalidLaunchTemplateId.Malformed");
+    let gone = |e: &ProviderError| e.kind == ErrorKind::NotFound || e.has_code("InvalidLaunchTemplateId.Malformed");
     let ask = |chunk: Vec<String>| async move {
         aws.ec2.describe_launch_templates().set_launch_template_ids(Some(chunk)).send().await.map_err(|e| sdk("ec2 DescribeLaunchTemplates", e))
     };

@@ -18,7 +18,7 @@ use clawform_core::{OpContext, ProviderError, Val};
 use indexmap::IndexMap;
 
 use crate::clients::Clients;
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::Register;
 use crate::tags;
 
@@ -120,7 +120,7 @@ pub(crate) fn opt<T>(value: &Option<Val<T>>) -> Result<Option<&T>, ProviderError
 pub(crate) async fn undo_create(err: ProviderError, remove: impl Future<Output = Result<(), ProviderError>>) -> ProviderError {
     match remove.await {
         Ok(()) => err,
-        Err(undo) => ProviderError { kind: err.kind, message: format!("{}; removing the half-created resource failed too: {}", err.message, undo.message) },
+        Err(undo) => err.map_message(|m| format!("{m}; removing the half-created resource failed too: {}", undo.message)),
     }
 }
 
@@ -141,7 +141,7 @@ where
     let mut delay = Duration::from_millis(200);
     loop {
         match call().await {
-            Err(e) if has_code(&e, not_found_code) && Instant::now() + delay < deadline => {
+            Err(e) if e.has_code(not_found_code) && Instant::now() + delay < deadline => {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -160,7 +160,8 @@ mod tests {
         let calls = AtomicU32::new(0);
         let out = while_propagating("InvalidSubnetID.NotFound", || async {
             match calls.fetch_add(1, Ordering::SeqCst) {
-                0 | 1 => Err(ProviderError::not_found("ec2 ModifySubnetAttribute: InvalidSubnetID.NotFound: The subnet ID 'subnet-1' does not exist")),
+                0 | 1 => Err(ProviderError::not_found("ec2 ModifySubnetAttribute: InvalidSubnetID.NotFound: The subnet ID 'subnet-1' does not exist")
+                    .with_code("InvalidSubnetID.NotFound")),
                 n => Ok(n),
             }
         })
@@ -170,7 +171,8 @@ mod tests {
         let calls = AtomicU32::new(0);
         let out: Result<(), _> = while_propagating("InvalidSubnetID.NotFound", || async {
             calls.fetch_add(1, Ordering::SeqCst);
-            Err(ProviderError::not_found("ec2 AttachInternetGateway: InvalidVpcID.NotFound: The vpc ID 'vpc-1' does not exist"))
+            Err(ProviderError::not_found("ec2 AttachInternetGateway: InvalidVpcID.NotFound: The vpc ID 'vpc-1' does not exist")
+                .with_code("InvalidVpcID.NotFound"))
         })
         .await;
         assert!(out.is_err());

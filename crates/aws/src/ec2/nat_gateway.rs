@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::ec2::{id_filters, opt, sync_tags, tag_spec, user_tags};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::AwsResource;
 use crate::tags::{ADDRESS_TAG, STACK_TAG};
 
@@ -183,7 +183,7 @@ impl AwsResource for NatGateway {
             .tag_specifications(tag_spec(ResourceType::Natgateway, &self.tags, ctx)?);
         let gateway = match req.send().await.map_err(|e| sdk("ec2 CreateNatGateway", e)) {
             Ok(out) => out.nat_gateway().cloned().ok_or_else(|| ProviderError::api("ec2 CreateNatGateway returned no gateway"))?,
-            Err(e) if has_code(&e, "Resource.AlreadyAssociated") => self.own_gateway(aws, ctx).await?.ok_or(e)?,
+            Err(e) if e.has_code("Resource.AlreadyAssociated") => self.own_gateway(aws, ctx).await?.ok_or(e)?,
             Err(e) => return Err(e),
         };
         let id = gateway.nat_gateway_id().ok_or_else(|| ProviderError::api("ec2 CreateNatGateway returned a gateway without an id"))?.to_string();

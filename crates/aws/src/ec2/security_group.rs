@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::ec2::{arn, check_cidr, id_filters, opt, sync_tags, tag_spec, undo_create, user_tags, while_propagating};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::AwsResource;
 
 /// The description a group gets when none is given (Terraform's is "Managed by Terraform").
@@ -354,10 +354,10 @@ async fn authorize(aws: &Clients, id: &str, direction: Direction, atoms: &[&Atom
         // A rule already there: a retried call whose first answer was lost (AWS applied the
         // whole batch), or a rule added outside clawform. AWS refuses the whole batch for one
         // duplicate, so add the rules one by one, each duplicate meaning "already done".
-        Err(e) if has_code(&e, "InvalidPermission.Duplicate") => {
+        Err(e) if e.has_code("InvalidPermission.Duplicate") => {
             for atom in atoms {
                 match authorize_call(aws, id, direction, permissions(&[atom])).await {
-                    Err(e) if !has_code(&e, "InvalidPermission.Duplicate") => return Err(e),
+                    Err(e) if !e.has_code("InvalidPermission.Duplicate") => return Err(e),
                     _ => {}
                 }
             }
@@ -397,10 +397,10 @@ async fn revoke(aws: &Clients, id: &str, direction: Direction, atoms: &[&Atom]) 
     match revoke_call(aws, id, direction, permissions(atoms)).await {
         // A rule already gone (a retried call whose first answer was lost, or a change outside
         // clawform): revoke one by one, each missing rule meaning "already done".
-        Err(e) if has_code(&e, "InvalidPermission.NotFound") => {
+        Err(e) if e.has_code("InvalidPermission.NotFound") => {
             for atom in atoms {
                 match revoke_call(aws, id, direction, permissions(&[atom])).await {
-                    Err(e) if !has_code(&e, "InvalidPermission.NotFound") => return Err(e),
+                    Err(e) if !e.has_code("InvalidPermission.NotFound") => return Err(e),
                     _ => {}
                 }
             }
@@ -457,7 +457,7 @@ impl SecurityGroup {
         if !defaults.is_empty() {
             match revoke_call(aws, id, Direction::Egress, defaults).await {
                 // Already revoked: a retry after a lost answer.
-                Err(e) if has_code(&e, "InvalidPermission.NotFound") => {}
+                Err(e) if e.has_code("InvalidPermission.NotFound") => {}
                 other => other?,
             }
         }

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::ecs::{adopt, check_name, create_tags, describe_clusters, find_cluster, sync_tags, taken, user_tags, wait_for, Taken};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::AwsResource;
 
 /// The one cluster setting ECS has.
@@ -171,7 +171,7 @@ impl AwsResource for EcsCluster {
         wait_for(&format!("ecs cluster {id} to empty so it can be deleted"), DELETE_TIMEOUT, || async {
             match aws.ecs.delete_cluster().cluster(id).send().await.map_err(|e| sdk("ecs DeleteCluster", e)) {
                 Ok(_) => Ok(Some(())),
-                Err(e) if DELETE_RETRY_CODES.iter().any(|c| has_code(&e, c)) => Ok(None),
+                Err(e) if DELETE_RETRY_CODES.iter().any(|c| e.has_code(c)) => Ok(None),
                 Err(e) => Err(e),
             }
         })

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::ecs::{check_name, describe_clusters, find_cluster, wait_for};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::AwsResource;
 
 /// How long a put keeps retrying while the cluster is busy with another update, and then waits
@@ -124,7 +124,7 @@ async fn put(aws: &Clients, cluster: &str, providers: Vec<String>, strategy: Vec
             .map_err(|e| sdk("ecs PutClusterCapacityProviders", e));
         match call {
             Ok(_) => Ok(Some(())),
-            Err(e) if PUT_RETRY_CODES.iter().any(|c| has_code(&e, c)) => Ok(None),
+            Err(e) if PUT_RETRY_CODES.iter().any(|c| e.has_code(c)) => Ok(None),
             Err(e) => Err(e),
         }
     })

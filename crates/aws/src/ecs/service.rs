@@ -34,7 +34,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::opt;
 use crate::ecs::{adopt, check_block_count, check_name, create_tags, sync_tags, taken, user_tags, wait_for, Taken};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::AwsResource;
 use crate::iam::check_tag_count;
 
@@ -400,7 +400,7 @@ async fn describe_in(aws: &Clients, cluster: &str, services: Vec<String>) -> Res
         .map_err(|e| sdk("ecs DescribeServices", e));
     match out {
         Ok(out) => Ok(out.services().to_vec()),
-        Err(e) if has_code(&e, "ClusterNotFoundException") => Ok(Vec::new()),
+        Err(e) if e.has_code("ClusterNotFoundException") => Ok(Vec::new()),
         Err(e) => Err(e),
     }
 }
@@ -523,7 +523,7 @@ impl AwsResource for EcsService {
             }
             // Another run created it between the look and the create ("Creation of service was
             // not idempotent"): the same rules apply.
-            Err(e) if has_code(&e, "InvalidParameterException") && e.message.contains("idempotent") => {
+            Err(e) if e.has_code("InvalidParameterException") && e.message.contains("idempotent") => {
                 let again = describe_in(aws, cluster, vec![name.clone()]).await?;
                 match again.first() {
                     Some(existing) => self.take_over(aws, ctx, existing).await?.ok_or(e),

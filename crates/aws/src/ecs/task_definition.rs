@@ -36,7 +36,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::opt;
 use crate::ecs::{adopt, check_name, create_tags, sync_tags, taken, user_tags, Taken};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::{decode, AwsResource};
 use crate::iam::check_tag_count;
 
@@ -878,7 +878,7 @@ async fn describe(aws: &Clients, id: &str) -> Result<Option<(TaskDefinition, Vec
         .map_err(|e| sdk("ecs DescribeTaskDefinition", e));
     match out {
         Ok(out) => Ok(out.task_definition().cloned().map(|d| (d, out.tags().to_vec()))),
-        Err(e) if has_code(&e, "ClientException") && e.message.contains(MISSING_MESSAGE) => Ok(None),
+        Err(e) if e.has_code("ClientException") && e.message.contains(MISSING_MESSAGE) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -29,7 +29,7 @@ use crate::clients::Clients;
 use crate::ec2::opt;
 use crate::elbv2::listener::{FixedResponse, LbListener, ListenerAction};
 use crate::elbv2::{create_tags, describe_by_arns, describe_tags, sync_tags, taken, user_tags, Taken, DESCRIBE_RULES_BATCH, DESCRIBE_RULES_PAGE_SIZE};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::{decode, AwsResource};
 
 /// The highest rule priority AWS takes (priorities run from 1; "Quotas for your Application Load
@@ -342,7 +342,7 @@ impl LbListenerRule {
         let pair = RulePriorityPair::builder().rule_arn(arn).priority(priority).build();
         match aws.elbv2.set_rule_priorities().rule_priorities(pair).send().await.map_err(|e| sdk("elbv2 SetRulePriorities", e)) {
             Ok(_) => Ok(()),
-            Err(e) if has_code(&e, "PriorityInUse") => Err(ProviderError::api(format!(
+            Err(e) if e.has_code("PriorityInUse") => Err(ProviderError::api(format!(
                 "{}; expected priority {priority} free on the listener, or no priority to keep the one the rule has",
                 e.message
             ))),
@@ -455,7 +455,7 @@ impl AwsResource for LbListenerRule {
         }
         if let Some(p) = opt(&self.priority)? {
             return match self.create_at(aws, listener, *p as u32, &conditions, &tags).await {
-                Err(e) if has_code(&e, "PriorityInUse") => {
+                Err(e) if e.has_code("PriorityInUse") => {
                     Err(ProviderError::api(format!("{}; expected priority {p} free on {listener}, or no priority to take the lowest free one", e.message)))
                 }
                 other => other,
@@ -468,7 +468,7 @@ impl AwsResource for LbListenerRule {
             used.extend_from_slice(&refused);
             let priority = lowest_free(&used).ok_or_else(|| full(listener))?;
             match self.create_at(aws, listener, priority, &conditions, &tags).await {
-                Err(e) if has_code(&e, "PriorityInUse") => {
+                Err(e) if e.has_code("PriorityInUse") => {
                     tracing::debug!(listener, priority, attempt, "priority taken by a concurrent create; trying the next free one");
                     refused.push(priority);
                 }

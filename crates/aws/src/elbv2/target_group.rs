@@ -30,7 +30,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::{opt, undo_create};
 use crate::elbv2::{create_tags, describe_by_arns, describe_tags, sync_tags, taken, user_tags, wait_for, Taken, DESCRIBE_TARGET_GROUPS_BATCH};
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::{decode, AwsResource};
 
 /// The target group attribute behind `deregistration_delay`, and AWS's default for it.
@@ -429,7 +429,7 @@ impl AwsResource for LbTargetGroup {
         }
         let out = match req.send().await.map_err(|e| sdk("elbv2 CreateTargetGroup", e)) {
             Ok(out) => out,
-            Err(e) if has_code(&e, "DuplicateTargetGroupName") => return self.take_named(aws, ctx, name).await?.ok_or(e),
+            Err(e) if e.has_code("DuplicateTargetGroupName") => return self.take_named(aws, ctx, name).await?.ok_or(e),
             Err(e) => return Err(e),
         };
         let group = out.target_groups().first().ok_or_else(|| ProviderError::api("elbv2 CreateTargetGroup returned no target group"))?;
@@ -481,7 +481,7 @@ impl AwsResource for LbTargetGroup {
         wait_for(&format!("target group {id} to be released by its listener rules"), DELETE_TIMEOUT, || async {
             match aws.elbv2.delete_target_group().target_group_arn(id).send().await.map_err(|e| sdk("elbv2 DeleteTargetGroup", e)) {
                 Ok(_) => Ok(Some(())),
-                Err(e) if has_code(&e, "ResourceInUse") => Ok(None),
+                Err(e) if e.has_code("ResourceInUse") => Ok(None),
                 Err(e) => Err(e),
             }
         })

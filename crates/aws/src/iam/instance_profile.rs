@@ -107,7 +107,7 @@ impl AwsResource for IamInstanceProfile {
             if let Err(e) = added {
                 // A profile holds one role: `LimitExceeded` after a retry whose first answer was
                 // lost means the role is already in it, which is what was asked.
-                if !(crate::error::has_code(&e, "LimitExceeded") && has_role(aws, name, role).await) {
+                if !(e.has_code("LimitExceeded") && has_role(aws, name, role).await) {
                     return Err(undo_create(e, IamInstanceProfile::delete(aws, name, &Json::Null)).await);
                 }
             }

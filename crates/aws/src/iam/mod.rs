@@ -7,12 +7,13 @@ pub mod role_policy;
 pub mod role_policy_attachment;
 
 use aws_sdk_iam::types::Tag;
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use clawform_core::{ErrorKind, FieldError, OpContext, ProviderError, Val};
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json};
 
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::Register;
 use crate::tags;
 
@@ -26,12 +27,13 @@ pub(crate) fn types(f: &mut dyn FnMut(Register)) {
 
 /// Maps an IAM SDK error like [`sdk`] does, and also IAM's `NoSuchEntity` (its one code for "that
 /// role, policy or profile does not exist") to NotFound, which the shared mapping does not know.
-pub(crate) fn iam_err<E>(operation: &str, err: E) -> ProviderError
+pub(crate) fn iam_err<E, R>(operation: &str, err: SdkError<E, R>) -> ProviderError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let mut err = sdk(operation, err);
-    if has_code(&err, "NoSuchEntity") {
+    if err.has_code("NoSuchEntity") {
         err.kind = ErrorKind::NotFound;
     }
     err

@@ -115,7 +115,7 @@ impl AwsResource for IamRole {
             // A run killed between the create and the state save, or a create whose answer was
             // lost and retried, left the role with this resource's own ownership tags: take it
             // over. Anyone else's role of that name is refused.
-            Err(e) if crate::error::has_code(&e, "EntityAlreadyExists") => return self.adopt_leftover(aws, ctx).await?.ok_or(e),
+            Err(e) if e.has_code("EntityAlreadyExists") => return self.adopt_leftover(aws, ctx).await?.ok_or(e),
             Err(e) => return Err(e),
         };
         let role = out.role().ok_or_else(|| ProviderError::api("iam CreateRole returned no role"))?;

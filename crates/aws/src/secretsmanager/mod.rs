@@ -190,8 +190,10 @@ where
         };
         ProviderError::api(format!("{operation}: {what}"))
     };
+    // The SDK error's own display describes the request; it goes, whatever the message says.
+    out.source = None;
     if !secret.is_empty() {
-        out.message = out.message.replace(secret, "(sensitive)");
+        out = out.map_message(|m| m.replace(secret, "(sensitive)"));
     }
     out
 }

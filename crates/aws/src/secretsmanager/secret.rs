@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::ec2::opt;
-use crate::error::{has_code, sdk};
+use crate::error::sdk;
 use crate::handler::AwsResource;
 use crate::iam::check_tag_count;
 use crate::secretsmanager::{check_value, find, is_digest, optional_secret_value, sensitive_sdk, SecretInfo};
@@ -125,7 +125,7 @@ fn applied(arn: String) -> Applied {
 
 /// Whether a create failed because the name belongs to a secret being deleted.
 fn is_scheduled_for_deletion(err: &ProviderError) -> bool {
-    has_code(err, "InvalidRequestException") && err.message.contains("scheduled for deletion")
+    err.has_code("InvalidRequestException") && err.message.contains("scheduled for deletion")
 }
 
 fn scheduled_error(name: &str, deletion: Option<i64>) -> ProviderError {
@@ -256,7 +256,7 @@ impl AwsResource for SecretsmanagerSecret {
         loop {
             match self.create_once(aws, name, ctx).await {
                 Ok(arn) => return Ok(applied(arn)),
-                Err(e) if has_code(&e, "ResourceExistsException") => return self.adopt(aws, ctx, name, e).await,
+                Err(e) if e.has_code("ResourceExistsException") => return self.adopt(aws, ctx, name, e).await,
                 Err(e) if is_scheduled_for_deletion(&e) => {
                     // Wait only for a deletion that is under way: one with a recovery window
                     // frees the name in days, and that is worth saying at once.
@@ -302,7 +302,7 @@ impl AwsResource for SecretsmanagerSecret {
             // Already scheduled for deletion (by hand, or by an earlier run): it is gone as far
             // as the stack is concerned.
             Err(e)
-                if has_code(&e, "InvalidRequestException")
+                if e.has_code("InvalidRequestException")
                     && (e.message.contains("scheduled for deletion") || e.message.contains("marked deleted") || e.message.contains("marked for deletion")) =>
             {
                 Err(ProviderError::not_found(e.message))

@@ -1,5 +1,6 @@
-//! Graphviz DOT for a stack's graph, optionally coloured by a plan's actions. Output only: no
-//! layout, no Graphviz call (the CLI pipes this through `dot` for pictures).
+//! Graphviz DOT for a stack's graph, optionally coloured by a [`Colouring`] (a plan's actions,
+//! in `plan/colours.rs`): the graph knows which nodes to draw, never what their colours mean.
+//! Output only: no layout, no Graphviz call (the CLI pipes this through `dot` for pictures).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -7,21 +8,31 @@ use std::fmt::Write;
 use petgraph::visit::EdgeRef;
 
 use super::Graph;
-use crate::plan::{Action, Plan};
 use crate::stack::{walk_references, Stack};
 use crate::value::Reference;
 
-/// Fill and border colours of each action, and how it is named in the legend.
-const ACTIONS: [(Action, &str, &str, &str); 5] = [
-    (Action::Create, "#d4edda", "#2e7d32", "create"),
-    (Action::Update, "#fff3cd", "#b8860b", "update in place"),
-    (Action::Replace, "#e8d5f5", "#7b1fa2", "replace"),
-    (Action::Delete, "#f8d7da", "#c62828", "delete"),
-    (Action::NoOp, "#f2f2f2", "#9e9e9e", "no change"),
-];
+/// How one node is drawn, and what the legend calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeStyle {
+    /// Fill colour.
+    pub fill: &'static str,
+    /// Border colour.
+    pub border: &'static str,
+    /// Whether the border is dashed (something that goes away).
+    pub dashed: bool,
+    /// Its name in the legend.
+    pub name: &'static str,
+}
 
-fn colours(action: Action) -> (&'static str, &'static str) {
-    ACTIONS.iter().find(|(a, ..)| *a == action).map_or(("white", "black"), |(_, fill, border, _)| (fill, border))
+/// What colours a graph: a style per resource of the stack, resources to draw that the stack no
+/// longer declares, and the legend.
+pub trait Colouring {
+    /// The style of the stack's resource `address`.
+    fn style(&self, address: &str) -> NodeStyle;
+    /// Resources drawn besides the stack's own (address, type, style): those a plan deletes.
+    fn extra_nodes(&self) -> Vec<(String, String, NodeStyle)>;
+    /// Every style, in the legend's order.
+    fn legend(&self) -> Vec<NodeStyle>;
 }
 
 /// A DOT string literal.
@@ -40,26 +51,10 @@ fn quoted(text: &str) -> String {
     out
 }
 
-/// The address a planned change belongs to in the stack: `web[2]` belongs to `web`.
-fn base_address(address: &str) -> &str {
-    address.split_once('[').map_or(address, |(base, _)| base)
-}
-
-/// The strongest of several actions (instances of one resource planned differently).
-fn strongest(actions: &[Action]) -> Action {
-    for a in [Action::Replace, Action::Delete, Action::Create, Action::Update] {
-        if actions.contains(&a) {
-            return a;
-        }
-    }
-    Action::NoOp
-}
-
-fn node(out: &mut String, id: &str, label: &str, action: Option<Action>, extra: &str) {
-    let style = match action {
-        Some(a) => {
-            let (fill, border) = colours(a);
-            let dashed = if a == Action::Delete { ",dashed" } else { "" };
+fn node(out: &mut String, id: &str, label: &str, style: Option<NodeStyle>, extra: &str) {
+    let style = match style {
+        Some(NodeStyle { fill, border, dashed, .. }) => {
+            let dashed = if dashed { ",dashed" } else { "" };
             format!(", style = \"rounded,filled{dashed}\", fillcolor = \"{fill}\", color = \"{border}\"")
         }
         None => String::new(),
@@ -67,16 +62,7 @@ fn node(out: &mut String, id: &str, label: &str, action: Option<Action>, extra: 
     let _ = writeln!(out, "    {} [label = {}{style}{extra}];", quoted(id), quoted(label));
 }
 
-pub(super) fn render(graph: &Graph, stack: &Stack, plan: Option<&Plan>) -> String {
-    let mut actions: BTreeMap<&str, Vec<Action>> = BTreeMap::new();
-    let mut deleted: Vec<(&str, &str)> = Vec::new();
-    for change in plan.map(|p| p.changes.as_slice()).unwrap_or_default() {
-        if stack.resources.contains_key(base_address(&change.address)) {
-            actions.entry(base_address(&change.address)).or_default().push(change.action);
-        } else {
-            deleted.push((&change.address, &change.type_name));
-        }
-    }
+pub(super) fn render(graph: &Graph, stack: &Stack, colouring: Option<&dyn Colouring>) -> String {
     let mut out = format!("digraph {} {{\n", quoted(&stack.name));
     out.push_str("  rankdir = \"RL\";\n  compound = true;\n  fontname = \"Helvetica\";\n");
     out.push_str("  node [shape = box, style = \"rounded,filled\", fillcolor = \"white\", fontname = \"Helvetica\", fontsize = 10];\n");
@@ -86,11 +72,10 @@ pub(super) fn render(graph: &Graph, stack: &Stack, plan: Option<&Plan>) -> Strin
     let _ = writeln!(out, "    label = {};\n    style = \"rounded\";\n    color = \"#1f4e79\";", quoted(&format!("stack {}", stack.name)));
     for address in &graph.order {
         let type_name = stack.resources.get(address).map_or("", |c| c.type_name.as_str());
-        let action = plan.map(|_| actions.get(address.as_str()).map_or(Action::NoOp, |a| strongest(a)));
-        node(&mut out, address, &format!("{type_name}\n{address}"), action, "");
+        node(&mut out, address, &format!("{type_name}\n{address}"), colouring.map(|c| c.style(address)), "");
     }
-    for (address, type_name) in &deleted {
-        node(&mut out, address, &format!("{type_name}\n{address}"), Some(Action::Delete), "");
+    for (address, type_name, style) in colouring.map(|c| c.extra_nodes()).unwrap_or_default() {
+        node(&mut out, &address, &format!("{type_name}\n{address}"), Some(style), "");
     }
     out.push_str("  }\n");
 
@@ -126,13 +111,14 @@ pub(super) fn render(graph: &Graph, stack: &Stack, plan: Option<&Plan>) -> Strin
         let _ = writeln!(out, "  {} -> {} [style = \"dashed\"];", quoted(&from), quoted(&to));
     }
 
-    if plan.is_some() {
+    if let Some(colouring) = colouring {
+        let legend = colouring.legend();
         out.push_str("  subgraph \"cluster_legend\" {\n    label = \"legend\";\n    style = \"rounded\";\n    color = \"#bbbbbb\";\n");
-        for (action, _, _, name) in ACTIONS {
-            node(&mut out, &format!("legend_{}", name.replace(' ', "_")), name, Some(action), ", fontsize = 9");
+        for style in &legend {
+            node(&mut out, &format!("legend_{}", style.name.replace(' ', "_")), style.name, Some(*style), ", fontsize = 9");
         }
         // Keep the legend in one column, away from the resources.
-        let ids: Vec<String> = ACTIONS.iter().map(|(_, _, _, name)| quoted(&format!("legend_{}", name.replace(' ', "_")))).collect();
+        let ids: Vec<String> = legend.iter().map(|style| quoted(&format!("legend_{}", style.name.replace(' ', "_")))).collect();
         let _ = writeln!(out, "    {} [style = \"invis\"];", ids.join(" -> "));
         out.push_str("  }\n");
     }
@@ -143,25 +129,17 @@ pub(super) fn render(graph: &Graph, stack: &Stack, plan: Option<&Plan>) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::ResourceChange;
-    use crate::schema::Registry;
 
     fn stack() -> Stack {
         let mut s = Stack::new("web");
         for (address, type_name, attributes) in [
             ("vpc", "t_vpc", serde_json::json!({"cidr": "10.0.0.0/16"})),
             ("subnet", "t_subnet", serde_json::json!({"vpc_id": "${vpc.id}", "zone": "${base.outputs.zone}"})),
-            ("sg", "t_sg", serde_json::json!({"vpc_id": "${vpc.id}", "name": "a \"quoted\" name"})),
         ] {
             let config = serde_json::from_value(serde_json::json!({"type": type_name, "attributes": attributes})).unwrap();
             s.resources.insert(address.into(), config);
         }
         s
-    }
-
-    fn change(address: &str, type_name: &str, action: Action) -> ResourceChange {
-        // From JSON, as a saved plan is read: fields added to changes later keep this test valid.
-        serde_json::from_value(serde_json::json!({"address": address, "type": type_name, "action": action})).unwrap()
     }
 
     #[test]
@@ -180,32 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_colours_each_action_and_draws_deletes() {
-        let s = stack();
-        let mut plan = crate::plan::plan(&Stack::new("web"), &Registry::default(), None, Default::default()).unwrap();
-        plan.changes = vec![
-            change("vpc", "t_vpc", Action::NoOp),
-            change("subnet", "t_subnet", Action::Create),
-            change("sg", "t_sg", Action::Update),
-            change("old", "t_sg", Action::Delete),
-        ];
-        let dot = Graph::build(&s).unwrap().to_dot_with_plan(&s, Some(&plan));
-        assert!(dot.contains("\"subnet\" [label = \"t_subnet\\nsubnet\", style = \"rounded,filled\", fillcolor = \"#d4edda\", color = \"#2e7d32\"];"), "{dot}");
-        assert!(dot.contains("\"sg\" [label = \"t_sg\\nsg\", style = \"rounded,filled\", fillcolor = \"#fff3cd\""), "{dot}");
-        assert!(dot.contains("\"vpc\" [label = \"t_vpc\\nvpc\", style = \"rounded,filled\", fillcolor = \"#f2f2f2\""), "{dot}");
-        assert!(dot.contains("\"old\" [label = \"t_sg\\nold\", style = \"rounded,filled,dashed\", fillcolor = \"#f8d7da\", color = \"#c62828\"];"), "{dot}");
-        assert!(dot.contains("subgraph \"cluster_legend\""), "{dot}");
-        for name in ["create", "update in place", "replace", "delete", "no change"] {
-            assert!(dot.contains(&format!("[label = \"{name}\", style")), "legend lacks {name}: {dot}");
-        }
-    }
-
-    #[test]
-    fn instances_take_the_strongest_action_and_names_are_escaped() {
-        assert_eq!(strongest(&[Action::NoOp, Action::Update, Action::Create]), Action::Create);
-        assert_eq!(strongest(&[Action::Update, Action::Replace]), Action::Replace);
-        assert_eq!(strongest(&[]), Action::NoOp);
-        assert_eq!(base_address("web[2]"), "web");
+    fn names_are_escaped() {
         assert_eq!(quoted("a \"b\" \\ c\nd"), "\"a \\\"b\\\" \\\\ c\\nd\"");
     }
 }
