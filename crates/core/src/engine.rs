@@ -1,7 +1,7 @@
 //! The engine: walks a plan in dependency order with bounded parallelism, calls the provider,
 //! and saves state after every completed step.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -108,7 +108,7 @@ pub struct ApplyReport {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The state moved on since the plan was made.
-    #[error("the plan is stale: it was made from state serial {planned:?} (lineage {planned_lineage:?}) but the state is now at serial {current:?} (lineage {current_lineage:?}); run plan again")]
+    #[error("the plan is stale: it was made from {} but the state is now {}; run plan again", state_version(*.planned, .planned_lineage.as_deref()), state_version(*.current, .current_lineage.as_deref()))]
     StalePlan {
         /// Serial the plan was made from.
         planned: Option<u64>,
@@ -119,6 +119,12 @@ pub enum EngineError {
         /// Lineage now.
         current_lineage: Option<String>,
     },
+    /// The search for what an interrupted apply may have left failed; nothing was changed.
+    #[error("cannot tell whether an earlier interrupted apply left resources behind ({source}); nothing was changed, try again")]
+    LeftoverSearch {
+        /// The provider's error.
+        source: ProviderError,
+    },
     /// State could not be saved; the report tells what was done before.
     #[error("{source}")]
     Backend {
@@ -127,6 +133,15 @@ pub enum EngineError {
         /// What was done until then.
         report: Box<ApplyReport>,
     },
+}
+
+/// A state version as a user reads it: `serial 4 of lineage 1a2b…`, or `no state`.
+fn state_version(serial: Option<u64>, lineage: Option<&str>) -> String {
+    match (serial, lineage) {
+        (Some(serial), Some(lineage)) => format!("serial {serial} of lineage {lineage}"),
+        (Some(serial), None) => format!("serial {serial}"),
+        (None, _) => "no state".to_string(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,176 +166,262 @@ pub async fn apply(
     backend: &dyn StateBackend,
     options: &ApplyOptions,
 ) -> Result<ApplyReport, EngineError> {
-    let current = (state.as_ref().map(|s| s.serial), state.as_ref().map(|s| s.lineage.clone()));
-    if current != (plan.prior_serial, plan.prior_lineage.clone()) {
-        return Err(EngineError::StalePlan {
-            planned: plan.prior_serial,
-            planned_lineage: plan.prior_lineage.clone(),
-            current: current.0,
-            current_lineage: current.1,
-        });
-    }
+    refuse_stale(plan, state.as_ref())?;
     // No state document at all (never applied, or deleted by hand): no journal says what was
     // started, so anything may have been left.
     let mut state = state.unwrap_or_else(|| State { creating: None, ..State::new(&plan.stack) });
     state.params = plan.params.clone();
     state.param_overrides = plan.param_overrides.clone();
-    let mut ops = build_ops(plan, &state);
     let creates: Vec<String> = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.clone()).collect();
-    // What the plan's refresh found at an address it creates is adopted without a search.
-    let mut leftovers: HashMap<String, Owned> =
+    let leftovers = find_leftovers(plan, &state, &creates, provider.as_ref()).await?;
+    let ops = build_ops(plan, &state);
+    let run = ApplyRun {
+        plan,
+        registry,
+        provider,
+        backend,
+        options,
+        started: vec![false; ops.len()],
+        ops,
+        report: ApplyReport { completed: vec![], failures: vec![], interrupted: false, stopped: false, not_done: vec![], state: state.clone() },
+        state,
+        // The journal is written once, before the first create; until then nothing can be left.
+        journaled: creates.is_empty(),
+        creates,
+        leftovers,
+        running: JoinSet::new(),
+        stopping: false,
+    };
+    run.walk().await
+}
+
+/// Refuses a plan made from another state than the one now stored.
+fn refuse_stale(plan: &Plan, state: Option<&State>) -> Result<(), EngineError> {
+    let current = (state.map(|s| s.serial), state.map(|s| s.lineage.clone()));
+    if current == (plan.prior_serial, plan.prior_lineage.clone()) {
+        return Ok(());
+    }
+    Err(EngineError::StalePlan { planned: plan.prior_serial, planned_lineage: plan.prior_lineage.clone(), current: current.0, current_lineage: current.1 })
+}
+
+/// What an earlier apply created but could not record (a crash between the create and the state
+/// save), found by its ownership tags, by address: the plan's refresh found some already;
+/// addresses the journal names as possibly left (or all, without a journal) are searched for
+/// once. `leftover_possible` lists the creates that still may have left something the search
+/// did not see (a type the search cannot list), which the provider then looks for itself.
+async fn find_leftovers(plan: &Plan, state: &State, creates: &[String], provider: &dyn Provider) -> Result<Leftovers, EngineError> {
+    let mut found: HashMap<String, Owned> =
         plan.adoptable.iter().filter(|o| o.stack == plan.stack && creates.contains(&o.address)).map(|o| (o.address.clone(), o.clone())).collect();
-    let leftover_possible: std::collections::HashSet<String> =
-        creates.iter().filter(|a| state.leftover_possible(a) && !leftovers.contains_key(*a)).cloned().collect();
-    // The journal is written once, before the first create; until then nothing can be left.
-    let mut journaled = creates.is_empty();
-    // Resources an earlier apply created but could not record (a crash between the create and
-    // the state save) carry their ownership tags: find them once, adopt them instead of
-    // creating duplicates. Only addresses the journal names (or all, without a journal) can
-    // have left one.
-    if !leftover_possible.is_empty() {
+    let possible: HashSet<String> = creates.iter().filter(|a| state.leftover_possible(a) && !found.contains_key(*a)).cloned().collect();
+    if !possible.is_empty() {
         // What state records is not a leftover: the provider need not confirm that it exists
         // (a read per type, per stack applied).
-        let known: std::collections::HashSet<String> = state
+        let known: HashSet<String> = state
             .resources
             .iter()
             .flat_map(|r| std::iter::once(r.id.clone()).chain(r.attributes.get("arn").and_then(Json::as_str).map(str::to_string)))
             .collect();
-        if let Ok(found) = provider.find_owned(std::slice::from_ref(&plan.stack), &known).await {
-            for o in found {
-                let recorded = state.get(&o.address).is_some_and(|r| o.matches(&r.id, &r.attributes));
-                if !recorded && leftover_possible.contains(&o.address) {
-                    leftovers.insert(o.address.clone(), o);
-                }
+        // A failed search is not "nothing found": creating anyway could duplicate what an
+        // earlier run left, so the apply stops before its first call that changes anything.
+        let owned = provider.find_owned(std::slice::from_ref(&plan.stack), &known).await.map_err(|source| EngineError::LeftoverSearch { source })?;
+        for o in owned {
+            let recorded = state.get(&o.address).is_some_and(|r| o.matches(&r.id, &r.attributes));
+            if !recorded && possible.contains(&o.address) {
+                found.insert(o.address.clone(), o);
             }
         }
     }
-    let mut report = ApplyReport { completed: vec![], failures: vec![], interrupted: false, stopped: false, not_done: vec![], state: state.clone() };
-    let mut started = vec![false; ops.len()];
-    let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].waiting == 0).collect();
-    ready.reverse();
-    let mut running = JoinSet::new();
-    let parallelism = options.parallelism.max(1);
-    let mut stopping = false;
-    loop {
-        if options.stop.load(Ordering::SeqCst) && !stopping {
-            stopping = true;
-            report.interrupted = true;
-            report.stopped = true;
-        }
-        while !stopping && running.len() < parallelism {
-            let Some(i) = ready.pop() else { break };
-            let change = plan.changes[ops[i].change].clone();
-            let phase = ops[i].phase;
-            if !journaled && phase == Phase::Apply && matches!(change.action, Action::Create | Action::Replace) {
-                journaled = true;
-                let mut started_creates = state.creating.clone().unwrap_or_default();
-                started_creates.extend(creates.iter().filter(|a| !started_creates.contains(a)).cloned().collect::<Vec<_>>());
-                state.creating = Some(started_creates);
-                state.serial += 1;
-                if let Err(source) = backend.save(&state).await {
+    Ok(Leftovers { found, possible })
+}
+
+/// Leftovers of earlier applies, by address.
+struct Leftovers {
+    /// Found by their ownership tags: adopted instead of created.
+    found: HashMap<String, Owned>,
+    /// Creates the journal says may have left something.
+    possible: HashSet<String>,
+}
+
+type Running = JoinSet<(usize, Result<Outcome, ProviderError>, std::time::Duration)>;
+
+/// One apply in progress: the operations, what has started, the state as saved so far.
+struct ApplyRun<'a> {
+    plan: &'a Plan,
+    registry: &'a Registry,
+    provider: Arc<dyn Provider>,
+    backend: &'a dyn StateBackend,
+    options: &'a ApplyOptions,
+    ops: Vec<Op>,
+    started: Vec<bool>,
+    state: State,
+    report: ApplyReport,
+    journaled: bool,
+    creates: Vec<String>,
+    leftovers: Leftovers,
+    running: Running,
+    stopping: bool,
+}
+
+impl ApplyRun<'_> {
+    /// Runs operations as their dependencies complete, at most `parallelism` at once, until all
+    /// are done, one fails, or a stop is requested.
+    async fn walk(mut self) -> Result<ApplyReport, EngineError> {
+        let mut ready: Vec<usize> = (0..self.ops.len()).filter(|&i| self.ops[i].waiting == 0).collect();
+        ready.reverse();
+        let parallelism = self.options.parallelism.max(1);
+        loop {
+            if self.options.stop.load(Ordering::SeqCst) && !self.stopping {
+                self.stopping = true;
+                self.report.interrupted = true;
+                self.report.stopped = true;
+            }
+            while !self.stopping && self.running.len() < parallelism {
+                let Some(i) = ready.pop() else { break };
+                if let Err(source) = self.journal_before_first_create(i).await {
                     ready.push(i);
-                    report.state = state;
-                    report.interrupted = true;
-                    report.not_done = not_done(plan, &ops, &started);
-                    while running.join_next().await.is_some() {}
-                    return Err(EngineError::Backend { source, report: Box::new(report) });
+                    return Err(self.save_failed(source).await);
                 }
+                self.start(i);
             }
-            started[i] = true;
-            let task = prepare(&change, phase, &state, plan, &options.secret_params).map(|t| match t {
-                Task::Create { ctx, type_name, attributes } => match leftovers.get(&ctx.address) {
-                    Some(found) => Task::Adopt { ctx, type_name, found: found.clone(), attributes },
-                    None => Task::Create { ctx: OpContext { leftover_possible: leftover_possible.contains(&ctx.address), ..ctx }, type_name, attributes },
-                },
-                other => other,
-            });
-            let provider = provider.clone();
-            emit(options, &change, phase, EventKind::Started);
-            let span = info_span!("resource", address = %change.address, r#type = %change.type_name, action = ?change.action, phase = ?phase);
-            running.spawn(
-                async move {
-                    let started = std::time::Instant::now();
-                    let result = match task {
-                        Ok(task) => run(provider.as_ref(), task).await,
-                        Err(e) => Err(e),
-                    };
-                    (i, result, started.elapsed())
+            let Some(joined) = self.running.join_next().await else { break };
+            let (i, result, elapsed) = match joined {
+                Ok(x) => x,
+                Err(e) => {
+                    // A panicking provider is a bug; record it against no address and stop.
+                    self.report.failures.push(OpFailure { address: "?".into(), action: Action::NoOp, message: format!("internal error: {e}") });
+                    self.stopping = true;
+                    continue;
                 }
-                .instrument(span),
-            );
-        }
-        let Some(joined) = running.join_next().await else { break };
-        let (i, result, elapsed) = match joined {
-            Ok(x) => x,
-            Err(e) => {
-                // A panicking provider is a bug; record it against no address and stop.
-                report.failures.push(OpFailure { address: "?".into(), action: Action::NoOp, message: format!("internal error: {e}") });
-                stopping = true;
-                continue;
-            }
-        };
-        let change = &plan.changes[ops[i].change];
-        match result {
-            Ok(outcome) => {
-                let id = match &outcome {
-                    Outcome::Applied { applied, .. } => Some(applied.id.clone()),
-                    Outcome::Deleted => None,
-                };
-                emit(options, change, ops[i].phase, EventKind::Completed { id, elapsed });
-                record(&mut state, change, ops[i].phase, outcome, registry);
-                report.completed.push((change.address.clone(), change.action));
-                state.serial += 1;
-                if let Err(source) = backend.save(&state).await {
-                    report.state = state;
-                    report.interrupted = true;
-                    report.not_done = not_done(plan, &ops, &started);
-                    // Let in-flight work end so that it is not cut off mid-call.
-                    while running.join_next().await.is_some() {}
-                    return Err(EngineError::Backend { source, report: Box::new(report) });
-                }
-                for d in std::mem::take(&mut ops[i].dependents) {
-                    ops[d].waiting -= 1;
-                    if ops[d].waiting == 0 {
-                        ready.push(d);
+            };
+            match result {
+                Ok(outcome) => {
+                    if let Err(source) = self.record_completed(i, outcome, elapsed).await {
+                        return Err(self.save_failed(source).await);
+                    }
+                    for d in std::mem::take(&mut self.ops[i].dependents) {
+                        self.ops[d].waiting -= 1;
+                        if self.ops[d].waiting == 0 {
+                            ready.push(d);
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                emit(options, change, ops[i].phase, EventKind::Failed { message: e.message.clone() });
-                report.failures.push(OpFailure { address: change.address.clone(), action: change.action, message: e.message });
-                stopping = true;
-                report.interrupted = true;
+                Err(e) => self.record_failed(i, e),
             }
         }
+        self.report_operations_stuck_on_each_other();
+        self.finish().await
     }
-    // Operations left waiting without a failure or a stop wait on each other: never report
-    // that as a complete apply.
-    if !stopping {
-        let stuck: Vec<&Op> = ops.iter().filter(|o| o.waiting > 0).collect();
+
+    /// Writes the journal of started creates before the first create goes out.
+    async fn journal_before_first_create(&mut self, i: usize) -> Result<(), BackendError> {
+        let change = &self.plan.changes[self.ops[i].change];
+        if self.journaled || self.ops[i].phase != Phase::Apply || !matches!(change.action, Action::Create | Action::Replace) {
+            return Ok(());
+        }
+        self.journaled = true;
+        let mut started_creates = self.state.creating.clone().unwrap_or_default();
+        started_creates.extend(self.creates.iter().filter(|a| !started_creates.contains(a)).cloned().collect::<Vec<_>>());
+        self.state.creating = Some(started_creates);
+        self.state.serial += 1;
+        self.backend.save(&self.state).await
+    }
+
+    /// Starts operation `i` (a create becomes an adoption where a leftover was found).
+    fn start(&mut self, i: usize) {
+        self.started[i] = true;
+        let change = self.plan.changes[self.ops[i].change].clone();
+        let phase = self.ops[i].phase;
+        let leftovers = &self.leftovers;
+        let task = prepare(&change, phase, &self.state, self.plan, &self.options.secret_params).map(|t| match t {
+            Task::Create { ctx, type_name, attributes } => match leftovers.found.get(&ctx.address) {
+                Some(found) => Task::Adopt { ctx, type_name, found: found.clone(), attributes },
+                None => Task::Create { ctx: OpContext { leftover_possible: leftovers.possible.contains(&ctx.address), ..ctx }, type_name, attributes },
+            },
+            other => other,
+        });
+        let provider = self.provider.clone();
+        emit(self.options, &change, phase, EventKind::Started);
+        let span = info_span!("resource", address = %change.address, r#type = %change.type_name, action = ?change.action, phase = ?phase);
+        self.running.spawn(
+            async move {
+                let started = std::time::Instant::now();
+                let result = match task {
+                    Ok(task) => run(provider.as_ref(), task).await,
+                    Err(e) => Err(e),
+                };
+                (i, result, started.elapsed())
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Records a completed operation in state and saves it.
+    async fn record_completed(&mut self, i: usize, outcome: Outcome, elapsed: std::time::Duration) -> Result<(), BackendError> {
+        let change = &self.plan.changes[self.ops[i].change];
+        let id = match &outcome {
+            Outcome::Applied { applied, .. } => Some(applied.id.clone()),
+            Outcome::Deleted => None,
+        };
+        emit(self.options, change, self.ops[i].phase, EventKind::Completed { id, elapsed });
+        record(&mut self.state, change, self.ops[i].phase, outcome, self.registry);
+        self.report.completed.push((change.address.clone(), change.action));
+        self.state.serial += 1;
+        self.backend.save(&self.state).await
+    }
+
+    /// Records a failed operation; nothing new starts after it.
+    fn record_failed(&mut self, i: usize, e: ProviderError) {
+        let change = &self.plan.changes[self.ops[i].change];
+        emit(self.options, change, self.ops[i].phase, EventKind::Failed { message: e.message.clone() });
+        self.report.failures.push(OpFailure { address: change.address.clone(), action: change.action, message: e.message });
+        self.stopping = true;
+        self.report.interrupted = true;
+    }
+
+    /// Operations left waiting without a failure or a stop wait on each other: never report
+    /// that as a complete apply.
+    fn report_operations_stuck_on_each_other(&mut self) {
+        if self.stopping {
+            return;
+        }
+        let stuck: Vec<&Op> = self.ops.iter().filter(|o| o.waiting > 0).collect();
         if let Some(first) = stuck.first() {
-            let change = &plan.changes[first.change];
-            let addresses: BTreeSet<&str> = stuck.iter().map(|o| plan.changes[o.change].address.as_str()).collect();
-            report.failures.push(OpFailure {
+            let change = &self.plan.changes[first.change];
+            let addresses: BTreeSet<&str> = stuck.iter().map(|o| self.plan.changes[o.change].address.as_str()).collect();
+            self.report.failures.push(OpFailure {
                 address: change.address.clone(),
                 action: change.action,
                 message: format!("internal error: operations on {addresses:?} wait on each other and never ran"),
             });
-            report.interrupted = true;
-            stopping = true;
+            self.report.interrupted = true;
+            self.stopping = true;
         }
     }
-    report.not_done = not_done(plan, &ops, &started);
-    if !stopping {
-        update_outputs(&mut state, plan);
-        state.serial += 1;
-        if let Err(source) = backend.save(&state).await {
-            report.state = state;
-            return Err(EngineError::Backend { source, report: Box::new(report) });
+
+    /// Saves the outputs of a complete apply and hands back the report.
+    async fn finish(mut self) -> Result<ApplyReport, EngineError> {
+        self.report.not_done = not_done(self.plan, &self.ops, &self.started);
+        if !self.stopping {
+            update_outputs(&mut self.state, self.plan);
+            self.state.serial += 1;
+            if let Err(source) = self.backend.save(&self.state).await {
+                self.report.state = self.state;
+                return Err(EngineError::Backend { source, report: Box::new(self.report) });
+            }
         }
+        self.report.state = self.state;
+        Ok(self.report)
     }
-    report.state = state;
-    Ok(report)
+
+    /// State could not be saved: lets operations in flight end (so none is cut off mid-call),
+    /// and reports what was done until then.
+    async fn save_failed(mut self, source: BackendError) -> EngineError {
+        self.report.interrupted = true;
+        self.report.not_done = not_done(self.plan, &self.ops, &self.started);
+        while self.running.join_next().await.is_some() {}
+        self.report.state = self.state;
+        EngineError::Backend { source, report: Box::new(self.report) }
+    }
 }
 
 /// The planned operations that never started, once per address (a replace is two operations).
@@ -554,4 +655,61 @@ fn update_outputs(state: &mut State, plan: &Plan) {
         }
     }
     state.outputs = outputs;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A provider whose search for owned resources fails, recording every other call.
+    #[derive(Default)]
+    struct SearchFails {
+        calls: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Provider for SearchFails {
+        async fn create(&self, ctx: &OpContext, _: &str, _: &Json) -> Result<Applied, ProviderError> {
+            self.calls.lock().unwrap().push(format!("create {}", ctx.address));
+            Ok(Applied { id: "id-1".into(), computed: Default::default() })
+        }
+        async fn update(&self, ctx: &OpContext, _: &str, _: &str, _: &Json, _: &Json) -> Result<Applied, ProviderError> {
+            self.calls.lock().unwrap().push(format!("update {}", ctx.address));
+            Ok(Applied { id: "id-1".into(), computed: Default::default() })
+        }
+        async fn delete(&self, ctx: &OpContext, _: &str, _: &str, _: &Json) -> Result<(), ProviderError> {
+            self.calls.lock().unwrap().push(format!("delete {}", ctx.address));
+            Ok(())
+        }
+        async fn read(&self, _: &str, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
+            Ok(vec![None; ids.len()])
+        }
+        async fn find_owned(&self, _: &[String], _: &HashSet<String>) -> Result<Vec<Owned>, ProviderError> {
+            Err(ProviderError::api("tagging GetResources: AccessDeniedException: not allowed").with_code("AccessDeniedException"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_leftover_search_stops_the_apply_before_any_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = crate::backend::LocalBackend::new(dir.path());
+        let mut plan = crate::plan::plan(&crate::stack::Stack::new("web"), &Registry::default(), None, Default::default()).unwrap();
+        plan.changes = vec![serde_json::from_value(serde_json::json!({
+            "address": "net", "type": "t_net", "action": "create", "config": {"type": "t_net", "attributes": {}}
+        }))
+        .unwrap()];
+        let provider = Arc::new(SearchFails::default());
+        let err = apply(&plan, None, &Registry::default(), provider.clone(), &backend, &ApplyOptions::default()).await.unwrap_err();
+        assert!(matches!(err, EngineError::LeftoverSearch { .. }), "{err:?}");
+        assert!(err.to_string().contains("AccessDeniedException") && err.to_string().contains("nothing was changed"), "{err}");
+        assert!(provider.calls.lock().unwrap().is_empty(), "no create after a failed search: {:?}", provider.calls.lock().unwrap());
+        assert!(backend.load("web").await.unwrap().is_none(), "no state written");
+    }
+
+    #[test]
+    fn stale_plans_name_state_versions_in_words() {
+        let err = EngineError::StalePlan { planned: None, planned_lineage: None, current: Some(3), current_lineage: Some("abc".into()) };
+        assert_eq!(err.to_string(), "the plan is stale: it was made from no state but the state is now serial 3 of lineage abc; run plan again");
+    }
 }
