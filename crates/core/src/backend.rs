@@ -1,6 +1,6 @@
 //! Where state lives, behind one trait, and the local folder backend.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -215,23 +215,39 @@ impl StateBackend for LocalBackend {
     async fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError> {
         fs::create_dir_all(&self.dir).map_err(|e| io("cannot create", &self.dir, e))?;
         let path = self.lock_path(stack);
-        // create_new is O_EXCL: of two processes racing here, exactly one succeeds.
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                let bytes = serde_json::to_vec_pretty(info).map_err(|e| BackendError::Io(e.to_string()))?;
-                f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(|e| io("cannot write", &path, e))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = self.read_lock(stack).unwrap_or_else(|| LockInfo {
-                    id: "?".into(),
-                    who: "another process".into(),
-                    operation: "?".into(),
-                    created: "just now".into(),
-                });
-                Err(BackendError::Locked { stack: stack.to_string(), holder })
-            }
-            Err(e) => Err(io("cannot create", &path, e)),
+        let bytes = serde_json::to_vec_pretty(info).map_err(|e| BackendError::Io(e.to_string()))?;
+        // The lock file appears whole or not at all: its content is written and synced under a
+        // name of this attempt's own, then linked to the lock's name. link(2) fails when the
+        // name exists, so of two processes racing here exactly one succeeds, and a reader never
+        // sees a half-written lock (which it could only call "an unknown process").
+        let attempt: String = info.id.chars().filter(char::is_ascii_alphanumeric).take(40).collect();
+        let tmp = self.dir.join(format!(".{stack}.lock.{attempt}.{}.tmp", std::process::id()));
+        let written = File::create(&tmp).and_then(|mut f| f.write_all(&bytes).and_then(|_| f.sync_all()));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io("cannot write", &tmp, e));
         }
+        // A lock given back between our failed link and our read of its holder is free again:
+        // try once more rather than name no one.
+        let mut outcome = Err(BackendError::Io(String::new()));
+        for _ in 0..5 {
+            outcome = match fs::hard_link(&tmp, &path) {
+                Ok(()) => {
+                    if let Ok(d) = File::open(&self.dir) {
+                        let _ = d.sync_all();
+                    }
+                    Ok(())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match self.read_lock(stack) {
+                    Some(holder) => Err(BackendError::Locked { stack: stack.to_string(), holder }),
+                    None => continue,
+                },
+                Err(e) => Err(io("cannot create", &path, e)),
+            };
+            break;
+        }
+        let _ = fs::remove_file(&tmp);
+        outcome
     }
 
     async fn unlock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError> {
@@ -296,6 +312,38 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_is_never_seen_half_written() {
+        // Many takers race for one lock while it is taken and given back: every refusal must
+        // name a real holder (a reader of a half-written file could only say "unknown").
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).build().unwrap();
+        runtime.block_on(async {
+            let mut tasks = Vec::new();
+            for n in 0..8 {
+                let backend = backend.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut unnamed = 0;
+                    for _ in 0..200 {
+                        let info = LockInfo::for_current_process(&format!("racer {n}"));
+                        match backend.lock("race", &info).await {
+                            Ok(()) => backend.unlock("race", &info).await.unwrap(),
+                            Err(BackendError::Locked { holder, .. }) => unnamed += usize::from(holder.id == "?"),
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    unnamed
+                }));
+            }
+            for t in tasks {
+                assert_eq!(t.await.unwrap(), 0, "a refusal named no holder");
+            }
+        });
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(leftovers.is_empty(), "no lock or temporary file left: {leftovers:?}");
+    }
 
     #[tokio::test]
     async fn second_lock_names_the_holder_and_force_unlock_clears_it() {
