@@ -1,5 +1,7 @@
 //! The `clawform` command line: parses arguments, calls the library, renders results.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 
 use std::process::ExitCode;

@@ -203,7 +203,7 @@ impl Tenants {
 
     /// Loads the template as tenant `id`'s stack, with its parameters and secrets.
     pub fn load(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets) -> Result<Stack, WorkspaceError> {
-        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        validate_tenant_id(id)?;
         let mut overrides = params.clone();
         overrides.insert("tenant_id".into(), json!(id));
         if let Some(k) = &secrets.api_key {
@@ -297,7 +297,7 @@ impl Tenants {
 
     /// Plans tenant `id` (creating or changing it).
     pub async fn plan(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets) -> Result<Plan, WorkspaceError> {
-        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        validate_tenant_id(id)?;
         let shard = match self.place(id).await? {
             Placement::Existing(s) | Placement::New(s) => s,
             Placement::NewShard(s) => {
@@ -357,7 +357,7 @@ impl Tenants {
         secrets: &TenantSecrets,
         options: &ApplyOptions,
     ) -> Result<TenantInfo, WorkspaceError> {
-        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        validate_tenant_id(id)?;
         let name = Tenants::stack_name(id);
         self.workspace
             .with_lock(&name, "tenant create", async || {
@@ -414,7 +414,7 @@ impl Tenants {
 
     /// Destroys tenant `id`; other tenants are untouched.
     pub async fn destroy(&self, id: &str, options: &ApplyOptions) -> Result<ApplyReport, WorkspaceError> {
-        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        validate_tenant_id(id)?;
         let name = Tenants::stack_name(id);
         self.workspace
             .with_lock(&name, "tenant destroy", async || {
@@ -446,7 +446,7 @@ impl Tenants {
 
     /// One tenant.
     pub async fn show(&self, id: &str) -> Result<TenantInfo, WorkspaceError> {
-        validate_tenant_id(id).map_err(|e| WorkspaceError::Tenant(e.to_string()))?;
+        validate_tenant_id(id)?;
         let name = Tenants::stack_name(id);
         match self.workspace.state(&name).await? {
             Some(state) if !state.resources.is_empty() => Ok(TenantInfo::from_state(id, &state)),
@@ -552,12 +552,7 @@ fn report_errors(report: &ApplyReport) -> Result<(), WorkspaceError> {
     if report.failures.is_empty() && !report.interrupted {
         return Ok(());
     }
-    let mut message = String::new();
-    for f in &report.failures {
-        message.push_str(&format!("{}: {}\n", f.address, f.message));
-    }
-    message.push_str(&format!("state of `{}` saved with what completed; run the command again to finish", report.state.stack));
-    Err(WorkspaceError::Tenant(message))
+    Err(WorkspaceError::TenantApply { stack: report.state.stack.clone(), failures: report.failures.clone() })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use clawform_core::backend::{BackendError, LocalBackend, LockInfo, StateBackend}
 use clawform_core::engine::{ApplyOptions, ApplyReport, EngineError};
 use clawform_core::plan::{Plan, PlanError};
 use clawform_core::stack::stack_path;
-use clawform_core::{DriftReport, Provider, Registry, Stack, StackError, State};
+use clawform_core::{DriftReport, Provider, ProviderError, Registry, Stack, StackError, State};
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
@@ -56,13 +56,29 @@ pub enum WorkspaceError {
     },
     /// Live resources could not be read.
     #[error("drift check failed: {0}")]
-    Drift(String),
+    Drift(#[source] ProviderError),
     /// A tenant operation was refused or failed.
     #[error("{0}")]
     Tenant(String),
     /// The plan removes something other stacks use.
-    #[error("{0}")]
-    InUse(String),
+    #[error("{}", in_use_message(.stack, .users))]
+    InUse {
+        /// The stack whose plan was refused.
+        stack: String,
+        /// What other stacks use of what it would remove.
+        users: Vec<clawform_core::dependents::Dependent>,
+    },
+    /// A tenant id was refused.
+    #[error(transparent)]
+    TenantId(#[from] crate::tenants::InvalidTenantId),
+    /// Operations of a tenant's apply failed or were interrupted; its state holds what completed.
+    #[error("{}", apply_failed_message(.stack, .failures))]
+    TenantApply {
+        /// The tenant's stack.
+        stack: String,
+        /// What failed.
+        failures: Vec<clawform_core::OpFailure>,
+    },
     /// There is no state for the stack.
     #[error("stack `{0}` has no state: it was never applied (or was destroyed)")]
     NoState(String),
@@ -135,7 +151,7 @@ impl Workspace {
                 states.push(state);
             }
         }
-        clawform_core::drift::detect(&states, &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))
+        clawform_core::drift::detect(&states, &self.registry, provider).await.map_err(WorkspaceError::Drift)
     }
 
     /// Plans `stack` against its state refreshed from AWS: attributes changed outside clawform
@@ -144,9 +160,7 @@ impl Workspace {
     pub async fn plan_refreshed(&self, stack: &Stack, provider: &dyn Provider) -> Result<(Plan, DriftReport), WorkspaceError> {
         let state = self.backend.load(&stack.name).await?;
         let report = match &state {
-            Some(s) => {
-                clawform_core::drift::detect(std::slice::from_ref(s), &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))?
-            }
+            Some(s) => clawform_core::drift::detect(std::slice::from_ref(s), &self.registry, provider).await.map_err(WorkspaceError::Drift)?,
             None => DriftReport::default(),
         };
         let stack = &with_recorded_params(stack, state.as_ref());
@@ -250,8 +264,7 @@ impl Workspace {
     /// AWS has. Call with the stack locked.
     pub async fn accept_live(&self, stack: &str, provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
         let state = self.backend.load(stack).await?.ok_or_else(|| WorkspaceError::NoState(stack.to_string()))?;
-        let report =
-            clawform_core::drift::detect(std::slice::from_ref(&state), &self.registry, provider).await.map_err(|e| WorkspaceError::Drift(e.to_string()))?;
+        let report = clawform_core::drift::detect(std::slice::from_ref(&state), &self.registry, provider).await.map_err(WorkspaceError::Drift)?;
         let mut refreshed = clawform_core::drift::refreshed(&state, &report);
         if refreshed != state {
             refreshed.serial = state.serial + 1;
@@ -428,7 +441,11 @@ impl Workspace {
 
 /// The refusal of a plan that removes what other stacks use.
 fn in_use(plan: &Plan, users: &[clawform_core::dependents::Dependent]) -> WorkspaceError {
-    let mut message = format!("the plan for `{}` would delete or replace resources that other stacks use:\n", plan.stack);
+    WorkspaceError::InUse { stack: plan.stack.clone(), users: users.to_vec() }
+}
+
+fn in_use_message(stack: &str, users: &[clawform_core::dependents::Dependent]) -> String {
+    let mut message = format!("the plan for `{stack}` would delete or replace resources that other stacks use:\n");
     for u in users.iter().take(10) {
         message.push_str(&format!("  {} is used by {} in stack `{}`\n", u.removed, u.address, u.stack));
     }
@@ -436,7 +453,16 @@ fn in_use(plan: &Plan, users: &[clawform_core::dependents::Dependent]) -> Worksp
         message.push_str(&format!("  … and {} more\n", users.len() - 10));
     }
     message.push_str("destroy or move those first (tenants: `clawform tenant destroy ID`); nothing was changed");
-    WorkspaceError::InUse(message)
+    message
+}
+
+fn apply_failed_message(stack: &str, failures: &[clawform_core::OpFailure]) -> String {
+    let mut message = String::new();
+    for f in failures {
+        message.push_str(&format!("{}: {}\n", f.address, f.message));
+    }
+    message.push_str(&format!("state of `{stack}` saved with what completed; run the command again to finish"));
+    message
 }
 
 /// The stack with the parameters recorded in its state (given with `--param` at an earlier

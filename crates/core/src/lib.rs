@@ -2,6 +2,8 @@
 //! backends and the apply engine. It knows nothing of AWS and nothing of terminals: providers
 //! plug in through [`Provider`] and [`Registry`], and the CLI renders the data it returns.
 
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod dependents;
 pub mod diagnostic;
