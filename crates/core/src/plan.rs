@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::diagnostic::StackError;
 use crate::resolve::{ResolveError, Scope};
 use crate::schema::Registry;
+use crate::stack::prepared::Expansion;
 use crate::stack::{ResourceConfig, Stack};
 use crate::state::State;
 
@@ -253,13 +254,62 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     // Checked, expanded and ordered as `stack.check`, `stack.expand` and `Graph::build` would,
     // reusing an earlier plan's work on the same resources (every tenant of a rollout).
     let expansion = stack.prepare(registry, state)?;
-    let (resources, graph) = (&expansion.resources, &expansion.graph);
-    let source = stack;
-    let params = stack.param_values()?;
-    let key = state.map_or(String::new(), |s| s.lineage.clone());
     let sensitive_params = stack.sensitive_params();
+    let mut planner = ResourcePlanner {
+        stack,
+        registry,
+        state,
+        expansion: &expansion,
+        key: state.map_or(String::new(), |s| s.lineage.clone()),
+        scope: initial_scope(stack, state, &expansion, external, &sensitive_params)?,
+    };
+    let mut changes = Vec::new();
+    for address in expansion.graph.order() {
+        changes.push(planner.plan_resource(address)?);
+    }
+    if let Some(s) = state {
+        changes.extend(removed_changes(s, &expansion.resources, registry));
+    }
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
+    let output_changes = output_changes(stack, state, &planner.scope, &expansion)?;
+    let ResourcePlanner { scope, key, .. } = planner;
+    let Scope { params: mut stored_params, external, counts, .. } = scope;
+    for name in &sensitive_params {
+        if let Some(v) = stored_params.get_mut(name) {
+            *v = sensitive_digest(v, &key);
+        }
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        stack: stack.name.clone(),
+        destroy: false,
+        prior_lineage: state.map(|s| s.lineage.clone()),
+        prior_serial: state.map(|s| s.serial),
+        params: stored_params,
+        param_overrides: stack.param_overrides.iter().filter(|(k, _)| !sensitive_params.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        counts,
+        sensitive_params,
+        changes,
+        outputs: stack.outputs.clone(),
+        output_changes,
+        external_outputs: external,
+        warnings: vec![],
+        adoptable: vec![],
+    })
+}
+
+/// What a plan resolves against at first: parameters, other stacks' outputs, counts, and of the
+/// state only the attributes that templates read. The scope owns the parameters, outputs and
+/// counts until the plan takes them at the end.
+fn initial_scope(
+    stack: &Stack,
+    state: Option<&State>,
+    expansion: &Expansion,
+    external: BTreeMap<String, IndexMap<String, Json>>,
+    sensitive_params: &[String],
+) -> Result<Scope, PlanError> {
+    let params = stack.param_values()?;
     let withheld = sensitive_params.iter().filter(|p| !params.contains_key(*p)).cloned().collect();
-    // The scope owns the parameters, outputs and counts until the plan takes them at the end.
     let mut scope = Scope { params, external, withheld, counts: expansion.counts.clone(), ..Scope::default() };
     if let Some(s) = state {
         // Only the attributes that templates read: a copy of every attribute of every resource
@@ -269,34 +319,37 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
             scope.resources.insert(r.address.clone(), only(&r.attributes, read));
         }
     }
-    let mut changes = Vec::new();
-    for address in graph.order() {
-        let config = &resources[address];
-        let kind = registry.get(&config.type_name).expect("checked by stack.check");
-        let resolved = scope
-            .resolve_attributes_parsed(&config.attributes, Some(&expansion.templates))
+    Ok(scope)
+}
+
+/// Plans the stack's resources one at a time, in dependency order: each one's resolved
+/// attributes go into the scope the next ones resolve against.
+struct ResourcePlanner<'a> {
+    stack: &'a Stack,
+    registry: &'a Registry,
+    state: Option<&'a State>,
+    expansion: &'a Expansion,
+    /// The salt of sensitive digests: the state's lineage.
+    key: String,
+    scope: Scope,
+}
+
+impl ResourcePlanner<'_> {
+    /// The change of the resource at `address`: resolved, checked with the parameter values
+    /// given, compared with state.
+    fn plan_resource(&mut self, address: &String) -> Result<ResourceChange, PlanError> {
+        let config = &self.expansion.resources[address];
+        let kind = self.registry.get(&config.type_name).expect("checked by stack.check");
+        let resolved = self
+            .scope
+            .resolve_attributes_parsed(&config.attributes, Some(&self.expansion.templates))
             .map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
         let (mut after, unknown) = (resolved.values, resolved.unknown);
-        // Values that came from parameters were not known when the stack loaded: check them
-        // now, so that a bad `--param` is refused before any AWS call, at its place in the file.
         if unknown.is_empty() && resolved.withheld.is_empty() {
-            if let Ok(body) = serde_yaml::to_value(&after) {
-                if let Err(errors) = kind.check(body) {
-                    let diagnostics = errors
-                        .into_iter()
-                        .map(|e| {
-                            source.diag_value(
-                                &format!("resources.{}.{}", crate::stack::source_address(address), e.path),
-                                format!("{} `{address}`: {} (with the parameter values given)", config.type_name, e.message),
-                            )
-                        })
-                        .collect();
-                    return Err(PlanError::Stack(StackError::Invalid(diagnostics)));
-                }
-            }
+            self.recheck_with_params(address, config, kind.as_ref(), &after)?;
         }
-        mask_sensitive(&mut after, kind.sensitive(), &key);
-        let prior = state.and_then(|s| s.get(address));
+        mask_sensitive(&mut after, kind.sensitive(), &self.key);
+        let prior = self.state.and_then(|s| s.get(address));
         // What uses a secret not given this time keeps the value it was applied with.
         if !resolved.withheld.is_empty() {
             let kept = prior.filter(|p| p.type_name == config.type_name);
@@ -306,7 +359,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
                 }
             }
             if kept.is_none() {
-                return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &scope) });
+                return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &self.scope) });
             }
         }
         let mut change = ResourceChange {
@@ -328,62 +381,96 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         };
         match prior {
             None => {
-                scope.unknown.insert(address.clone());
+                self.scope.unknown.insert(address.clone());
             }
             Some(p) if p.type_name != config.type_name => {
                 change.action = Action::Replace;
                 change.replace_because = vec!["type".into()];
-                scope.unknown.insert(address.clone());
+                self.scope.unknown.insert(address.clone());
             }
-            Some(p) => {
-                let changed = changed_attributes(&after, &unknown, &p.attributes, &change.computed);
-                let forcing: Vec<String> = changed.iter().filter(|a| forces_new(kind.force_new(), a, &p.attributes, &after, &unknown)).cloned().collect();
-                change.action = if changed.is_empty() {
-                    Action::NoOp
-                } else if forcing.is_empty() {
-                    Action::Update
-                } else {
-                    Action::Replace
-                };
-                if change.action == Action::Replace && !resolved.withheld.is_empty() {
-                    return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &scope) });
-                }
-                if change.action == Action::Replace {
-                    change.create_before_destroy = may_create_first(kind.create_before_destroy(), &p.attributes, &after, &unknown);
-                }
-                change.changed = changed;
-                change.replace_because = forcing;
-                match change.action {
-                    Action::Replace => {
-                        scope.unknown.insert(address.clone());
-                    }
-                    Action::Update => {
-                        let mut merged = p.attributes.clone();
-                        if let (Json::Object(m), Json::Object(a)) = (&mut merged, &after) {
-                            for (k, v) in a {
-                                if !unknown.contains(k) {
-                                    m.insert(k.clone(), v.clone());
-                                }
-                            }
-                        }
-                        scope.resources.insert(address.clone(), merged);
-                    }
-                    _ => {}
-                }
-            }
+            Some(p) => self.compare_with_prior(&mut change, kind.as_ref(), p, &after, &unknown, !resolved.withheld.is_empty())?,
         }
         change.after = Some(after);
-        changes.push(change);
+        Ok(change)
     }
-    if let Some(s) = state {
-        for r in &s.resources {
-            if !resources.contains_key(&r.address) {
-                changes.push(delete_change(r, registry));
-            }
+
+    /// Values that came from parameters were not known when the stack loaded: checks them now,
+    /// so that a bad `--param` is refused before any AWS call, at its place in the file.
+    fn recheck_with_params(&self, address: &str, config: &ResourceConfig, kind: &dyn crate::schema::ResourceKind, after: &Json) -> Result<(), PlanError> {
+        let Ok(body) = serde_yaml::to_value(after) else { return Ok(()) };
+        let Err(errors) = kind.check(body) else { return Ok(()) };
+        let diagnostics = errors
+            .into_iter()
+            .map(|e| {
+                self.stack.diag_value(
+                    &format!("resources.{}.{}", crate::stack::source_address(address), e.path),
+                    format!("{} `{address}`: {} (with the parameter values given)", config.type_name, e.message),
+                )
+            })
+            .collect();
+        Err(PlanError::Stack(StackError::Invalid(diagnostics)))
+    }
+
+    /// Sets the action of a resource state holds (no-op, update or replace, and why) and what
+    /// the resources after it see of it.
+    fn compare_with_prior(
+        &mut self,
+        change: &mut ResourceChange,
+        kind: &dyn crate::schema::ResourceKind,
+        p: &crate::state::StateResource,
+        after: &Json,
+        unknown: &BTreeSet<String>,
+        withholds_secrets: bool,
+    ) -> Result<(), PlanError> {
+        let address = &change.address;
+        let changed = changed_attributes(after, unknown, &p.attributes, &change.computed);
+        let forcing: Vec<String> = changed.iter().filter(|a| forces_new(kind.force_new(), a, &p.attributes, after, unknown)).cloned().collect();
+        change.action = if changed.is_empty() {
+            Action::NoOp
+        } else if forcing.is_empty() {
+            Action::Update
+        } else {
+            Action::Replace
+        };
+        if change.action == Action::Replace && withholds_secrets {
+            let config = change.config.as_ref().expect("set for every planned resource");
+            return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &self.scope) });
         }
-        changes.extend(s.deposed.iter().map(|r| deposed_change(r, registry)));
+        if change.action == Action::Replace {
+            change.create_before_destroy = may_create_first(kind.create_before_destroy(), &p.attributes, after, unknown);
+        }
+        change.changed = changed;
+        change.replace_because = forcing;
+        match change.action {
+            Action::Replace => {
+                self.scope.unknown.insert(address.clone());
+            }
+            Action::Update => {
+                let mut merged = p.attributes.clone();
+                if let (Json::Object(m), Json::Object(a)) = (&mut merged, after) {
+                    for (k, v) in a {
+                        if !unknown.contains(k) {
+                            m.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                self.scope.resources.insert(address.clone(), merged);
+            }
+            _ => {}
+        }
+        Ok(())
     }
-    changes.sort_by(|a, b| a.address.cmp(&b.address));
+}
+
+/// Deletes of what state holds and the stack no longer declares, and of deposed resources.
+fn removed_changes<'a>(state: &'a State, resources: &'a IndexMap<String, ResourceConfig>, registry: &'a Registry) -> impl Iterator<Item = ResourceChange> + 'a {
+    let gone = state.resources.iter().filter(|r| !resources.contains_key(&r.address)).map(|r| delete_change(r, registry));
+    gone.chain(state.deposed.iter().map(|r| deposed_change(r, registry)))
+}
+
+/// The outputs that change: resolved where known, unknown until apply otherwise, and those
+/// state holds that the stack no longer declares.
+fn output_changes(stack: &Stack, state: Option<&State>, scope: &Scope, expansion: &Expansion) -> Result<IndexMap<String, OutputChange>, PlanError> {
     let mut output_changes = IndexMap::new();
     for (name, value) in &stack.outputs {
         let after = scope
@@ -401,29 +488,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
             }
         }
     }
-    let Scope { params: mut stored_params, external, counts, .. } = scope;
-    for name in &sensitive_params {
-        if let Some(v) = stored_params.get_mut(name) {
-            *v = sensitive_digest(v, &key);
-        }
-    }
-    Ok(Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        stack: stack.name.clone(),
-        destroy: false,
-        prior_lineage: state.map(|s| s.lineage.clone()),
-        prior_serial: state.map(|s| s.serial),
-        params: stored_params,
-        param_overrides: source.param_overrides.iter().filter(|(k, _)| !sensitive_params.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
-        counts,
-        sensitive_params,
-        changes,
-        outputs: stack.outputs.clone(),
-        output_changes,
-        external_outputs: external,
-        warnings: vec![],
-        adoptable: vec![],
-    })
+    Ok(output_changes)
 }
 
 /// The attributes named in `keys` (none without keys); a value that is not a JSON object as it is.

@@ -14,7 +14,7 @@ use crate::source::{Location, SourceMap};
 use crate::state::State;
 use crate::value::{split_address, InstanceIndex, Part, Reference, Template};
 
-mod prepared;
+pub(crate) mod prepared;
 
 /// Files larger than this are refused before parsing: a stack is a few kilobytes.
 pub const MAX_STACK_BYTES: usize = 4 * 1024 * 1024;
