@@ -8,7 +8,7 @@ use clawform::WorkspaceError;
 use clawform::{TenantInfo, TenantSecrets, Tenants};
 use serde_json::Value as Json;
 
-use super::args::{SecretArgs, TenantCommand};
+use super::args::{ParamArgs, SecretArgs, TenantCommand};
 use super::{confirm, parse_params, render, Ctx, Failure, CHANGES, OK};
 
 fn read_secret(what: &str, env: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<String>, Failure> {
@@ -63,7 +63,7 @@ fn print_info(info: &TenantInfo, json: bool) -> Result<(), Failure> {
 }
 
 /// `tenant plan --all --refresh=false`: every tenant planned against its state, no AWS call.
-async fn plan_all_offline(ctx: &Ctx, detailed_exitcode: bool, params: &super::args::ParamArgs) -> Result<u8, Failure> {
+async fn plan_all_offline(ctx: &Ctx, detailed_exitcode: bool, params: &ParamArgs) -> Result<u8, Failure> {
     // Printed as each is made: thousands of plans are never held at once. Buffered:
     // `println!` writes each line on its own (a system call each).
     let mut out = std::io::BufWriter::new(std::io::stdout());
@@ -101,125 +101,156 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
     let provider = ctx.provider().await;
     let tenants = Tenants::new(ctx.workspace.clone(), provider);
     match command {
-        TenantCommand::Create { id, secrets: secret_args, json, params } => {
-            clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
-            let secrets = secrets(&secret_args)?;
-            let info = tenants.create(&id, &parse_params(&params)?, &secrets, &progress(ctx, json)).await?;
-            if !json {
-                println!("\n{} Tenant `{id}` is ready.\n", ctx.style.green("Apply complete!"));
-            }
-            for w in &info.warnings {
-                eprintln!("{} {w}", ctx.style.yellow("Warning:"));
-            }
-            print_info(&info, json)?;
-            Ok(OK)
-        }
-        TenantCommand::Destroy { id, auto_approve, json } => {
-            clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
-            if !auto_approve && !confirm(ctx, &format!("Do you really want to destroy tenant `{id}` and all its resources?"))? {
-                return Err(Failure("destroy cancelled: nothing was changed".into()));
-            }
-            let report = tenants.destroy(&id, &progress(ctx, json)).await?;
-            if json {
-                println!("{}", serde_json::json!({"id": id, "destroyed": report.completed.len()}));
-            } else {
-                println!("\n{} Tenant `{id}`: {} resources destroyed.", ctx.style.green("Destroy complete!"), report.completed.len());
-            }
-            Ok(OK)
-        }
-        TenantCommand::List { json } => {
-            let list = tenants.list().await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list).map_err(|e| Failure(e.to_string()))?);
-            } else if list.is_empty() {
-                println!("No tenants.");
-            } else {
-                let width = list.iter().map(|t| t.id.len()).max().unwrap_or(2).max(2);
-                println!("{:<width$}  {:>5}  {:>8}  URL", "ID", "SHARD", "PRIORITY");
-                for t in &list {
-                    let priority = t.priority.as_ref().map(Json::to_string).unwrap_or_else(|| "-".into());
-                    let shard = t.shard.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-                    println!("{:<width$}  {:>5}  {:>8}  {}", t.id, shard, priority, t.url.as_deref().unwrap_or("-"));
-                }
-            }
-            Ok(OK)
-        }
+        TenantCommand::Create { id, secrets, json, params } => create(ctx, &tenants, &id, &secrets, json, &params).await,
+        TenantCommand::Destroy { id, auto_approve, json } => destroy(ctx, &tenants, &id, auto_approve, json).await,
+        TenantCommand::List { json } => list(&tenants, json).await,
         TenantCommand::Show { id, json } => {
             let info = tenants.show(&id).await?;
             print_info(&info, json)?;
             Ok(OK)
         }
-        TenantCommand::Plan { id: Some(id), detailed_exitcode, json, params, secrets: secret_args, .. } => {
-            let mut secrets = secrets(&secret_args)?;
-            // A new tenant's token would be generated at create; any stands in for it here.
-            if secrets.gateway_token.is_none() && !tenants.ids().await?.contains(&id) {
-                secrets.gateway_token = Some(clawform::tenants::generate_gateway_token()?);
-            }
-            let plan = tenants.plan(&id, &parse_params(&params)?, &secrets).await?;
-            if json {
-                super::show::print_plan_json(ctx, &plan, None, super::args::JsonFormat::Terraform)?;
-            } else {
-                print!("{}", render::plan(&plan, ctx.style));
-            }
-            Ok(if detailed_exitcode && plan.has_changes() { CHANGES } else { OK })
+        TenantCommand::Plan { id: Some(id), detailed_exitcode, json, params, secrets, .. } => {
+            plan_one(ctx, &tenants, &id, detailed_exitcode, json, &params, &secrets).await
         }
-        TenantCommand::Plan { detailed_exitcode, json, params, refresh, .. } => {
-            let plans = if refresh { tenants.plan_all(&parse_params(&params)?).await? } else { tenants.plan_all_offline(&parse_params(&params)?).await? };
-            let changed = plans.iter().filter(|(_, p)| p.has_changes()).count();
-            if json {
-                let value: Vec<Json> =
-                    plans.iter().map(|(id, p)| serde_json::json!({"id": id, "summary": p.summary(), "has_changes": p.has_changes(), "plan": p})).collect();
-                println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
-            } else {
-                for (id, plan) in &plans {
-                    println!("{}", ctx.style.bold(&format!("== tenant {id}")));
-                    print!("{}", render::plan(plan, ctx.style));
-                    println!();
-                }
-                println!("{changed} of {} tenants have changes.", plans.len());
-            }
-            Ok(if detailed_exitcode && changed > 0 { CHANGES } else { OK })
+        TenantCommand::Plan { detailed_exitcode, json, params, refresh, .. } => plan_all(ctx, &tenants, detailed_exitcode, json, &params, refresh).await,
+        TenantCommand::Apply { all: _, auto_approve, parallelism, params } => apply_all(ctx, &tenants, auto_approve, parallelism, &params).await,
+    }
+}
+
+/// `tenant create ID`: applies the template for one tenant, printing its URL and ARNs.
+async fn create(ctx: &Ctx, tenants: &Tenants, id: &str, secret_args: &SecretArgs, json: bool, params: &ParamArgs) -> Result<u8, Failure> {
+    let id = id.to_string();
+    clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
+    let secrets = secrets(secret_args)?;
+    let info = tenants.create(&id, &parse_params(params)?, &secrets, &progress(ctx, json)).await?;
+    if !json {
+        println!("\n{} Tenant `{id}` is ready.\n", ctx.style.green("Apply complete!"));
+    }
+    for w in &info.warnings {
+        eprintln!("{} {w}", ctx.style.yellow("Warning:"));
+    }
+    print_info(&info, json)?;
+    Ok(OK)
+}
+
+/// `tenant destroy ID`: every resource of one tenant, the others untouched.
+async fn destroy(ctx: &Ctx, tenants: &Tenants, id: &str, auto_approve: bool, json: bool) -> Result<u8, Failure> {
+    let id = id.to_string();
+    clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
+    if !auto_approve && !confirm(ctx, &format!("Do you really want to destroy tenant `{id}` and all its resources?"))? {
+        return Err(Failure("destroy cancelled: nothing was changed".into()));
+    }
+    let report = tenants.destroy(&id, &progress(ctx, json)).await?;
+    if json {
+        println!("{}", serde_json::json!({"id": id, "destroyed": report.completed.len()}));
+    } else {
+        println!("\n{} Tenant `{id}`: {} resources destroyed.", ctx.style.green("Destroy complete!"), report.completed.len());
+    }
+    Ok(OK)
+}
+
+/// `tenant list`: every tenant with its shard, rule priority and URL.
+async fn list(tenants: &Tenants, json: bool) -> Result<u8, Failure> {
+    let list = tenants.list().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list).map_err(|e| Failure(e.to_string()))?);
+    } else if list.is_empty() {
+        println!("No tenants.");
+    } else {
+        let width = list.iter().map(|t| t.id.len()).max().unwrap_or(2).max(2);
+        println!("{:<width$}  {:>5}  {:>8}  URL", "ID", "SHARD", "PRIORITY");
+        for t in &list {
+            let priority = t.priority.as_ref().map(Json::to_string).unwrap_or_else(|| "-".into());
+            let shard = t.shard.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+            println!("{:<width$}  {:>5}  {:>8}  {}", t.id, shard, priority, t.url.as_deref().unwrap_or("-"));
         }
-        TenantCommand::Apply { all: _, auto_approve, parallelism, params } => {
-            let params = parse_params(&params)?;
-            let plans = tenants.plan_all(&params).await?;
-            let changed: Vec<&String> = plans.iter().filter(|(_, p)| p.has_changes()).map(|(id, _)| id).collect();
-            println!("{} of {} tenants have changes.", changed.len(), plans.len());
-            if changed.is_empty() {
-                return Ok(OK);
-            }
-            if !auto_approve {
-                if !std::io::stdin().is_terminal() {
-                    return Err(Failure("refusing to change tenants without confirmation: there is no terminal to ask on; pass --auto-approve".into()));
-                }
-                for (id, plan) in &plans {
-                    if plan.has_changes() {
-                        println!("{}", ctx.style.bold(&format!("== tenant {id}")));
-                        print!("{}", render::plan(plan, ctx.style));
-                    }
-                }
-                if !confirm(ctx, "Do you want to apply the template to these tenants?")? {
-                    return Err(Failure("apply cancelled: nothing was changed".into()));
-                }
-            }
-            // The plans shown are the plans applied: no second refresh per tenant.
-            let results = tenants.apply_plans(plans, parallelism.into(), &ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() }).await;
-            let mut failed = Vec::new();
-            for (id, result) in &results {
-                match result {
-                    Ok(_) => println!("tenant {id}: applied"),
-                    Err(e) => {
-                        println!("tenant {id}: failed");
-                        failed.push(format!("tenant {id}: {e}"));
-                    }
-                }
-            }
-            if failed.is_empty() {
-                println!("\n{} {} tenants applied.", ctx.style.green("Apply complete!"), results.len());
-                Ok(OK)
-            } else {
-                Err(Failure(failed.join("\n")))
+    }
+    Ok(OK)
+}
+
+/// `tenant plan ID`: the template against one tenant, new or existing.
+async fn plan_one(
+    ctx: &Ctx,
+    tenants: &Tenants,
+    id: &str,
+    detailed_exitcode: bool,
+    json: bool,
+    params: &ParamArgs,
+    secret_args: &SecretArgs,
+) -> Result<u8, Failure> {
+    let id = id.to_string();
+    let mut secrets = secrets(secret_args)?;
+    // A new tenant's token would be generated at create; any stands in for it here.
+    if secrets.gateway_token.is_none() && !tenants.ids().await?.contains(&id) {
+        secrets.gateway_token = Some(clawform::tenants::generate_gateway_token()?);
+    }
+    let plan = tenants.plan(&id, &parse_params(params)?, &secrets).await?;
+    if json {
+        super::show::print_plan_json(ctx, &plan, None, super::args::JsonFormat::Terraform)?;
+    } else {
+        print!("{}", render::plan(&plan, ctx.style));
+    }
+    Ok(if detailed_exitcode && plan.has_changes() { CHANGES } else { OK })
+}
+
+/// `tenant plan --all`: the template against every tenant, refreshed from AWS or not.
+async fn plan_all(ctx: &Ctx, tenants: &Tenants, detailed_exitcode: bool, json: bool, params: &ParamArgs, refresh: bool) -> Result<u8, Failure> {
+    let plans = if refresh { tenants.plan_all(&parse_params(params)?).await? } else { tenants.plan_all_offline(&parse_params(params)?).await? };
+    let changed = plans.iter().filter(|(_, p)| p.has_changes()).count();
+    if json {
+        let value: Vec<Json> =
+            plans.iter().map(|(id, p)| serde_json::json!({"id": id, "summary": p.summary(), "has_changes": p.has_changes(), "plan": p})).collect();
+        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
+    } else {
+        for (id, plan) in &plans {
+            println!("{}", ctx.style.bold(&format!("== tenant {id}")));
+            print!("{}", render::plan(plan, ctx.style));
+            println!();
+        }
+        println!("{changed} of {} tenants have changes.", plans.len());
+    }
+    Ok(if detailed_exitcode && changed > 0 { CHANGES } else { OK })
+}
+
+/// `tenant apply --all`: the template to every tenant with changes, several at a time.
+async fn apply_all(ctx: &Ctx, tenants: &Tenants, auto_approve: bool, parallelism: u16, params: &ParamArgs) -> Result<u8, Failure> {
+    let params = parse_params(params)?;
+    let plans = tenants.plan_all(&params).await?;
+    let changed: Vec<&String> = plans.iter().filter(|(_, p)| p.has_changes()).map(|(id, _)| id).collect();
+    println!("{} of {} tenants have changes.", changed.len(), plans.len());
+    if changed.is_empty() {
+        return Ok(OK);
+    }
+    if !auto_approve {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure("refusing to change tenants without confirmation: there is no terminal to ask on; pass --auto-approve".into()));
+        }
+        for (id, plan) in &plans {
+            if plan.has_changes() {
+                println!("{}", ctx.style.bold(&format!("== tenant {id}")));
+                print!("{}", render::plan(plan, ctx.style));
             }
         }
+        if !confirm(ctx, "Do you want to apply the template to these tenants?")? {
+            return Err(Failure("apply cancelled: nothing was changed".into()));
+        }
+    }
+    // The plans shown are the plans applied: no second refresh per tenant.
+    let results = tenants.apply_plans(plans, parallelism.into(), &ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() }).await;
+    let mut failed = Vec::new();
+    for (id, result) in &results {
+        match result {
+            Ok(_) => println!("tenant {id}: applied"),
+            Err(e) => {
+                println!("tenant {id}: failed");
+                failed.push(format!("tenant {id}: {e}"));
+            }
+        }
+    }
+    if failed.is_empty() {
+        println!("\n{} {} tenants applied.", ctx.style.green("Apply complete!"), results.len());
+        Ok(OK)
+    } else {
+        Err(Failure(failed.join("\n")))
     }
 }
