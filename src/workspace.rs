@@ -32,12 +32,13 @@ pub enum WorkspaceError {
     /// The plan could not be made.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// State could not be read, written or locked.
+    /// State could not be read, written or locked (boxed: a lock's holder makes it large, and
+    /// every `Result` of the workspace would carry that size).
     #[error(transparent)]
-    Backend(#[from] BackendError),
+    Backend(Box<BackendError>),
     /// The apply could not run, or state could not be saved during it.
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Engine(Box<EngineError>),
     /// A stack this one reads outputs from has no state yet.
     #[error("stack `{stack}` reads outputs of stack `{other}`, which has not been applied; run `clawform apply {other}` first")]
     MissingDependency {
@@ -85,6 +86,18 @@ pub enum WorkspaceError {
     /// An import was refused or failed.
     #[error("import refused: {0}")]
     Import(String),
+}
+
+impl From<BackendError> for WorkspaceError {
+    fn from(e: BackendError) -> Self {
+        WorkspaceError::Backend(Box::new(e))
+    }
+}
+
+impl From<EngineError> for WorkspaceError {
+    fn from(e: EngineError) -> Self {
+        WorkspaceError::Engine(Box::new(e))
+    }
 }
 
 /// A project folder: stacks, state backend and the resource types it knows.

@@ -148,8 +148,10 @@ fn modules_import_each_other_in_one_direction() {
 
 #[test]
 fn the_cycle_finder_finds_cycles() {
-    let edges: BTreeMap<String, BTreeSet<String>> =
-        [("graph", vec!["stack"]), ("stack", vec!["plan"]), ("plan", vec!["graph"]), ("value", vec![])].into_iter().map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect())).collect();
+    let edges: BTreeMap<String, BTreeSet<String>> = [("graph", vec!["stack"]), ("stack", vec!["plan"]), ("plan", vec!["graph"]), ("value", vec![])]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect()))
+        .collect();
     assert_eq!(find_cycle(&edges), Some(vec!["graph".to_string(), "stack".into(), "plan".into(), "graph".into()]));
     let mut acyclic = edges.clone();
     acyclic.get_mut("plan").unwrap().clear();
@@ -160,7 +162,8 @@ fn the_cycle_finder_finds_cycles() {
 /// The service folders of the AWS provider (`ec2`, `ecs`, …).
 fn services() -> Vec<String> {
     let src = root().join("crates/aws/src");
-    let mut out: Vec<String> = std::fs::read_dir(&src).unwrap().flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    let mut out: Vec<String> =
+        std::fs::read_dir(&src).unwrap().flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().to_string()).collect();
     out.sort();
     out
 }

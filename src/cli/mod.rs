@@ -373,9 +373,12 @@ async fn run_plan(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Fail
     let result = ctx.workspace.apply_locked(plan, provider, &options).await;
     let report = match result {
         Ok(r) => r,
-        Err(WorkspaceError::Engine(clawform::core::EngineError::Backend { source, report })) => {
-            return Err(Failure(format!("{source}\n{} operations completed before state could not be saved", report.completed.len())));
-        }
+        Err(WorkspaceError::Engine(e)) => match *e {
+            clawform::core::EngineError::Backend { source, report } => {
+                return Err(Failure(format!("{source}\n{} operations completed before state could not be saved", report.completed.len())));
+            }
+            other => return Err(WorkspaceError::from(other).into()),
+        },
         Err(e) => return Err(e.into()),
     };
     finish(ctx, plan, &report)

@@ -166,14 +166,16 @@ pub async fn apply(
     backend: &dyn StateBackend,
     options: &ApplyOptions,
 ) -> Result<ApplyReport, EngineError> {
-    refuse_stale(plan, state.as_ref())?;
+    if let Some(stale) = stale(plan, state.as_ref()) {
+        return Err(stale);
+    }
     // No state document at all (never applied, or deleted by hand): no journal says what was
     // started, so anything may have been left.
     let mut state = state.unwrap_or_else(|| State { creating: None, ..State::new(&plan.stack) });
     state.params = plan.params.clone();
     state.param_overrides = plan.param_overrides.clone();
     let creates: Vec<String> = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.clone()).collect();
-    let leftovers = find_leftovers(plan, &state, &creates, provider.as_ref()).await?;
+    let leftovers = find_leftovers(plan, &state, &creates, provider.as_ref()).await.map_err(|source| EngineError::LeftoverSearch { source })?;
     let ops = build_ops(plan, &state);
     let run = ApplyRun {
         plan,
@@ -195,13 +197,13 @@ pub async fn apply(
     run.walk().await
 }
 
-/// Refuses a plan made from another state than the one now stored.
-fn refuse_stale(plan: &Plan, state: Option<&State>) -> Result<(), EngineError> {
+/// The refusal of a plan made from another state than the one now stored.
+fn stale(plan: &Plan, state: Option<&State>) -> Option<EngineError> {
     let current = (state.map(|s| s.serial), state.map(|s| s.lineage.clone()));
     if current == (plan.prior_serial, plan.prior_lineage.clone()) {
-        return Ok(());
+        return None;
     }
-    Err(EngineError::StalePlan { planned: plan.prior_serial, planned_lineage: plan.prior_lineage.clone(), current: current.0, current_lineage: current.1 })
+    Some(EngineError::StalePlan { planned: plan.prior_serial, planned_lineage: plan.prior_lineage.clone(), current: current.0, current_lineage: current.1 })
 }
 
 /// What an earlier apply created but could not record (a crash between the create and the state
@@ -209,7 +211,7 @@ fn refuse_stale(plan: &Plan, state: Option<&State>) -> Result<(), EngineError> {
 /// addresses the journal names as possibly left (or all, without a journal) are searched for
 /// once. `leftover_possible` lists the creates that still may have left something the search
 /// did not see (a type the search cannot list), which the provider then looks for itself.
-async fn find_leftovers(plan: &Plan, state: &State, creates: &[String], provider: &dyn Provider) -> Result<Leftovers, EngineError> {
+async fn find_leftovers(plan: &Plan, state: &State, creates: &[String], provider: &dyn Provider) -> Result<Leftovers, ProviderError> {
     let mut found: HashMap<String, Owned> =
         plan.adoptable.iter().filter(|o| o.stack == plan.stack && creates.contains(&o.address)).map(|o| (o.address.clone(), o.clone())).collect();
     let possible: HashSet<String> = creates.iter().filter(|a| state.leftover_possible(a) && !found.contains_key(*a)).cloned().collect();
@@ -223,7 +225,7 @@ async fn find_leftovers(plan: &Plan, state: &State, creates: &[String], provider
             .collect();
         // A failed search is not "nothing found": creating anyway could duplicate what an
         // earlier run left, so the apply stops before its first call that changes anything.
-        let owned = provider.find_owned(std::slice::from_ref(&plan.stack), &known).await.map_err(|source| EngineError::LeftoverSearch { source })?;
+        let owned = provider.find_owned(std::slice::from_ref(&plan.stack), &known).await?;
         for o in owned {
             let recorded = state.get(&o.address).is_some_and(|r| o.matches(&r.id, &r.attributes));
             if !recorded && possible.contains(&o.address) {
