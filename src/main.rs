@@ -8,10 +8,21 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::args::Cli::parse();
+    let argv = cli::args::with_terraform_dashes(std::env::args_os().collect());
+    let args = match cli::args::Cli::try_parse_from(argv) {
+        Ok(args) => args,
+        // Help and version are answers, not errors. Anything else is a usage error: exit 1, as
+        // Terraform does, never 2, which `--detailed-exitcode` gives to "changes" (a mistyped
+        // flag in CI must not read as a plan with changes).
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) { 0 } else { 1 });
+        }
+    };
     cli::init_tracing(args.log_level.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,

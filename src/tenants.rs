@@ -416,6 +416,9 @@ impl Tenants {
     pub async fn destroy(&self, id: &str, options: &ApplyOptions) -> Result<ApplyReport, WorkspaceError> {
         validate_tenant_id(id)?;
         let name = Tenants::stack_name(id);
+        if self.workspace.state(&name).await?.is_none() {
+            return Err(self.no_tenant(id).await);
+        }
         self.workspace
             .with_lock(&name, "tenant destroy", async || {
                 let plan = self.workspace.plan_destroy(&name).await?;
@@ -444,13 +447,23 @@ impl Tenants {
         Ok(out)
     }
 
+    /// The error for a tenant id that names no tenant, suggesting the closest one.
+    async fn no_tenant(&self, id: &str) -> WorkspaceError {
+        let ids = self.ids().await.unwrap_or_default();
+        let hint = match clawform_core::suggest::did_you_mean(id, ids.iter().map(String::as_str)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => "`clawform tenant list` lists them".to_string(),
+        };
+        WorkspaceError::Tenant(format!("there is no tenant `{id}`; {hint}"))
+    }
+
     /// One tenant.
     pub async fn show(&self, id: &str) -> Result<TenantInfo, WorkspaceError> {
         validate_tenant_id(id)?;
         let name = Tenants::stack_name(id);
         match self.workspace.state(&name).await? {
             Some(state) if !state.resources.is_empty() => Ok(TenantInfo::from_state(id, &state)),
-            _ => Err(WorkspaceError::Tenant(format!("there is no tenant `{id}`; `clawform tenant list` lists them"))),
+            _ => Err(self.no_tenant(id).await),
         }
     }
 

@@ -81,8 +81,13 @@ pub enum WorkspaceError {
         failures: Vec<clawform_core::OpFailure>,
     },
     /// There is no state for the stack.
-    #[error("stack `{0}` has no state: it was never applied (or was destroyed)")]
-    NoState(String),
+    #[error("stack `{stack}` has no state: it was never applied (or was destroyed){}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    NoState {
+        /// The stack named.
+        stack: String,
+        /// The stack with state whose name is closest, when one is close.
+        suggestion: Option<String>,
+    },
     /// An import was refused or failed.
     #[error("import refused: {0}")]
     Import(String),
@@ -160,11 +165,22 @@ impl Workspace {
     pub async fn drift(&self, stacks: &[String], provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
         let mut states = Vec::new();
         for name in stacks {
-            if let Some(state) = self.backend.load(name).await? {
-                states.push(state);
+            // A stack named that has no state is a typo or a stack never applied: saying "no
+            // drift" about it would be a false all-clear.
+            match self.backend.load(name).await? {
+                Some(state) => states.push(state),
+                None => return Err(self.no_state(name).await),
             }
         }
         clawform_core::drift::detect(&states, &self.registry, provider).await.map_err(WorkspaceError::Drift)
+    }
+
+    /// The error for `stack` having no state, suggesting the stack with state whose name is
+    /// closest (a typo: `netwrk` for `network`).
+    pub async fn no_state(&self, stack: &str) -> WorkspaceError {
+        let known = self.backend.list().await.unwrap_or_default();
+        let suggestion = clawform_core::suggest::did_you_mean(stack, known.iter().map(String::as_str)).map(str::to_string);
+        WorkspaceError::NoState { stack: stack.to_string(), suggestion }
     }
 
     /// Plans `stack` against its state refreshed from AWS: attributes changed outside clawform
@@ -276,7 +292,7 @@ impl Workspace {
     /// Accepts live values into state (`apply --refresh-only`): the stack's state becomes what
     /// AWS has. Call with the stack locked.
     pub async fn accept_live(&self, stack: &str, provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
-        let state = self.backend.load(stack).await?.ok_or_else(|| WorkspaceError::NoState(stack.to_string()))?;
+        let Some(state) = self.backend.load(stack).await? else { return Err(self.no_state(stack).await) };
         let report = clawform_core::drift::detect(std::slice::from_ref(&state), &self.registry, provider).await.map_err(WorkspaceError::Drift)?;
         let mut refreshed = clawform_core::drift::refreshed(&state, &report);
         if refreshed != state {
@@ -354,7 +370,7 @@ impl Workspace {
 
     /// Plans the destruction of everything in the stack's state.
     pub async fn plan_destroy(&self, stack: &str) -> Result<Plan, WorkspaceError> {
-        let state = self.backend.load(stack).await?.ok_or_else(|| WorkspaceError::NoState(stack.to_string()))?;
+        let Some(state) = self.backend.load(stack).await? else { return Err(self.no_state(stack).await) };
         let plan = clawform_core::plan_destroy(&state, &self.registry);
         self.refuse_removing_what_others_use(&plan).await?;
         Ok(plan)

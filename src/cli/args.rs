@@ -2,7 +2,52 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+/// The command line with Terraform's single-dash habit understood: `-out=net.plan`,
+/// `-auto-approve`, `-detailed-exitcode`, `-chdir=DIR` are read as `--out=net.plan`, … when
+/// the word is one of clawform's long options (of any command; `-chdir` is `-C`). Short
+/// options (`-C DIR`) and values are left alone; everything after `--` too.
+pub fn with_terraform_dashes(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut longs: BTreeSet<String> = BTreeSet::new();
+    fn collect(cmd: &clap::Command, longs: &mut BTreeSet<String>) {
+        longs.extend(cmd.get_arguments().filter_map(|a| a.get_long()).map(str::to_string));
+        for sub in cmd.get_subcommands() {
+            collect(sub, longs);
+        }
+    }
+    collect(&Cli::command(), &mut longs);
+    let mut out = Vec::with_capacity(argv.len());
+    let mut rest = false;
+    for arg in argv {
+        let text = arg.to_str().map(str::to_string);
+        match text {
+            Some(t) if !rest && t == "--" => {
+                rest = true;
+                out.push(arg);
+            }
+            Some(t) if !rest && t.starts_with('-') && !t.starts_with("--") && t.len() > 2 => {
+                let word = &t[1..];
+                let name = word.split('=').next().unwrap_or(word);
+                if name == "chdir" {
+                    out.push("-C".into());
+                    if let Some((_, dir)) = word.split_once('=') {
+                        out.push(dir.into());
+                    }
+                } else if longs.contains(name) {
+                    out.push(format!("-{t}").into());
+                } else {
+                    out.push(arg);
+                }
+            }
+            _ => out.push(arg),
+        }
+    }
+    out
+}
 
 /// Infrastructure as code for the OpenClaw platform on AWS.
 #[derive(Debug, Parser)]

@@ -429,7 +429,10 @@ fn show(v: &Json) -> String {
 
 async fn load_state(ctx: &Ctx, stack: &str) -> Result<clawform::State, Failure> {
     let name = stack_name(ctx, stack);
-    ctx.workspace.state(&name).await?.ok_or_else(|| Failure(WorkspaceError::NoState(name).to_string()))
+    match ctx.workspace.state(&name).await? {
+        Some(state) => Ok(state),
+        None => Err(ctx.workspace.no_state(&name).await.into()),
+    }
 }
 
 async fn output_cmd(ctx: &Ctx, stack: &str, name: Option<&str>, json: bool) -> Result<u8, Failure> {

@@ -17,6 +17,7 @@ pub mod schema;
 pub mod source;
 pub mod stack;
 pub mod state;
+pub mod suggest;
 pub mod tfjson;
 pub mod value;
 

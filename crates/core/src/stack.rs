@@ -675,7 +675,11 @@ fn count_value(count: &Json, params: &IndexMap<String, Json>) -> Result<CountVal
 
 fn unknown_type_message(type_name: &str, registry: &Registry) -> String {
     let names: Vec<&str> = registry.type_names().collect();
-    let close: Vec<&str> = names.iter().copied().filter(|n| similar(n, type_name)).collect();
+    // A typo first (`aws_vcp`); then a part of a name (`subnet` for `aws_subnet`).
+    let close: Vec<&str> = match crate::suggest::did_you_mean(type_name, names.iter().copied()) {
+        Some(n) => vec![n],
+        None => names.iter().copied().filter(|n| similar(n, type_name)).collect(),
+    };
     if close.is_empty() {
         format!("unknown resource type `{type_name}`; expected one of: {}", names.join(", "))
     } else {
@@ -686,7 +690,7 @@ fn unknown_type_message(type_name: &str, registry: &Registry) -> String {
 fn similar(a: &str, b: &str) -> bool {
     let a = a.trim_start_matches("aws_");
     let b = b.trim_start_matches("aws_");
-    a.contains(b) || b.contains(a)
+    !b.is_empty() && (a.contains(b) || b.contains(a))
 }
 
 /// Every reference in a JSON value, with the dotted path of the string that makes it.
