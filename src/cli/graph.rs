@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use clawform::{Plan, Workspace};
 
 use super::args::{GraphFormat, ParamArgs};
-use super::{parse_params, Ctx, Failure, OK};
+use super::{Ctx, Failure, OK};
 
 /// What `graph` colours the resources by.
 pub(crate) enum PlanSource<'a> {
@@ -21,7 +21,7 @@ pub(crate) enum PlanSource<'a> {
 }
 
 pub(crate) async fn graph_cmd(ctx: &Ctx, stack: &str, plan: PlanSource<'_>, format: GraphFormat, params: &ParamArgs) -> Result<u8, Failure> {
-    let stack = ctx.workspace.load(stack, &parse_params(params)?)?;
+    let stack = ctx.workspace.load(stack, &super::params_for(ctx, stack, params)?)?;
     let graph = clawform::core::Graph::build(&stack).map_err(|e| Failure(e.to_string()))?;
     let plan: Option<Plan> = match plan {
         PlanSource::None => None,

@@ -125,7 +125,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         }
         Command::Show { planfile, json, json_format } => show::show_cmd(ctx, &planfile, json.then_some(json_format)),
         Command::Import { stack, address, id, params } => {
-            let stack = ctx.workspace.load(&stack, &parse_params(&params)?)?;
+            let stack = ctx.workspace.load(&stack, &params_for(ctx, &stack, &params)?)?;
             let provider = ctx.provider().await;
             let r = clawform::import::import(&ctx.workspace, &stack, &address, &id, provider.as_ref()).await?;
             println!(
@@ -195,6 +195,28 @@ pub(crate) fn parse_params(args: &ParamArgs) -> Result<IndexMap<String, Json>, F
     Ok(out)
 }
 
+/// `--param` values for stack `stack_arg`, refusing sensitive parameters: a secret given on the
+/// command line stays in shell history and process lists.
+pub(crate) fn params_for(ctx: &Ctx, stack_arg: &str, args: &ParamArgs) -> Result<IndexMap<String, Json>, Failure> {
+    let params = parse_params(args)?;
+    if params.is_empty() {
+        return Ok(params);
+    }
+    // A stack that does not load is reported by the load that follows, at its line.
+    let Ok(stack) = clawform::core::Stack::load_file(&ctx.workspace.stack_path(stack_arg), ctx.workspace.registry()) else { return Ok(params) };
+    if let Some(name) = params.keys().find(|n| stack.params.get(*n).is_some_and(|p| p.sensitive)) {
+        let how = match name.as_str() {
+            "api_key" => "with --api-key-env VAR or --api-key-file FILE".to_string(),
+            "gateway_token" => "with --gateway-token-env VAR (or leave it out to have one generated)".to_string(),
+            _ => "through a command that reads it from an environment variable or a file (`clawform tenant … --help`)".to_string(),
+        };
+        return Err(Failure(format!(
+            "`--param {name}` is a sensitive parameter: its value never comes from the command line (shell history, process lists); give it {how}"
+        )));
+    }
+    Ok(params)
+}
+
 /// The state name of a stack argument: the `stack:` of its file when there is one, else the
 /// argument itself (a stack whose file is gone can still be read or destroyed from state).
 fn stack_name(ctx: &Ctx, arg: &str) -> String {
@@ -207,7 +229,7 @@ fn stack_name(ctx: &Ctx, arg: &str) -> String {
 }
 
 fn validate(ctx: &Ctx, stack: &str, params: &ParamArgs) -> Result<u8, Failure> {
-    let stack = ctx.workspace.load(stack, &parse_params(params)?)?;
+    let stack = ctx.workspace.load(stack, &params_for(ctx, stack, params)?)?;
     clawform::core::Graph::build(&stack).map_err(|e| Failure(e.to_string()))?;
     println!("{} The stack `{}` is valid ({} resources).", ctx.style.green("Success!"), stack.name, stack.resources.len());
     Ok(OK)
@@ -223,7 +245,7 @@ async fn make_plan(
     if destroy {
         return Ok((ctx.workspace.plan_destroy(&stack_name(ctx, stack_arg)).await?, None));
     }
-    let stack = ctx.workspace.load(stack_arg, &parse_params(params)?)?;
+    let stack = ctx.workspace.load(stack_arg, &params_for(ctx, stack_arg, params)?)?;
     plan_stack(ctx, &stack, refresh).await
 }
 
@@ -291,11 +313,19 @@ pub(crate) fn confirm(ctx: &Ctx, question: &str) -> Result<bool, Failure> {
 
 async fn apply_cmd(ctx: &Ctx, target: &str, auto_approve: bool, refresh: bool, parallelism: usize, params: &ParamArgs) -> Result<u8, Failure> {
     if let Some(path) = is_plan_file(ctx, target) {
+        // A saved plan holds the parameter values it was made with; another value now would
+        // apply something nobody reviewed (Terraform refuses variables with a saved plan too).
+        if !params.params.is_empty() {
+            return Err(Failure(format!(
+                "`--param` cannot be given with a saved plan: {} was made with its parameter values; run `clawform plan STACK --param … --out FILE` again",
+                path.display()
+            )));
+        }
         // A saved plan was reviewed when it was made: apply exactly it, no question asked.
         let plan = Workspace::read_plan(&path)?;
         return execute(ctx, &plan, parallelism).await;
     }
-    let stack = ctx.workspace.load(target, &parse_params(params)?)?;
+    let stack = ctx.workspace.load(target, &params_for(ctx, target, params)?)?;
     ctx.workspace.with_lock(&stack.name, "apply", async || plan_confirm_apply(ctx, &stack, auto_approve, refresh, parallelism).await).await
 }
 

@@ -9,7 +9,7 @@ use clawform::{TenantInfo, TenantSecrets, Tenants};
 use serde_json::Value as Json;
 
 use super::args::{ParamArgs, SecretArgs, TenantCommand};
-use super::{confirm, parse_params, render, Ctx, Failure, CHANGES, OK};
+use super::{confirm, params_for, render, Ctx, Failure, CHANGES, OK};
 
 fn read_secret(what: &str, env: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<String>, Failure> {
     let value = match (env, file) {
@@ -69,7 +69,7 @@ async fn plan_all_offline(ctx: &Ctx, detailed_exitcode: bool, params: &ParamArgs
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let cannot_print = |e: std::io::Error| Failure(format!("cannot print the plans: {e}"));
     let (mut total, mut changed) = (0, 0);
-    clawform::tenants::plan_all_offline_each(&ctx.workspace, &parse_params(params)?, |id, plan| {
+    clawform::tenants::plan_all_offline_each(&ctx.workspace, &params_for(ctx, clawform::tenants::TEMPLATE, params)?, |id, plan| {
         let text = format!("{}\n{}\n", ctx.style.bold(&format!("== tenant {id}")), render::plan(&plan, ctx.style));
         out.write_all(text.as_bytes()).map_err(|e| WorkspaceError::Tenant(format!("cannot print the plans: {e}")))?;
         total += 1;
@@ -122,7 +122,7 @@ async fn create(ctx: &Ctx, tenants: &Tenants, id: &str, secret_args: &SecretArgs
     let id = id.to_string();
     clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
     let secrets = secrets(secret_args)?;
-    let info = tenants.create(&id, &parse_params(params)?, &secrets, &progress(ctx, json)).await?;
+    let info = tenants.create(&id, &params_for(ctx, clawform::tenants::TEMPLATE, params)?, &secrets, &progress(ctx, json)).await?;
     if !json {
         println!("\n{} Tenant `{id}` is ready.\n", ctx.style.green("Apply complete!"));
     }
@@ -184,7 +184,7 @@ async fn plan_one(
     if secrets.gateway_token.is_none() && !tenants.ids().await?.contains(&id) {
         secrets.gateway_token = Some(clawform::tenants::generate_gateway_token()?);
     }
-    let plan = tenants.plan(&id, &parse_params(params)?, &secrets).await?;
+    let plan = tenants.plan(&id, &params_for(ctx, clawform::tenants::TEMPLATE, params)?, &secrets).await?;
     if json {
         super::show::print_plan_json(ctx, &plan, None, super::args::JsonFormat::Terraform)?;
     } else {
@@ -195,7 +195,11 @@ async fn plan_one(
 
 /// `tenant plan --all`: the template against every tenant, refreshed from AWS or not.
 async fn plan_all(ctx: &Ctx, tenants: &Tenants, detailed_exitcode: bool, json: bool, params: &ParamArgs, refresh: bool) -> Result<u8, Failure> {
-    let plans = if refresh { tenants.plan_all(&parse_params(params)?).await? } else { tenants.plan_all_offline(&parse_params(params)?).await? };
+    let plans = if refresh {
+        tenants.plan_all(&params_for(ctx, clawform::tenants::TEMPLATE, params)?).await?
+    } else {
+        tenants.plan_all_offline(&params_for(ctx, clawform::tenants::TEMPLATE, params)?).await?
+    };
     let changed = plans.iter().filter(|(_, p)| p.has_changes()).count();
     if json {
         let value: Vec<Json> =
@@ -214,7 +218,7 @@ async fn plan_all(ctx: &Ctx, tenants: &Tenants, detailed_exitcode: bool, json: b
 
 /// `tenant apply --all`: the template to every tenant with changes, several at a time.
 async fn apply_all(ctx: &Ctx, tenants: &Tenants, auto_approve: bool, parallelism: u16, params: &ParamArgs) -> Result<u8, Failure> {
-    let params = parse_params(params)?;
+    let params = params_for(ctx, clawform::tenants::TEMPLATE, params)?;
     let plans = tenants.plan_all(&params).await?;
     let changed: Vec<&String> = plans.iter().filter(|(_, p)| p.has_changes()).map(|(id, _)| id).collect();
     println!("{} of {} tenants have changes.", changed.len(), plans.len());

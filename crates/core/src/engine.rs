@@ -125,6 +125,14 @@ pub enum EngineError {
         /// The provider's error.
         source: ProviderError,
     },
+    /// Resources the plan creates need secret values that were not given; nothing was changed.
+    #[error("{} need(s) the value of secret parameter(s) {} to be created, and none was given: secret values are never saved, not even in a plan file; give them when applying (tenants: `clawform tenant create ID --api-key-env VAR`); nothing was changed", .addresses.join(", "), .params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))]
+    MissingSecrets {
+        /// The resources that need them.
+        addresses: Vec<String>,
+        /// The secret parameters not given.
+        params: Vec<String>,
+    },
     /// State could not be saved; the report tells what was done before.
     #[error("{source}")]
     Backend {
@@ -175,6 +183,11 @@ pub async fn apply(
     state.params = plan.params.clone();
     state.param_overrides = plan.param_overrides.clone();
     let creates: Vec<String> = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.clone()).collect();
+    let needing = needing_secrets(plan, &state, &options.secret_params);
+    if !needing.is_empty() {
+        let params = plan.sensitive_params.iter().filter(|p| !options.secret_params.contains_key(*p)).cloned().collect();
+        return Err(EngineError::MissingSecrets { addresses: needing, params });
+    }
     let leftovers = find_leftovers(plan, &state, &creates, provider.as_ref()).await.map_err(|source| EngineError::LeftoverSearch { source })?;
     let ops = build_ops(plan, &state);
     let run = ApplyRun {
@@ -195,6 +208,25 @@ pub async fn apply(
         stopping: false,
     };
     run.walk().await
+}
+
+/// The creates of `plan` that need the value of a secret parameter not given: found before the
+/// first call, so that an apply never stops half-way for want of a secret (a saved plan holds
+/// only digests of secret values).
+fn needing_secrets(plan: &Plan, state: &State, secrets: &IndexMap<String, Json>) -> Vec<String> {
+    if plan.sensitive_params.iter().all(|p| secrets.contains_key(p)) {
+        return Vec::new();
+    }
+    let scope = scope_of(state, plan, secrets);
+    plan.changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .filter_map(|c| {
+            let config = c.config.as_ref()?;
+            let resolved = scope.resolve_attributes(&config.attributes).ok()?;
+            (!resolved.withheld.is_empty()).then(|| c.address.clone())
+        })
+        .collect()
 }
 
 /// The refusal of a plan made from another state than the one now stored.
@@ -707,6 +739,31 @@ mod tests {
         assert!(err.to_string().contains("AccessDeniedException") && err.to_string().contains("nothing was changed"), "{err}");
         assert!(provider.calls.lock().unwrap().is_empty(), "no create after a failed search: {:?}", provider.calls.lock().unwrap());
         assert!(backend.load("web").await.unwrap().is_none(), "no state written");
+    }
+
+    #[tokio::test]
+    async fn a_create_that_needs_a_secret_not_given_is_refused_before_any_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = crate::backend::LocalBackend::new(dir.path());
+        let mut plan = crate::plan::plan(&crate::stack::Stack::new("web"), &Registry::default(), None, Default::default()).unwrap();
+        plan.sensitive_params = vec!["token".into()];
+        plan.changes = ["first", "secret"]
+            .iter()
+            .map(|address| {
+                let attributes = if *address == "secret" { serde_json::json!({"value": "${param.token}"}) } else { serde_json::json!({}) };
+                serde_json::from_value(serde_json::json!({
+                    "address": address, "type": "t_secret", "action": "create", "config": {"type": "t_secret", "attributes": attributes}
+                }))
+                .unwrap()
+            })
+            .collect();
+        let provider = Arc::new(SearchFails::default());
+        let err = apply(&plan, None, &Registry::default(), provider.clone(), &backend, &ApplyOptions::default()).await.unwrap_err();
+        assert!(matches!(&err, EngineError::MissingSecrets { addresses, params } if addresses == &["secret"] && params == &["token"]), "{err:?}");
+        assert!(provider.calls.lock().unwrap().is_empty(), "nothing created: {:?}", provider.calls.lock().unwrap());
+        let given = ApplyOptions { secret_params: [("token".to_string(), serde_json::json!("s3cret"))].into_iter().collect(), ..ApplyOptions::default() };
+        let err = apply(&plan, None, &Registry::default(), provider.clone(), &backend, &given).await.unwrap_err();
+        assert!(matches!(err, EngineError::LeftoverSearch { .. }), "with the secret the apply goes on (to the search): {err:?}");
     }
 
     #[test]
