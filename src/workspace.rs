@@ -80,6 +80,9 @@ pub enum WorkspaceError {
         /// What failed.
         failures: Vec<clawform_core::OpFailure>,
     },
+    /// A state was recorded in another region than the one configured.
+    #[error("{0}")]
+    WrongRegion(String),
     /// There is no state for the stack.
     #[error("stack `{stack}` has no state: it was never applied (or was destroyed){}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
     NoState {
@@ -172,7 +175,7 @@ impl Workspace {
                 None => return Err(self.no_state(name).await),
             }
         }
-        clawform_core::drift::detect(&states, &self.registry, provider).await.map_err(WorkspaceError::Drift)
+        detect(&states, &self.registry, provider).await
     }
 
     /// The error for `stack` having no state, suggesting the stack with state whose name is
@@ -189,7 +192,7 @@ impl Workspace {
     pub async fn plan_refreshed(&self, stack: &Stack, provider: &dyn Provider) -> Result<(Plan, DriftReport), WorkspaceError> {
         let state = self.backend.load(&stack.name).await?;
         let report = match &state {
-            Some(s) => clawform_core::drift::detect(std::slice::from_ref(s), &self.registry, provider).await.map_err(WorkspaceError::Drift)?,
+            Some(s) => detect(std::slice::from_ref(s), &self.registry, provider).await?,
             None => DriftReport::default(),
         };
         let stack = &with_recorded_params(stack, state.as_ref());
@@ -293,7 +296,7 @@ impl Workspace {
     /// AWS has. Call with the stack locked.
     pub async fn accept_live(&self, stack: &str, provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
         let Some(state) = self.backend.load(stack).await? else { return Err(self.no_state(stack).await) };
-        let report = clawform_core::drift::detect(std::slice::from_ref(&state), &self.registry, provider).await.map_err(WorkspaceError::Drift)?;
+        let report = detect(std::slice::from_ref(&state), &self.registry, provider).await?;
         let mut refreshed = clawform_core::drift::refreshed(&state, &report);
         if refreshed != state {
             refreshed.serial = state.serial + 1;
@@ -466,6 +469,16 @@ impl Workspace {
         let bytes = serde_json::to_vec_pretty(plan).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })?;
         clawform_core::backend::write_atomically(path, &bytes).map_err(|e| WorkspaceError::PlanFile { path: path.display().to_string(), reason: e.to_string() })
     }
+}
+
+/// Reads the live resources of `states`, after checking they were recorded in the provider's
+/// region (another region's ids would all read as deleted).
+async fn detect(states: &[State], registry: &Registry, provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
+    let region = provider.region();
+    if let Some(refusal) = states.iter().find_map(|s| clawform_core::state::region_mismatch(s, region.as_deref())) {
+        return Err(WorkspaceError::WrongRegion(refusal));
+    }
+    clawform_core::drift::detect(states, registry, provider).await.map_err(WorkspaceError::Drift)
 }
 
 /// The refusal of a plan that removes what other stacks use.

@@ -108,6 +108,10 @@ impl Provider for AwsProvider {
         self.handler(type_name)?.import_id(&self.clients, id).await
     }
 
+    fn region(&self) -> Option<String> {
+        Some(self.clients.region.clone())
+    }
+
     async fn find_owned(&self, stacks: &[String], known: &std::collections::HashSet<String>) -> Result<Vec<clawform_core::Owned>, ProviderError> {
         self.owned(stacks, known).await
     }

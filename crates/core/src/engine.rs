@@ -125,6 +125,9 @@ pub enum EngineError {
         /// The provider's error.
         source: ProviderError,
     },
+    /// The state was recorded in another region than the provider's.
+    #[error("{0}")]
+    WrongRegion(String),
     /// Resources the plan creates need secret values that were not given; nothing was changed.
     #[error("{} need(s) the value of secret parameter(s) {} to be created, and none was given: secret values are never saved, not even in a plan file; give them when applying (tenants: `clawform tenant create ID --api-key-env VAR`); nothing was changed", .addresses.join(", "), .params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))]
     MissingSecrets {
@@ -180,6 +183,13 @@ pub async fn apply(
     // No state document at all (never applied, or deleted by hand): no journal says what was
     // started, so anything may have been left.
     let mut state = state.unwrap_or_else(|| State { creating: None, ..State::new(&plan.stack) });
+    let region = provider.region();
+    if let Some(refusal) = crate::state::region_mismatch(&state, region.as_deref()) {
+        return Err(EngineError::WrongRegion(refusal));
+    }
+    if region.is_some() {
+        state.region = region;
+    }
     state.params = plan.params.clone();
     state.param_overrides = plan.param_overrides.clone();
     let creates: Vec<String> = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.clone()).collect();

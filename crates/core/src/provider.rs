@@ -201,6 +201,11 @@ pub trait Provider: Send + Sync {
         let _ = type_name;
         Ok(id.to_string())
     }
+    /// Where the provider works (an AWS region): recorded in state at apply, and compared with
+    /// it, so that a state is never read or applied against another region.
+    fn region(&self) -> Option<String> {
+        None
+    }
     /// Live resources tagged as owned by any of `stacks` (for unmanaged-resource reports and
     /// adoption). `known` holds ids and ARNs already in state: those need no check that they
     /// still exist, which saves a read per type.

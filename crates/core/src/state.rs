@@ -42,6 +42,11 @@ pub struct State {
     /// written before the journal was kept): anything may have been left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creating: Option<Vec<String>>,
+    /// Where the resources live (the provider's region, `us-west-2`), recorded by the first
+    /// apply: the ids in this state mean nothing in another region, so a plan or apply there is
+    /// refused instead of reading every resource as "deleted outside clawform".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// One resource as applied.
@@ -75,6 +80,7 @@ impl State {
             resources: Vec::new(),
             outputs: IndexMap::new(),
             creating: Some(Vec::new()),
+            region: None,
         }
     }
 
@@ -99,5 +105,34 @@ impl State {
     /// Removes the resource at `address`.
     pub fn remove(&mut self, address: &str) {
         self.resources.retain(|r| r.address != address);
+    }
+}
+
+/// The refusal of a state recorded in another region than the one configured, if it is.
+pub fn region_mismatch(state: &State, configured: Option<&str>) -> Option<String> {
+    match (state.region.as_deref(), configured) {
+        (Some(recorded), Some(configured)) if recorded != configured => Some(format!(
+            "the state of stack `{}` is in region {recorded}, but the region configured is {configured}; run with `--region {recorded}` (or AWS_REGION={recorded}): its resources are not in {configured}",
+            state.stack
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod region_tests {
+    use super::*;
+
+    #[test]
+    fn a_state_is_used_only_in_the_region_it_records() {
+        let mut state = State::new("base");
+        assert_eq!(region_mismatch(&state, Some("eu-west-1")), None, "nothing recorded yet: the first apply records it");
+        state.region = Some("us-west-2".into());
+        assert_eq!(region_mismatch(&state, Some("us-west-2")), None);
+        assert_eq!(region_mismatch(&state, None), None, "a provider without regions");
+        let refusal = region_mismatch(&state, Some("eu-west-1")).unwrap();
+        assert!(refusal.contains("region us-west-2") && refusal.contains("--region us-west-2"), "{refusal}");
+        let text = serde_json::to_string(&State::new("x")).unwrap();
+        assert!(!text.contains("region"), "states without a region read and write as before: {text}");
     }
 }
