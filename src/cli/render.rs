@@ -77,6 +77,100 @@ fn value_lines(out: &mut String, v: &Json, indent: usize, sign: &str) {
     }
 }
 
+/// A JSON document held in a string attribute (a policy, container definitions), parsed.
+fn json_document(v: &Json) -> Option<Json> {
+    let text = v.as_str()?.trim_start();
+    if !(text.starts_with('{') || text.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// Whether a changed value is shown as a diff of its parts (maps, lists of equal length, JSON
+/// documents) rather than as the whole old and new value.
+fn nested_diff_applies(old: &Json, new: &Json) -> bool {
+    match (old, new) {
+        (Json::Object(_), Json::Object(_)) => true,
+        (Json::Array(a), Json::Array(b)) => a.len() == b.len(),
+        _ => matches!((json_document(old), json_document(new)), (Some(a), Some(b)) if nested_diff_applies(&a, &b)),
+    }
+}
+
+/// Terraform's rendering of a changed map, list or JSON document: only what changed, each
+/// unchanged part counted on one line. `indent` is the column of the attribute's sign.
+fn nested_diff(out: &mut String, old: &Json, new: &Json, indent: usize, style: Style) {
+    let pad = " ".repeat(indent);
+    if let (Some(a), Some(b)) = (json_document(old), json_document(new)) {
+        out.push_str("jsonencode(\n");
+        let _ = write!(out, "{pad}    {} ", style.yellow("~"));
+        nested_diff(out, &a, &b, indent + 4, style);
+        let _ = write!(out, "\n{pad}  )");
+        return;
+    }
+    match (old, new) {
+        (Json::Object(a), Json::Object(b)) => {
+            out.push_str("{\n");
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            let changed: Vec<&&String> = keys.iter().filter(|k| a.get(k.as_str()) != b.get(k.as_str())).collect();
+            let width = changed.iter().map(|k| format!("{k:?}").len()).max().unwrap_or(0);
+            for key in &changed {
+                let name = format!("{key:?}");
+                match (a.get(key.as_str()), b.get(key.as_str())) {
+                    (None, Some(n)) => {
+                        let _ = write!(out, "{pad}    {} {name:<width$} = ", style.green("+"));
+                        value_lines(out, n, indent + 4, "+");
+                    }
+                    (Some(o), None) => {
+                        let _ = write!(out, "{pad}    {} {name:<width$} = ", style.red("-"));
+                        value_lines(out, o, indent + 4, "-");
+                        out.push_str(" -> null");
+                    }
+                    (Some(o), Some(n)) if nested_diff_applies(o, n) => {
+                        let _ = write!(out, "{pad}    {} {name:<width$} = ", style.yellow("~"));
+                        nested_diff(out, o, n, indent + 4, style);
+                    }
+                    (Some(o), Some(n)) => {
+                        let _ = write!(out, "{pad}    {} {name:<width$} = {} -> {}", style.yellow("~"), compact(o), compact(n));
+                    }
+                    (None, None) => {}
+                }
+                out.push('\n');
+            }
+            let unchanged = keys.len() - changed.len();
+            if unchanged > 0 {
+                let _ = writeln!(out, "{pad}      # ({unchanged} unchanged {} hidden)", if unchanged == 1 { "element" } else { "elements" });
+            }
+            let _ = write!(out, "{pad}  }}");
+        }
+        (Json::Array(a), Json::Array(b)) => {
+            out.push_str("[\n");
+            let mut unchanged = 0;
+            for (o, n) in a.iter().zip(b) {
+                if o == n {
+                    unchanged += 1;
+                    continue;
+                }
+                if nested_diff_applies(o, n) {
+                    let _ = write!(out, "{pad}    {} ", style.yellow("~"));
+                    nested_diff(out, o, n, indent + 4, style);
+                } else {
+                    let _ = write!(out, "{pad}    {} {} -> {}", style.yellow("~"), compact(o), compact(n));
+                }
+                out.push_str(",\n");
+            }
+            if unchanged > 0 {
+                let _ = writeln!(out, "{pad}      # ({unchanged} unchanged {} hidden)", if unchanged == 1 { "element" } else { "elements" });
+            }
+            let _ = write!(out, "{pad}  ]");
+        }
+        _ => {
+            let _ = write!(out, "{} -> {}", compact(old), compact(new));
+        }
+    }
+}
+
 fn compact(v: &Json) -> String {
     match v {
         Json::Object(_) | Json::Array(_) => v.to_string(),
@@ -166,6 +260,11 @@ fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
                         (Some(o), None) | (Some(o), Some(Json::Null)) => {
                             let _ = writeln!(out, "      {} {key:<width$} = {} -> null{forces}", style.red("-"), show(o));
                         }
+                        (Some(o), Some(n)) if !sensitive && nested_diff_applies(o, n) => {
+                            let _ = write!(out, "      {} {key:<width$} = ", style.yellow("~"));
+                            nested_diff(out, o, n, 6, style);
+                            let _ = writeln!(out, "{forces}");
+                        }
                         (Some(o), Some(n)) => {
                             let _ = writeln!(out, "      {} {key:<width$} = {} -> {}{forces}", style.yellow("~"), show(o), show(n));
                         }
@@ -173,7 +272,13 @@ fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
                     }
                 } else if key == "id" || key == "name" || key == "tags" {
                     if let Some(o) = old {
-                        let _ = writeln!(out, "        {key:<width$} = {}", show(o));
+                        let _ = write!(out, "        {key:<width$} = ");
+                        if sensitive {
+                            out.push_str(SENSITIVE);
+                        } else {
+                            value_lines(out, o, 6, " ");
+                        }
+                        out.push('\n');
                     }
                 }
             }
@@ -320,4 +425,39 @@ pub fn stats(stats: &std::collections::BTreeMap<(String, String), clawform::aws:
     }
     let _ = writeln!(out, "  {:<56} {:>6} calls {:>6} attempts {:>8} ms", "total", calls, attempts, time.as_millis());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn diff(old: Json, new: Json) -> String {
+        let mut out = String::new();
+        nested_diff(&mut out, &old, &new, 6, Style { color: false });
+        out
+    }
+
+    #[test]
+    fn changed_maps_show_only_the_changed_keys() {
+        let out = diff(json!({"Env": "a", "Team": "x", "Old": "y"}), json!({"Env": "b", "Team": "x", "New": "z"}));
+        assert_eq!(
+            out,
+            "{\n          ~ \"Env\" = \"a\" -> \"b\"\n          + \"New\" = \"z\"\n          - \"Old\" = \"y\" -> null\n            # (1 unchanged element hidden)\n        }"
+        );
+    }
+
+    #[test]
+    fn json_documents_in_strings_are_diffed_as_documents() {
+        let old = json!(r#"[{"name":"gw","image":"repo:v1","cpu":512}]"#);
+        let new = json!(r#"[{"name":"gw","image":"repo:v2","cpu":512}]"#);
+        assert!(nested_diff_applies(&old, &new));
+        let out = diff(old, new);
+        assert!(out.starts_with("jsonencode(\n"), "{out}");
+        assert!(out.contains("~ \"image\" = \"repo:v1\" -> \"repo:v2\""), "{out}");
+        assert!(out.contains("# (2 unchanged elements hidden)"), "{out}");
+        assert!(!out.contains("cpu"), "unchanged keys are hidden: {out}");
+        assert!(!nested_diff_applies(&json!("plain text"), &json!("other text")));
+        assert!(!nested_diff_applies(&json!([1]), &json!([1, 2])), "lists of other lengths are shown whole");
+    }
 }
