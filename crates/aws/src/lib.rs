@@ -17,8 +17,7 @@ pub mod owned;
 pub mod s3_backend;
 pub mod secretsmanager;
 pub mod stats;
-mod tags;
-mod wait;
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 use clawform_core::{Owned, ProviderError};
 
 use crate::error::sdk;
-use crate::tags::{ADDRESS_TAG, STACK_TAG};
+use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
 use crate::AwsProvider;
 
 /// Values per tag filter accepted by GetResources (AWS's documented limit).
@@ -88,7 +88,7 @@ impl AwsProvider {
                     let tag = |key: &str| mapping.tags().iter().find(|t| t.key() == key).map(|t| t.value().to_string());
                     if let (Some(arn), Some(stack), Some(address)) = (mapping.resource_arn(), tag(STACK_TAG), tag(ADDRESS_TAG)) {
                         if wanted.contains(&stack) {
-                            found.push(Owned { stack, address: crate::tags::address_from_tag(&address), arn: arn.to_string() });
+                            found.push(Owned { stack, address: crate::support::tags::address_from_tag(&address), arn: arn.to_string() });
                         }
                     }
                 }

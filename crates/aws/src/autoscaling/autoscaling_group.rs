@@ -14,10 +14,10 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::autoscaling::blocks::{AutoscalingTag, GroupLaunchTemplate, MixedInstancesPolicy};
 use crate::clients::Clients;
-use crate::ec2::{opt, undo_create};
 use crate::error::sdk;
 use crate::handler::AwsResource;
-use crate::tags::{ADDRESS_TAG, STACK_TAG};
+use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
+use crate::support::{opt, undo_create};
 
 /// An Auto Scaling group, as the Terraform AWS provider's `aws_autoscaling_group`. Its id is its
 /// name.
@@ -189,7 +189,7 @@ impl AutoscalingGroup {
         }
         if let Some(ctx) = ctx {
             tags.push(tag(STACK_TAG, &ctx.stack, false));
-            tags.push(tag(ADDRESS_TAG, &crate::tags::address_tag(&ctx.address), false));
+            tags.push(tag(ADDRESS_TAG, &crate::support::tags::address_tag(&ctx.address), false));
         }
         Ok(tags)
     }

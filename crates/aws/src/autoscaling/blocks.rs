@@ -9,8 +9,8 @@ use clawform_core::{FieldError, ProviderError, Val};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
-use crate::ec2::opt;
-use crate::tags::{ADDRESS_TAG, STACK_TAG};
+use crate::support::opt;
+use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
 
 /// The group's `launch_template` block.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, id_filters, sync_tags, tag_spec, user_tags, while_propagating};
+use crate::ec2::{arn, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::tags::{sync_tags, user_tags};
 
 /// An Elastic IP address, as the Terraform AWS provider's `aws_eip`. Its id is the allocation id.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -78,7 +79,7 @@ impl AwsResource for Eip {
     }
 
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Ec2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 

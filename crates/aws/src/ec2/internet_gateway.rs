@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, id_filters, opt, sync_tags, tag_spec, undo_create, user_tags, while_propagating};
+use crate::ec2::{arn, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::tags::{sync_tags, user_tags};
+use crate::support::{opt, undo_create};
 
 /// An internet gateway, as the Terraform AWS provider's `aws_internet_gateway`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -96,7 +98,7 @@ impl AwsResource for InternetGateway {
                 attach(aws, id, new).await?;
             }
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Ec2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 

@@ -19,10 +19,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, id_filters, opt, sync_tags, tag_spec, user_tags, MAX_FILTER_VALUES};
+use crate::ec2::{arn, id_filters, tag_spec, Ec2Tags, MAX_FILTER_VALUES};
 use crate::error::sdk;
 use crate::handler::AwsResource;
-use crate::tags;
+use crate::support::opt;
+use crate::support::tags;
+use crate::support::tags::{sync_tags, user_tags};
 
 /// A launch template, as the Terraform AWS provider's `aws_launch_template`.
 ///
@@ -362,7 +364,7 @@ impl AwsResource for LaunchTemplate {
                 .map_err(|e| sdk("ec2 ModifyLaunchTemplate", e))?;
             computed.insert("latest_version".into(), json!(version));
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Ec2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed })
     }
 

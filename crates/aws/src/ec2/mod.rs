@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 use crate::clients::Clients;
 use crate::error::sdk;
 use crate::handler::Register;
-use crate::tags;
+use crate::support::tags;
 
 /// The EC2 resource types.
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
@@ -37,44 +37,32 @@ pub(crate) fn types(f: &mut dyn FnMut(Register)) {
 
 /// The TagSpecification that tags a new EC2 resource with its own and its owner's tags.
 pub(crate) fn tag_spec(resource_type: ResourceType, own: &IndexMap<String, Val<String>>, ctx: &OpContext) -> Result<TagSpecification, ProviderError> {
-    let tags = tags::with_ownership(own, ctx)?;
-    Ok(TagSpecification::builder()
-        .resource_type(resource_type)
-        .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-        .build())
+    Ok(TagSpecification::builder().resource_type(resource_type).set_tags(Some(tags::create_tags::<Ec2Tags>(own, ctx)?)).build())
 }
 
-/// Brings an EC2 resource's tags from `old` to `new`.
-pub(crate) async fn sync_tags(aws: &Clients, id: &str, old: &IndexMap<String, Val<String>>, new: &IndexMap<String, Val<String>>) -> Result<(), ProviderError> {
-    let (set, removed) = tags::diff(old, new)?;
-    if !removed.is_empty() {
-        aws.ec2
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(removed.into_iter().map(|k| Tag::builder().key(k).build()).collect()))
-            .send()
-            .await
-            .map_err(|e| sdk("ec2 DeleteTags", e))?;
-    }
-    if !set.is_empty() {
-        aws.ec2
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-            .send()
-            .await
-            .map_err(|e| sdk("ec2 CreateTags", e))?;
-    }
-    Ok(())
-}
+tags::optional_tag_pair!(Tag);
 
-/// Tags read back from EC2, without the ownership tags (those are clawform's, not the user's).
-pub(crate) fn user_tags(tags: &[Tag]) -> serde_json::Map<String, serde_json::Value> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-        .filter(|(k, _)| k != tags::STACK_TAG && k != tags::ADDRESS_TAG)
-        .map(|(k, v)| (k, serde_json::Value::String(v)))
-        .collect()
+/// EC2's tagging: CreateTags and DeleteTags by resource id.
+pub(crate) struct Ec2Tags;
+
+#[async_trait::async_trait]
+impl tags::TagApi for Ec2Tags {
+    type Tag = Tag;
+
+    fn make(key: String, value: String) -> Result<Tag, ProviderError> {
+        Ok(Tag::builder().key(key).value(value).build())
+    }
+
+    async fn tag(aws: &Clients, target: &str, tags: Vec<Tag>) -> Result<(), ProviderError> {
+        aws.ec2.create_tags().resources(target).set_tags(Some(tags)).send().await.map_err(|e| sdk("ec2 CreateTags", e))?;
+        Ok(())
+    }
+
+    async fn untag(aws: &Clients, target: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let tags = keys.into_iter().map(|k| Tag::builder().key(k).build()).collect();
+        aws.ec2.delete_tags().resources(target).set_tags(Some(tags)).send().await.map_err(|e| sdk("ec2 DeleteTags", e))?;
+        Ok(())
+    }
 }
 
 /// The ARN of an EC2 resource (`vpc/vpc-123`), which the EC2 APIs do not return.
@@ -108,20 +96,6 @@ pub(crate) const MAX_FILTER_VALUES: usize = 200;
 /// gone, a filter just leaves it out.
 pub(crate) fn id_filters<'a>(name: &'a str, ids: &'a [String]) -> impl Iterator<Item = Filter> + 'a {
     ids.chunks(MAX_FILTER_VALUES).map(move |chunk| Filter::builder().name(name).set_values(Some(chunk.to_vec())).build())
-}
-
-/// The literal value of an optional attribute (attributes reaching a provider are resolved).
-pub(crate) fn opt<T>(value: &Option<Val<T>>) -> Result<Option<&T>, ProviderError> {
-    Ok(value.as_ref().map(Val::value).transpose()?)
-}
-
-/// Removes a resource whose create failed half-way, so that a failed create leaves nothing
-/// behind, and returns the create's error (saying so if the removal failed too).
-pub(crate) async fn undo_create(err: ProviderError, remove: impl Future<Output = Result<(), ProviderError>>) -> ProviderError {
-    match remove.await {
-        Ok(()) => err,
-        Err(undo) => err.map_message(|m| format!("{m}; removing the half-created resource failed too: {}", undo.message)),
-    }
 }
 
 /// How long [`while_propagating`] waits for a new resource to be seen; Terraform's AWS provider

@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{id_filters, opt, sync_tags, tag_spec, user_tags};
+use crate::ec2::{id_filters, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
-use crate::tags::{ADDRESS_TAG, STACK_TAG};
+use crate::support::opt;
+use crate::support::tags::{sync_tags, user_tags};
+use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
 
 /// A NAT gateway, as the Terraform AWS provider's `aws_nat_gateway`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -96,7 +98,7 @@ impl NatGateway {
             .iter()
             .find(|g| {
                 has_tag(g, STACK_TAG, &ctx.stack)
-                    && has_tag(g, ADDRESS_TAG, &crate::tags::address_tag(&ctx.address))
+                    && has_tag(g, ADDRESS_TAG, &crate::support::tags::address_tag(&ctx.address))
                     && g.nat_gateway_addresses().iter().any(|a| a.allocation_id() == Some(allocation.as_str()))
             })
             .cloned())
@@ -196,7 +198,7 @@ impl AwsResource for NatGateway {
     }
 
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Ec2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 

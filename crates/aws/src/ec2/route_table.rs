@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, check_cidr, id_filters, opt, sync_tags, tag_spec, undo_create, user_tags, while_propagating};
+use crate::ec2::{arn, check_cidr, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::tags::{sync_tags, user_tags};
+use crate::support::{opt, undo_create};
 
 /// A route table, as the Terraform AWS provider's `aws_route_table`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -159,7 +161,7 @@ impl AwsResource for RouteTable {
         for r in new.iter().filter(|n| !old.iter().any(|o| o.cidr == n.cidr)) {
             create_route(aws, id, r).await?;
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Ec2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 

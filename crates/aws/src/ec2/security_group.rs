@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, check_cidr, id_filters, opt, sync_tags, tag_spec, undo_create, user_tags, while_propagating};
+use crate::ec2::{arn, check_cidr, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::tags::{sync_tags, user_tags};
+use crate::support::{opt, undo_create};
 
 /// The description a group gets when none is given (Terraform's is "Managed by Terraform").
 pub const DEFAULT_DESCRIPTION: &str = "Managed by clawform";
@@ -497,7 +499,7 @@ impl AwsResource for SecurityGroup {
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
         sync_rules(aws, id, Direction::Ingress, &all_atoms(&prior.ingress)?, &all_atoms(&self.ingress)?).await?;
         sync_rules(aws, id, Direction::Egress, &all_atoms(&prior.egress)?, &all_atoms(&self.egress)?).await?;
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Ec2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 

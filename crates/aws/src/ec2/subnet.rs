@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, check_cidr, id_filters, opt, sync_tags, tag_spec, undo_create, user_tags, while_propagating};
+use crate::ec2::{arn, check_cidr, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::tags::{sync_tags, user_tags};
+use crate::support::{opt, undo_create};
 
 /// A subnet, as the Terraform AWS provider's `aws_subnet`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -93,7 +95,7 @@ impl AwsResource for Subnet {
         if wanted != prior.map_public_ip()? {
             Subnet::set_map_public_ip(aws, id, wanted).await?;
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Ec2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 

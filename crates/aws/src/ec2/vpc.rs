@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, check_cidr, sync_tags, tag_spec, user_tags};
+use crate::ec2::{arn, check_cidr, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::tags::{sync_tags, user_tags};
 
 /// A VPC, as the Terraform AWS provider's `aws_vpc`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -123,7 +124,7 @@ impl AwsResource for Vpc {
 
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
         self.set_dns(aws, id, Some(prior)).await?;
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Ec2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 

@@ -13,7 +13,7 @@ use crate::clients::Clients;
 use crate::ecr::check_repository_name;
 use crate::error::sdk;
 use crate::handler::AwsResource;
-use crate::iam::{canonical_json, gone_is_none, same_json};
+use crate::support::{canonical_json, gone_is_none, same_json};
 
 /// A repository's lifecycle policy, as the Terraform AWS provider's `aws_ecr_lifecycle_policy`.
 /// Its id is the repository's name.

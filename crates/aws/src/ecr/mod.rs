@@ -6,7 +6,10 @@ pub mod repository;
 use aws_sdk_ecr::types::Tag;
 use clawform_core::{FieldError, ProviderError, Val};
 
+use crate::clients::Clients;
+use crate::error::sdk;
 use crate::handler::Register;
+use crate::support::tags;
 
 /// The ECR resource types.
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
@@ -37,9 +40,6 @@ pub(crate) fn check_repository_name(path: &str, value: &Val<String>, out: &mut V
 }
 
 /// Key and value pairs as ECR tags.
-pub(crate) fn ecr_tags(pairs: Vec<(String, String)>) -> Result<Vec<Tag>, ProviderError> {
-    pairs.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::invalid(format!("ecr tag: {e}")))).collect()
-}
 
 #[cfg(test)]
 mod tests {
@@ -59,5 +59,29 @@ mod tests {
         assert_eq!(check("a//b"), 1);
         assert_eq!(check("/a"), 1);
         assert_eq!(check("a"), 1);
+    }
+}
+
+tags::required_tag_pair!(Tag);
+
+/// ECR's tagging: TagResource and UntagResource by repository ARN.
+pub(crate) struct EcrTags;
+
+#[async_trait::async_trait]
+impl tags::TagApi for EcrTags {
+    type Tag = Tag;
+
+    fn make(key: String, value: String) -> Result<Tag, ProviderError> {
+        Tag::builder().key(key).value(value).build().map_err(|e| ProviderError::invalid(format!("ecr tag: {e}")))
+    }
+
+    async fn tag(aws: &Clients, target: &str, tags: Vec<Tag>) -> Result<(), ProviderError> {
+        aws.ecr.tag_resource().resource_arn(target).set_tags(Some(tags)).send().await.map_err(|e| sdk("ecr TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag(aws: &Clients, target: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        aws.ecr.untag_resource().resource_arn(target).set_tag_keys(Some(keys)).send().await.map_err(|e| sdk("ecr UntagResource", e))?;
+        Ok(())
     }
 }

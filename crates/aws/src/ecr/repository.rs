@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ecr::{check_repository_name, ecr_tags};
+use crate::ecr::{check_repository_name, EcrTags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
-use crate::iam::check_tag_count;
-use crate::tags;
+use crate::support::check_tag_count;
+use crate::support::tags;
 
 /// DescribeRepositories takes at most 100 names in one call (ECR API reference).
 const MAX_NAMES_PER_DESCRIBE: usize = 100;
@@ -145,7 +145,7 @@ impl AwsResource for EcrRepository {
             .repository_name(self.name.value()?)
             .image_tag_mutability(ImageTagMutability::from(self.image_tag_mutability.value()?.as_str()))
             .image_scanning_configuration(self.scanning()?)
-            .set_tags(Some(ecr_tags(tags::with_ownership(&self.tags, ctx)?)?))
+            .set_tags(Some(tags::create_tags::<EcrTags>(&self.tags, ctx)?))
             .send()
             .await
             .map_err(|e| sdk("ecr CreateRepository", e))?;
@@ -174,15 +174,10 @@ impl AwsResource for EcrRepository {
                 .await
                 .map_err(|e| sdk("ecr PutImageScanningConfiguration", e))?;
         }
-        let (set, removed) = tags::diff(&prior.tags, &self.tags)?;
-        if !set.is_empty() || !removed.is_empty() {
-            let arn = arn_of(aws, id).await?;
-            if !removed.is_empty() {
-                aws.ecr.untag_resource().resource_arn(&arn).set_tag_keys(Some(removed)).send().await.map_err(|e| sdk("ecr UntagResource", e))?;
-            }
-            if !set.is_empty() {
-                aws.ecr.tag_resource().resource_arn(&arn).set_tags(Some(ecr_tags(set)?)).send().await.map_err(|e| sdk("ecr TagResource", e))?;
-            }
+        let change = tags::TagChange::between(&prior.tags, &self.tags)?;
+        if !change.is_empty() {
+            // ECR tags by ARN, which only a describe gives: asked only when tags change.
+            change.apply::<EcrTags>(aws, &arn_of(aws, id).await?).await?;
         }
         // force_delete only matters when deleting, and state keeps the new value.
         Ok(Applied { id: id.to_string(), computed: Map::new() })

@@ -17,10 +17,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::opt;
-use crate::ecs::{adopt, check_block_count, check_name, create_tags, describe_capacity_providers, sync_tags, taken, user_tags, wait_for, Taken};
+use crate::ecs::{check_block_count, check_name, describe_capacity_providers, EcsTags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::opt;
+use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
+use crate::support::{adopt, wait_for};
 
 /// How long to wait for an update or a delete to finish; Terraform's AWS provider waits 10
 /// minutes for updates and 20 for deletes.
@@ -213,7 +215,7 @@ impl AwsResource for EcsCapacityProvider {
             .create_capacity_provider()
             .name(name)
             .auto_scaling_group_provider(asg)
-            .set_tags(Some(create_tags(&self.tags, ctx)?))
+            .set_tags(Some(create_tags::<EcsTags>(&self.tags, ctx)?))
             .send()
             .await
             .map_err(|e| sdk("ecs CreateCapacityProvider", e))?;
@@ -257,7 +259,7 @@ impl AwsResource for EcsCapacityProvider {
             })
             .await?;
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<EcsTags>(aws, id, &prior.tags, &self.tags).await?;
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(id));
         Ok(Applied { id: id.to_string(), computed })

@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ecs::{adopt, check_name, create_tags, describe_clusters, find_cluster, sync_tags, taken, user_tags, wait_for, Taken};
+use crate::ecs::{check_name, describe_clusters, find_cluster, EcsTags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
+use crate::support::{adopt, wait_for};
 
 /// The one cluster setting ECS has.
 const CONTAINER_INSIGHTS: &str = "containerInsights";
@@ -139,7 +141,7 @@ impl AwsResource for EcsCluster {
             .create_cluster()
             .cluster_name(name)
             .set_settings((!settings.is_empty()).then_some(settings))
-            .set_tags(Some(create_tags(&self.tags, ctx)?))
+            .set_tags(Some(create_tags::<EcsTags>(&self.tags, ctx)?))
             .send()
             .await
             .map_err(|e| sdk("ecs CreateCluster", e))?;
@@ -156,7 +158,7 @@ impl AwsResource for EcsCluster {
         if !settings.is_empty() {
             aws.ecs.update_cluster().cluster(id).set_settings(Some(settings)).send().await.map_err(|e| sdk("ecs UpdateCluster", e))?;
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<EcsTags>(aws, id, &prior.tags, &self.tags).await?;
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(id));
         Ok(Applied { id: id.to_string(), computed })

@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ecs::{check_name, describe_clusters, find_cluster, wait_for};
+use crate::ecs::{check_name, describe_clusters, find_cluster};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::wait_for;
 
 /// How long a put keeps retrying while the cluster is busy with another update, and then waits
 /// for the new association to settle (Terraform's AWS provider allows 10 minutes too).

@@ -7,16 +7,13 @@ pub mod service;
 pub mod task_definition;
 
 use aws_sdk_ecs::types::{CapacityProvider, CapacityProviderField, CapacityProviderStrategyItem, Cluster, ClusterField, Tag};
-use clawform_core::{Applied, FieldError, OpContext, ProviderError, Val};
-use indexmap::IndexMap;
+use clawform_core::{FieldError, ProviderError, Val};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::error::sdk;
-use crate::handler::{decode, AwsResource, Register};
-use crate::tags;
-pub(crate) use crate::wait::wait_for;
+use crate::handler::Register;
+use crate::support::tags;
 
 /// The ECS resource types.
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
@@ -100,66 +97,28 @@ pub(crate) async fn describe_capacity_providers(aws: &Clients, ids: &[String]) -
     Ok(found)
 }
 
-/// The tags for an ECS create call: the resource's own plus the ownership tags.
-pub(crate) fn create_tags(own: &IndexMap<String, Val<String>>, ctx: &OpContext) -> Result<Vec<Tag>, ProviderError> {
-    Ok(tags::with_ownership(own, ctx)?.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())
-}
+tags::optional_tag_pair!(Tag);
 
-/// Brings an ECS resource's tags from `old` to `new` (TagResource / UntagResource by ARN).
-pub(crate) async fn sync_tags(aws: &Clients, arn: &str, old: &IndexMap<String, Val<String>>, new: &IndexMap<String, Val<String>>) -> Result<(), ProviderError> {
-    let (set, removed) = tags::diff(old, new)?;
-    if !removed.is_empty() {
-        aws.ecs.untag_resource().resource_arn(arn).set_tag_keys(Some(removed)).send().await.map_err(|e| sdk("ecs UntagResource", e))?;
+/// ECS's tagging: TagResource and UntagResource by ARN.
+pub(crate) struct EcsTags;
+
+#[async_trait::async_trait]
+impl tags::TagApi for EcsTags {
+    type Tag = Tag;
+
+    fn make(key: String, value: String) -> Result<Tag, ProviderError> {
+        Ok(Tag::builder().key(key).value(value).build())
     }
-    if !set.is_empty() {
-        aws.ecs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-            .send()
-            .await
-            .map_err(|e| sdk("ecs TagResource", e))?;
+
+    async fn tag(aws: &Clients, target: &str, tags: Vec<Tag>) -> Result<(), ProviderError> {
+        aws.ecs.tag_resource().resource_arn(target).set_tags(Some(tags)).send().await.map_err(|e| sdk("ecs TagResource", e))?;
+        Ok(())
     }
-    Ok(())
-}
 
-/// What to do about a resource that already has the name a create is for.
-pub(crate) enum Taken {
-    /// It carries this very resource's ownership tags: a run that crashed between the create
-    /// and saving state left it, so it is adopted rather than duplicated or refused.
-    Ours,
-    /// Someone else's; the text says whose, for the refusal.
-    Theirs(String),
-}
-
-/// Whether `tags` say the resource is `ctx`'s own, and if not, whose it is.
-pub(crate) fn taken(tags: &[Tag], ctx: &OpContext) -> Taken {
-    let tag = |key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
-    match (tag(tags::STACK_TAG), tag(tags::ADDRESS_TAG)) {
-        (Some(s), Some(a)) if s == ctx.stack && a == tags::address_tag(&ctx.address) => Taken::Ours,
-        (Some(s), Some(a)) => Taken::Theirs(format!("`{a}` of clawform stack `{s}`")),
-        _ => Taken::Theirs("not made by clawform".into()),
+    async fn untag(aws: &Clients, target: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        aws.ecs.untag_resource().resource_arn(target).set_tag_keys(Some(keys)).send().await.map_err(|e| sdk("ecs UntagResource", e))?;
+        Ok(())
     }
-}
-
-/// Adopts resource `id`, which a crashed run created for `desired`: reads it as it is and
-/// updates it in place to what is desired.
-pub(crate) async fn adopt<R: AwsResource>(desired: &R, aws: &Clients, ctx: &OpContext, id: &str) -> Result<Applied, ProviderError> {
-    let live = R::read(aws, &[id.to_string()])
-        .await?
-        .pop()
-        .flatten()
-        .ok_or_else(|| ProviderError::not_found(format!("{}: {id} vanished while being adopted", R::TYPE)))?;
-    desired.update(aws, ctx, id, &decode::<R>(&live)?).await
-}
-
-/// Tags read back from ECS, without the ownership tags.
-pub(crate) fn user_tags(tags: &[Tag]) -> Map<String, Json> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-        .filter(|(k, _)| k != tags::STACK_TAG && k != tags::ADDRESS_TAG)
-        .map(|(k, v)| (k, Json::String(v)))
-        .collect()
 }
 
 /// Checks an ECS name (cluster, capacity provider): "Up to 255 letters (uppercase and
@@ -216,7 +175,6 @@ pub(crate) fn check_block_count<T>(path: &str, blocks: &[T], min: usize, max: us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn ids(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("c{i}")).collect()
@@ -242,19 +200,5 @@ mod tests {
         assert_eq!(check(""), 1);
         assert_eq!(check("has space"), 1);
         assert_eq!(check(&"a".repeat(256)), 1);
-    }
-
-    #[tokio::test]
-    async fn wait_for_returns_once_done_and_times_out_otherwise() {
-        let mut calls = 0;
-        let out = wait_for("a thing", Duration::from_secs(5), || {
-            calls += 1;
-            let n = calls;
-            async move { Ok((n >= 2).then_some(n)) }
-        })
-        .await;
-        assert_eq!(out, Ok(2));
-        let err = wait_for::<(), _, _>("the impossible", Duration::from_millis(10), || async { Ok(None) }).await.unwrap_err();
-        assert!(err.message.contains("waiting for the impossible"), "{err}");
     }
 }

@@ -32,11 +32,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::opt;
-use crate::ecs::{adopt, check_block_count, check_name, create_tags, sync_tags, taken, user_tags, wait_for, Taken};
+use crate::ecs::{check_block_count, check_name, EcsTags};
 use crate::error::sdk;
 use crate::handler::AwsResource;
-use crate::iam::check_tag_count;
+use crate::support::check_tag_count;
+use crate::support::opt;
+use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
+use crate::support::{adopt, wait_for};
 
 /// DescribeServices takes "up to 10 services to describe in a single operation" (ECS API
 /// reference); moto (5.2.5) takes more, AWS does not.
@@ -512,7 +514,7 @@ impl AwsResource for EcsService {
             .set_deployment_configuration(self.deployment_config()?)
             .set_enable_execute_command(opt(&self.enable_execute_command)?.copied())
             .set_propagate_tags(opt(&self.propagate_tags)?.map(|p| PropagateTags::from(p.as_str())))
-            .set_tags(Some(create_tags(&self.tags, ctx)?))
+            .set_tags(Some(create_tags::<EcsTags>(&self.tags, ctx)?))
             .send()
             .await
             .map_err(|e| sdk("ecs CreateService", e));
@@ -585,7 +587,7 @@ impl AwsResource for EcsService {
         if changed {
             call.send().await.map_err(|e| sdk("ecs UpdateService", e))?;
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<EcsTags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(applied(id))
     }
 

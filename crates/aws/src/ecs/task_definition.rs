@@ -34,11 +34,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::opt;
-use crate::ecs::{adopt, check_name, create_tags, sync_tags, taken, user_tags, Taken};
+use crate::ecs::{check_name, EcsTags};
 use crate::error::sdk;
 use crate::handler::{decode, AwsResource};
-use crate::iam::check_tag_count;
+use crate::support::adopt;
+use crate::support::check_tag_count;
+use crate::support::opt;
+use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
 
 /// Container definitions per task definition: "up to 10" (ECS service quotas, "Containers per
 /// task definition").
@@ -943,7 +945,7 @@ impl AwsResource for EcsTaskDefinition {
             .set_execution_role_arn(opt(&self.execution_role_arn)?.cloned())
             .set_task_role_arn(opt(&self.task_role_arn)?.cloned())
             .set_container_definitions(Some(containers))
-            .set_tags(Some(create_tags(&self.tags, ctx)?))
+            .set_tags(Some(create_tags::<EcsTags>(&self.tags, ctx)?))
             .send()
             .await
             .map_err(|e| sdk("ecs RegisterTaskDefinition", e))?;
@@ -963,7 +965,7 @@ impl AwsResource for EcsTaskDefinition {
                 "aws_ecs_task_definition {id}: a task definition revision cannot change; only tags change in place, anything else registers a new revision"
             )));
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<EcsTags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: computed(id) })
     }
 

@@ -20,10 +20,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{opt, undo_create};
-use crate::elbv2::{create_tags, describe_by_arns, describe_tags, sync_tags, taken, user_tags, wait_for, Taken, DESCRIBE_LOAD_BALANCERS_BATCH};
+use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_LOAD_BALANCERS_BATCH};
 use crate::error::sdk;
 use crate::handler::{decode, AwsResource};
+use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
+use crate::support::wait_for;
+use crate::support::{opt, undo_create};
 
 /// How long create waits for `active` and delete for the load balancer to be gone (Terraform's
 /// AWS provider allows 10 minutes for each).
@@ -299,7 +301,7 @@ impl AwsResource for Lb {
             .ip_address_type(IpAddressType::Ipv4)
             .set_subnets(Some(values(&self.subnets)?))
             .set_security_groups((!self.security_groups.is_empty()).then(|| values(&self.security_groups)).transpose()?)
-            .set_tags(Some(create_tags(&self.tags, ctx)?));
+            .set_tags(Some(create_tags::<Elbv2Tags>(&self.tags, ctx)?));
         // AWS refuses a second load balancer with the name (moto (5.2.5) makes one); one that
         // carries this resource's ownership tags was left by a crashed run: adopt it.
         if let Some(lb) = named(aws, name).await? {
@@ -341,7 +343,7 @@ impl AwsResource for Lb {
                 .map_err(|e| sdk("elbv2 SetSecurityGroups", e))?;
         }
         Lb::set_attributes(aws, id, &self.attribute_changes(Some(prior))?).await?;
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Elbv2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 
@@ -403,7 +405,7 @@ impl AwsResource for Lb {
             if let Some(drop) = attributes.iter().find(|a| a.key() == Some(DROP_INVALID_HEADERS_KEY)).and_then(|a| a.value()?.parse::<bool>().ok()) {
                 attrs.insert("drop_invalid_header_fields".into(), json!(drop));
             }
-            attrs.insert("tags".into(), Json::Object(user_tags(tags.get(id))));
+            attrs.insert("tags".into(), Json::Object(user_tags(tags.get(id).map(Vec::as_slice).unwrap_or_default())));
             attrs.extend(computed(lb, id));
             result.push(Some(Json::Object(attrs)));
         }

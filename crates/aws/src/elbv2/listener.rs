@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::opt;
-use crate::elbv2::{create_tags, describe_by_arns, describe_tags, sync_tags, user_tags, DESCRIBE_LISTENERS_BATCH};
+use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_LISTENERS_BATCH};
 use crate::error::sdk;
 use crate::handler::AwsResource;
+use crate::support::opt;
+use crate::support::tags::{create_tags, sync_tags, user_tags};
 
 /// Content types a fixed response may have (ELBv2 API reference, FixedResponseActionConfig).
 const CONTENT_TYPES: &[&str] = &["text/plain", "text/css", "text/html", "application/javascript", "application/json"];
@@ -255,7 +256,7 @@ impl AwsResource for LbListener {
             .set_certificates(self.certificates()?)
             .set_ssl_policy(opt(&self.ssl_policy)?.cloned())
             .set_default_actions(Some(self.actions()?))
-            .set_tags(Some(create_tags(&self.tags, ctx)?))
+            .set_tags(Some(create_tags::<Elbv2Tags>(&self.tags, ctx)?))
             .send()
             .await
             .map_err(|e| sdk("elbv2 CreateListener", e))?;
@@ -289,7 +290,7 @@ impl AwsResource for LbListener {
                 .await
                 .map_err(|e| sdk("elbv2 ModifyListener", e))?;
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Elbv2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 
@@ -310,7 +311,7 @@ impl AwsResource for LbListener {
             .iter()
             .map(|id| {
                 let l = found.iter().find(|l| l.listener_arn() == Some(id.as_str()))?;
-                Some(listener_json(id, l, user_tags(tags.remove(id).as_ref())))
+                Some(listener_json(id, l, user_tags(tags.remove(id).as_deref().unwrap_or_default())))
             })
             .collect())
     }

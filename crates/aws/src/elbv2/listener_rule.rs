@@ -26,11 +26,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::opt;
 use crate::elbv2::listener::{FixedResponse, LbListener, ListenerAction};
-use crate::elbv2::{create_tags, describe_by_arns, describe_tags, sync_tags, taken, user_tags, Taken, DESCRIBE_RULES_BATCH, DESCRIBE_RULES_PAGE_SIZE};
+use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_RULES_BATCH, DESCRIBE_RULES_PAGE_SIZE};
 use crate::error::sdk;
 use crate::handler::{decode, AwsResource};
+use crate::support::opt;
+use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
 
 /// The highest rule priority AWS takes (priorities run from 1; "Quotas for your Application Load
 /// Balancers").
@@ -448,7 +449,7 @@ impl AwsResource for LbListenerRule {
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let listener = self.listener_arn.value()?;
         let conditions = self.conditions()?;
-        let tags = create_tags(&self.tags, ctx)?;
+        let tags = create_tags::<Elbv2Tags>(&self.tags, ctx)?;
         let rules = listener_rules(aws, listener).await?;
         if let Some(applied) = self.twin(aws, ctx, &rules, &conditions).await? {
             return Ok(applied);
@@ -506,7 +507,7 @@ impl AwsResource for LbListenerRule {
             }
             computed.insert("priority".into(), json!(want));
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Elbv2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed })
     }
 
@@ -532,7 +533,7 @@ impl AwsResource for LbListenerRule {
         let mut tags = describe_tags(aws, &arns).await?;
         ids.iter()
             .map(|id| match found.iter().find(|r| r.rule_arn() == Some(id.as_str())) {
-                Some(rule) => rule_json(id, rule, user_tags(tags.remove(id).as_ref())).map(Some),
+                Some(rule) => rule_json(id, rule, user_tags(tags.remove(id).as_deref().unwrap_or_default())).map(Some),
                 None => Ok(None),
             })
             .collect()

@@ -10,15 +10,12 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2::types::Tag;
-use clawform_core::{ErrorKind, OpContext, ProviderError, Val};
-use indexmap::IndexMap;
-use serde_json::{Map, Value as Json};
+use clawform_core::{ErrorKind, ProviderError};
 
 use crate::clients::Clients;
 use crate::error::sdk;
 use crate::handler::Register;
-use crate::tags;
-pub(crate) use crate::wait::wait_for;
+use crate::support::tags;
 
 /// The Elastic Load Balancing v2 resource types.
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
@@ -67,6 +64,30 @@ where
     Ok(found)
 }
 
+tags::optional_tag_pair!(Tag);
+
+/// ELBv2's tagging: AddTags and RemoveTags by ARN.
+pub(crate) struct Elbv2Tags;
+
+#[async_trait::async_trait]
+impl tags::TagApi for Elbv2Tags {
+    type Tag = Tag;
+
+    fn make(key: String, value: String) -> Result<Tag, ProviderError> {
+        Ok(Tag::builder().key(key).value(value).build())
+    }
+
+    async fn tag(aws: &Clients, target: &str, tags: Vec<Tag>) -> Result<(), ProviderError> {
+        aws.elbv2.add_tags().resource_arns(target).set_tags(Some(tags)).send().await.map_err(|e| sdk("elbv2 AddTags", e))?;
+        Ok(())
+    }
+
+    async fn untag(aws: &Clients, target: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        aws.elbv2.remove_tags().resource_arns(target).set_tag_keys(Some(keys)).send().await.map_err(|e| sdk("elbv2 RemoveTags", e))?;
+        Ok(())
+    }
+}
+
 /// The tags of resources by ARN, 20 ARNs per DescribeTags call.
 pub(crate) async fn describe_tags(aws: &Clients, arns: &[String]) -> Result<HashMap<String, Vec<Tag>>, ProviderError> {
     let mut out = HashMap::new();
@@ -81,59 +102,6 @@ pub(crate) async fn describe_tags(aws: &Clients, arns: &[String]) -> Result<Hash
         }
     }
     Ok(out)
-}
-
-/// The tags for an ELBv2 create call: the resource's own plus the ownership tags.
-pub(crate) fn create_tags(own: &IndexMap<String, Val<String>>, ctx: &OpContext) -> Result<Vec<Tag>, ProviderError> {
-    Ok(tags::with_ownership(own, ctx)?.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())
-}
-
-/// Brings an ELBv2 resource's tags from `old` to `new` (AddTags / RemoveTags by ARN).
-pub(crate) async fn sync_tags(aws: &Clients, arn: &str, old: &IndexMap<String, Val<String>>, new: &IndexMap<String, Val<String>>) -> Result<(), ProviderError> {
-    let (set, removed) = tags::diff(old, new)?;
-    if !removed.is_empty() {
-        aws.elbv2.remove_tags().resource_arns(arn).set_tag_keys(Some(removed)).send().await.map_err(|e| sdk("elbv2 RemoveTags", e))?;
-    }
-    if !set.is_empty() {
-        aws.elbv2
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-            .send()
-            .await
-            .map_err(|e| sdk("elbv2 AddTags", e))?;
-    }
-    Ok(())
-}
-
-/// What to do about a resource that already has the name a create is for.
-pub(crate) enum Taken {
-    /// It carries this very resource's ownership tags: a run that crashed between the create
-    /// and saving state left it, so it is adopted rather than duplicated or refused.
-    Ours,
-    /// Someone else's; the text says whose, for the refusal.
-    Theirs(String),
-}
-
-/// Whether `tags` say the resource is `ctx`'s own, and if not, whose it is.
-pub(crate) fn taken(tags: &[Tag], ctx: &OpContext) -> Taken {
-    let tag = |key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
-    match (tag(tags::STACK_TAG), tag(tags::ADDRESS_TAG)) {
-        (Some(s), Some(a)) if s == ctx.stack && a == tags::address_tag(&ctx.address) => Taken::Ours,
-        (Some(s), Some(a)) => Taken::Theirs(format!("`{a}` of clawform stack `{s}`")),
-        _ => Taken::Theirs("not made by clawform".into()),
-    }
-}
-
-/// Tags read back from ELBv2, without the ownership tags.
-pub(crate) fn user_tags(tags: Option<&Vec<Tag>>) -> Map<String, Json> {
-    tags.map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-        .filter(|(k, _)| k != tags::STACK_TAG && k != tags::ADDRESS_TAG)
-        .map(|(k, v)| (k, Json::String(v)))
-        .collect()
 }
 
 /// DescribeTargetGroups documents no limit on `TargetGroupArns` (its page size, 1 to 400, applies

@@ -28,10 +28,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{opt, undo_create};
-use crate::elbv2::{create_tags, describe_by_arns, describe_tags, sync_tags, taken, user_tags, wait_for, Taken, DESCRIBE_TARGET_GROUPS_BATCH};
+use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_TARGET_GROUPS_BATCH};
 use crate::error::sdk;
 use crate::handler::{decode, AwsResource};
+use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
+use crate::support::wait_for;
+use crate::support::{opt, undo_create};
 
 /// The target group attribute behind `deregistration_delay`, and AWS's default for it.
 const DEREGISTRATION_DELAY_KEY: &str = "deregistration_delay.timeout_seconds";
@@ -418,7 +420,7 @@ impl AwsResource for LbTargetGroup {
             .health_check_timeout_seconds(c.timeout)
             .healthy_threshold_count(c.healthy)
             .unhealthy_threshold_count(c.unhealthy)
-            .set_tags(Some(create_tags(&self.tags, ctx)?));
+            .set_tags(Some(create_tags::<Elbv2Tags>(&self.tags, ctx)?));
         // A create that may have left this group behind (state's journal says so) looks for it
         // by name first. Otherwise the name is normally free, and the look is made only when
         // AWS says it is not: it refuses a name taken with other settings.
@@ -472,7 +474,7 @@ impl AwsResource for LbTargetGroup {
         if delay != prior.deregistration_delay()? {
             LbTargetGroup::set_deregistration_delay(aws, id, delay).await?;
         }
-        sync_tags(aws, id, &prior.tags, &self.tags).await?;
+        sync_tags::<Elbv2Tags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 
@@ -498,7 +500,7 @@ impl AwsResource for LbTargetGroup {
         let mut tags = describe_tags(aws, &arns).await?;
         ids.iter()
             .map(|id| match found.iter().find(|tg| tg.target_group_arn() == Some(id.as_str())) {
-                Some(tg) => group_json(id, tg, user_tags(tags.remove(id).as_ref())).map(Some),
+                Some(tg) => group_json(id, tg, user_tags(tags.remove(id).as_deref().unwrap_or_default())).map(Some),
                 None => Ok(None),
             })
             .collect()

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{opt, undo_create};
 use crate::handler::AwsResource;
-use crate::iam::{check_name, check_path, check_tag_count, gone_is_none, iam_err, iam_tags, tags_with_ownership, user_tags};
-use crate::tags;
+use crate::iam::{check_name, check_path, check_tag_count, gone_is_none, iam_err, IamInstanceProfileTags};
+use crate::support::tags;
+use crate::support::{opt, undo_create};
 
 fn default_path() -> Val<String> {
     Val::Lit("/".to_string())
@@ -87,7 +87,7 @@ impl AwsResource for IamInstanceProfile {
             .create_instance_profile()
             .instance_profile_name(name)
             .path(self.path.value()?)
-            .set_tags(Some(tags_with_ownership(&self.tags, ctx)?))
+            .set_tags(Some(tags::create_tags::<IamInstanceProfileTags>(&self.tags, ctx)?))
             .send()
             .await
             .map_err(|e| iam_err("iam CreateInstanceProfile", e))?;
@@ -120,25 +120,7 @@ impl AwsResource for IamInstanceProfile {
         if role != opt(&prior.role)? {
             set_role(aws, id, role.map(String::as_str)).await?;
         }
-        let (set, removed) = tags::diff(&prior.tags, &self.tags)?;
-        if !removed.is_empty() {
-            aws.iam
-                .untag_instance_profile()
-                .instance_profile_name(id)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| iam_err("iam UntagInstanceProfile", e))?;
-        }
-        if !set.is_empty() {
-            aws.iam
-                .tag_instance_profile()
-                .instance_profile_name(id)
-                .set_tags(Some(iam_tags(set)?))
-                .send()
-                .await
-                .map_err(|e| iam_err("iam TagInstanceProfile", e))?;
-        }
+        tags::sync_tags::<IamInstanceProfileTags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 
@@ -167,7 +149,7 @@ impl AwsResource for IamInstanceProfile {
                 attrs.insert("role".into(), json!(role.role_name()));
             }
             attrs.insert("path".into(), json!(profile.path()));
-            attrs.insert("tags".into(), Json::Object(user_tags(profile.tags())));
+            attrs.insert("tags".into(), Json::Object(tags::user_tags(profile.tags())));
             attrs.insert("arn".into(), json!(profile.arn()));
             attrs.insert("unique_id".into(), json!(profile.instance_profile_id()));
             result.push(Some(Json::Object(attrs)));

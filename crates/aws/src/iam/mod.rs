@@ -9,13 +9,14 @@ pub mod role_policy_attachment;
 use aws_sdk_iam::types::Tag;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use clawform_core::{ErrorKind, FieldError, OpContext, ProviderError, Val};
-use indexmap::IndexMap;
-use serde_json::{Map, Value as Json};
+use clawform_core::{ErrorKind, FieldError, ProviderError, Val};
+use serde_json::Value as Json;
 
+use crate::clients::Clients;
 use crate::error::sdk;
 use crate::handler::Register;
-use crate::tags;
+use crate::support::tags;
+pub(crate) use crate::support::{canonical_json, check_tag_count, gone_is_none, same_json};
 
 /// The IAM resource types.
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
@@ -37,15 +38,6 @@ where
         err.kind = ErrorKind::NotFound;
     }
     err
-}
-
-/// `Ok(None)` for an error saying the entity is gone, so reads can answer `None` for it.
-pub(crate) fn gone_is_none<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// Checks an IAM name (role, inline policy, instance profile): 1 to `max` characters of letters,
@@ -89,42 +81,6 @@ pub(crate) fn check_policy(path: &str, value: &Val<String>, max: usize, out: &mu
     }
 }
 
-/// Checks that the user's tags leave room for the two ownership tags under a per-resource tag
-/// limit (IAM, ECR and CloudWatch Logs all allow 50 tags per resource).
-pub(crate) fn check_tag_count(tags: &IndexMap<String, Val<String>>, limit: usize, out: &mut Vec<FieldError>) {
-    let room = limit - 2;
-    if tags.len() > room {
-        out.push(FieldError::new("tags", format!("has {} tags; AWS allows {limit} per resource and clawform sets 2, so at most {room}", tags.len())));
-    }
-}
-
-/// Whether two JSON documents mean the same once whitespace and key order are set aside; texts
-/// that are not JSON compare as text.
-pub(crate) fn same_json(a: &str, b: &str) -> bool {
-    canonical_json(a) == canonical_json(b)
-}
-
-/// A JSON document parsed and written again compactly with every object's keys sorted, so that
-/// whitespace and key order never show as a change. Text that is not JSON is returned as it is.
-pub(crate) fn canonical_json(text: &str) -> String {
-    match serde_json::from_str::<Json>(text) {
-        Ok(doc) => sorted(doc).to_string(),
-        Err(_) => text.to_string(),
-    }
-}
-
-fn sorted(value: Json) -> Json {
-    match value {
-        Json::Object(map) => {
-            let mut entries: Vec<(String, Json)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Json::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect::<Map<String, Json>>())
-        }
-        Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
-        other => other,
-    }
-}
-
 /// A policy document as IAM returns it (URL-encoded, RFC 3986, in GetRole and GetRolePolicy) in
 /// canonical form. A document that already parses as JSON is taken as it is.
 pub(crate) fn policy_from_aws(raw: &str) -> String {
@@ -155,24 +111,6 @@ fn percent_decode(text: &str) -> String {
 
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
-}
-
-/// The resource's own tags and the ownership tags, as IAM tags.
-pub(crate) fn tags_with_ownership(own: &IndexMap<String, Val<String>>, ctx: &OpContext) -> Result<Vec<Tag>, ProviderError> {
-    iam_tags(tags::with_ownership(own, ctx)?)
-}
-
-/// Key and value pairs as IAM tags.
-pub(crate) fn iam_tags(pairs: Vec<(String, String)>) -> Result<Vec<Tag>, ProviderError> {
-    pairs.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::invalid(format!("iam tag: {e}")))).collect()
-}
-
-/// Tags read back from IAM, without the ownership tags.
-pub(crate) fn user_tags(tags: &[Tag]) -> Map<String, Json> {
-    tags.iter()
-        .filter(|t| t.key() != tags::STACK_TAG && t.key() != tags::ADDRESS_TAG)
-        .map(|t| (t.key().to_string(), Json::String(t.value().to_string())))
-        .collect()
 }
 
 #[cfg(test)]
@@ -216,5 +154,61 @@ mod tests {
         check_policy("p", &Val::Lit(r#"{"Version":"2012-10-17"}"#.into()), 2048, &mut errors);
         check_policy("p", &Val::Lit(format!(r#"{{"Statement":"{}"}}"#, "x".repeat(30))), 20, &mut errors);
         assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+}
+
+tags::required_tag_pair!(Tag);
+
+fn iam_tag(key: String, value: String) -> Result<Tag, ProviderError> {
+    Tag::builder().key(key).value(value).build().map_err(|e| ProviderError::invalid(format!("iam tag: {e}")))
+}
+
+/// IAM's tagging of roles: TagRole and UntagRole by role name.
+pub(crate) struct IamRoleTags;
+
+#[async_trait::async_trait]
+impl tags::TagApi for IamRoleTags {
+    type Tag = Tag;
+
+    fn make(key: String, value: String) -> Result<Tag, ProviderError> {
+        iam_tag(key, value)
+    }
+
+    async fn tag(aws: &Clients, target: &str, tags: Vec<Tag>) -> Result<(), ProviderError> {
+        aws.iam.tag_role().role_name(target).set_tags(Some(tags)).send().await.map_err(|e| iam_err("iam TagRole", e))?;
+        Ok(())
+    }
+
+    async fn untag(aws: &Clients, target: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        aws.iam.untag_role().role_name(target).set_tag_keys(Some(keys)).send().await.map_err(|e| iam_err("iam UntagRole", e))?;
+        Ok(())
+    }
+}
+
+/// IAM's tagging of instance profiles: TagInstanceProfile and UntagInstanceProfile by name.
+pub(crate) struct IamInstanceProfileTags;
+
+#[async_trait::async_trait]
+impl tags::TagApi for IamInstanceProfileTags {
+    type Tag = Tag;
+
+    fn make(key: String, value: String) -> Result<Tag, ProviderError> {
+        iam_tag(key, value)
+    }
+
+    async fn tag(aws: &Clients, target: &str, tags: Vec<Tag>) -> Result<(), ProviderError> {
+        aws.iam.tag_instance_profile().instance_profile_name(target).set_tags(Some(tags)).send().await.map_err(|e| iam_err("iam TagInstanceProfile", e))?;
+        Ok(())
+    }
+
+    async fn untag(aws: &Clients, target: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        aws.iam
+            .untag_instance_profile()
+            .instance_profile_name(target)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| iam_err("iam UntagInstanceProfile", e))?;
+        Ok(())
     }
 }

@@ -7,12 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::opt;
 use crate::handler::AwsResource;
-use crate::iam::{
-    check_name, check_path, check_policy, check_tag_count, gone_is_none, iam_err, iam_tags, policy_from_aws, same_json, tags_with_ownership, user_tags,
-};
-use crate::tags;
+use crate::iam::{check_name, check_path, check_policy, check_tag_count, gone_is_none, iam_err, policy_from_aws, same_json, IamRoleTags};
+use crate::support::opt;
+use crate::support::tags;
 
 /// The longest trust policy IAM takes: 2,048 characters by default, raised on request up to
 /// 4,096 ("IAM and AWS STS quotas"); only the hard maximum is refused at load.
@@ -87,7 +85,7 @@ impl IamRole {
         }
         tracing::info!(role = %name, "adopting the role an earlier attempt created");
         let (arn, unique_id) = (role.arn().to_string(), role.role_id().to_string());
-        crate::ecs::adopt(self, aws, ctx, name).await?;
+        crate::support::adopt(self, aws, ctx, name).await?;
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(arn));
         computed.insert("unique_id".into(), json!(unique_id));
@@ -106,7 +104,7 @@ impl AwsResource for IamRole {
             .set_description(opt(&self.description)?.cloned())
             .path(self.path.value()?)
             .max_session_duration(*self.max_session_duration.value()?)
-            .set_tags(Some(tags_with_ownership(&self.tags, ctx)?))
+            .set_tags(Some(tags::create_tags::<IamRoleTags>(&self.tags, ctx)?))
             .send()
             .await
             .map_err(|e| iam_err("iam CreateRole", e));
@@ -144,13 +142,7 @@ impl AwsResource for IamRole {
                 .await
                 .map_err(|e| iam_err("iam UpdateRole", e))?;
         }
-        let (set, removed) = tags::diff(&prior.tags, &self.tags)?;
-        if !removed.is_empty() {
-            aws.iam.untag_role().role_name(id).set_tag_keys(Some(removed)).send().await.map_err(|e| iam_err("iam UntagRole", e))?;
-        }
-        if !set.is_empty() {
-            aws.iam.tag_role().role_name(id).set_tags(Some(iam_tags(set)?)).send().await.map_err(|e| iam_err("iam TagRole", e))?;
-        }
+        tags::sync_tags::<IamRoleTags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 
@@ -228,7 +220,7 @@ impl AwsResource for IamRole {
             }
             attrs.insert("path".into(), json!(role.path()));
             attrs.insert("max_session_duration".into(), json!(role.max_session_duration().unwrap_or(3600)));
-            attrs.insert("tags".into(), Json::Object(user_tags(role.tags())));
+            attrs.insert("tags".into(), Json::Object(tags::user_tags(role.tags())));
             attrs.insert("arn".into(), json!(role.arn()));
             attrs.insert("unique_id".into(), json!(role.role_id()));
             result.push(Some(Json::Object(attrs)));

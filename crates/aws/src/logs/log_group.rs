@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{opt, undo_create};
 use crate::error::sdk;
 use crate::handler::AwsResource;
-use crate::iam::check_tag_count;
-use crate::tags;
+use crate::logs::LogsTags;
+use crate::support::check_tag_count;
+use crate::support::tags;
+use crate::support::{opt, undo_create};
 
 /// The retention periods PutRetentionPolicy accepts, in days (CloudWatch Logs API reference).
 pub const RETENTION_DAYS: &[i32] = &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -142,7 +143,7 @@ impl AwsResource for CloudwatchLogGroup {
             .create_log_group()
             .log_group_name(name)
             .set_kms_key_id(opt(&self.kms_key_id)?.cloned())
-            .set_tags(Some(tags::with_ownership(&self.tags, ctx)?.into_iter().collect()))
+            .set_tags(Some(tags::create_tags::<LogsTags>(&self.tags, ctx)?.into_iter().collect()))
             .send()
             .await
             .map_err(|e| sdk("logs CreateLogGroup", e))?;
@@ -169,16 +170,12 @@ impl AwsResource for CloudwatchLogGroup {
                 }
             }
         }
-        let (set, removed) = tags::diff(&prior.tags, &self.tags)?;
-        if !set.is_empty() || !removed.is_empty() {
+        let change = tags::TagChange::between(&prior.tags, &self.tags)?;
+        if !change.is_empty() {
+            // Logs tags by ARN, which only a describe gives: asked only when tags change.
             let group = find(aws, id).await?.ok_or_else(|| ProviderError::not_found(format!("logs DescribeLogGroups: log group {id} does not exist")))?;
             let arn = arn_of(&group).ok_or_else(|| ProviderError::api(format!("logs DescribeLogGroups returned no ARN for {id}")))?;
-            if !removed.is_empty() {
-                aws.logs.untag_resource().resource_arn(&arn).set_tag_keys(Some(removed)).send().await.map_err(|e| sdk("logs UntagResource", e))?;
-            }
-            if !set.is_empty() {
-                aws.logs.tag_resource().resource_arn(&arn).set_tags(Some(set.into_iter().collect())).send().await.map_err(|e| sdk("logs TagResource", e))?;
-            }
+            change.apply::<LogsTags>(aws, &arn).await?;
         }
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }

@@ -21,7 +21,7 @@ use serde_json::{Map, Value as Json};
 use crate::clients::Clients;
 use crate::error::sdk;
 use crate::handler::Register;
-use crate::tags;
+use crate::support::tags;
 
 /// The Secrets Manager resource types.
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
@@ -90,14 +90,9 @@ impl SecretInfo {
 
     /// The secret's tags without clawform's ownership tags, sorted by key.
     pub(crate) fn user_tags(&self) -> Map<String, Json> {
-        let mut pairs: Vec<(String, String)> = self
-            .tags
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-            .filter(|(k, _)| k != tags::STACK_TAG && k != tags::ADDRESS_TAG)
-            .collect();
-        pairs.sort();
-        pairs.into_iter().map(|(k, v)| (k, Json::String(v))).collect()
+        let mut pairs: Vec<(String, Json)> = tags::user_tags(&self.tags).into_iter().collect();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.into_iter().collect()
     }
 }
 
@@ -261,5 +256,29 @@ mod tests {
         assert!(!is_digest(&format!("sha256:{}", "zz".repeat(32))));
         assert!(!is_digest("sha256:abc"));
         assert!(!is_digest("hunter2"));
+    }
+}
+
+tags::optional_tag_pair!(Tag);
+
+/// Secrets Manager's tagging: TagResource and UntagResource by secret id.
+pub(crate) struct SecretsTags;
+
+#[async_trait::async_trait]
+impl tags::TagApi for SecretsTags {
+    type Tag = Tag;
+
+    fn make(key: String, value: String) -> Result<Tag, ProviderError> {
+        Ok(Tag::builder().key(key).value(value).build())
+    }
+
+    async fn tag(aws: &Clients, target: &str, tags: Vec<Tag>) -> Result<(), ProviderError> {
+        aws.secrets.tag_resource().secret_id(target).set_tags(Some(tags)).send().await.map_err(|e| sdk("secretsmanager TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag(aws: &Clients, target: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        aws.secrets.untag_resource().secret_id(target).set_tag_keys(Some(keys)).send().await.map_err(|e| sdk("secretsmanager UntagResource", e))?;
+        Ok(())
     }
 }

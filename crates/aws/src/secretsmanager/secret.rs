@@ -9,19 +9,18 @@ use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::types::Tag;
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::opt;
 use crate::error::sdk;
 use crate::handler::AwsResource;
-use crate::iam::check_tag_count;
-use crate::secretsmanager::{check_value, find, is_digest, optional_secret_value, sensitive_sdk, SecretInfo};
-use crate::tags;
+use crate::secretsmanager::{check_value, find, is_digest, optional_secret_value, sensitive_sdk, SecretInfo, SecretsTags};
+use crate::support::check_tag_count;
+use crate::support::opt;
+use crate::support::tags;
 
 /// The key Secrets Manager encrypts with when none is named (its API reference: "If you don't
 /// specify this value, then Secrets Manager uses the key `aws/secretsmanager`").
@@ -113,10 +112,6 @@ impl Resource for SecretsmanagerSecret {
     }
 }
 
-fn sdk_tags(pairs: Vec<(String, String)>) -> Vec<Tag> {
-    pairs.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
-
 fn applied(arn: String) -> Applied {
     let mut computed = Map::new();
     computed.insert("arn".into(), json!(arn));
@@ -162,7 +157,7 @@ impl SecretsmanagerSecret {
             .set_description(opt(&self.description)?.cloned())
             .set_kms_key_id(opt(&self.kms_key_id)?.cloned())
             .set_secret_string(value.map(str::to_string))
-            .set_tags(Some(sdk_tags(tags::with_ownership(&self.tags, ctx)?)))
+            .set_tags(Some(tags::create_tags::<SecretsTags>(&self.tags, ctx)?))
             .send()
             .await
             .map_err(|e| sensitive_sdk("secretsmanager CreateSecret", e, value.unwrap_or_default()))?;
@@ -236,13 +231,7 @@ impl SecretsmanagerSecret {
             }
             req.send().await.map_err(|e| sdk("secretsmanager UpdateSecret", e))?;
         }
-        let (set, removed) = tags::diff(&prior.tags, &self.tags)?;
-        if !removed.is_empty() {
-            aws.secrets.untag_resource().secret_id(id).set_tag_keys(Some(removed)).send().await.map_err(|e| sdk("secretsmanager UntagResource", e))?;
-        }
-        if !set.is_empty() {
-            aws.secrets.tag_resource().secret_id(id).set_tags(Some(sdk_tags(set))).send().await.map_err(|e| sdk("secretsmanager TagResource", e))?;
-        }
+        tags::sync_tags::<SecretsTags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(())
     }
 }

@@ -26,3 +26,22 @@ where
         delay = (delay * 2).min(Duration::from_secs(15));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn wait_for_returns_once_done_and_times_out_otherwise() {
+        let mut calls = 0;
+        let out = wait_for("a thing", Duration::from_secs(5), || {
+            calls += 1;
+            let n = calls;
+            async move { Ok((n >= 2).then_some(n)) }
+        })
+        .await;
+        assert_eq!(out, Ok(2));
+        let err = wait_for::<(), _, _>("the impossible", Duration::from_millis(10), || async { Ok(None) }).await.unwrap_err();
+        assert!(err.message.contains("waiting for the impossible"), "{err}");
+    }
+}
