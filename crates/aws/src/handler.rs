@@ -10,10 +10,17 @@ use clawform_core::{Applied, OpContext, ProviderError, Registry, Resource};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
+pub use crate::support::arn::ArnForm;
 
-/// A resource type with real AWS calls behind it.
+/// A resource type with real AWS calls behind it. Four calls and its ARN form are its own to
+/// write; the rest have defaults that fit most types.
 #[async_trait]
 pub trait AwsResource: Resource {
+    /// How the type's ARN names a resource (or [`ArnForm::None`]): how resources found by their
+    /// ownership tags are known to be of this type, and which id they have.
+    const ARN: ArnForm;
+    /// Tags AWS allows on one resource of this type; clawform's two ownership tags count.
+    const TAG_LIMIT: usize = 50;
     /// Creates the resource, tagged with its owner in the create call where the API allows.
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError>;
     /// Changes the resource in place from `prior`.
@@ -102,12 +109,22 @@ impl<R: AwsResource> Handler for Typed<R> {
 }
 
 /// Registers one type in core's registry and in the provider's dispatch table.
-pub(crate) struct Register(fn(&mut Registry, &mut BTreeMap<&'static str, Arc<dyn Handler>>));
+pub(crate) struct Register(fn(&mut Registry, &mut BTreeMap<&'static str, Arc<dyn Handler>>), &'static str, ArnForm);
 
 impl Register {
     /// The registration of type `R`.
     pub(crate) fn of<R: AwsResource>() -> Register {
-        Register(add::<R>)
+        Register(add::<R>, R::TYPE, R::ARN)
+    }
+
+    /// The type's name.
+    pub(crate) fn type_name(&self) -> &'static str {
+        self.1
+    }
+
+    /// The type's ARN form.
+    pub(crate) fn arn_form(&self) -> ArnForm {
+        self.2
     }
 
     pub(crate) fn run(&self, registry: &mut Registry, handlers: &mut BTreeMap<&'static str, Arc<dyn Handler>>) {

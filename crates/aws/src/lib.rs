@@ -27,7 +27,7 @@ use clawform_core::{Applied, OpContext, Provider, ProviderError, Registry};
 use serde_json::Value as Json;
 
 pub use clients::Clients;
-pub use handler::AwsResource;
+pub use handler::{ArnForm, AwsResource};
 use handler::{Handler, Register};
 
 /// Every resource type this provider offers, as core's registry (for loading stacks).
@@ -37,6 +37,21 @@ pub fn registry() -> Registry {
     for_each_type(&mut |register| register.run(&mut registry, &mut handlers));
     checks::register(&mut registry);
     registry
+}
+
+/// Every registered type's name, in registration order, repeats kept (the tidy test checks each
+/// is registered once).
+pub fn type_names() -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for_each_type(&mut |register| out.push(register.type_name()));
+    out
+}
+
+/// Every registered type with the form of its ARNs.
+pub fn arn_forms() -> Vec<(&'static str, ArnForm)> {
+    let mut out = Vec::new();
+    for_each_type(&mut |register| out.push((register.type_name(), register.arn_form())));
+    out
 }
 
 /// The one list of resource types, by service: each service's `types` lists its modules, so

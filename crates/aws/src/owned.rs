@@ -19,47 +19,11 @@ pub const RESOURCES_PER_PAGE: i32 = 100;
 /// 100 by default, which cut pages of clawform's resources (3 or 4 tags each) to about 30.
 pub const TAGS_PER_PAGE: i32 = 500;
 
-/// The clawform type and id of the resource an ARN names, where clawform has such a type.
+/// The clawform type and id of the resource an ARN names, where clawform has such a type: each
+/// type declares its [`crate::ArnForm`], so a new type is found without an entry here.
 pub fn type_and_id(arn: &str) -> Option<(&'static str, String)> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let (service, resource) = (*parts.get(2)?, *parts.get(5)?);
-    let tail = |prefix: &str| resource.strip_prefix(prefix).map(str::to_string);
-    let found = match service {
-        "ec2" => [
-            ("vpc/", "aws_vpc"),
-            ("subnet/", "aws_subnet"),
-            ("internet-gateway/", "aws_internet_gateway"),
-            ("route-table/", "aws_route_table"),
-            ("security-group/", "aws_security_group"),
-            ("natgateway/", "aws_nat_gateway"),
-            ("elastic-ip/", "aws_eip"),
-            ("launch-template/", "aws_launch_template"),
-        ]
-        .iter()
-        .find_map(|(p, t)| tail(p).map(|id| (*t, id))),
-        "elasticloadbalancing" => {
-            [("loadbalancer/", "aws_lb"), ("targetgroup/", "aws_lb_target_group"), ("listener/", "aws_lb_listener"), ("listener-rule/", "aws_lb_listener_rule")]
-                .iter()
-                .find_map(|(p, t)| resource.starts_with(p).then(|| (*t, arn.to_string())))
-        }
-        "ecs" => [
-            ("cluster/", "aws_ecs_cluster"),
-            ("capacity-provider/", "aws_ecs_capacity_provider"),
-            ("task-definition/", "aws_ecs_task_definition"),
-            ("service/", "aws_ecs_service"),
-        ]
-        .iter()
-        .find_map(|(p, t)| resource.starts_with(p).then(|| (*t, arn.to_string()))),
-        "secretsmanager" => resource.starts_with("secret:").then(|| ("aws_secretsmanager_secret", arn.to_string())),
-        "logs" => tail("log-group:").map(|n| ("aws_cloudwatch_log_group", n.trim_end_matches(":*").to_string())),
-        "ecr" => tail("repository/").map(|n| ("aws_ecr_repository", n)),
-        "autoscaling" => resource.split("autoScalingGroupName/").nth(1).map(|n| ("aws_autoscaling_group", n.to_string())),
-        "iam" => tail("role/")
-            .map(|n| ("aws_iam_role", n.rsplit('/').next().unwrap_or(&n).to_string()))
-            .or_else(|| tail("instance-profile/").map(|n| ("aws_iam_instance_profile", n.rsplit('/').next().unwrap_or(&n).to_string()))),
-        _ => None,
-    };
-    found
+    static FORMS: std::sync::OnceLock<Vec<(&'static str, crate::ArnForm)>> = std::sync::OnceLock::new();
+    FORMS.get_or_init(crate::arn_forms).iter().find_map(|(type_name, form)| form.id_of(arn).map(|id| (*type_name, id)))
 }
 
 impl AwsProvider {
@@ -132,5 +96,13 @@ mod tests {
             Some(("aws_autoscaling_group", "openclaw-ecs-asg".into()))
         );
         assert_eq!(type_and_id("arn:aws:s3:::bucket"), None);
+        assert_eq!(type_and_id("arn:aws:iam::123456789012:role/service/openclaw-task"), Some(("aws_iam_role", "openclaw-task".into())));
+        assert_eq!(type_and_id("arn:aws:iam::123456789012:instance-profile/openclaw-ecs"), Some(("aws_iam_instance_profile", "openclaw-ecs".into())));
+        let rule = "arn:aws:elasticloadbalancing:us-west-2:123456789012:listener-rule/app/a/b/c/d";
+        assert_eq!(type_and_id(rule), Some(("aws_lb_listener_rule", rule.into())));
+        let listener = "arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/a/b/c";
+        assert_eq!(type_and_id(listener), Some(("aws_lb_listener", listener.into())));
+        assert_eq!(type_and_id("arn:aws:ec2:us-west-2:123456789012:launch-template/lt-1"), Some(("aws_launch_template", "lt-1".into())));
+        assert_eq!(type_and_id("arn:aws:ecr:us-west-2:123456789012:repository/openclaw"), Some(("aws_ecr_repository", "openclaw".into())));
     }
 }

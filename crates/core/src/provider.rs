@@ -38,6 +38,21 @@ pub struct Applied {
     pub computed: Map<String, Json>,
 }
 
+impl Applied {
+    /// A resource the cloud knows by `id` and `arn` (both recorded; most AWS types have both).
+    pub fn with_arn(id: impl Into<String>, arn: impl Into<String>) -> Applied {
+        let mut computed = Map::new();
+        computed.insert("arn".into(), Json::String(arn.into()));
+        Applied { id: id.into(), computed }
+    }
+
+    /// This outcome with one more computed attribute.
+    pub fn with(mut self, attribute: &str, value: Json) -> Applied {
+        self.computed.insert(attribute.to_string(), value);
+        self
+    }
+}
+
 /// What kind of failure a provider met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {

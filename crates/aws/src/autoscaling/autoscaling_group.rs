@@ -4,7 +4,7 @@
 //! Create does not wait for instances: the platform's group starts empty and grows under an ECS
 //! capacity provider, which also changes `desired_capacity` (leave it out to let it).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{AutoScalingGroup as SdkGroup, LaunchTemplateSpecification as SdkSpec, MixedInstancesPolicy as SdkPolicy, Tag};
@@ -15,9 +15,9 @@ use serde_json::{json, Map, Value as Json};
 use crate::autoscaling::blocks::{AutoscalingTag, GroupLaunchTemplate, MixedInstancesPolicy};
 use crate::clients::Clients;
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
-use crate::support::{opt, undo_create};
+use crate::support::{opt, poll, undo_create, Backoff};
 
 /// An Auto Scaling group, as the Terraform AWS provider's `aws_autoscaling_group`. Its id is its
 /// name.
@@ -145,20 +145,19 @@ async fn find(aws: &Clients, name: &str) -> Result<Option<SdkGroup>, ProviderErr
 
 /// Polls until the group is (`present`) or is not there, with a growing delay, for `timeout`.
 async fn wait_until(aws: &Clients, name: &str, present: bool, timeout: Duration) -> Result<Option<SdkGroup>, ProviderError> {
-    let deadline = Instant::now() + timeout;
-    let mut delay = Duration::from_millis(500);
-    loop {
+    let backoff = Backoff { first: Duration::from_millis(500), max: Duration::from_secs(15), timeout };
+    let what = if present { "to be described after it was created" } else { "to be deleted" };
+    poll(&format!("autoscaling group {name} {what}"), backoff, |last| async move {
         let group = find(aws, name).await?;
         if group.is_some() == present {
-            return Ok(group);
+            return Ok(Some(group));
         }
-        if Instant::now() + delay >= deadline {
-            let what = if present { "to be described after it was created" } else { "to be deleted" };
+        if last {
             return Err(ProviderError::api(format!("autoscaling group {name}: waited {} s for it {what}", timeout.as_secs())));
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
-    }
+        Ok(None)
+    })
+    .await
 }
 
 impl AutoscalingGroup {
@@ -226,6 +225,12 @@ fn attributes(group: &SdkGroup, name: &str) -> Json {
 
 #[async_trait]
 impl AwsResource for AutoscalingGroup {
+    const ARN: ArnForm = ArnForm::Custom {
+        service: "autoscaling",
+        describe: "autoScalingGroup:UUID:autoScalingGroupName/NAME",
+        id: crate::support::arn::autoscaling_group_name,
+    };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?.clone();
         // AWS refuses an existing name (AlreadyExists); moto 5.2.5 silently replaces the group,
@@ -253,11 +258,7 @@ impl AwsResource for AutoscalingGroup {
             .map_err(|e| sdk("autoscaling CreateAutoScalingGroup", e))?;
         // CreateAutoScalingGroup returns nothing; the ARN (with its UUID) comes from a describe.
         match wait_until(aws, &name, true, PROPAGATION_TIMEOUT).await {
-            Ok(group) => {
-                let mut computed = Map::new();
-                computed.insert("arn".into(), json!(group.as_ref().and_then(|g| g.auto_scaling_group_arn())));
-                Ok(Applied { id: name, computed })
-            }
+            Ok(group) => Ok(Applied { id: name, computed: Map::new() }.with("arn", json!(group.as_ref().and_then(|g| g.auto_scaling_group_arn())))),
             Err(e) => Err(undo_create(e, AutoscalingGroup::delete(aws, &name, &Json::Null)).await),
         }
     }

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::{arn, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
 
 /// An Elastic IP address, as the Terraform AWS provider's `aws_eip`. Its id is the allocation id.
@@ -60,6 +60,8 @@ fn attributes(aws: &Clients, account: &str, address: &Address) -> Option<Map<Str
 
 #[async_trait]
 impl AwsResource for Eip {
+    const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "elastic-ip/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws
             .ec2

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::{arn, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
 use crate::support::{opt, undo_create};
 
@@ -64,6 +64,8 @@ async fn detach(aws: &Clients, id: &str, vpc: &str) -> Result<(), ProviderError>
 
 #[async_trait]
 impl AwsResource for InternetGateway {
+    const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "internet-gateway/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws
             .ec2

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::{arn, id_filters, tag_spec, Ec2Tags, MAX_FILTER_VALUES};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::opt;
 use crate::support::tags;
 use crate::support::tags::{sync_tags, user_tags};
@@ -322,6 +322,8 @@ async fn template_tags(aws: &Clients, ids: &[String]) -> Result<HashMap<String, 
 
 #[async_trait]
 impl AwsResource for LaunchTemplate {
+    const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "launch-template/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws
             .ec2

@@ -11,7 +11,7 @@ pub mod subnet;
 pub mod vpc;
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use clawform_core::{OpContext, ProviderError, Val};
@@ -21,6 +21,7 @@ use crate::clients::Clients;
 use crate::error::sdk;
 use crate::handler::Register;
 use crate::support::tags;
+use crate::support::Backoff;
 
 /// The EC2 resource types.
 pub(crate) fn types(f: &mut dyn FnMut(Register)) {
@@ -111,17 +112,17 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
-    let deadline = Instant::now() + PROPAGATION_TIMEOUT;
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match call().await {
-            Err(e) if e.has_code(not_found_code) && Instant::now() + delay < deadline => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+    let backoff = Backoff { first: Duration::from_millis(200), max: Duration::from_secs(5), timeout: PROPAGATION_TIMEOUT };
+    crate::support::poll("a new resource to be seen", backoff, |last| {
+        let attempt = call();
+        async move {
+            match attempt.await {
+                Err(e) if e.has_code(not_found_code) && !last => Ok(None),
+                other => Ok(Some(other)),
             }
-            other => return other,
         }
-    }
+    })
+    .await?
 }
 
 #[cfg(test)]

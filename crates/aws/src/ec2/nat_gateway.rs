@@ -4,7 +4,7 @@
 //! Create and delete wait for the gateway to become `available` and `deleted`: routes through a
 //! pending gateway fail, and its Elastic IP cannot be released until the gateway is gone.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, Filter, NatGateway as SdkNatGateway, NatGatewayState, ResourceType};
@@ -16,10 +16,11 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::{id_filters, tag_spec, Ec2Tags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::opt;
 use crate::support::tags::{sync_tags, user_tags};
 use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
+use crate::support::{poll, Backoff};
 
 /// A NAT gateway, as the Terraform AWS provider's `aws_nat_gateway`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -121,38 +122,33 @@ async fn describe(aws: &Clients, id: &str) -> Result<Option<SdkNatGateway>, Prov
 /// Polls the gateway until its state is `target`, with a growing delay, for at most `timeout`.
 /// A gateway that fails, or that vanishes while it is being created, is an error.
 async fn wait_for(aws: &Clients, id: &str, target: NatGatewayState, timeout: Duration) -> Result<Option<SdkNatGateway>, ProviderError> {
-    let deadline = Instant::now() + timeout;
-    let mut delay = Duration::from_secs(2);
-    loop {
-        let gateway = describe(aws, id).await?;
-        let state = gateway.as_ref().and_then(|g| g.state()).cloned();
-        match state {
-            Some(s) if s == target => return Ok(gateway),
-            // Deleted gateways stay visible for about an hour, then disappear.
-            None if target == NatGatewayState::Deleted => return Ok(None),
-            None => return Err(ProviderError::api(format!("ec2 NAT gateway {id} disappeared while waiting for it to become {}", target.as_str()))),
-            Some(NatGatewayState::Failed) => {
-                let g = gateway.as_ref();
-                return Err(ProviderError::api(format!(
-                    "ec2 NAT gateway {id} failed: {}: {}",
-                    g.and_then(|g| g.failure_code()).unwrap_or("unknown"),
-                    g.and_then(|g| g.failure_message()).unwrap_or("no message")
-                )));
-            }
-            Some(s) if Instant::now() + delay >= deadline => {
-                return Err(ProviderError::api(format!(
-                    "ec2 NAT gateway {id} is still {} after {} s; expected {}",
-                    s.as_str(),
-                    timeout.as_secs(),
-                    target.as_str()
-                )));
-            }
-            Some(_) => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(15));
+    let backoff = Backoff { first: Duration::from_secs(2), max: Duration::from_secs(15), timeout };
+    poll(&format!("NAT gateway {id} to become {}", target.as_str()), backoff, |last| {
+        let target = target.clone();
+        async move {
+            let gateway = describe(aws, id).await?;
+            let state = gateway.as_ref().and_then(|g| g.state()).cloned();
+            match state {
+                Some(s) if s == target => Ok(Some(gateway)),
+                // Deleted gateways stay visible for about an hour, then disappear.
+                None if target == NatGatewayState::Deleted => Ok(Some(None)),
+                None => Err(ProviderError::api(format!("ec2 NAT gateway {id} disappeared while waiting for it to become {}", target.as_str()))),
+                Some(NatGatewayState::Failed) => {
+                    let g = gateway.as_ref();
+                    Err(ProviderError::api(format!(
+                        "ec2 NAT gateway {id} failed: {}: {}",
+                        g.and_then(|g| g.failure_code()).unwrap_or("unknown"),
+                        g.and_then(|g| g.failure_message()).unwrap_or("no message")
+                    )))
+                }
+                Some(s) if last => {
+                    Err(ProviderError::api(format!("ec2 NAT gateway {id} is still {} after {} s; expected {}", s.as_str(), timeout.as_secs(), target.as_str())))
+                }
+                Some(_) => Ok(None),
             }
         }
-    }
+    })
+    .await
 }
 
 /// The address a gateway is known by: the primary one (a gateway may hold secondary ones).
@@ -171,6 +167,8 @@ fn computed(gateway: &SdkNatGateway) -> Map<String, Json> {
 
 #[async_trait]
 impl AwsResource for NatGateway {
+    const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "natgateway/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         // One token per create: the SDK sends the same one when it retries the request, so AWS
         // makes one gateway however many times the request reaches it.

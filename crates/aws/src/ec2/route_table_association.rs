@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::id_filters;
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 
 /// A subnet's association with a route table, as the Terraform AWS provider's
 /// `aws_route_table_association`. Its id is the association id (`rtbassoc-…`).
@@ -54,6 +54,8 @@ async fn existing(aws: &Clients, subnet: &str, table: &str) -> Result<Option<Str
 
 #[async_trait]
 impl AwsResource for RouteTableAssociation {
+    const ARN: ArnForm = ArnForm::None;
+
     async fn create(&self, aws: &Clients, _ctx: &OpContext) -> Result<Applied, ProviderError> {
         let subnet = self.subnet_id.value()?;
         let table = self.route_table_id.value()?;

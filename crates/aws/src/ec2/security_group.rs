@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::{arn, check_cidr, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
 use crate::support::{opt, undo_create};
 
@@ -475,6 +475,8 @@ impl SecurityGroup {
 
 #[async_trait]
 impl AwsResource for SecurityGroup {
+    const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "security-group/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         // Resolve every rule before creating anything.
         all_atoms(&self.ingress)?;

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::{arn, check_cidr, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
 use crate::support::{opt, undo_create};
 
@@ -65,6 +65,8 @@ impl Subnet {
 
 #[async_trait]
 impl AwsResource for Subnet {
+    const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "subnet/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let req = aws
             .ec2

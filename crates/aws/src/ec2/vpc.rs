@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ec2::{arn, check_cidr, tag_spec, Ec2Tags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
 
 /// A VPC, as the Terraform AWS provider's `aws_vpc`.
@@ -109,6 +109,8 @@ impl Vpc {
 
 #[async_trait]
 impl AwsResource for Vpc {
+    const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "vpc/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let mut req = aws.ec2.create_vpc().cidr_block(self.cidr_block.value()?).tag_specifications(tag_spec(ResourceType::Vpc, &self.tags, ctx)?);
         if let Some(t) = &self.instance_tenancy {

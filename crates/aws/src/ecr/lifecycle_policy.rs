@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ecr::check_repository_name;
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::{canonical_json, gone_is_none, same_json};
 
 /// A repository's lifecycle policy, as the Terraform AWS provider's `aws_ecr_lifecycle_policy`.
@@ -72,6 +72,8 @@ impl EcrLifecyclePolicy {
 
 #[async_trait]
 impl AwsResource for EcrLifecyclePolicy {
+    const ARN: ArnForm = ArnForm::None;
+
     async fn create(&self, aws: &Clients, _ctx: &OpContext) -> Result<Applied, ProviderError> {
         let computed = self.put(aws).await?;
         Ok(Applied { id: self.repository.value()?.clone(), computed })

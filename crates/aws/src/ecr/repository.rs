@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ecr::{check_repository_name, EcrTags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::check_tag_count;
 use crate::support::tags;
 
@@ -72,7 +72,7 @@ impl Resource for EcrRepository {
         if self.image_scanning_configuration.len() > 1 {
             errors.push(FieldError::new("image_scanning_configuration", format!("has {} blocks; expected one", self.image_scanning_configuration.len())));
         }
-        check_tag_count(&self.tags, 50, &mut errors);
+        check_tag_count(&self.tags, <Self as AwsResource>::TAG_LIMIT, &mut errors);
         errors
     }
 }
@@ -138,6 +138,8 @@ async fn arn_of(aws: &Clients, name: &str) -> Result<String, ProviderError> {
 
 #[async_trait]
 impl AwsResource for EcrRepository {
+    const ARN: ArnForm = ArnForm::IdAfter { service: "ecr", prefix: "repository/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws
             .ecr

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ecs::{check_block_count, check_name, describe_capacity_providers, EcsTags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
 use crate::support::{adopt, wait_for};
@@ -190,6 +190,8 @@ fn find<'a>(found: &'a [CapacityProvider], id: &str) -> Option<&'a CapacityProvi
 
 #[async_trait]
 impl AwsResource for EcsCapacityProvider {
+    const ARN: ArnForm = ArnForm::Whole { service: "ecs", prefix: "capacity-provider/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         let p = self.provider()?;
@@ -224,9 +226,7 @@ impl AwsResource for EcsCapacityProvider {
             .and_then(|c| c.capacity_provider_arn())
             .ok_or_else(|| ProviderError::api("ecs CreateCapacityProvider returned no capacity provider ARN"))?
             .to_string();
-        let mut computed = Map::new();
-        computed.insert("arn".into(), json!(arn));
-        Ok(Applied { id: arn, computed })
+        Ok(Applied::with_arn(arn.clone(), arn))
     }
 
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
@@ -260,9 +260,7 @@ impl AwsResource for EcsCapacityProvider {
             .await?;
         }
         sync_tags::<EcsTags>(aws, id, &prior.tags, &self.tags).await?;
-        let mut computed = Map::new();
-        computed.insert("arn".into(), json!(id));
-        Ok(Applied { id: id.to_string(), computed })
+        Ok(Applied::with_arn(id.to_string(), id))
     }
 
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ecs::{check_name, describe_clusters, find_cluster, EcsTags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
 use crate::support::{adopt, wait_for};
 
@@ -124,6 +124,8 @@ async fn existing(aws: &Clients, ctx: &OpContext, name: &str) -> Result<Option<(
 
 #[async_trait]
 impl AwsResource for EcsCluster {
+    const ARN: ArnForm = ArnForm::Whole { service: "ecs", prefix: "cluster/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         let settings: Vec<SdkSetting> = self.settings()?.into_iter().map(|(k, v)| sdk_setting(&k, v)).collect();
@@ -146,9 +148,7 @@ impl AwsResource for EcsCluster {
             .await
             .map_err(|e| sdk("ecs CreateCluster", e))?;
         let arn = out.cluster().and_then(|c| c.cluster_arn()).ok_or_else(|| ProviderError::api("ecs CreateCluster returned no cluster ARN"))?.to_string();
-        let mut computed = Map::new();
-        computed.insert("arn".into(), json!(arn));
-        Ok(Applied { id: arn, computed })
+        Ok(Applied::with_arn(arn.clone(), arn))
     }
 
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
@@ -159,9 +159,7 @@ impl AwsResource for EcsCluster {
             aws.ecs.update_cluster().cluster(id).set_settings(Some(settings)).send().await.map_err(|e| sdk("ecs UpdateCluster", e))?;
         }
         sync_tags::<EcsTags>(aws, id, &prior.tags, &self.tags).await?;
-        let mut computed = Map::new();
-        computed.insert("arn".into(), json!(id));
-        Ok(Applied { id: id.to_string(), computed })
+        Ok(Applied::with_arn(id.to_string(), id))
     }
 
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {

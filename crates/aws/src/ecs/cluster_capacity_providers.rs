@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ecs::{check_name, describe_clusters, find_cluster};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::wait_for;
 
 /// How long a put keeps retrying while the cluster is busy with another update, and then waits
@@ -140,6 +140,8 @@ async fn put(aws: &Clients, cluster: &str, providers: Vec<String>, strategy: Vec
 
 #[async_trait]
 impl AwsResource for EcsClusterCapacityProviders {
+    const ARN: ArnForm = ArnForm::None;
+
     async fn create(&self, aws: &Clients, _ctx: &OpContext) -> Result<Applied, ProviderError> {
         let cluster = self.cluster_name.value()?;
         put(aws, cluster, self.providers()?, self.strategy()?).await?;

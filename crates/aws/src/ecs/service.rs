@@ -34,7 +34,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ecs::{check_block_count, check_name, EcsTags};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::check_tag_count;
 use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
@@ -218,7 +218,7 @@ impl Resource for EcsService {
                 errors.push(FieldError::new("propagate_tags", format!("`{p}` is not a tag source; expected SERVICE, TASK_DEFINITION or NONE")));
             }
         }
-        check_tag_count(&self.tags, 50, &mut errors);
+        check_tag_count(&self.tags, <Self as AwsResource>::TAG_LIMIT, &mut errors);
         errors
     }
 }
@@ -487,6 +487,8 @@ fn applied(arn: &str) -> Applied {
 
 #[async_trait]
 impl AwsResource for EcsService {
+    const ARN: ArnForm = ArnForm::Whole { service: "ecs", prefix: "service/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let (name, cluster) = (self.name.value()?, self.cluster.value()?);
         // A create that may have left this service behind (state's journal says so) looks for

@@ -36,7 +36,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::ecs::{check_name, EcsTags};
 use crate::error::sdk;
-use crate::handler::{decode, AwsResource};
+use crate::handler::{decode, ArnForm, AwsResource};
 use crate::support::adopt;
 use crate::support::check_tag_count;
 use crate::support::opt;
@@ -251,7 +251,7 @@ impl Resource for EcsTaskDefinition {
             Val::Lit(text) => self.check_containers(text, &mut errors),
             Val::Expr(template) => check_template_shape(template, &mut errors),
         }
-        check_tag_count(&self.tags, 50, &mut errors);
+        check_tag_count(&self.tags, <Self as AwsResource>::TAG_LIMIT, &mut errors);
         errors
     }
 }
@@ -924,6 +924,8 @@ const READ_BY_DESCRIBE_UP_TO: usize = 10;
 
 #[async_trait]
 impl AwsResource for EcsTaskDefinition {
+    const ARN: ArnForm = ArnForm::Whole { service: "ecs", prefix: "task-definition/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let containers = self.sdk_containers()?;
         // Only a create that may have left a revision behind (state's journal says so) looks.

@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_LOAD_BALANCERS_BATCH};
 use crate::error::sdk;
-use crate::handler::{decode, AwsResource};
+use crate::handler::{decode, ArnForm, AwsResource};
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
 use crate::support::wait_for;
 use crate::support::{opt, undo_create};
@@ -288,6 +288,8 @@ fn computed(lb: &LoadBalancer, arn: &str) -> Map<String, Json> {
 
 #[async_trait]
 impl AwsResource for Lb {
+    const ARN: ArnForm = ArnForm::Whole { service: "elasticloadbalancing", prefix: "loadbalancer/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         let internal = *opt(&self.internal)?.unwrap_or(&false);

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_LISTENERS_BATCH};
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, user_tags};
 
@@ -246,6 +246,8 @@ fn listener_json(id: &str, l: &Listener, tags: Map<String, Json>) -> Json {
 
 #[async_trait]
 impl AwsResource for LbListener {
+    const ARN: ArnForm = ArnForm::Whole { service: "elasticloadbalancing", prefix: "listener/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws
             .elbv2
@@ -266,9 +268,7 @@ impl AwsResource for LbListener {
             .and_then(|l| l.listener_arn())
             .ok_or_else(|| ProviderError::api("elbv2 CreateListener returned no listener ARN"))?
             .to_string();
-        let mut computed = Map::new();
-        computed.insert("arn".into(), json!(arn));
-        Ok(Applied { id: arn, computed })
+        Ok(Applied::with_arn(arn.clone(), arn))
     }
 
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {

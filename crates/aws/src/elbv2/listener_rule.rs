@@ -29,7 +29,7 @@ use crate::clients::Clients;
 use crate::elbv2::listener::{FixedResponse, LbListener, ListenerAction};
 use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_RULES_BATCH, DESCRIBE_RULES_PAGE_SIZE};
 use crate::error::sdk;
-use crate::handler::{decode, AwsResource};
+use crate::handler::{decode, ArnForm, AwsResource};
 use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
 
@@ -446,6 +446,8 @@ fn rule_json(id: &str, rule: &Rule, tags: Map<String, Json>) -> Result<Json, Pro
 
 #[async_trait]
 impl AwsResource for LbListenerRule {
+    const ARN: ArnForm = ArnForm::Whole { service: "elasticloadbalancing", prefix: "listener-rule/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let listener = self.listener_arn.value()?;
         let conditions = self.conditions()?;

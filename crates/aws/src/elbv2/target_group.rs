@@ -30,7 +30,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_TARGET_GROUPS_BATCH};
 use crate::error::sdk;
-use crate::handler::{decode, AwsResource};
+use crate::handler::{decode, ArnForm, AwsResource};
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
 use crate::support::wait_for;
 use crate::support::{opt, undo_create};
@@ -399,6 +399,8 @@ fn group_json(id: &str, tg: &TargetGroup, tags: Map<String, Json>) -> Result<Jso
 
 #[async_trait]
 impl AwsResource for LbTargetGroup {
+    const ARN: ArnForm = ArnForm::Whole { service: "elasticloadbalancing", prefix: "targetgroup/" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         let c = self.check()?;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::iam::{check_name, check_path, check_tag_count, gone_is_none, iam_err, IamInstanceProfileTags};
 use crate::support::tags;
 use crate::support::{opt, undo_create};
@@ -47,7 +47,7 @@ impl Resource for IamInstanceProfile {
             check_name("role", role, 64, &mut errors);
         }
         check_path("path", &self.path, &mut errors);
-        check_tag_count(&self.tags, 50, &mut errors);
+        check_tag_count(&self.tags, <Self as AwsResource>::TAG_LIMIT, &mut errors);
         errors
     }
 }
@@ -79,6 +79,8 @@ async fn set_role(aws: &Clients, profile: &str, role: Option<&str>) -> Result<()
 
 #[async_trait]
 impl AwsResource for IamInstanceProfile {
+    const ARN: ArnForm = ArnForm::Custom { service: "iam", describe: "instance-profile/PATH/NAME", id: crate::support::arn::iam_instance_profile_name };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         let role = opt(&self.role)?;

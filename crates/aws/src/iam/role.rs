@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::iam::{check_name, check_path, check_policy, check_tag_count, gone_is_none, iam_err, policy_from_aws, same_json, IamRoleTags};
 use crate::support::opt;
 use crate::support::tags;
@@ -67,7 +67,7 @@ impl Resource for IamRole {
                 errors.push(FieldError::new("max_session_duration", format!("is {seconds}; expected 3600 (one hour) to 43200 (twelve hours) seconds")));
             }
         }
-        check_tag_count(&self.tags, 50, &mut errors);
+        check_tag_count(&self.tags, <Self as AwsResource>::TAG_LIMIT, &mut errors);
         errors
     }
 }
@@ -95,6 +95,8 @@ impl IamRole {
 
 #[async_trait]
 impl AwsResource for IamRole {
+    const ARN: ArnForm = ArnForm::Custom { service: "iam", describe: "role/PATH/NAME", id: crate::support::arn::iam_role_name };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws
             .iam

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::iam::{check_name, check_policy, gone_is_none, iam_err, policy_from_aws, same_json};
 
 /// The most characters (whitespace left out) all of a role's inline policies may hold together;
@@ -67,6 +67,8 @@ impl IamRolePolicy {
 
 #[async_trait]
 impl AwsResource for IamRolePolicy {
+    const ARN: ArnForm = ArnForm::None;
+
     async fn create(&self, aws: &Clients, _ctx: &OpContext) -> Result<Applied, ProviderError> {
         self.put(aws).await?;
         Ok(Applied { id: format!("{}:{}", self.role.value()?, self.name.value()?), computed: Map::new() })

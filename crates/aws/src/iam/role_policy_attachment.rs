@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::iam::{check_name, gone_is_none, iam_err};
 
 /// A managed policy attached to a role, as the Terraform AWS provider's
@@ -54,6 +54,8 @@ fn split_id(id: &str) -> Result<(&str, &str), ProviderError> {
 
 #[async_trait]
 impl AwsResource for IamRolePolicyAttachment {
+    const ARN: ArnForm = ArnForm::None;
+
     async fn create(&self, aws: &Clients, _ctx: &OpContext) -> Result<Applied, ProviderError> {
         let role = self.role.value()?;
         let policy = self.policy_arn.value()?;

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::logs::LogsTags;
 use crate::support::check_tag_count;
 use crate::support::tags;
@@ -62,7 +62,7 @@ impl Resource for CloudwatchLogGroup {
                     .push(FieldError::new("retention_in_days", format!("{days} is not a retention period AWS offers; expected one of {}", allowed.join(", "))));
             }
         }
-        check_tag_count(&self.tags, 50, &mut errors);
+        check_tag_count(&self.tags, <Self as AwsResource>::TAG_LIMIT, &mut errors);
         errors
     }
 }
@@ -137,6 +137,8 @@ impl CloudwatchLogGroup {
 
 #[async_trait]
 impl AwsResource for CloudwatchLogGroup {
+    const ARN: ArnForm = ArnForm::Custom { service: "logs", describe: "log-group:NAME:*", id: crate::support::arn::log_group_name };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         aws.logs

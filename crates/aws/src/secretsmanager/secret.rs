@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::secretsmanager::{check_value, find, is_digest, optional_secret_value, sensitive_sdk, SecretInfo, SecretsTags};
 use crate::support::check_tag_count;
 use crate::support::opt;
@@ -107,7 +107,7 @@ impl Resource for SecretsmanagerSecret {
         if let Some(value) = &self.secret_string {
             check_value(value, &mut errors);
         }
-        check_tag_count(&self.tags, 50, &mut errors);
+        check_tag_count(&self.tags, <Self as AwsResource>::TAG_LIMIT, &mut errors);
         errors
     }
 }
@@ -238,6 +238,8 @@ impl SecretsmanagerSecret {
 
 #[async_trait]
 impl AwsResource for SecretsmanagerSecret {
+    const ARN: ArnForm = ArnForm::Whole { service: "secretsmanager", prefix: "secret:" };
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         let deadline = Instant::now() + NAME_RELEASE_TIMEOUT;

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
 use crate::error::sdk;
-use crate::handler::AwsResource;
+use crate::handler::{ArnForm, AwsResource};
 use crate::secretsmanager::{check_value, describe, find, is_digest, secret_value, sensitive_sdk, SecretInfo};
 
 /// The staging label of the version a secret's readers get.
@@ -104,6 +104,8 @@ impl SecretsmanagerSecretVersion {
 
 #[async_trait]
 impl AwsResource for SecretsmanagerSecretVersion {
+    const ARN: ArnForm = ArnForm::None;
+
     async fn create(&self, aws: &Clients, _ctx: &OpContext) -> Result<Applied, ProviderError> {
         let value = self.secret_string.value()?;
         if is_digest(value) {

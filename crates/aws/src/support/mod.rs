@@ -4,10 +4,11 @@
 //! service depends on another and a type's module reads top to bottom on its own.
 
 pub(crate) mod adopt;
+pub mod arn;
 pub(crate) mod tags;
 pub(crate) mod values;
 pub(crate) mod wait;
 
 pub(crate) use adopt::adopt;
 pub(crate) use values::{canonical_json, check_tag_count, gone_is_none, opt, same_json, undo_create};
-pub(crate) use wait::wait_for;
+pub(crate) use wait::{poll, wait_for, Backoff};
