@@ -71,6 +71,9 @@ fn no_unsafe_code_outside_the_test_kit() {
 /// module tree (1: `a`; 2: `a::b`).
 fn used_modules(text: &str, depth: usize) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    // Comments (doc links among them) name modules without using them.
+    let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    let text = code.as_str();
     for (i, _) in text.match_indices("crate::") {
         let rest = &text[i + "crate::".len()..];
         let path: Vec<&str> = rest.split("::").take(depth).map(|p| p.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or("")).collect();
@@ -159,11 +162,16 @@ fn the_cycle_finder_finds_cycles() {
     assert_eq!(used_modules("use crate::ec2::opt;\nuse crate::Clients;\nlet x = crate::iam::check(1);", 1), ["ec2", "iam"].map(String::from).into());
 }
 
-/// The service folders of the AWS provider (`ec2`, `ecs`, …).
+/// The service folders of the AWS provider (`ec2`, `ecs`, …): every folder but `support`,
+/// which is what they share.
 fn services() -> Vec<String> {
     let src = root().join("crates/aws/src");
-    let mut out: Vec<String> =
-        std::fs::read_dir(&src).unwrap().flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    let mut out: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir() && e.file_name() != "support")
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
     out.sort();
     out
 }
@@ -183,4 +191,33 @@ fn no_service_module_reads_another_service() {
         }
     }
     assert!(offences.is_empty(), "a service module may use only its own service and the shared support modules:\n{}", offences.join("\n"));
+}
+
+#[test]
+fn every_resource_type_is_registered_once() {
+    let names = clawform::aws::type_names();
+    let mut seen = BTreeSet::new();
+    let twice: Vec<&str> = names.iter().copied().filter(|n| !seen.insert(*n)).collect();
+    assert!(twice.is_empty(), "registered more than once in the services' `types` lists: {twice:?}");
+    assert_eq!(names.len(), clawform::aws::registry().type_names().count(), "the registry and the provider's dispatch table list the same types");
+}
+
+#[test]
+fn every_tagged_type_declares_the_arn_its_tags_are_found_by() {
+    // A type with `tags` is tagged with its owner at create, so an interrupted create is found
+    // by its tags, which come back as ARNs: the type must say how its ARN names it.
+    let registry = clawform::aws::registry();
+    let mut missing = Vec::new();
+    for (type_name, form) in clawform::aws::arn_forms() {
+        let tagged = registry.get(type_name).is_some_and(|k| k.attributes().contains(&"tags"));
+        if tagged && matches!(form, clawform::aws::ArnForm::None) {
+            missing.push(type_name);
+        }
+        // Each form reads back the id it would be given: an ARN made from the form names the type.
+        if let clawform::aws::ArnForm::IdAfter { service, prefix } | clawform::aws::ArnForm::Whole { service, prefix } = form {
+            let arn = format!("arn:aws:{service}:us-west-2:123456789012:{prefix}x-1");
+            assert_eq!(clawform::aws::owned::type_and_id(&arn).map(|(t, _)| t), Some(type_name), "{arn} should name {type_name}");
+        }
+    }
+    assert!(missing.is_empty(), "types with tags but no ARN form (declare `const ARN` in the type's module): {missing:?}");
 }

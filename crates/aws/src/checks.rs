@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use clawform_core::resolve::Scope;
-use clawform_core::{Reference, Registry, Stack, Template};
+use clawform_core::{Reference, Registry, ResourceConfig, Template};
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 use serde_json::Value as Json;
 
 /// Adds this provider's checks to `registry`.
+/// The stack's resources by address, as the checks see them.
+type Resources = IndexMap<String, ResourceConfig>;
+
 pub(crate) fn register(registry: &mut Registry) {
     registry.add_stack_check(Arc::new(subnets_fit_their_vpc));
     registry.add_stack_check(Arc::new(zones_are_of_one_region));
@@ -19,14 +22,14 @@ pub(crate) fn register(registry: &mut Registry) {
 }
 
 /// The value of an attribute when it is known before apply (a literal, or made of parameters).
-fn known(stack: &Stack, params: &IndexMap<String, Json>, address: &str, attribute: &str) -> Option<Json> {
-    let value = stack.resources.get(address)?.attributes.get(attribute)?;
+fn known(resources: &Resources, params: &IndexMap<String, Json>, address: &str, attribute: &str) -> Option<Json> {
+    let value = resources.get(address)?.attributes.get(attribute)?;
     let scope = Scope { params: params.clone(), ..Scope::default() };
     scope.resolve_known(value).ok().flatten()
 }
 
-fn known_str(stack: &Stack, params: &IndexMap<String, Json>, address: &str, attribute: &str) -> Option<String> {
-    known(stack, params, address, attribute)?.as_str().map(|s| s.replace("$${", "${"))
+fn known_str(resources: &Resources, params: &IndexMap<String, Json>, address: &str, attribute: &str) -> Option<String> {
+    known(resources, params, address, attribute)?.as_str().map(|s| s.replace("$${", "${"))
 }
 
 /// The address a `${ADDRESS.id}` value points at.
@@ -38,20 +41,20 @@ fn referenced(value: &Json) -> Option<String> {
     }
 }
 
-fn of_type<'a>(stack: &'a Stack, type_name: &'a str) -> impl Iterator<Item = &'a String> + 'a {
-    stack.resources.iter().filter(move |(_, r)| r.type_name == type_name).map(|(a, _)| a)
+fn of_type<'a>(resources: &'a Resources, type_name: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+    resources.iter().filter(move |(_, r)| r.type_name == type_name).map(|(a, _)| a)
 }
 
-fn subnets_fit_their_vpc(stack: &Stack, params: &IndexMap<String, Json>) -> Vec<(String, String)> {
+fn subnets_fit_their_vpc(resources: &Resources, params: &IndexMap<String, Json>) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     let mut by_vpc: BTreeMap<String, Vec<(String, Ipv4Net)>> = BTreeMap::new();
-    for subnet in of_type(stack, "aws_subnet") {
-        let Some(cidr) = known_str(stack, params, subnet, "cidr_block").and_then(|c| c.parse::<Ipv4Net>().ok()) else { continue };
-        let Some(vpc) = stack.resources[subnet].attributes.get("vpc_id").and_then(referenced) else { continue };
-        if stack.resources.get(&vpc).map(|r| r.type_name.as_str()) != Some("aws_vpc") {
+    for subnet in of_type(resources, "aws_subnet") {
+        let Some(cidr) = known_str(resources, params, subnet, "cidr_block").and_then(|c| c.parse::<Ipv4Net>().ok()) else { continue };
+        let Some(vpc) = resources[subnet].attributes.get("vpc_id").and_then(referenced) else { continue };
+        if resources.get(&vpc).map(|r| r.type_name.as_str()) != Some("aws_vpc") {
             continue;
         }
-        if let Some(vpc_cidr) = known_str(stack, params, &vpc, "cidr_block").and_then(|c| c.parse::<Ipv4Net>().ok()) {
+        if let Some(vpc_cidr) = known_str(resources, params, &vpc, "cidr_block").and_then(|c| c.parse::<Ipv4Net>().ok()) {
             if !vpc_cidr.contains(&cidr) {
                 problems.push((
                     format!("resources.{subnet}.cidr_block"),
@@ -87,11 +90,11 @@ fn region_of(zone: &str) -> Option<&str> {
     shaped.then_some(region)
 }
 
-fn zones_are_of_one_region(stack: &Stack, params: &IndexMap<String, Json>) -> Vec<(String, String)> {
+fn zones_are_of_one_region(resources: &Resources, params: &IndexMap<String, Json>) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     let mut first: Option<(String, String)> = None;
-    for subnet in of_type(stack, "aws_subnet") {
-        let Some(zone) = known_str(stack, params, subnet, "availability_zone") else { continue };
+    for subnet in of_type(resources, "aws_subnet") {
+        let Some(zone) = known_str(resources, params, subnet, "availability_zone") else { continue };
         let path = format!("resources.{subnet}.availability_zone");
         match region_of(&zone) {
             None => problems.push((path, format!("`{zone}` is not an availability zone name; expected something like us-west-2a"))),
@@ -106,18 +109,18 @@ fn zones_are_of_one_region(stack: &Stack, params: &IndexMap<String, Json>) -> Ve
     problems
 }
 
-fn load_balancers_span_two_zones(stack: &Stack, params: &IndexMap<String, Json>) -> Vec<(String, String)> {
+fn load_balancers_span_two_zones(resources: &Resources, params: &IndexMap<String, Json>) -> Vec<(String, String)> {
     let mut problems = Vec::new();
-    for lb in of_type(stack, "aws_lb") {
-        let kind = known_str(stack, params, lb, "load_balancer_type").unwrap_or_else(|| "application".into());
+    for lb in of_type(resources, "aws_lb") {
+        let kind = known_str(resources, params, lb, "load_balancer_type").unwrap_or_else(|| "application".into());
         if kind != "application" {
             continue;
         }
-        let Some(Json::Array(subnets)) = stack.resources[lb].attributes.get("subnets") else { continue };
+        let Some(Json::Array(subnets)) = resources[lb].attributes.get("subnets") else { continue };
         let mut zones = Vec::new();
         let mut all_known = true;
         for s in subnets {
-            match referenced(s).and_then(|a| known_str(stack, params, &a, "availability_zone")) {
+            match referenced(s).and_then(|a| known_str(resources, params, &a, "availability_zone")) {
                 Some(z) => zones.push(z),
                 None => all_known = false,
             }

@@ -10,7 +10,63 @@ use clawform_core::{Applied, OpContext, ProviderError, Registry, Resource};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
-pub use crate::support::arn::ArnForm;
+
+/// How a type's ARN names its resources: what the Resource Groups Tagging API answers is an
+/// ARN, and adoption and unmanaged-resource reports need the type and id it stands for.
+#[derive(Debug, Clone, Copy)]
+pub enum ArnForm {
+    /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:PREFIX<id>`: the id follows the prefix (EC2's
+    /// `vpc/vpc-1`, ECR's `repository/NAME`).
+    IdAfter {
+        /// The ARN's service field.
+        service: &'static str,
+        /// What the resource field starts with.
+        prefix: &'static str,
+    },
+    /// `arn:…:SERVICE:…:PREFIX…`, and the id is the whole ARN (ELBv2, ECS, Secrets Manager).
+    Whole {
+        /// The ARN's service field.
+        service: &'static str,
+        /// What the resource field starts with.
+        prefix: &'static str,
+    },
+    /// Another form, read by `id` from the resource field (`log-group:NAME:*`, IAM's paths).
+    Custom {
+        /// The ARN's service field.
+        service: &'static str,
+        /// The resource field's form, for people.
+        describe: &'static str,
+        /// The id in a resource field of this form, if it is one.
+        id: fn(&str) -> Option<String>,
+    },
+    /// The type has no ARN of its own (associations, attachments, inline policies, secret
+    /// versions): it is never tagged, so never found by its tags.
+    None,
+}
+
+impl ArnForm {
+    /// The id `arn` names, if it is an ARN of this form.
+    pub fn id_of(&self, arn: &str) -> Option<String> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let (service, resource) = (*parts.get(2)?, *parts.get(5)?);
+        match *self {
+            ArnForm::IdAfter { service: s, prefix } if s == service => resource.strip_prefix(prefix).map(str::to_string),
+            ArnForm::Whole { service: s, prefix } if s == service => resource.starts_with(prefix).then(|| arn.to_string()),
+            ArnForm::Custom { service: s, id, .. } if s == service => id(resource),
+            _ => None,
+        }
+    }
+
+    /// The form in words, for the tidy check and the docs.
+    pub fn describe(&self) -> String {
+        match self {
+            ArnForm::IdAfter { service, prefix } => format!("arn:…:{service}:…:{prefix}ID"),
+            ArnForm::Whole { service, prefix } => format!("arn:…:{service}:…:{prefix}… (the ARN is the id)"),
+            ArnForm::Custom { service, describe, .. } => format!("arn:…:{service}:…:{describe}"),
+            ArnForm::None => "none (never tagged)".to_string(),
+        }
+    }
+}
 
 /// A resource type with real AWS calls behind it. Four calls and its ARN form are its own to
 /// write; the rest have defaults that fit most types.
@@ -29,6 +85,16 @@ pub trait AwsResource: Resource {
     async fn delete(aws: &Clients, id: &str, prior: &Json) -> Result<(), ProviderError>;
     /// Reads resources by id, in as few calls as the API allows; `None` for those gone.
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError>;
+    /// Takes over resource `id`, which an interrupted run created for `self` and never recorded:
+    /// reads it as it is and updates it in place to what is desired.
+    async fn adopt_id(&self, aws: &Clients, ctx: &OpContext, id: &str) -> Result<Applied, ProviderError> {
+        let live = Self::read(aws, &[id.to_string()])
+            .await?
+            .pop()
+            .flatten()
+            .ok_or_else(|| ProviderError::not_found(format!("{}: {id} vanished while being adopted", Self::TYPE)))?;
+        self.update(aws, ctx, id, &decode::<Self>(&live)?).await
+    }
     /// The id `read` takes for an id given to `clawform import` (Terraform's import id).
     async fn import_id(aws: &Clients, id: &str) -> Result<String, ProviderError> {
         let _ = aws;

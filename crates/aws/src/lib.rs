@@ -2,6 +2,8 @@
 //! (`aws_vpc` → `ec2/vpc.rs`), each making real AWS SDK calls. It never prints: it returns data
 //! and errors to whoever called it.
 
+#![forbid(unsafe_code)]
+
 pub mod autoscaling;
 mod checks;
 pub mod clients;

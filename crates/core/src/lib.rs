@@ -11,6 +11,7 @@ pub mod drift;
 pub mod engine;
 pub mod graph;
 pub mod plan;
+pub(crate) mod prepared;
 pub mod provider;
 pub mod resolve;
 pub mod schema;

@@ -9,9 +9,9 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::StackError;
+use crate::prepared::Expansion;
 use crate::resolve::{ResolveError, Scope};
 use crate::schema::Registry;
-use crate::stack::prepared::Expansion;
 use crate::stack::{ResourceConfig, Stack};
 use crate::state::State;
 

@@ -9,7 +9,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 
 /// A problem with one attribute of a resource, found by a type's own checks.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,9 +225,10 @@ fn strip_location(message: &str) -> String {
 }
 
 /// A check across the resources of a stack (a subnet inside its VPC's CIDR, a load balancer
-/// over two zones…). It gets the stack and its parameter values and returns, for each problem,
+/// over two zones…). It gets the stack's resources and its parameter values and returns, for each problem,
 /// the dotted path it is about (such as `resources.subnet.cidr_block`) and a message.
-pub type StackCheck = Arc<dyn Fn(&crate::stack::Stack, &indexmap::IndexMap<String, serde_json::Value>) -> Vec<(String, String)> + Send + Sync>;
+pub type StackCheck =
+    Arc<dyn Fn(&indexmap::IndexMap<String, ResourceConfig>, &indexmap::IndexMap<String, serde_json::Value>) -> Vec<(String, String)> + Send + Sync>;
 
 /// The resource types a provider offers, by type name, and its checks across resources.
 #[derive(Clone, Default)]
@@ -275,4 +277,21 @@ impl Registry {
     pub fn type_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.kinds.keys().copied()
     }
+}
+
+/// One resource of a stack, with its attributes in canonical JSON (strings may be templates).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResourceConfig {
+    /// The Terraform type name.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Attributes as written, references unresolved.
+    pub attributes: Json,
+    /// Addresses this resource must wait for beyond those it references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// `count`: how many instances (`NAME[0]`, `NAME[1]`…) to make: a number, `auto`, or
+    /// `${param.X}` holding one of those. Absent: one resource at `NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<Json>,
 }

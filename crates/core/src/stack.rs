@@ -14,8 +14,6 @@ use crate::source::{Location, SourceMap};
 use crate::state::State;
 use crate::value::{split_address, InstanceIndex, Part, Reference, Template};
 
-pub(crate) mod prepared;
-
 /// Files larger than this are refused before parsing: a stack is a few kilobytes.
 pub const MAX_STACK_BYTES: usize = 4 * 1024 * 1024;
 
@@ -35,22 +33,7 @@ pub struct ParamSpec {
     pub sensitive: bool,
 }
 
-/// One resource of a stack, with its attributes in canonical JSON (strings may be templates).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ResourceConfig {
-    /// The Terraform type name.
-    #[serde(rename = "type")]
-    pub type_name: String,
-    /// Attributes as written, references unresolved.
-    pub attributes: Json,
-    /// Addresses this resource must wait for beyond those it references.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
-    /// `count`: how many instances (`NAME[0]`, `NAME[1]`…) to make: a number, `auto`, or
-    /// `${param.X}` holding one of those. Absent: one resource at `NAME`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<Json>,
-}
+pub use crate::schema::ResourceConfig;
 
 /// A stack: the unit that is planned, applied, locked and stored as one state document.
 #[derive(Debug, Clone)]
@@ -75,7 +58,19 @@ pub struct Stack {
     source: std::sync::Arc<SourceMap>,
     /// Shared too: what planning derived from the resources and outputs, reused while they are
     /// unchanged (see `prepared.rs`).
-    prepared: std::sync::Arc<prepared::Memo>,
+    pub(crate) prepared: std::sync::Arc<MemoSlot>,
+}
+
+/// Where `prepared.rs` keeps what planning works out once for a stack and its clones. The slot
+/// does not know what it holds, so that this module depends on nothing built from stacks (the
+/// graph among them): no import circle.
+#[derive(Default)]
+pub(crate) struct MemoSlot(pub(crate) std::sync::Mutex<Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>>);
+
+impl std::fmt::Debug for MemoSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoSlot")
+    }
 }
 
 #[derive(Deserialize)]
@@ -466,7 +461,7 @@ impl Stack {
             }
         }
         for check in registry.stack_checks() {
-            for (path, message) in check(self, &params) {
+            for (path, message) in check(&self.resources, &params) {
                 errors.push(self.diag_value(&path, message));
             }
         }

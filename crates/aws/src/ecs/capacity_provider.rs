@@ -22,7 +22,7 @@ use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
-use crate::support::{adopt, wait_for};
+use crate::support::wait_for;
 
 /// How long to wait for an update or a delete to finish; Terraform's AWS provider waits 10
 /// minutes for updates and 20 for deletes.
@@ -206,7 +206,7 @@ impl AwsResource for EcsCapacityProvider {
         if let Some(existing) = find(&describe_capacity_providers(aws, std::slice::from_ref(name)).await?, name) {
             let arn = existing.capacity_provider_arn().unwrap_or_default().to_string();
             return match taken(existing.tags(), ctx) {
-                Taken::Ours => adopt(self, aws, ctx, &arn).await,
+                Taken::Ours => self.adopt_id(aws, ctx, &arn).await,
                 Taken::Theirs(whose) => Err(ProviderError::api(format!(
                     "ecs CreateCapacityProvider: a capacity provider named `{name}` already exists ({whose}): {arn}; expected a name not in use"
                 ))),

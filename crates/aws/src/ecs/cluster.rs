@@ -19,7 +19,7 @@ use crate::ecs::{check_name, describe_clusters, find_cluster, EcsTags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
-use crate::support::{adopt, wait_for};
+use crate::support::wait_for;
 
 /// The one cluster setting ECS has.
 const CONTAINER_INSIGHTS: &str = "containerInsights";
@@ -130,7 +130,7 @@ impl AwsResource for EcsCluster {
         let name = self.name.value()?;
         let settings: Vec<SdkSetting> = self.settings()?.into_iter().map(|(k, v)| sdk_setting(&k, v)).collect();
         match existing(aws, ctx, name).await? {
-            Some((arn, Taken::Ours)) => return adopt(self, aws, ctx, &arn).await,
+            Some((arn, Taken::Ours)) => return self.adopt_id(aws, ctx, &arn).await,
             Some((arn, Taken::Theirs(whose))) => {
                 return Err(ProviderError::api(format!(
                     "ecs CreateCluster: a cluster named `{name}` already exists ({whose}): {arn}; expected a name no active cluster has"

@@ -38,7 +38,7 @@ use crate::handler::{ArnForm, AwsResource};
 use crate::support::check_tag_count;
 use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
-use crate::support::{adopt, wait_for};
+use crate::support::wait_for;
 
 /// DescribeServices takes "up to 10 services to describe in a single operation" (ECS API
 /// reference); moto (5.2.5) takes more, AWS does not.
@@ -341,7 +341,7 @@ impl EcsService {
         let arn = existing.service_arn().unwrap_or_default();
         match (existing.status(), taken(existing.tags(), ctx)) {
             (Some("INACTIVE"), _) => Ok(None),
-            (Some("ACTIVE"), Taken::Ours) => adopt(self, aws, ctx, arn).await.map(Some),
+            (Some("ACTIVE"), Taken::Ours) => self.adopt_id(aws, ctx, arn).await.map(Some),
             (Some("ACTIVE"), Taken::Theirs(whose)) => Err(ProviderError::api(format!(
                 "ecs CreateService: a service named `{name}` already exists in cluster {cluster} ({whose}): {arn}; expected a name no active service of the cluster has"
             ))),

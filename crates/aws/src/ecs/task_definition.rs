@@ -37,7 +37,6 @@ use crate::clients::Clients;
 use crate::ecs::{check_name, EcsTags};
 use crate::error::sdk;
 use crate::handler::{decode, ArnForm, AwsResource};
-use crate::support::adopt;
 use crate::support::check_tag_count;
 use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
@@ -931,7 +930,7 @@ impl AwsResource for EcsTaskDefinition {
         // Only a create that may have left a revision behind (state's journal says so) looks.
         if ctx.leftover_possible {
             if let Some(arn) = self.leftover(aws, ctx).await? {
-                return adopt(self, aws, ctx, &arn).await;
+                return self.adopt_id(aws, ctx, &arn).await;
             }
         }
         let launch_types: Vec<Compatibility> =

@@ -85,7 +85,7 @@ impl IamRole {
         }
         tracing::info!(role = %name, "adopting the role an earlier attempt created");
         let (arn, unique_id) = (role.arn().to_string(), role.role_id().to_string());
-        crate::support::adopt(self, aws, ctx, name).await?;
+        self.adopt_id(aws, ctx, name).await?;
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(arn));
         computed.insert("unique_id".into(), json!(unique_id));

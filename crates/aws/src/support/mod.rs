@@ -1,14 +1,12 @@
 //! What the service modules share, in one place: ownership tags and the per-service tag API
-//! ([`tags`]), bounded waits ([`wait`]), adoption of a leftover ([`adopt`]) and small value
+//! ([`tags`]), bounded waits ([`wait`]), ARN forms of some services ([`arn`]) and small value
 //! helpers ([`values`]). Service modules import from here, never from each other, so that no
 //! service depends on another and a type's module reads top to bottom on its own.
 
-pub(crate) mod adopt;
-pub mod arn;
+pub(crate) mod arn;
 pub(crate) mod tags;
 pub(crate) mod values;
 pub(crate) mod wait;
 
-pub(crate) use adopt::adopt;
 pub(crate) use values::{canonical_json, check_tag_count, gone_is_none, opt, same_json, undo_create};
 pub(crate) use wait::{poll, wait_for, Backoff};

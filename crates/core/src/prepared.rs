@@ -11,7 +11,7 @@
 //! expansion is reused only for the same instance counts.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::Value as Json;
@@ -48,20 +48,10 @@ fn referenced_attributes<'a>(values: impl Iterator<Item = &'a Json>) -> BTreeMap
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for r in refs {
         if let crate::value::Reference::Resource { address, attribute } = r {
-            out.entry(super::source_address(&address).to_string()).or_default().insert(attribute);
+            out.entry(crate::stack::source_address(&address).to_string()).or_default().insert(attribute);
         }
     }
     out
-}
-
-/// The last stack shape planned and what came of it.
-#[derive(Default)]
-pub(crate) struct Memo(Mutex<Option<Arc<Entry>>>);
-
-impl std::fmt::Debug for Memo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Memo")
-    }
 }
 
 struct Entry {
@@ -112,7 +102,7 @@ impl Stack {
             external: self.external_stacks_now(),
             expansion: expansion.clone(),
         };
-        *self.prepared.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(entry));
+        *self.prepared.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(entry) as Arc<dyn std::any::Any + Send + Sync>);
         Ok(expansion)
     }
 
@@ -130,7 +120,8 @@ impl Stack {
 
     /// The memo's entry, if it was made from what the stack holds now.
     fn memo_entry(&self) -> Option<Arc<Entry>> {
-        let entry = self.prepared.0.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        let slot = self.prepared.0.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        let entry = slot.downcast::<Entry>().ok()?;
         entry.fits(self).then_some(entry)
     }
 }
