@@ -23,6 +23,7 @@
 
 pub mod capacity;
 pub mod cost;
+mod error;
 pub mod import;
 pub mod prices;
 pub mod tenants;

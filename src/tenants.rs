@@ -34,15 +34,7 @@ pub const MAX_NAME_LEN: usize = 32;
 /// balancer are 100 by default too (adjustable). One of each per tenant.
 pub const DEFAULT_TENANTS_PER_LOAD_BALANCER: u64 = 100;
 
-/// A tenant id that was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("tenant id `{id}` is not valid: {reason}")]
-pub struct InvalidTenantId {
-    /// What was given (escaped for printing).
-    pub id: String,
-    /// Why, and what is expected.
-    pub reason: String,
-}
+pub use crate::error::InvalidTenantId;
 
 /// Checks a tenant id: `[a-z0-9][a-z0-9-]*`, short enough that `openclaw-<id>` fits in 32
 /// characters. The id becomes the path `/<id>/*` on the shared listener, so anything that could
