@@ -2,10 +2,8 @@
 //! moto, read back independently service by service, re-planned to nothing, changed in place,
 //! and destroyed without leaving anything tagged with the stack.
 
-mod common;
-
+use crate::common::{copy_repo_stack, ec2, owned_by, sdk_config, Project};
 use aws_sdk_ec2::types::Filter;
-use common::{copy_repo_stack, ec2, owned_by, sdk_config, Project};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() {

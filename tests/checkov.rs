@@ -4,13 +4,11 @@
 //! parsed, AWS checks must run on them, and what fails must be among the failures the README
 //! documents as deliberate; the checks the stock stacks were made to pass must pass.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{copy_repo_stack, Project};
+use crate::common::{copy_repo_stack, Project};
 use serde_json::Value as Json;
 
 /// The checkov the project installs.
@@ -63,8 +61,11 @@ fn base_address(address: &str) -> &str {
     address.split('[').next().unwrap_or(address)
 }
 
+/// Checks by (check id, address).
+type Checks = BTreeSet<(String, String)>;
+
 /// Checks the report against the plan; returns passed and failed (check id, address).
-fn evaluate(plan_path: &Path, least: usize) -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+fn evaluate(plan_path: &Path, least: usize) -> (Checks, Checks) {
     let plan: Json = serde_json::from_str(&std::fs::read_to_string(plan_path).unwrap()).unwrap();
     let addresses = planned(&plan);
     let report = run_checkov(plan_path);

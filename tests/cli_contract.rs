@@ -1,9 +1,7 @@
 //! The CLI's contract with scripts and CI: exit codes, located errors, locks, saved plans,
 //! confirmation, graph and state commands.
 
-mod common;
-
-use common::{ec2, owned_by, Project};
+use crate::common::{ec2, owned_by, Project};
 
 fn small(name: &str, cidr: &str) -> String {
     let subnet = cidr.replace(".0.0/16", ".1.0/24");

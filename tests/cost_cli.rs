@@ -186,5 +186,5 @@ fn a_bad_price_sheet_is_a_located_error() {
     assert!(run.stderr.contains("cannot read price sheet /nonexistent/prices.yaml"), "{}", run.stderr);
 
     let run = clawform(&["cost", "--tenants", "1,x"]);
-    assert_eq!(run.code, 2, "clap's usage error: {}", run.stderr);
+    assert_eq!(run.code, 1, "a usage error exits 1 (2 would read as \"changes\" in CI): {}", run.stderr);
 }

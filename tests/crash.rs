@@ -18,13 +18,11 @@
 //! would take several times longer for the same number of kill points, and would only repeat
 //! types. Each run has its own stack and names, so runs on one moto do not meet.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::reliability::{assert_converged, run_via, signal, spawn};
+use crate::common::Project;
 use clawform_testkit::{FaultConfig, FaultProxy, Hold};
-use common::reliability::{assert_converged, run_via, signal, spawn};
-use common::Project;
 
 /// Kill points per test function (two functions run side by side: 32 runs in all).
 const RUNS: u64 = 16;
@@ -98,7 +96,7 @@ async fn kills(offset: u64) {
         // Spread over the whole apply: request 1 to the last but one (the last is the final
         // state save's neighbour; the lock and state are checked either way).
         let at = 1 + (2 * k + offset) * (total - 2) / (2 * RUNS - 1);
-        let hold = if (k + offset) % 2 == 0 { Hold::AfterForwarding } else { Hold::BeforeForwarding };
+        let hold = if (k + offset).is_multiple_of(2) { Hold::AfterForwarding } else { Hold::BeforeForwarding };
         lines.push(kill_at(&project, first + k, at, hold).await);
     }
     eprintln!("{}", lines.join("\n"));

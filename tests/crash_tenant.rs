@@ -9,13 +9,11 @@
 //! crash, or a second `tenant create` would make a second task definition revision, or fail on
 //! a name the first one took.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::reliability::{assert_converged, run_via, signal, spawn};
+use crate::common::{copy_repo_stack, Project};
 use clawform_testkit::{FaultConfig, FaultProxy, Hold};
-use common::reliability::{assert_converged, run_via, signal, spawn};
-use common::{copy_repo_stack, Project};
 
 const KEY: (&str, &str) = ("CRASH_API_KEY", "sk-ant-crash-test-NOT-REAL");
 

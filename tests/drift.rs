@@ -2,9 +2,7 @@
 //! attribute, put back by apply or accepted by `apply --refresh-only`; tagged leftovers missing
 //! from state are reported as unmanaged and adopted without a duplicate.
 
-mod common;
-
-use common::{copy_repo_stack, ec2, owned_by, sdk_config, Project};
+use crate::common::{copy_repo_stack, ec2, owned_by, sdk_config, Project};
 use serde_json::Value as Json;
 
 fn drifted(report: &Json) -> Vec<(String, String, Json, Json)> {

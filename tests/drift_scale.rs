@@ -1,11 +1,9 @@
 //! Batched reads at scale: a drift check of the base platform and 100 tenants costs fewer AWS
 //! API calls than there are tenants (counted by the SDK interceptor behind `--stats`).
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::{copy_repo_stack, Project};
+use crate::common::{copy_repo_stack, Project};
 
 #[test]
 fn drift_of_base_and_100_tenants_costs_fewer_calls_than_tenants() {

@@ -12,15 +12,13 @@
 //! The seed is printed; `CLAWFORM_FAULT_SEED=N cargo test --test faults` repeats a run's draws
 //! (the order of concurrent requests still varies).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::Child;
 
+use crate::common::reliability::{duplicates, run_via, spawn, tagged, untracked};
+use crate::common::{copy_repo_stack, sdk_config, Project};
 use clawform_testkit::fault_proxy::describe_counts;
 use clawform_testkit::{Fault, FaultConfig, FaultProxy};
-use common::reliability::{duplicates, run_via, spawn, tagged, untracked};
-use common::{copy_repo_stack, sdk_config, Project};
 
 const TENANTS: usize = 20;
 
@@ -51,7 +49,7 @@ async fn assert_no_duplicate_and_nothing_untracked(project: &Project, stacks: &[
     }
     let config = sdk_config(&project.moto).await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
-    let vpcs = ec2.describe_vpcs().filters(common::owned_by("base")).send().await.expect("DescribeVpcs");
+    let vpcs = ec2.describe_vpcs().filters(crate::common::owned_by("base")).send().await.expect("DescribeVpcs");
     assert_eq!(vpcs.vpcs().len(), 1, "one VPC tagged with the base stack");
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
     let lbs = elb.describe_load_balancers().send().await.expect("DescribeLoadBalancers");
@@ -82,6 +80,7 @@ fn assert_converged(project: &Project) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[expect(clippy::await_holding_lock, reason = "the guard is the turn: both tests apply the base stack on one moto server")]
 async fn base_and_20_tenants_converge_with_a_fifth_of_requests_disturbed() {
     let project = Project::new();
     let _turn = exclusive_moto(&project);
@@ -157,6 +156,7 @@ const SPARED: [&str; 9] = [
 /// for every operation but creates: reads, updates, deletes, tags, policies, associations.
 /// Before-forwarding faults disturb every operation.
 #[tokio::test(flavor = "multi_thread")]
+#[expect(clippy::await_holding_lock, reason = "the guard is the turn: both tests apply the base stack on one moto server")]
 async fn lost_answers_leave_no_duplicate_and_nothing_untracked() {
     let project = Project::new();
     let _turn = exclusive_moto(&project);

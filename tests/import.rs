@@ -2,9 +2,7 @@
 //! a stack by their Terraform import ids; the next plan creates none of them, and an apply
 //! converges without a duplicate.
 
-mod common;
-
-use common::{ec2, sdk_config, Project};
+use crate::common::{ec2, sdk_config, Project};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resources_made_outside_clawform_are_imported_and_not_duplicated() {

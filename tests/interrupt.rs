@@ -6,14 +6,12 @@
 //! AWS (after moto has processed it, so the resource exists but the CLI does not know yet), the
 //! test sends SIGINT, waits for the CLI to acknowledge it, then lets the answer through.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
+use crate::common::reliability::{signal, spawn, tagged, untracked};
+use crate::common::{copy_repo_stack, Project};
 use clawform_testkit::{FaultConfig, FaultProxy, Hold};
-use common::reliability::{signal, spawn, tagged, untracked};
-use common::{copy_repo_stack, Project};
 
 /// Far enough into the base stack's apply that resources exist, far from its end (it makes
 /// well over a hundred requests).

@@ -8,7 +8,7 @@ use clawform::{Action, ApplyOptions, Stack, Workspace};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stack_built_in_code_plans_applies_and_destroys() {
-    let moto = clawform_testkit::moto();
+    let moto = clawform_testkit::moto_for(file!());
     moto.set_process_env();
     let dir = tempfile::tempdir().unwrap();
     let name = clawform_testkit::unique("lib");

@@ -1,10 +1,8 @@
 //! The walking skeleton end to end: apply a network stack with the real binary against moto,
 //! read it back with the SDK, re-plan to nothing, update in place, replace, destroy.
 
-mod common;
-
+use crate::common::{ec2, owned_by, Project};
 use aws_sdk_ec2::types::Filter;
-use common::{ec2, owned_by, Project};
 
 fn stack_text(name: &str, hostnames: bool, subnet_cidr: &str, env_tag: &str) -> String {
     format!(

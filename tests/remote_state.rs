@@ -1,9 +1,7 @@
 //! State on S3 (moto's): a stack applied with `--backend s3://…`, its lock and its state in the
 //! bucket, and `state pull` / `state push` moving it to a local folder and back.
 
-mod common;
-
-use common::{sdk_config, Project};
+use crate::common::{sdk_config, Project};
 
 fn net(name: &str) -> String {
     format!("stack: {name}\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: 10.61.0.0/16\noutputs:\n  vpc_id: ${{vpc.id}}\n")

@@ -3,9 +3,7 @@
 //! moto, like AWS, refuses to delete a target group a listener rule still forwards to, so
 //! delete-then-create could not get through this apply at all.
 
-mod common;
-
-use common::{sdk_config, Project};
+use crate::common::{sdk_config, Project};
 
 fn stack(target_group_name: &str) -> String {
     format!(

@@ -6,11 +6,9 @@
 //! lock files, whatever is there at any moment we look) and every plan file is searched for each
 //! secret value, as text and as base64.
 
-mod common;
-
 use std::path::Path;
 
-use common::{copy_repo_stack, sdk_config, Project, Run};
+use crate::common::{copy_repo_stack, sdk_config, Project, Run};
 
 const IDS: [&str; 3] = ["leak1", "leak2", "leak3"];
 

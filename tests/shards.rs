@@ -2,11 +2,9 @@
 //! Balancer, so the base stack repeats its load balancer and listener as shards, and tenants are
 //! placed on the first shard with room. Proven on moto with a small `tenants_per_load_balancer`.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{copy_repo_stack, sdk_config, Project};
+use crate::common::{copy_repo_stack, sdk_config, Project};
 
 const KEY: &[(&str, &str)] = &[("K", "sk-ant-shards")];
 
@@ -20,7 +18,7 @@ fn create(project: &Project, id: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_fill_load_balancer_shards_in_order() {
     auto_shards_grow_by_one_when_every_load_balancer_is_full().await;
-    clawform_testkit::moto().reset();
+    clawform_testkit::moto_for(file!()).reset();
     fixed_shards_refuse_a_tenant_that_does_not_fit_before_any_call().await;
 }
 

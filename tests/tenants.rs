@@ -2,13 +2,11 @@
 //! tenants created, checked in moto, listed, rolled to a new template, destroyed one by one,
 //! concurrently, and never leaking a secret.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use common::{copy_repo_stack, sdk_config, Project, Run};
+use crate::common::{copy_repo_stack, sdk_config, Project, Run};
 
 fn shared() -> &'static Project {
     static PROJECT: OnceLock<Project> = OnceLock::new();

@@ -3,9 +3,7 @@
 //! insta snapshots, plus the rules a policy tool relies on asserted one by one. No AWS call:
 //! plans from no state read nothing, and `--refresh=false` reads nothing.
 
-mod common;
-
-use common::Project;
+use crate::common::Project;
 use serde_json::{json, Value as Json};
 
 const STACK: &str = r#"stack: tfjson

@@ -8,7 +8,7 @@ pub mod reliability;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use clawform_testkit::{moto, Moto};
+use clawform_testkit::Moto;
 
 /// A temporary project: `stacks/` and `state/` in a folder removed at the end of the test.
 pub struct Project {
@@ -30,8 +30,10 @@ impl Run {
 }
 
 impl Project {
+    /// A project on the moto server of the calling test file (one per file: see `tests.rs`).
+    #[track_caller]
     pub fn new() -> Project {
-        let moto = moto();
+        let moto = clawform_testkit::moto_for(std::panic::Location::caller().file());
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
         Project { dir, moto }

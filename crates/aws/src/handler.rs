@@ -10,6 +10,7 @@ use clawform_core::{Applied, OpContext, ProviderError, Registry, Resource};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
+use crate::support::tags;
 
 /// How a type's ARN names its resources: what the Resource Groups Tagging API answers is an
 /// ARN, and adoption and unmanaged-resource reports need the type and id it stands for.
@@ -85,15 +86,33 @@ pub trait AwsResource: Resource {
     async fn delete(aws: &Clients, id: &str, prior: &Json) -> Result<(), ProviderError>;
     /// Reads resources by id, in as few calls as the API allows; `None` for those gone.
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError>;
+    /// AWS's error codes for "that name is taken" on this type's create. When a create gets
+    /// one, [`AwsResource::named_existing`] finds the resource holding the name: it is adopted
+    /// if its ownership tags say it is this very resource (an interrupted run made it), and
+    /// refused with the way to import it otherwise.
+    const ALREADY_EXISTS: &'static [&'static str] = &[];
+    /// The resource holding this one's unique name, with its tags (id, key/value pairs), for
+    /// types with [`AwsResource::ALREADY_EXISTS`] codes.
+    async fn named_existing(&self, aws: &Clients) -> Result<Option<(String, Vec<(String, String)>)>, ProviderError> {
+        let _ = aws;
+        Ok(None)
+    }
     /// Takes over resource `id`, which an interrupted run created for `self` and never recorded:
-    /// reads it as it is and updates it in place to what is desired.
+    /// reads it as it is, updates it in place to what is desired, and keeps the computed
+    /// attributes (ARN, owner…) the read found.
     async fn adopt_id(&self, aws: &Clients, ctx: &OpContext, id: &str) -> Result<Applied, ProviderError> {
         let live = Self::read(aws, &[id.to_string()])
             .await?
             .pop()
             .flatten()
             .ok_or_else(|| ProviderError::not_found(format!("{}: {id} vanished while being adopted", Self::TYPE)))?;
-        self.update(aws, ctx, id, &decode::<Self>(&live)?).await
+        let mut applied = self.update(aws, ctx, id, &decode::<Self>(&live)?).await?;
+        for attribute in Self::COMPUTED.iter().filter(|a| **a != "id") {
+            if let Some(value) = live.get(*attribute) {
+                applied.computed.entry(attribute.to_string()).or_insert_with(|| value.clone());
+            }
+        }
+        Ok(applied)
     }
     /// The id `read` takes for an id given to `clawform import` (Terraform's import id).
     async fn import_id(aws: &Clients, id: &str) -> Result<String, ProviderError> {
@@ -153,7 +172,11 @@ fn checked<R: Resource>(attributes: &Json) -> Result<R, ProviderError> {
 #[async_trait]
 impl<R: AwsResource> Handler for Typed<R> {
     async fn create(&self, aws: &Clients, ctx: &OpContext, attributes: &Json) -> Result<Applied, ProviderError> {
-        checked::<R>(attributes)?.create(aws, ctx).await
+        let typed = checked::<R>(attributes)?;
+        match typed.create(aws, ctx).await {
+            Err(e) if R::ALREADY_EXISTS.iter().any(|code| e.has_code(code)) => adopt_named(&typed, aws, ctx, e).await,
+            other => other,
+        }
     }
 
     async fn update(&self, aws: &Clients, ctx: &OpContext, id: &str, prior: &Json, attributes: &Json) -> Result<Applied, ProviderError> {
@@ -171,6 +194,25 @@ impl<R: AwsResource> Handler for Typed<R> {
 
     async fn import_id(&self, aws: &Clients, id: &str) -> Result<String, ProviderError> {
         R::import_id(aws, id).await
+    }
+}
+
+/// A create refused because the name is taken: the resource holding it is adopted when its
+/// ownership tags name this resource, and the refusal says whose it is and how to import it
+/// otherwise.
+async fn adopt_named<R: AwsResource>(desired: &R, aws: &Clients, ctx: &OpContext, refusal: ProviderError) -> Result<Applied, ProviderError> {
+    let Some((id, found_tags)) = desired.named_existing(aws).await? else { return Err(refusal) };
+    match tags::taken(&found_tags, ctx) {
+        tags::Taken::Ours => {
+            tracing::info!(address = %ctx.address, id = %id, "adopting what an interrupted run created");
+            desired.adopt_id(aws, ctx, &id).await
+        }
+        tags::Taken::Theirs(whose) => Err(refusal.map_message(|m| {
+            format!(
+                "{m}; `{id}` is {whose}: bring it under management with `clawform import {} {} {id}`, or give this resource another name",
+                ctx.stack, ctx.address
+            )
+        })),
     }
 }
 

@@ -5,15 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::{expected_tags, state_of, Subject};
 use aws_sdk_ec2::types::{Filter, NatGatewayState, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use clawform_aws::AwsProvider;
 use clawform_core::Provider;
 use clawform_testkit::unique;
 use serde_json::json;
-use support::{expected_tags, state_of, Subject};
-
-mod support;
 
 /// The ECS-optimized Amazon Linux 2023 AMI that moto 5.2.5 ships for us-west-2: what its SSM
 /// parameter `/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id` answers,
@@ -29,10 +27,10 @@ struct Env {
     sts: aws_sdk_sts::Client,
 }
 
-support::deref_to_subject!(Env);
+crate::support::deref_to_subject!(Env);
 
 async fn env() -> Env {
-    let config = support::moto_config().await;
+    let config = crate::support::moto_config().await;
     Env {
         subject: Subject::new(AwsProvider::from_env(None).await, "stack"),
         ec2: aws_sdk_ec2::Client::new(&config),

@@ -4,14 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::{decode_yaml, expected_tags, state_of, Subject};
 use aws_sdk_ec2::types::{Filter, Tag};
 use clawform_aws::AwsProvider;
 use clawform_core::Provider;
 use clawform_testkit::unique;
 use serde_json::json;
-use support::{decode_yaml, expected_tags, state_of, Subject};
-
-mod support;
 
 /// The provider under test (through `Deref`) and an independent raw SDK client, both pointed at
 /// this binary's moto server.
@@ -20,10 +18,10 @@ struct Env {
     ec2: aws_sdk_ec2::Client,
 }
 
-support::deref_to_subject!(Env);
+crate::support::deref_to_subject!(Env);
 
 async fn env() -> Env {
-    let config = support::moto_config().await;
+    let config = crate::support::moto_config().await;
     Env { subject: Subject::new(AwsProvider::from_env(None).await, "stack"), ec2: aws_sdk_ec2::Client::new(&config) }
 }
 

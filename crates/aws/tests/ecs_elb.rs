@@ -6,15 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::{decode_yaml, expected_tags, state_of, Calls, Subject};
 use aws_sdk_ec2::types::RequestLaunchTemplateData;
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
 use clawform_aws::{AwsProvider, Clients};
 use clawform_core::{Applied, Provider};
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
-use support::{decode_yaml, expected_tags, state_of, Calls, Subject};
-
-mod support;
 
 /// The provider under test (through `Deref`) with its ECS and ELBv2 calls recorded, and
 /// independent raw SDK clients, all pointed at this binary's moto server.
@@ -27,10 +25,10 @@ struct Env {
     autoscaling: aws_sdk_autoscaling::Client,
 }
 
-support::deref_to_subject!(Env);
+crate::support::deref_to_subject!(Env);
 
 async fn env() -> Env {
-    let config = support::moto_config().await;
+    let config = crate::support::moto_config().await;
     let calls = Calls::default();
     let mut clients = Clients::from_config(&config);
     clients.ecs = aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(&config).interceptor(calls.clone()).build());

@@ -4,13 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::{expected_tags, state_of, Subject};
 use clawform_aws::AwsProvider;
 use clawform_core::Provider;
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
-use support::{expected_tags, state_of, Subject};
-
-mod support;
 
 const ECS_TASK_EXECUTION: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 const ECS_FOR_EC2: &str = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
@@ -24,10 +22,10 @@ struct Env {
     logs: aws_sdk_cloudwatchlogs::Client,
 }
 
-support::deref_to_subject!(Env);
+crate::support::deref_to_subject!(Env);
 
 async fn env() -> Env {
-    let config = support::moto_config().await;
+    let config = crate::support::moto_config().await;
     Env {
         subject: Subject::new(AwsProvider::from_env(None).await, "stack"),
         iam: aws_sdk_iam::Client::new(&config),

@@ -4,14 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::{state_of, Subject};
 use clawform_aws::AwsProvider;
 use clawform_core::plan::sensitive_digest;
 use clawform_core::{Applied, ErrorKind, Provider};
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
-use support::{state_of, Subject};
-
-mod support;
 
 const SECRET: &str = "aws_secretsmanager_secret";
 const VERSION: &str = "aws_secretsmanager_secret_version";
@@ -23,10 +21,10 @@ struct Env {
     sm: aws_sdk_secretsmanager::Client,
 }
 
-support::deref_to_subject!(Env);
+crate::support::deref_to_subject!(Env);
 
 async fn env() -> Env {
-    let config = support::moto_config().await;
+    let config = crate::support::moto_config().await;
     Env { subject: Subject::new(AwsProvider::from_env(None).await, "stack"), sm: aws_sdk_secretsmanager::Client::new(&config) }
 }
 

@@ -4,6 +4,7 @@
 //! target group they stand on are made with the raw SDK, so these tests depend on no other
 //! resource module.
 
+use crate::support::{state_of, Calls, Subject};
 use aws_sdk_ecs::operation::create_service::CreateServiceInput;
 use aws_sdk_ecs::operation::update_service::UpdateServiceInput;
 use aws_sdk_ecs::types::{ServiceField, TaskDefinitionField};
@@ -11,9 +12,6 @@ use clawform_aws::{AwsProvider, Clients};
 use clawform_core::{ErrorKind, OpContext, Provider};
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
-use support::{state_of, Calls, Subject};
-
-mod support;
 
 /// The provider under test (through `Deref`), whose ECS calls are recorded with the service
 /// inputs (to see what moto does not keep, such as the capacity provider strategy), and raw SDK
@@ -26,7 +24,7 @@ struct Env {
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
 }
 
-support::deref_to_subject!(Env);
+crate::support::deref_to_subject!(Env);
 
 /// What the base stack would give a tenant: a cluster, private subnets, a security group for
 /// tasks, an execution role ARN and the tenant's target group.
@@ -42,7 +40,7 @@ const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/openclaw-task-execu
 const TASK_ROLE: &str = "arn:aws:iam::123456789012:role/openclaw-task";
 
 async fn env() -> Env {
-    let config = support::moto_config().await;
+    let config = crate::support::moto_config().await;
     let calls = Calls::default().keeping::<CreateServiceInput>().keeping::<UpdateServiceInput>();
     let mut clients = Clients::from_config(&config);
     clients.ecs = aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(&config).interceptor(calls.clone()).build());

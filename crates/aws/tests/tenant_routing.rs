@@ -7,15 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::support::{expected_tags, state_of, Calls, Subject};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, FixedResponseActionConfig, PathPatternConditionConfig, ProtocolEnum, RuleCondition};
 use clawform_aws::elbv2::listener_rule::{free_priority, LbListenerRule};
 use clawform_aws::{AwsProvider, AwsResource, Clients};
 use clawform_core::{Applied, ErrorKind, Provider, Val};
 use clawform_testkit::unique;
 use serde_json::{json, Value as Json};
-use support::{expected_tags, state_of, Calls, Subject};
-
-mod support;
 
 /// The provider under test (through `Deref`) with its ELBv2 calls recorded, and independent raw
 /// SDK clients, all pointed at this binary's moto server.
@@ -26,10 +24,10 @@ struct Env {
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
 }
 
-support::deref_to_subject!(Env);
+crate::support::deref_to_subject!(Env);
 
 async fn env() -> Env {
-    let config = support::moto_config().await;
+    let config = crate::support::moto_config().await;
     let calls = Calls::default();
     let mut clients = Clients::from_config(&config);
     clients.elbv2 =

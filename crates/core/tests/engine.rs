@@ -1,14 +1,12 @@
 //! The engine against an in-memory provider: order, parallelism, failures, replacement, updates,
 //! stale plans and what is saved after every step.
 
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::support::{apply_with, load, plan_yaml, registry, MemoryProvider, Op, RecordingBackend};
 use clawform_core::{plan_destroy, Action, ApplyOptions, EngineError, LocalBackend, State, StateBackend};
 use serde_json::json;
-use support::{apply_with, load, plan_yaml, registry, MemoryProvider, Op, RecordingBackend};
 
 /// A network with two subnets, and a third subnet on a second network that depends on the
 /// first network only through its name.

@@ -1,13 +1,11 @@
 //! The stack loader: every error names the line and column of what is wrong and says what was
 //! expected; good stacks load with their templates and tags as a user wrote them.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{load, registry};
 use clawform_core::{Diagnostic, Graph, Stack, StackError};
 use serde_json::json;
-use support::{load, registry};
 
 /// Joins lines with newlines, so that a line's number in a test is its index plus one.
 fn lines(ls: &[&str]) -> String {
@@ -89,7 +87,9 @@ fn missing_required_attribute_points_at_the_resource() {
 #[test]
 fn unknown_resource_type_points_at_the_type_and_lists_the_known_ones() {
     let d = error(&lines(&["stack: net", "resources:", "  net:", "    type: test_netwrk", "    cidr_block: 10.0.0.0/16"]));
-    assert_at(&d, 4, 11, &["unknown resource type `test_netwrk`", "test_network", "test_subnet"]);
+    assert_at(&d, 4, 11, &["unknown resource type `test_netwrk`", "did you mean `test_network`?"]);
+    let d = error(&lines(&["stack: net", "resources:", "  net:", "    type: google_compute_network", "    name: main"]));
+    assert_at(&d, 4, 11, &["unknown resource type `google_compute_network`", "expected one of", "test_network", "test_subnet"]);
 
     let d = error(&lines(&["stack: net", "resources:", "  net:", "    cidr_block: 10.0.0.0/16"]));
     assert_at(&d, 3, 3, &["has no `type:`"]);

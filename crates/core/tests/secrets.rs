@@ -1,13 +1,11 @@
 //! Secret parameters: given at run time, never in plans or state, and what uses them keeps its
 //! value when they are not given again.
 
-mod support;
-
+use crate::support::{load, registry, MemoryProvider};
 use clawform_core::backend::{LocalBackend, StateBackend};
 use clawform_core::plan::PlanError;
 use clawform_core::{Action, ApplyOptions};
 use serde_json::json;
-use support::{load, registry, MemoryProvider};
 
 const STACK: &str = "stack: sec\nparams:\n  api_key:\n    sensitive: true\n  label:\n    default: one\nresources:\n  secret:\n    type: test_secret\n    name: \"${param.label}\"\n    value: \"key=${param.api_key}\"\n";
 

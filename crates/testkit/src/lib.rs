@@ -93,6 +93,25 @@ pub fn moto() -> Moto {
     }
 }
 
+/// A moto server of its own for `key` (one per key, started on first use), for tests that share
+/// a test binary but not an account: each test file of a crate's one integration binary gets
+/// its own (the base stack's fixed names, resets). Panics like [`moto`] when moto is missing.
+pub fn moto_for(key: &str) -> Moto {
+    static SERVERS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Moto>>> = OnceLock::new();
+    let servers = SERVERS.get_or_init(Default::default);
+    let mut servers = servers.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(m) = servers.get(key) {
+        return m.clone();
+    }
+    match start() {
+        Ok(m) => {
+            servers.insert(key.to_string(), m.clone());
+            m
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
 fn free_port() -> Result<u16, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())

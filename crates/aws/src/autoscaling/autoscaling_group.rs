@@ -230,6 +230,15 @@ impl AwsResource for AutoscalingGroup {
         describe: "autoScalingGroup:UUID:autoScalingGroupName/NAME",
         id: crate::support::arn::autoscaling_group_name,
     };
+    const ALREADY_EXISTS: &'static [&'static str] = &["AlreadyExists"];
+
+    async fn named_existing(&self, aws: &Clients) -> Result<Option<(String, Vec<(String, String)>)>, ProviderError> {
+        let name = self.name.value()?;
+        Ok(find(aws, name).await?.map(|g| {
+            let tags = g.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect();
+            (name.clone(), tags)
+        }))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?.clone();
@@ -239,7 +248,8 @@ impl AwsResource for AutoscalingGroup {
             let status = existing.status().map(|s| format!(" ({s})")).unwrap_or_default();
             return Err(ProviderError::api(format!(
                 "autoscaling CreateAutoScalingGroup: AlreadyExists: an Auto Scaling group named `{name}` already exists{status}; expected a name not in use in this region"
-            )));
+            ))
+            .with_code("AlreadyExists"));
         }
         aws.autoscaling
             .create_auto_scaling_group()

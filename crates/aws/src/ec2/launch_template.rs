@@ -323,6 +323,16 @@ async fn template_tags(aws: &Clients, ids: &[String]) -> Result<HashMap<String, 
 #[async_trait]
 impl AwsResource for LaunchTemplate {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "launch-template/" };
+    const ALREADY_EXISTS: &'static [&'static str] = &["InvalidLaunchTemplateName.AlreadyExistsException"];
+
+    async fn named_existing(&self, aws: &Clients) -> Result<Option<(String, Vec<(String, String)>)>, ProviderError> {
+        let name = self.name.value()?;
+        let out = aws.ec2.describe_launch_templates().launch_template_names(name).send().await.map_err(|e| sdk("ec2 DescribeLaunchTemplates", e))?;
+        Ok(out.launch_templates().first().and_then(|t| {
+            let tags = t.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect();
+            Some((t.launch_template_id()?.to_string(), tags))
+        }))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws

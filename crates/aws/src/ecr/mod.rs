@@ -39,8 +39,6 @@ pub(crate) fn check_repository_name(path: &str, value: &Val<String>, out: &mut V
     }
 }
 
-/// Key and value pairs as ECR tags.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -139,6 +139,14 @@ async fn arn_of(aws: &Clients, name: &str) -> Result<String, ProviderError> {
 #[async_trait]
 impl AwsResource for EcrRepository {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ecr", prefix: "repository/" };
+    const ALREADY_EXISTS: &'static [&'static str] = &["RepositoryAlreadyExistsException"];
+
+    async fn named_existing(&self, aws: &Clients) -> Result<Option<(String, Vec<(String, String)>)>, ProviderError> {
+        let name = self.name.value()?;
+        let arn = arn_of(aws, name).await?;
+        let out = aws.ecr.list_tags_for_resource().resource_arn(&arn).send().await.map_err(|e| sdk("ecr ListTagsForResource", e))?;
+        Ok(Some((name.clone(), out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws

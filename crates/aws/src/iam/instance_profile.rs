@@ -80,6 +80,16 @@ async fn set_role(aws: &Clients, profile: &str, role: Option<&str>) -> Result<()
 #[async_trait]
 impl AwsResource for IamInstanceProfile {
     const ARN: ArnForm = ArnForm::Custom { service: "iam", describe: "instance-profile/PATH/NAME", id: crate::support::arn::iam_instance_profile_name };
+    const ALREADY_EXISTS: &'static [&'static str] = &["EntityAlreadyExists"];
+
+    async fn named_existing(&self, aws: &Clients) -> Result<Option<(String, Vec<(String, String)>)>, ProviderError> {
+        let name = self.name.value()?;
+        let out = gone_is_none(aws.iam.get_instance_profile().instance_profile_name(name).send().await.map_err(|e| iam_err("iam GetInstanceProfile", e)))?;
+        Ok(out
+            .as_ref()
+            .and_then(|o| o.instance_profile())
+            .map(|p| (p.instance_profile_name().to_string(), p.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;

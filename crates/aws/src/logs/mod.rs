@@ -14,15 +14,6 @@ pub(crate) fn types(f: &mut dyn FnMut(Register)) {
     f(Register::of::<log_group::CloudwatchLogGroup>());
 }
 
-impl tags::TagPair for (String, String) {
-    fn tag_key(&self) -> &str {
-        &self.0
-    }
-    fn tag_value(&self) -> &str {
-        &self.1
-    }
-}
-
 /// CloudWatch Logs' tagging: TagResource and UntagResource by log group ARN.
 pub(crate) struct LogsTags;
 

@@ -45,8 +45,11 @@ pub(crate) fn plain(tags: &IndexMap<String, Val<String>>) -> Result<Vec<(String,
     tags.iter().map(|(k, v)| Ok((k.clone(), v.value()?.clone()))).collect()
 }
 
+/// Tags to set (key, value) and keys to remove.
+type Diff = (Vec<(String, String)>, Vec<String>);
+
 /// What to set and what to remove to go from `old` to `new` (ownership tags are never touched).
-pub(crate) fn diff(old: &IndexMap<String, Val<String>>, new: &IndexMap<String, Val<String>>) -> Result<(Vec<(String, String)>, Vec<String>), ProviderError> {
+pub(crate) fn diff(old: &IndexMap<String, Val<String>>, new: &IndexMap<String, Val<String>>) -> Result<Diff, ProviderError> {
     let old = plain(old)?;
     let new = plain(new)?;
     let set: Vec<(String, String)> = new.iter().filter(|kv| !old.contains(kv)).cloned().collect();
@@ -60,6 +63,16 @@ pub(crate) trait TagPair {
     fn tag_key(&self) -> &str;
     /// The value ("" when the SDK left it out).
     fn tag_value(&self) -> &str;
+}
+
+/// Tags as plain pairs (CloudWatch Logs' maps, tags gathered from any SDK shape).
+impl TagPair for (String, String) {
+    fn tag_key(&self) -> &str {
+        &self.0
+    }
+    fn tag_value(&self) -> &str {
+        &self.1
+    }
 }
 
 /// How a service tags its resources: the one thing each service writes about tags.

@@ -3,7 +3,7 @@
 //! `Provider` trait (with JSON attributes); `Calls`, an SDK interceptor that records the
 //! operations a client sends; and the expectations several test files build the same way.
 //!
-//! Every test binary compiles this module on its own and uses only part of it.
+//! Each test module uses only part of it.
 #![allow(dead_code)]
 
 use std::any::Any;

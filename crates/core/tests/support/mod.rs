@@ -6,7 +6,7 @@
 //! place are refused, so an engine that orders operations wrongly fails loudly instead of
 //! passing by luck.
 
-// Each test binary uses a different part of this module.
+// Each test module uses a different part of this module.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};

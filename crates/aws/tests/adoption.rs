@@ -1,0 +1,89 @@
+//! Creates that meet their own leftover. A run killed right after a create leaves a resource
+//! that state does not know; the next run's create gets AWS's "already exists". For types with a
+//! unique name, that answer is never an error when the resource carries this very resource's
+//! ownership tags: it is adopted and brought to what is desired. Someone else's resource is
+//! refused, naming whose it is and how to import it.
+
+use crate::support::Subject;
+use clawform_aws::AwsProvider;
+use clawform_testkit::unique;
+use serde_json::{json, Value as Json};
+
+async fn subject() -> Subject {
+    crate::support::moto_config().await;
+    Subject::new(AwsProvider::from_env(None).await, "adopt")
+}
+
+/// Creates `first` at `address`, then creates `again` at the same address (what the next run
+/// does after a crash): the same resource must come back, brought to `again`. A create of the
+/// same name from another address is refused with the way to import it. Returns the adopted
+/// resource as read.
+async fn adopts_its_own_and_refuses_others(s: &Subject, type_name: &str, first: &Json, again: &Json) -> Json {
+    let made = s.create(type_name, "leftover", first).await;
+    let adopted = s.try_create(type_name, "leftover", again).await.unwrap_or_else(|e| panic!("{type_name}: the leftover was not adopted: {e}"));
+    assert_eq!(adopted.id, made.id, "{type_name}: the same resource, not a second one");
+    let read = s.read_one(type_name, &adopted.id).await.expect("still there");
+    for key in ["arn", "unique_id"] {
+        if let Some(arn) = made.computed.get(key) {
+            assert_eq!(adopted.computed.get(key), Some(arn), "{type_name}: the adoption records `{key}` as a create would");
+        }
+    }
+    let err = s.try_create(type_name, "another", again).await.expect_err("someone else's name is refused");
+    assert!(err.message.contains(&format!("`leftover` of clawform stack `{}`", s.stack)), "{type_name}: {err}");
+    assert!(err.message.contains(&format!("clawform import {} another {}", s.stack, made.id)), "{type_name}: {err}");
+    read
+}
+
+#[tokio::test]
+async fn an_ecr_repository_left_by_a_crash_is_adopted() {
+    let s = subject().await;
+    let name = unique("repo");
+    let read = adopts_its_own_and_refuses_others(
+        &s,
+        "aws_ecr_repository",
+        &json!({ "name": name, "image_tag_mutability": "MUTABLE" }),
+        &json!({ "name": name, "image_tag_mutability": "IMMUTABLE", "tags": { "Team": "gw" } }),
+    )
+    .await;
+    assert_eq!(read["image_tag_mutability"], json!("IMMUTABLE"), "brought to what is desired: {read}");
+    assert_eq!(read["tags"], json!({ "Team": "gw" }), "{read}");
+}
+
+#[tokio::test]
+async fn an_instance_profile_left_before_its_role_was_added_is_adopted_and_gets_the_role() {
+    let s = subject().await;
+    let role = unique("role");
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    s.create("aws_iam_role", "role", &json!({ "name": role, "assume_role_policy": policy })).await;
+    let name = unique("profile");
+    // The crash came between CreateInstanceProfile and AddRoleToInstanceProfile: no role yet.
+    let read = adopts_its_own_and_refuses_others(&s, "aws_iam_instance_profile", &json!({ "name": name }), &json!({ "name": name, "role": role })).await;
+    assert_eq!(read["role"], json!(role), "{read}");
+}
+
+#[tokio::test]
+async fn a_launch_template_left_by_a_crash_is_adopted() {
+    let s = subject().await;
+    let name = unique("lt");
+    let read = adopts_its_own_and_refuses_others(
+        &s,
+        "aws_launch_template",
+        &json!({ "name": name, "image_id": "ami-0123456789abcdef0", "instance_type": "t3.micro" }),
+        &json!({ "name": name, "image_id": "ami-0123456789abcdef0", "instance_type": "t3.small" }),
+    )
+    .await;
+    assert_eq!(read["instance_type"], json!("t3.small"), "{read}");
+}
+
+#[tokio::test]
+async fn an_autoscaling_group_left_by_a_crash_is_adopted() {
+    let s = subject().await;
+    let vpc = s.create("aws_vpc", "vpc", &json!({ "cidr_block": "10.91.0.0/16" })).await.id;
+    let subnet = s.create("aws_subnet", "subnet", &json!({ "vpc_id": vpc, "cidr_block": "10.91.1.0/24", "availability_zone": "us-west-2a" })).await.id;
+    let lt =
+        s.create("aws_launch_template", "lt", &json!({ "name": unique("asg-lt"), "image_id": "ami-0123456789abcdef0", "instance_type": "t3.micro" })).await.id;
+    let name = unique("group");
+    let group = |max: u32| json!({ "name": name, "min_size": 0, "max_size": max, "vpc_zone_identifier": [subnet], "launch_template": [{ "id": lt }] });
+    let read = adopts_its_own_and_refuses_others(&s, "aws_autoscaling_group", &group(2), &group(5)).await;
+    assert_eq!(read["max_size"], json!(5), "{read}");
+}

@@ -1,0 +1,8 @@
+//! The core engine and loader tests (an in-memory provider), in one test binary: each module is a test file of its own, and the
+//! dependencies are linked once instead of once per file.
+
+mod support;
+
+mod engine;
+mod loader;
+mod secrets;

@@ -1,0 +1,85 @@
+//! What a Terraform user expects of the CLI: usage errors exit 1 (2 is "changes"), Terraform's
+//! single-dash options work, typos get "did you mean", secrets never come from argv, a saved
+//! plan is applied with its own parameters, and a state is used only in its region.
+
+use crate::common::{ec2, Project};
+
+const NET: &str = "stack: net\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: 10.61.0.0/16\n";
+
+#[test]
+fn usage_errors_exit_1_never_2() {
+    let project = Project::new();
+    project.write_stack("net", NET);
+    for args in [&["plan", "net", "--refersh=false"][..], &["plan"], &["no-such-command"], &["plan", "net", "--detailed-exitcode", "--bogus"]] {
+        let run = project.run(args);
+        assert_eq!(run.code, 1, "clawform {args:?}: a usage error must not read as \"changes\"\n{}", run.all());
+    }
+    assert_eq!(project.run(&["--help"]).code, 0, "help is an answer, not an error");
+    assert_eq!(project.run(&["--version"]).code, 0);
+}
+
+#[test]
+fn terraform_single_dash_options_are_understood() {
+    let project = Project::new();
+    project.write_stack("net", NET);
+    let plan_file = project.path().join("net.plan");
+    let out = format!("-out={}", plan_file.display());
+    let run = project.ok(&["plan", "net", "-refresh=false", &out, "-detailed-exitcode"], 2);
+    assert!(run.stdout.contains("1 to add"), "{}", run.all());
+    assert!(plan_file.exists(), "-out= saved the plan");
+    // -chdir=DIR is -C DIR.
+    let elsewhere = Project::new();
+    let chdir = format!("-chdir={}", project.path().display());
+    let run = elsewhere.run(&[&chdir, "validate", "net"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typos_get_the_closest_name_and_exit_1() {
+    let project = Project::new();
+    project.write_stack("network", &NET.replace("stack: net", "stack: network"));
+    project.ok(&["apply", "network", "--auto-approve"], 0);
+    let run = project.ok(&["drift", "netwrk"], 1);
+    assert!(run.stderr.contains("did you mean `network`?"), "a typo is not a clean drift check: {}", run.all());
+    let run = project.ok(&["destroy", "netwrk", "--auto-approve"], 1);
+    assert!(run.stderr.contains("did you mean `network`?"), "{}", run.all());
+    project.write_stack("typo", "stack: typo\nresources:\n  vpc:\n    type: aws_vcp\n    cidr_block: 10.0.0.0/16\n");
+    let run = project.ok(&["validate", "typo"], 1);
+    assert!(run.stderr.contains("did you mean `aws_vpc`?"), "{}", run.all());
+    let run = project.ok(&["tenant", "destroy", "nobody", "--auto-approve"], 1);
+    assert!(run.stderr.contains("there is no tenant `nobody`"), "{}", run.all());
+    project.ok(&["destroy", "network", "--auto-approve"], 0);
+}
+
+#[test]
+fn secrets_on_the_command_line_are_refused_with_the_way_to_give_them() {
+    let project = Project::new();
+    crate::common::copy_repo_stack(&project, "tenant");
+    let run = project.ok(&["tenant", "plan", "t9", "--param", "api_key=sk-not-here", "--refresh=false"], 1);
+    assert!(run.stderr.contains("`--param api_key` is a sensitive parameter") && run.stderr.contains("--api-key-env"), "{}", run.all());
+    assert!(!run.all().contains("sk-not-here"), "the value is never echoed: {}", run.all());
+    assert!(!project.path().join("state").exists(), "nothing was written");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_keeps_its_parameters_and_a_state_its_region() {
+    let project = Project::new();
+    project
+        .write_stack("net", "stack: net\nparams:\n  cidr: { default: 10.62.0.0/16 }\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: ${param.cidr}\n");
+    let plan_file = project.path().join("net.plan");
+    project.ok(&["plan", "net", "--out", plan_file.to_str().unwrap()], 0);
+    let run = project.ok(&["apply", plan_file.to_str().unwrap(), "--param", "cidr=10.63.0.0/16"], 1);
+    assert!(run.stderr.contains("`--param` cannot be given with a saved plan"), "{}", run.all());
+    project.ok(&["apply", plan_file.to_str().unwrap()], 0);
+    assert_eq!(project.state("net")["region"], "us-west-2", "the first apply records the region");
+
+    // Another region: refused, not "deleted outside clawform" and planned again.
+    let run = project.ok(&["plan", "net", "--region", "eu-west-1"], 1);
+    assert!(run.stderr.contains("in region us-west-2") && run.stderr.contains("--region us-west-2"), "{}", run.all());
+    let run = project.ok(&["drift", "net", "--region", "eu-west-1"], 1);
+    assert!(run.stderr.contains("in region us-west-2"), "{}", run.all());
+    let ec2 = ec2(&project.moto).await;
+    let vpcs = ec2.describe_vpcs().filters(aws_sdk_ec2::types::Filter::builder().name("cidr").values("10.62.0.0/16").build()).send().await.unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1, "one VPC, made once");
+    project.ok(&["destroy", "net", "--auto-approve"], 0);
+}
