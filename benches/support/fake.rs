@@ -5,16 +5,15 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use clawform::core::backend::{BackendError, LockInfo, StateBackend};
+
 use clawform::core::provider::{Applied, OpContext, Provider, ProviderError};
 use clawform::core::Registry;
 use clawform::tenants::BASE_STACK;
-use clawform::{ApplyOptions, State, Tenants, Workspace};
+use clawform::{ApplyOptions, Tenants, Workspace};
 use indexmap::IndexMap;
 use serde_json::{json, Map, Value as Json};
 
@@ -156,41 +155,7 @@ impl Provider for FakeProvider {
     }
 }
 
-/// State documents in memory.
-#[derive(Default)]
-pub struct MemoryBackend {
-    states: Mutex<BTreeMap<String, State>>,
-}
-
-impl MemoryBackend {
-    /// Every state document, by stack name.
-    pub fn states(&self) -> Vec<State> {
-        self.states.lock().expect("no panics while held").values().cloned().collect()
-    }
-}
-
-#[async_trait]
-impl StateBackend for MemoryBackend {
-    async fn load(&self, stack: &str) -> Result<Option<State>, BackendError> {
-        Ok(self.states.lock().expect("no panics while held").get(stack).cloned())
-    }
-    async fn save(&self, state: &State) -> Result<(), BackendError> {
-        self.states.lock().expect("no panics while held").insert(state.stack.clone(), state.clone());
-        Ok(())
-    }
-    async fn lock(&self, _stack: &str, _info: &LockInfo) -> Result<(), BackendError> {
-        Ok(())
-    }
-    async fn unlock(&self, _stack: &str, _info: &LockInfo) -> Result<(), BackendError> {
-        Ok(())
-    }
-    async fn force_unlock(&self, _stack: &str) -> Result<Option<LockInfo>, BackendError> {
-        Ok(None)
-    }
-    async fn list(&self) -> Result<Vec<String>, BackendError> {
-        Ok(self.states.lock().expect("no panics while held").keys().cloned().collect())
-    }
-}
+pub use clawform::core::backend::MemoryBackend;
 
 /// The project folder whose `stacks/` holds `base.yaml` and `tenant.yaml` (this repository).
 pub fn repo_root() -> std::path::PathBuf {

@@ -460,4 +460,54 @@ mod tests {
         assert!(!nested_diff_applies(&json!("plain text"), &json!("other text")));
         assert!(!nested_diff_applies(&json!([1]), &json!([1, 2])), "lists of other lengths are shown whole");
     }
+
+    /// A plan as a saved plan file holds it: create, in-place update (tags and a JSON
+    /// document), replace, delete, a sensitive value and output changes.
+    fn sample_plan() -> Plan {
+        let before_doc = r#"[{"name":"gw","image":"repo:v1","cpu":512,"environment":[{"name":"MODE","value":"a"}]}]"#;
+        let after_doc = r#"[{"name":"gw","image":"repo:v2","cpu":512,"environment":[{"name":"MODE","value":"a"}]}]"#;
+        serde_json::from_value(json!({
+            "format_version": 1, "stack": "web", "destroy": false, "prior_lineage": "l-1", "prior_serial": 4,
+            "params": {}, "outputs": {}, "external_outputs": {},
+            "output_changes": {
+                "vpc_id": { "before": "vpc-1", "after": "vpc-1", "after_unknown": false },
+                "url": { "before": null, "after": null, "after_unknown": true }
+            },
+            "changes": [
+                { "address": "subnet", "type": "aws_subnet", "action": "create",
+                  "after": { "cidr_block": "10.0.1.0/24", "vpc_id": "vpc-1", "tags": { "Name": "a" } },
+                  "computed": ["id", "arn"] },
+                { "address": "vpc", "type": "aws_vpc", "action": "update", "prior_id": "vpc-1",
+                  "before": { "id": "vpc-1", "cidr_block": "10.0.0.0/16", "tags": { "Env": "dev", "Team": "gw" } },
+                  "after": { "cidr_block": "10.0.0.0/16", "tags": { "Env": "prod", "Team": "gw", "Cost": "7" } },
+                  "changed": ["tags"] },
+                { "address": "task", "type": "aws_ecs_task_definition", "action": "replace", "prior_id": "arn:td:1",
+                  "create_before_destroy": true,
+                  "before": { "id": "arn:td:1", "family": "gw", "container_definitions": before_doc, "revision": 1 },
+                  "after": { "family": "gw", "container_definitions": after_doc },
+                  "changed": ["container_definitions"], "replace_because": ["container_definitions"],
+                  "computed": ["id", "arn", "revision"] },
+                { "address": "secret", "type": "aws_secretsmanager_secret", "action": "update", "prior_id": "arn:s",
+                  "before": { "id": "arn:s", "name": "s", "secret_string": "sha256:aa" },
+                  "after": { "name": "s", "secret_string": "sha256:bb" },
+                  "changed": ["secret_string"], "sensitive": ["secret_string"] },
+                { "address": "old", "type": "aws_eip", "action": "delete", "prior_id": "eipalloc-1",
+                  "before": { "id": "eipalloc-1", "domain": "vpc" } }
+            ]
+        }))
+        .expect("a plan as saved")
+    }
+
+    #[test]
+    fn the_human_plan_reads_as_terraforms() {
+        insta::assert_snapshot!(plan(&sample_plan(), Style { color: false }));
+    }
+
+    #[test]
+    fn a_plan_without_changes_says_so() {
+        let mut p = sample_plan();
+        p.changes.clear();
+        p.output_changes.clear();
+        insta::assert_snapshot!(plan(&p, Style { color: false }));
+    }
 }

@@ -89,6 +89,12 @@ fn conflict_reason(result: Result<(), BackendError>) -> String {
 }
 
 #[tokio::test]
+async fn s3_keeps_every_backend_promise() {
+    let env = env().await;
+    clawform_testkit::backend_conformance::check_all(&env.backend(), "conformance").await;
+}
+
+#[tokio::test]
 async fn save_and_load_round_trip_under_the_prefix() {
     let env = env().await;
     let backend = env.backend();

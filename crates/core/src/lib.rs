@@ -22,7 +22,7 @@ pub mod suggest;
 pub mod tfjson;
 pub mod value;
 
-pub use backend::{BackendError, LocalBackend, LockInfo, StateBackend};
+pub use backend::{BackendError, LocalBackend, LockInfo, MemoryBackend, StateBackend};
 pub use diagnostic::{Diagnostic, StackError};
 pub use drift::{DriftReport, DriftStatus};
 pub use engine::{apply, ApplyEvent, ApplyOptions, ApplyReport, EngineError, EventKind, OpFailure};

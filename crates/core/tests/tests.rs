@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backend_conformance;
 mod engine;
 mod loader;
 mod secrets;

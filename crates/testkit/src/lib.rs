@@ -38,6 +38,8 @@ pub mod fault_proxy;
 
 pub use fault_proxy::{Fault, FaultConfig, FaultProxy, Hold};
 
+pub mod backend_conformance;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -526,7 +526,8 @@ impl AwsResource for EcsService {
                 Ok(applied(arn))
             }
             // Another run created it between the look and the create ("Creation of service was
-            // not idempotent"): the same rules apply.
+            // not idempotent"): the same rules apply. ECS uses `InvalidParameterException` for
+            // many refusals; only the message names this one.
             Err(e) if e.has_code("InvalidParameterException") && e.message.contains("idempotent") => {
                 let again = describe_in(aws, cluster, vec![name.clone()]).await?;
                 match again.first() {

@@ -879,6 +879,8 @@ async fn describe(aws: &Clients, id: &str) -> Result<Option<(TaskDefinition, Vec
         .map_err(|e| sdk("ecs DescribeTaskDefinition", e));
     match out {
         Ok(out) => Ok(out.task_definition().cloned().map(|d| (d, out.tags().to_vec()))),
+        // ECS answers every client-side refusal with `ClientException`; only its message says
+        // the definition does not exist, so the message is read here and nowhere else.
         Err(e) if e.has_code("ClientException") && e.message.contains(MISSING_MESSAGE) => Ok(None),
         Err(e) => Err(e),
     }

@@ -118,7 +118,11 @@ fn applied(arn: String) -> Applied {
     Applied { id: arn, computed }
 }
 
-/// Whether a create failed because the name belongs to a secret being deleted.
+/// Whether a create failed because the name belongs to a secret being deleted. AWS gives one
+/// code (`InvalidRequestException`) for many refusals, so the message tells this one apart, as
+/// the Terraform AWS provider does (`internal/service/secretsmanager/secret.go`,
+/// `resourceSecretCreate`: `IsAErrorMessageContains[*types.InvalidRequestException](err,
+/// "scheduled for deletion")`).
 fn is_scheduled_for_deletion(err: &ProviderError) -> bool {
     err.has_code("InvalidRequestException") && err.message.contains("scheduled for deletion")
 }
