@@ -27,11 +27,17 @@ fn terraform_single_dash_options_are_understood() {
     let run = project.ok(&["plan", "net", "-refresh=false", &out, "-detailed-exitcode"], 2);
     assert!(run.stdout.contains("1 to add"), "{}", run.all());
     assert!(plan_file.exists(), "-out= saved the plan");
-    // -chdir=DIR is -C DIR.
-    let elsewhere = Project::new();
+    // -chdir=DIR is -C DIR (run from another folder, without the helper's own -C).
+    let elsewhere = tempfile::tempdir().expect("temp dir");
     let chdir = format!("-chdir={}", project.path().display());
-    let run = elsewhere.run(&[&chdir, "validate", "net"]);
-    assert_eq!(run.code, 0, "{}", run.all());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawform"))
+        .current_dir(elsewhere.path())
+        .args([chdir.as_str(), "validate", "net"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run clawform");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("The stack `net` is valid"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
