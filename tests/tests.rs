@@ -23,6 +23,7 @@ mod import;
 mod interrupt;
 mod library;
 mod network_lifecycle;
+mod plan_checks;
 mod remote_state;
 mod replace_order;
 mod secret_leak;

@@ -347,6 +347,20 @@ impl ResourcePlanner<'_> {
         let (mut after, unknown) = (resolved.values, resolved.unknown);
         if unknown.is_empty() && resolved.withheld.is_empty() {
             self.recheck_with_params(address, config, kind.as_ref(), &after)?;
+        } else {
+            // What is known is checked now too: the unknown and withheld attributes keep their
+            // templates, which checks skip, so a bad name from a parameter is refused even on a
+            // resource that references one not created yet (a capacity provider named from
+            // `--param name=ecs…` that reads the Auto Scaling group's ARN).
+            let mut partly = after.clone();
+            if let (Json::Object(values), Json::Object(written)) = (&mut partly, &config.attributes) {
+                for key in unknown.iter().chain(&resolved.withheld) {
+                    if let Some(template) = written.get(key) {
+                        values.insert(key.clone(), template.clone());
+                    }
+                }
+            }
+            self.recheck_with_params(address, config, kind.as_ref(), &partly)?;
         }
         mask_sensitive(&mut after, kind.sensitive(), &self.key);
         let prior = self.state.and_then(|s| s.get(address));
