@@ -40,6 +40,20 @@ fn terraform_single_dash_options_are_understood() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("The stack `net` is valid"));
 }
 
+#[test]
+fn file_arguments_are_relative_to_the_folder_of_c() {
+    // `clawform -C PROJECT plan net --out rel.plan`, then `show rel.plan`: both in PROJECT, as
+    // Terraform's -chdir does, whatever folder the shell is in.
+    let project = Project::new();
+    project.write_stack("net", NET);
+    project.ok(&["plan", "net", "--refresh=false", "--out", "rel.plan"], 0);
+    assert!(project.path().join("rel.plan").is_file(), "the plan file is written in the -C folder");
+    let shown = project.ok(&["show", "rel.plan"], 0);
+    assert!(shown.stdout.contains("1 to add"), "{}", shown.all());
+    let help = project.ok(&["--help"], 0);
+    assert!(help.stdout.contains("relative to DIR"), "--help says where file arguments are read: {}", help.stdout);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn typos_get_the_closest_name_and_exit_1() {
     let project = Project::new();

@@ -53,8 +53,10 @@ pub fn with_terraform_dashes(argv: Vec<OsString>) -> Vec<OsString> {
 #[derive(Debug, Parser)]
 #[command(name = "clawform", version, about)]
 pub struct Cli {
-    /// Run as if started in DIR (stacks in DIR/stacks, state in DIR/state).
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    /// Run as if started in DIR (stacks in DIR/stacks, state in DIR/state). As with Terraform's
+    /// -chdir, every relative file argument (plan files, --out, --plan, --prices, state push
+    /// FILE, --api-key-file) is then relative to DIR too.
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// AWS region (overrides AWS_REGION and the profile's region).
     #[arg(long, global = true)]
@@ -77,6 +79,30 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Command {
+    /// The command with its relative file arguments made relative to `dir` (`-C DIR`), so that
+    /// every path of a command line is read from one place.
+    pub fn with_paths_in(mut self, dir: &std::path::Path) -> Command {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && p.as_os_str() != "-" {
+                *p = dir.join(&*p);
+            }
+        };
+        match &mut self {
+            Command::Plan { out: Some(p), .. } | Command::Graph { plan: Some(p), .. } | Command::Cost { prices: Some(p), .. } => fix(p),
+            Command::Show { planfile, .. } => fix(planfile),
+            Command::State { command: StateCommand::Push { file } } => fix(file),
+            Command::Tenant { command: TenantCommand::Create { secrets, .. } | TenantCommand::Plan { secrets, .. } } => {
+                if let Some(p) = secrets.api_key_file.as_mut() {
+                    fix(p);
+                }
+            }
+            _ => {}
+        }
+        self
+    }
 }
 
 /// Parameter overrides shared by the commands that load a stack.

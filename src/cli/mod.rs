@@ -90,7 +90,11 @@ pub async fn run(cli: Cli, stop: Arc<std::sync::atomic::AtomicBool>) -> u8 {
         }
     }
     let ctx = Ctx { workspace, region: cli.region.clone(), style: Style { color }, provider: Default::default(), stop };
-    let result = dispatch(&ctx, cli.command).await;
+    let command = match &cli.dir {
+        Some(dir) => cli.command.with_paths_in(dir),
+        None => cli.command,
+    };
+    let result = dispatch(&ctx, command).await;
     if cli.stats {
         let stats = ctx.provider.get().map(|p| p.clients().stats.snapshot()).unwrap_or_default();
         eprint!("{}", render::stats(&stats));
