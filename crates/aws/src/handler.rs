@@ -97,6 +97,14 @@ pub trait AwsResource: Resource {
         let _ = aws;
         Ok(None)
     }
+    /// A resource an interrupted run made for this one and never recorded, found by its
+    /// ownership tags through the type's own API (for types with no name AWS keeps unique, which
+    /// the Resource Groups Tagging API may not list either): its id. Asked before a create only
+    /// when state's journal says such a leftover is possible.
+    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+        let _ = (aws, ctx);
+        Ok(None)
+    }
     /// Takes over resource `id`, which an interrupted run created for `self` and never recorded:
     /// reads it as it is, updates it in place to what is desired, and keeps the computed
     /// attributes (ARN, owner…) the read found.
@@ -173,6 +181,12 @@ fn checked<R: Resource>(attributes: &Json) -> Result<R, ProviderError> {
 impl<R: AwsResource> Handler for Typed<R> {
     async fn create(&self, aws: &Clients, ctx: &OpContext, attributes: &Json) -> Result<Applied, ProviderError> {
         let typed = checked::<R>(attributes)?;
+        if ctx.leftover_possible {
+            if let Some(id) = typed.find_leftover(aws, ctx).await? {
+                tracing::info!(address = %ctx.address, id = %id, "adopting what an interrupted run created");
+                return typed.adopt_id(aws, ctx, &id).await;
+            }
+        }
         match typed.create(aws, ctx).await {
             Err(e) if R::ALREADY_EXISTS.iter().any(|code| e.has_code(code)) => adopt_named(&typed, aws, ctx, e).await,
             other => other,

@@ -87,3 +87,40 @@ async fn an_autoscaling_group_left_by_a_crash_is_adopted() {
     let read = adopts_its_own_and_refuses_others(&s, "aws_autoscaling_group", &group(2), &group(5)).await;
     assert_eq!(read["max_size"], json!(5), "{read}");
 }
+
+#[tokio::test]
+async fn an_elastic_ip_left_by_a_crash_is_found_by_its_tags_not_allocated_twice() {
+    let s = subject().await;
+    let ec2 = aws_sdk_ec2::Client::new(&crate::support::moto_config().await);
+    let made = s.create("aws_eip", "nat_eip", &json!({ "domain": "vpc" })).await;
+    // The next run does not know it (its answer was lost): the journal says a leftover is possible.
+    let again = s.create("aws_eip", "nat_eip", &json!({ "domain": "vpc", "tags": { "Name": "nat" } })).await;
+    assert_eq!(again.id, made.id, "the address made before is adopted, not a second one allocated");
+    let owned =
+        ec2.describe_addresses().filters(aws_sdk_ec2::types::Filter::builder().name("tag:clawform:stack").values(&s.stack).build()).send().await.unwrap();
+    assert_eq!(owned.addresses().len(), 1, "one address for the stack: {:?}", owned.addresses());
+    assert_eq!(s.read_one("aws_eip", &made.id).await.unwrap()["tags"], json!({ "Name": "nat" }), "brought to what is desired");
+    // When the journal proves nothing was left, no look is made and a create allocates.
+    let ctx = clawform_core::OpContext { leftover_possible: false, ..s.ctx("other_eip") };
+    let other = clawform_core::Provider::create(&s.provider, &ctx, "aws_eip", &json!({ "domain": "vpc" })).await.unwrap();
+    assert_ne!(other.id, made.id);
+}
+
+#[tokio::test]
+async fn a_listener_left_by_a_crash_is_found_by_its_port_and_tags() {
+    let s = subject().await;
+    let vpc = s.create("aws_vpc", "vpc", &json!({ "cidr_block": "10.92.0.0/16" })).await.id;
+    let a = s.create("aws_subnet", "a", &json!({ "vpc_id": vpc, "cidr_block": "10.92.1.0/24", "availability_zone": "us-west-2a" })).await.id;
+    let b = s.create("aws_subnet", "b", &json!({ "vpc_id": vpc, "cidr_block": "10.92.2.0/24", "availability_zone": "us-west-2b" })).await.id;
+    let lb = s.create("aws_lb", "alb", &json!({ "name": unique("lsn").chars().take(32).collect::<String>(), "subnets": [a, b] })).await.id;
+    let listener = |body: &str| {
+        json!({ "load_balancer_arn": lb, "port": 80, "protocol": "HTTP",
+                "default_action": [{ "type": "fixed-response", "fixed_response": [{ "content_type": "text/plain", "message_body": body, "status_code": "404" }] }] })
+    };
+    let made = s.create("aws_lb_listener", "http", &listener("not here")).await;
+    let again = s.create("aws_lb_listener", "http", &listener("still not here")).await;
+    assert_eq!(again.id, made.id, "the listener on port 80 made before is adopted");
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&crate::support::moto_config().await);
+    let listeners = elbv2.describe_listeners().load_balancer_arn(&lb).send().await.unwrap();
+    assert_eq!(listeners.listeners().len(), 1, "one port-80 listener, not two");
+}

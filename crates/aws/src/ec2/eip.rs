@@ -11,6 +11,7 @@ use crate::clients::Clients;
 use crate::ec2::{arn, id_filters, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
+use crate::support::tags;
 use crate::support::tags::{sync_tags, user_tags};
 
 /// An Elastic IP address, as the Terraform AWS provider's `aws_eip`. Its id is the allocation id.
@@ -61,6 +62,21 @@ fn attributes(aws: &Clients, account: &str, address: &Address) -> Option<Map<Str
 #[async_trait]
 impl AwsResource for Eip {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "elastic-ip/" };
+
+    /// AllocateAddress has no client token: a run killed after it leaves an address tagged with
+    /// this resource, which DescribeAddresses finds by those tags.
+    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+        let tag = |key: &str, value: String| aws_sdk_ec2::types::Filter::builder().name(format!("tag:{key}")).values(value).build();
+        let out = aws
+            .ec2
+            .describe_addresses()
+            .filters(tag(tags::STACK_TAG, ctx.stack.clone()))
+            .filters(tag(tags::ADDRESS_TAG, tags::address_tag(&ctx.address)))
+            .send()
+            .await
+            .map_err(|e| sdk("ec2 DescribeAddresses", e))?;
+        Ok(out.addresses().iter().find_map(|a| a.allocation_id()).map(str::to_string))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws

@@ -16,6 +16,7 @@ use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_LISTENER
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::opt;
+use crate::support::tags;
 use crate::support::tags::{create_tags, sync_tags, user_tags};
 
 /// Content types a fixed response may have (ELBv2 API reference, FixedResponseActionConfig).
@@ -247,6 +248,20 @@ fn listener_json(id: &str, l: &Listener, tags: Map<String, Json>) -> Json {
 #[async_trait]
 impl AwsResource for LbListener {
     const ARN: ArnForm = ArnForm::Whole { service: "elasticloadbalancing", prefix: "listener/" };
+
+    /// A listener is known by its load balancer and port; one an interrupted run made carries
+    /// this resource's ownership tags. (AWS, and moto, may accept an identical CreateListener
+    /// twice, so without this look a lost answer would leave a second listener.)
+    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+        let port = *self.port.value()?;
+        let out =
+            aws.elbv2.describe_listeners().load_balancer_arn(self.load_balancer_arn.value()?).send().await.map_err(|e| sdk("elbv2 DescribeListeners", e))?;
+        let Some(arn) = out.listeners().iter().find(|l| l.port() == Some(port)).and_then(|l| l.listener_arn()).map(str::to_string) else {
+            return Ok(None);
+        };
+        let found = describe_tags(aws, std::slice::from_ref(&arn)).await?.remove(&arn).unwrap_or_default();
+        Ok(matches!(tags::taken(&found, ctx), tags::Taken::Ours).then_some(arn))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws
