@@ -212,14 +212,22 @@ impl Workspace {
     /// Accepts live values into state (`apply --refresh-only`): the stack's state becomes what
     /// AWS has. Call with the stack locked.
     pub async fn accept_live(&self, stack: &str, provider: &dyn Provider) -> Result<DriftReport, WorkspaceError> {
-        let Some(state) = self.backend.load(stack).await? else { return Err(self.no_state(stack).await) };
-        let report = detect(std::slice::from_ref(&state), &self.registry, provider).await?;
-        let mut refreshed = clawform_core::drift::refreshed(&state, &report);
-        if refreshed != state {
-            refreshed.serial = state.serial + 1;
-            self.backend.save(&refreshed).await?;
-        }
+        let report = self.drift(&[stack.to_string()], provider).await?;
+        self.accept_report(stack, &report).await?;
         Ok(report)
+    }
+
+    /// Writes what `report` (a drift check of `stack`, made under the same lock) found into the
+    /// stack's state; returns whether the state changed. Call with the stack locked.
+    pub async fn accept_report(&self, stack: &str, report: &DriftReport) -> Result<bool, WorkspaceError> {
+        let Some(state) = self.backend.load(stack).await? else { return Err(self.no_state(stack).await) };
+        let mut refreshed = clawform_core::drift::refreshed(&state, report);
+        if refreshed == state {
+            return Ok(false);
+        }
+        refreshed.serial = state.serial + 1;
+        self.backend.save(&refreshed).await?;
+        Ok(true)
     }
 
     /// Where the stack `name` lives (`stacks/NAME.yaml`, or `name` itself if it is a path).

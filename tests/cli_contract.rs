@@ -95,7 +95,11 @@ async fn a_locked_stack_refuses_a_second_writer_until_force_unlock() {
     std::fs::write(project.path().join("state").join(format!("{name}.lock")), holder).unwrap();
     let run = project.ok(&["apply", "net", "--auto-approve"], 1);
     assert!(run.stderr.contains("ci@runner-7 (pid 4242)") && run.stderr.contains("2026-11-26T10:00:00Z"), "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("clawform force-unlock {name}")), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("clawform force-unlock {name} abc")), "{}", run.stderr);
+    // plan takes the lock too, as Terraform's does; --lock=false plans without it.
+    let plan = project.ok(&["plan", "net"], 1);
+    assert!(plan.stderr.contains("ci@runner-7 (pid 4242)"), "{}", plan.stderr);
+    project.ok(&["plan", "net", "--lock=false"], 0);
     let ec2 = ec2(&project.moto).await;
     assert!(ec2.describe_vpcs().filters(owned_by(&name)).send().await.unwrap().vpcs().is_empty(), "nothing was created");
     // With --lock-timeout the second writer waits for the holder instead of failing.
@@ -113,8 +117,31 @@ async fn a_locked_stack_refuses_a_second_writer_until_force_unlock() {
     assert!(started.elapsed() >= std::time::Duration::from_millis(1500), "it waited for the holder");
     assert!(waited.stdout.contains("Apply complete!"), "{}", waited.stdout);
     std::fs::write(&lock_file, holder).unwrap();
-    let unlock = project.ok(&["force-unlock", "net"], 0);
+    // force-unlock asks (no terminal here: refused without --force), and wants the lock's id.
+    let unasked = project.ok(&["force-unlock", "net", "abc"], 1);
+    assert!(unasked.stderr.contains("--force"), "{}", unasked.stderr);
+    let wrong = project.ok(&["force-unlock", "net", "abd", "--force"], 1);
+    assert!(wrong.stderr.contains("has id abc, not abd") && lock_file.exists(), "{}", wrong.stderr);
+    let unlock = project.ok(&["force-unlock", "net", "abc", "--force"], 0);
     assert!(unlock.stdout.contains("ci@runner-7"), "{}", unlock.stdout);
+    assert!(!lock_file.exists(), "the lock is gone");
+    // A lock whose holder ran on this host and is gone says so.
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    std::fs::write(
+        &lock_file,
+        format!(r#"{{"id":"def","who":"me@{host} (pid {dead_pid})","operation":"apply","created":"2026-11-26T10:00:00Z","host":"{host}","pid":{dead_pid}}}"#),
+    )
+    .unwrap();
+    let stale = project.ok(&["apply", "net", "--auto-approve"], 1);
+    assert!(
+        stale.stderr.contains(&format!("process {dead_pid} is no longer running on this host")) && stale.stderr.contains(&format!("force-unlock {name} def")),
+        "{}",
+        stale.stderr
+    );
+    project.ok(&["force-unlock", "net", "def", "--force"], 0);
     project.ok(&["apply", "net", "--auto-approve"], 0);
     project.ok(&["destroy", "net", "--auto-approve"], 0);
 }

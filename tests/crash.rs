@@ -70,7 +70,9 @@ async fn kill_at(project: &Project, n: u64, at: u64, hold: Hold) -> String {
     }
     let lock = project.path().join("state").join(format!("{name}.lock"));
     assert!(lock.exists(), "run {n}: an apply killed mid-way leaves its lock");
-    project.ok(&["force-unlock", &name], 0);
+    let stale = project.ok(&["plan", &name], 1);
+    assert!(stale.stderr.contains("no longer running on this host"), "run {n}: the lock message says its holder is gone: {}", stale.stderr);
+    project.ok(&["force-unlock", &name, &project.lock_id(&name), "--force"], 0);
 
     let again = project.run(&["apply", &name, "--auto-approve"]);
     assert_eq!(again.code, 0, "run {n}: re-apply after SIGKILL at request {at} ({held}, {hold:?}) failed:\n{}", again.all());

@@ -36,7 +36,7 @@ async fn kill_at(project: &Project, id: &str, at: u64, hold: Hold) -> String {
     assert_eq!(child.wait().expect("wait for the killed CLI").code(), None, "{id}: killed by a signal");
     drop(proxy);
     let journal = project.state(&stack)["creating"].clone();
-    project.ok(&["force-unlock", &stack], 0);
+    project.ok(&["force-unlock", &stack, &project.lock_id(&stack), "--force"], 0);
 
     let again = project.run_with_env(&create_args(id), &[KEY]);
     assert_eq!(again.code, 0, "{id}: tenant create after SIGKILL at request {at} ({held}, {hold:?}) failed:\n{}", again.all());

@@ -74,7 +74,16 @@ async fn drift_is_named_put_back_accepted_and_leftovers_adopted() {
 
     // --refresh-only accepts what AWS has into state instead.
     logs.put_retention_policy().log_group_name("/ecs/openclaw").retention_in_days(60).send().await.unwrap();
-    project.ok(&["apply", "base", "--refresh-only"], 0);
+    // Like apply, it asks first: with no terminal and no --auto-approve it refuses, and state
+    // keeps the old value.
+    let refused = project.ok(&["apply", "base", "--refresh-only"], 1);
+    assert!(refused.stdout.contains("retention_in_days") && refused.stderr.contains("--auto-approve"), "{}{}", refused.stdout, refused.stderr);
+    assert_eq!(
+        project.state("base")["resources"].as_array().unwrap().iter().find(|r| r["address"] == "log_group").unwrap()["attributes"]["retention_in_days"],
+        30
+    );
+    let accepted = project.ok(&["apply", "base", "--refresh-only", "--auto-approve"], 0);
+    assert!(accepted.stdout.contains("Apply complete!"), "{}", accepted.stdout);
     assert_eq!(
         project.state("base")["resources"].as_array().unwrap().iter().find(|r| r["address"] == "log_group").unwrap()["attributes"]["retention_in_days"],
         60

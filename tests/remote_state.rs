@@ -32,7 +32,9 @@ async fn state_lives_in_s3_and_moves_between_backends() {
     s3.put_object().bucket(&bucket).key(format!("teams/openclaw/{name}.lock")).body(holder.as_bytes().to_vec().into()).send().await.unwrap();
     let locked = project.ok(&["--backend", &url, "apply", "net", "--auto-approve"], 1);
     assert!(locked.stderr.contains("ci@runner-3 (pid 7)"), "{}", locked.stderr);
-    project.ok(&["--backend", &url, "force-unlock", "net"], 0);
+    let other = project.ok(&["--backend", &url, "force-unlock", "net", "not-x", "--force"], 1);
+    assert!(other.stderr.contains("has id x, not not-x"), "{}", other.stderr);
+    project.ok(&["--backend", &url, "force-unlock", "net", "x", "--force"], 0);
 
     // Pull from S3, push to the local folder: the local backend now plans no changes.
     let pulled = project.ok(&["--backend", &url, "state", "pull", "net"], 0);

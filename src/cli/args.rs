@@ -145,6 +145,10 @@ pub enum Command {
         /// Read live resources first and plan drifted ones back (`--refresh=false` skips it).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
         refresh: bool,
+        /// Hold the stack's lock while planning, so that no apply changes state meanwhile
+        /// (`--lock=false` skips it, as Terraform's `-lock=false`).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+        lock: bool,
         #[command(flatten)]
         params: ParamArgs,
     },
@@ -159,7 +163,7 @@ pub enum Command {
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
         refresh: bool,
         /// Accept what AWS has into state instead of changing AWS.
-        #[arg(long, conflicts_with = "auto_approve")]
+        #[arg(long)]
         refresh_only: bool,
         /// Operations in flight at most.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -290,10 +294,16 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Remove a stale lock left by a process that died.
+    /// Remove a stale lock left by a process that died. LOCK_ID is the id the lock message
+    /// names, so that a lock taken anew meanwhile is never removed by mistake. Asks first.
     ForceUnlock {
         /// Stack name.
         stack: String,
+        /// The lock's id, as printed by the command that found the stack locked.
+        lock_id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -124,8 +124,13 @@ pub async fn run(cli: Cli, stop: Arc<std::sync::atomic::AtomicBool>) -> u8 {
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
     match command {
         Command::Validate { stack, params } => validate(ctx, &stack, &params),
-        Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, params } => {
-            plan_cmd(ctx, &stack, out.as_deref(), json.then_some(json_format), detailed_exitcode, destroy, refresh, &params).await
+        Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, lock, params } => {
+            let run = async || plan_cmd(ctx, &stack, out.as_deref(), json.then_some(json_format), detailed_exitcode, destroy, refresh, &params).await;
+            if lock {
+                ctx.workspace.with_lock(&stack_name(ctx, &stack), "plan", run).await
+            } else {
+                run().await
+            }
         }
         Command::Show { planfile, json, json_format } => show::show_cmd(ctx, &planfile, json.then_some(json_format)),
         Command::Import { stack, address, id, params } => {
@@ -147,7 +152,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         }
         Command::Apply { target, auto_approve, refresh, refresh_only, parallelism, params } => {
             if refresh_only {
-                return refresh_only_cmd(ctx, &target).await;
+                return refresh_only_cmd(ctx, &target, auto_approve).await;
             }
             apply_cmd(ctx, &target, auto_approve, refresh, parallelism.into(), &params).await
         }
@@ -173,15 +178,26 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         }
         Command::Capacity { tenants, trunking, json, params } => cost::capacity_cmd(ctx, tenants, trunking, json, &params),
         Command::Cost { tenants, prices, trunking, json, params } => cost::cost_cmd(ctx, &tenants, prices.as_deref(), trunking, json, &params),
-        Command::ForceUnlock { stack } => {
-            let name = stack_name(ctx, &stack);
-            match ctx.workspace.backend().force_unlock(&name).await.map_err(WorkspaceError::from)? {
-                Some(holder) => println!("Lock of stack `{name}` removed (was held by {} for `{}` since {}).", holder.who, holder.operation, holder.created),
-                None => println!("Stack `{name}` was not locked."),
-            }
-            Ok(OK)
+        Command::ForceUnlock { stack, lock_id, force } => force_unlock_cmd(ctx, &stack, &lock_id, force).await,
+    }
+}
+
+/// `force-unlock STACK LOCK_ID`: removes the lock with that id, after asking (Terraform's shape).
+async fn force_unlock_cmd(ctx: &Ctx, stack: &str, lock_id: &str, force: bool) -> Result<u8, Failure> {
+    let name = stack_name(ctx, stack);
+    if !force {
+        let question = format!(
+            "Do you really want to force-unlock stack `{name}` (lock id {lock_id})? Removing the lock of a process still running can corrupt its state."
+        );
+        if !confirm(ctx, &question, "--force")? {
+            return Err(Failure("force-unlock cancelled: the lock was kept".into()));
         }
     }
+    match ctx.workspace.backend().force_unlock(&name, lock_id).await.map_err(WorkspaceError::from)? {
+        Some(holder) => println!("Lock of stack `{name}` removed (was held by {} for `{}` since {}).", holder.who, holder.operation, holder.created),
+        None => println!("Stack `{name}` was not locked."),
+    }
+    Ok(OK)
 }
 
 /// Parses `--param NAME=VALUE` values; VALUE is read as a YAML scalar.
@@ -303,16 +319,33 @@ fn is_plan_file(ctx: &Ctx, target: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-pub(crate) fn confirm(ctx: &Ctx, question: &str) -> Result<bool, Failure> {
+/// Asks `question` on the terminal; only `yes` approves. `skip` is the flag that answers it
+/// beforehand (`--auto-approve`), named when there is no terminal to ask on. Ctrl-C at the
+/// prompt answers at once: the command stops (exit 130) with nothing changed.
+pub(crate) fn confirm(ctx: &Ctx, question: &str, skip: &str) -> Result<bool, Failure> {
     if !std::io::stdin().is_terminal() {
-        return Err(Failure("refusing to change infrastructure without confirmation: there is no terminal to ask on; pass --auto-approve".into()));
+        return Err(Failure(format!("refusing to go on without confirmation: there is no terminal to ask on; pass {skip}")));
     }
     println!("\n{}\n  Only 'yes' will be accepted to approve.\n", ctx.style.bold(question));
     print!("  Enter a value: ");
     std::io::stdout().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim() == "yes")
+    // The line is read on its own thread so that an interrupt need not wait for Enter.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line).map(|_| line);
+        let _ = tx.send(read);
+    });
+    loop {
+        if ctx.stop.load(Ordering::SeqCst) {
+            return Err(Failure("interrupted at the prompt: nothing was changed".into()));
+        }
+        match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(line) => return Ok(line?.trim() == "yes"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(false),
+        }
+    }
 }
 
 async fn apply_cmd(ctx: &Ctx, target: &str, auto_approve: bool, refresh: bool, parallelism: usize, params: &ParamArgs) -> Result<u8, Failure> {
@@ -351,14 +384,29 @@ async fn plan_confirm_apply(ctx: &Ctx, stack: &clawform::Stack, auto_approve: bo
     confirm_and_run(ctx, &plan, auto_approve, parallelism, false).await
 }
 
-async fn refresh_only_cmd(ctx: &Ctx, target: &str) -> Result<u8, Failure> {
+/// `apply --refresh-only`: shows what AWS has that state does not, and writes it into state
+/// once approved (as Terraform asks before a refresh-only apply); AWS is never changed.
+async fn refresh_only_cmd(ctx: &Ctx, target: &str, auto_approve: bool) -> Result<u8, Failure> {
     let name = stack_name(ctx, target);
     let provider = ctx.provider().await;
-    let report = ctx.workspace.with_lock(&name, "apply --refresh-only", async || ctx.workspace.accept_live(&name, provider.as_ref()).await).await?;
-    let changed = report.drifted(&name).count();
-    print!("{}", render::drift(&report, ctx.style));
-    println!("\n{} {changed} resources of stack `{name}` updated in state from AWS; nothing in AWS was changed.", ctx.style.green("Refresh complete!"));
-    Ok(OK)
+    ctx.workspace
+        .with_lock(&name, "apply --refresh-only", async || {
+            let report = ctx.workspace.drift(std::slice::from_ref(&name), provider.as_ref()).await?;
+            let changed = report.drifted(&name).count();
+            print!("{}", render::drift(&report, ctx.style));
+            if changed == 0 {
+                println!("\nNo changes: the state of stack `{name}` matches AWS; nothing to update.");
+                return Ok(OK);
+            }
+            let question = format!("Would you like to update the state of stack `{name}` to reflect these detected changes?");
+            if !auto_approve && !confirm(ctx, &question, "--auto-approve")? {
+                return Err(Failure("refresh cancelled: the state was not changed".into()));
+            }
+            ctx.workspace.accept_report(&name, &report).await?;
+            println!("\n{} {changed} resources of stack `{name}` updated in state from AWS; nothing in AWS was changed.", ctx.style.green("Apply complete!"));
+            Ok(OK)
+        })
+        .await
 }
 
 async fn drift_cmd(ctx: &Ctx, stack: Option<&str>, all: bool, json: bool) -> Result<u8, Failure> {
@@ -388,7 +436,7 @@ async fn confirm_and_run(ctx: &Ctx, plan: &Plan, auto_approve: bool, parallelism
         } else {
             format!("Do you want to perform these actions on stack `{}`?", plan.stack)
         };
-        if !confirm(ctx, &question)? {
+        if !confirm(ctx, &question, "--auto-approve")? {
             return Err(Failure("apply cancelled: nothing was changed".into()));
         }
     }

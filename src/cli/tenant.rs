@@ -137,7 +137,7 @@ async fn create(ctx: &Ctx, tenants: &Tenants, id: &str, secret_args: &SecretArgs
 async fn destroy(ctx: &Ctx, tenants: &Tenants, id: &str, auto_approve: bool, json: bool) -> Result<u8, Failure> {
     let id = id.to_string();
     clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
-    if !auto_approve && !confirm(ctx, &format!("Do you really want to destroy tenant `{id}` and all its resources?"))? {
+    if !auto_approve && !confirm(ctx, &format!("Do you really want to destroy tenant `{id}` and all its resources?"), "--auto-approve")? {
         return Err(Failure("destroy cancelled: nothing was changed".into()));
     }
     let report = tenants.destroy(&id, &progress(ctx, json)).await?;
@@ -235,7 +235,7 @@ async fn apply_all(ctx: &Ctx, tenants: &Tenants, auto_approve: bool, parallelism
                 print!("{}", render::plan(plan, ctx.style));
             }
         }
-        if !confirm(ctx, "Do you want to apply the template to these tenants?")? {
+        if !confirm(ctx, "Do you want to apply the template to these tenants?", "--auto-approve")? {
             return Err(Failure("apply cancelled: nothing was changed".into()));
         }
     }

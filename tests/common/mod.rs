@@ -53,6 +53,12 @@ impl Project {
         self.path().join("state").join(format!("{stack}.json"))
     }
 
+    /// The id of the lock a stack's lock file holds (what `force-unlock STACK LOCK_ID` needs).
+    pub fn lock_id(&self, stack: &str) -> String {
+        let text = std::fs::read_to_string(self.path().join("state").join(format!("{stack}.lock"))).expect("lock file");
+        serde_json::from_str::<serde_json::Value>(&text).expect("lock parses")["id"].as_str().expect("lock id").to_string()
+    }
+
     pub fn state(&self, stack: &str) -> serde_json::Value {
         let text = std::fs::read_to_string(self.state_file(stack)).expect("state file");
         serde_json::from_str(&text).expect("state parses")

@@ -127,12 +127,7 @@ impl S3Backend {
         let Some(object) = self.get("GetObject (lock)", &self.lock_key(stack)).await? else {
             return Ok(None);
         };
-        let holder = serde_json::from_slice(&object.bytes).unwrap_or_else(|_| LockInfo {
-            id: "?".into(),
-            who: "an unknown process (the lock object is unreadable)".into(),
-            operation: "?".into(),
-            created: "?".into(),
-        });
+        let holder = serde_json::from_slice(&object.bytes).unwrap_or_else(|_| LockInfo::unknown("an unknown process (the lock object is unreadable)"));
         Ok(Some((holder, object.etag)))
     }
 }
@@ -281,7 +276,7 @@ impl StateBackend for S3Backend {
         }
         Err(BackendError::Locked {
             stack: stack.to_string(),
-            holder: LockInfo { id: "?".into(), who: "another process".into(), operation: "?".into(), created: "just now".into() },
+            holder: LockInfo { created: "just now".into(), ..LockInfo::unknown("another process") },
         })
     }
 
@@ -306,12 +301,20 @@ impl StateBackend for S3Backend {
         }
     }
 
-    async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, BackendError> {
+    async fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<Option<LockInfo>, BackendError> {
         let key = self.lock_key(stack);
-        let Some((holder, _)) = self.read_lock(stack).await? else {
+        let Some((holder, etag)) = self.read_lock(stack).await? else {
             return Ok(None);
         };
-        self.client.delete_object().bucket(&self.bucket).key(&key).send().await.map_err(|e| sdk_error("DeleteObject (lock)", &self.url(&key), e))?;
+        if holder.id != lock_id && holder.id != "?" {
+            return Err(BackendError::OtherLock { stack: stack.to_string(), given: lock_id.to_string(), holder });
+        }
+        // Only the lock object just read: one taken anew meanwhile has another ETag.
+        let mut delete = self.client.delete_object().bucket(&self.bucket).key(&key);
+        if let Some(etag) = etag {
+            delete = delete.if_match(etag);
+        }
+        delete.send().await.map_err(|e| sdk_error("DeleteObject (lock)", &self.url(&key), e))?;
         Ok(Some(holder))
     }
 

@@ -164,16 +164,16 @@ async fn a_second_lock_fails_naming_the_holder_and_force_unlock_clears_it() {
     }
     let message = err.to_string();
     assert!(
-        message.contains(&first.who) && message.contains("`apply`") && message.contains(&first.created) && message.contains("force-unlock net"),
+        message.contains(&first.who) && message.contains("`apply`") && message.contains(&first.created) && message.contains(&format!("force-unlock net {}", first.id)),
         "{message}"
     );
     // The same holder cannot take it twice either.
     assert!(matches!(a.lock("net", &first).await, Err(BackendError::Locked { .. })));
 
-    let held = b.force_unlock("net").await.expect("force unlock");
+    let held = b.force_unlock("net", &first.id).await.expect("force unlock");
     assert_eq!(held.map(|h| h.id), Some(first.id.clone()));
     assert!(env.object("team/states/net.lock").await.is_none(), "lock object removed");
-    assert_eq!(b.force_unlock("net").await.expect("force unlock of nothing"), None);
+    assert_eq!(b.force_unlock("net", &first.id).await.expect("force unlock of nothing"), None);
 
     let second = LockInfo::for_current_process("apply");
     b.lock("net", &second).await.expect("free again after force-unlock");
@@ -194,7 +194,7 @@ async fn unlock_by_someone_else_leaves_the_lock() {
     assert_eq!(serde_json::from_str::<LockInfo>(&text).expect("lock json").id, holder.id);
 
     // A holder whose lock was forced and re-taken by someone else does not remove the new one.
-    backend.force_unlock("net").await.expect("force");
+    backend.force_unlock("net", &holder.id).await.expect("force");
     let next = LockInfo::for_current_process("apply");
     backend.lock("net", &next).await.expect("re-taken");
     backend.unlock("net", &holder).await.expect("stale unlock");

@@ -24,30 +24,89 @@ pub struct LockInfo {
     pub operation: String,
     /// RFC 3339 time it was taken.
     pub created: String,
+    /// The host the holder runs on (absent in locks written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The holder's process id on `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 impl LockInfo {
-    /// Describes the current process taking a lock for `operation`.
+    /// Describes the current process taking a lock for `operation`. The user is the OS login
+    /// name (not `$USER`, which cron jobs and containers often leave unset).
     pub fn for_current_process(operation: &str) -> LockInfo {
-        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        let user = whoami::username().ok().filter(|u| !u.is_empty()).or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+        let host = this_host();
+        let pid = std::process::id();
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
-            who: format!("{user}@{host} (pid {})", std::process::id()),
+            who: format!("{user}@{host} (pid {pid})"),
             operation: operation.to_string(),
             created: now_rfc3339(),
+            host: Some(host),
+            pid: Some(pid),
         }
     }
+
+    /// Whether the holder is known to be gone: it ran on this host and its process no longer
+    /// exists. (A holder on another host cannot be checked from here.)
+    pub fn holder_is_gone(&self) -> bool {
+        match (&self.host, self.pid) {
+            (Some(host), Some(pid)) if *host == this_host() => !process_exists(pid),
+            _ => false,
+        }
+    }
+
+    /// A lock that names no one (its document could not be read).
+    pub fn unknown(who: &str) -> LockInfo {
+        LockInfo { id: "?".into(), who: who.into(), operation: "?".into(), created: "?".into(), host: None, pid: None }
+    }
+}
+
+fn this_host() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+/// Whether process `pid` exists on this host (Linux and other systems with `/proc`; elsewhere
+/// a process is assumed alive, so nothing is ever called gone wrongly).
+fn process_exists(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+fn locked_message(stack: &str, holder: &LockInfo) -> String {
+    let mut text = format!("state of stack `{stack}` is locked by {} for `{}` since {} (lock id {})", holder.who, holder.operation, holder.created, holder.id);
+    if holder.holder_is_gone() {
+        text.push_str(&format!(
+            "; process {} is no longer running on this host, so the lock is stale: remove it with `clawform force-unlock {stack} {}`",
+            holder.pid.unwrap_or_default(),
+            holder.id
+        ));
+    } else {
+        text.push_str(&format!("; if that process is gone, run `clawform force-unlock {stack} {}`", holder.id));
+    }
+    text
 }
 
 /// Errors of a state backend.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// Someone else holds the stack's lock.
-    #[error("state of stack `{stack}` is locked by {} for `{}` since {} (lock id {}); if that process is gone, run `clawform force-unlock {stack}`", .holder.who, .holder.operation, .holder.created, .holder.id)]
+    #[error("{}", locked_message(stack, holder))]
     Locked {
         /// The stack.
         stack: String,
+        /// Who holds the lock.
+        holder: LockInfo,
+    },
+    /// `force-unlock` was given another lock id than the holder's.
+    #[error("the lock of stack `{stack}` has id {}, not {given} (held by {} for `{}` since {}); nothing was removed", .holder.id, .holder.who, .holder.operation, .holder.created)]
+    OtherLock {
+        /// The stack.
+        stack: String,
+        /// The id given.
+        given: String,
         /// Who holds the lock.
         holder: LockInfo,
     },
@@ -83,8 +142,9 @@ pub trait StateBackend: Send + Sync {
     async fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError>;
     /// Gives the lock back (only if `info` still holds it).
     async fn unlock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError>;
-    /// Removes a lock whoever holds it; returns who held it.
-    async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, BackendError>;
+    /// Removes the stack's lock if its id is `lock_id`, whoever holds it; returns who held it
+    /// (`None`: not locked). Another id is [`BackendError::OtherLock`], and the lock stays.
+    async fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<Option<LockInfo>, BackendError>;
     /// Names of the stacks that have state.
     async fn list(&self) -> Result<Vec<String>, BackendError>;
     /// A stack's state document as JSON text, or `None` if it was never applied: for reading
@@ -118,12 +178,7 @@ impl LocalBackend {
 
     fn read_lock(&self, stack: &str) -> Option<LockInfo> {
         let text = fs::read_to_string(self.lock_path(stack)).ok()?;
-        Some(serde_json::from_str(&text).unwrap_or_else(|_| LockInfo {
-            id: "?".into(),
-            who: "an unknown process (the lock file is unreadable)".into(),
-            operation: "?".into(),
-            created: "?".into(),
-        }))
+        Some(serde_json::from_str(&text).unwrap_or_else(|_| LockInfo::unknown("an unknown process (the lock file is unreadable)")))
     }
 
     /// Writes a stack's state (see [`StateBackend::save`]), blocking.
@@ -261,8 +316,11 @@ impl StateBackend for LocalBackend {
         }
     }
 
-    async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, BackendError> {
+    async fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<Option<LockInfo>, BackendError> {
         let holder = self.read_lock(stack);
+        if let Some(holder) = holder.as_ref().filter(|h| h.id != lock_id && h.id != "?") {
+            return Err(BackendError::OtherLock { stack: stack.to_string(), given: lock_id.to_string(), holder: holder.clone() });
+        }
         match fs::remove_file(self.lock_path(stack)) {
             Ok(()) => Ok(holder),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

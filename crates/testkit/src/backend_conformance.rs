@@ -63,9 +63,12 @@ async fn only_the_holder_unlocks_and_force_unlock_clears(backend: &dyn StateBack
     backend.lock(&stack, &holder).await.expect("lock");
     backend.unlock(&stack, &LockInfo::for_current_process("someone else")).await.expect("unlock by another is not an error");
     assert!(backend.lock(&stack, &LockInfo::for_current_process("x")).await.is_err(), "but it leaves the lock");
-    let cleared = backend.force_unlock(&stack).await.expect("force-unlock");
-    assert_eq!(cleared.map(|h| h.id), Some(holder.id), "force-unlock says whose lock it cleared");
-    assert_eq!(backend.force_unlock(&stack).await.expect("force-unlock again"), None, "nothing left to clear");
+    let wrong = backend.force_unlock(&stack, "not-the-id").await;
+    assert!(matches!(wrong, Err(BackendError::OtherLock { .. })), "force-unlock with another lock id is refused: {wrong:?}");
+    assert!(backend.lock(&stack, &LockInfo::for_current_process("x")).await.is_err(), "and the lock stays");
+    let cleared = backend.force_unlock(&stack, &holder.id).await.expect("force-unlock");
+    assert_eq!(cleared.map(|h| h.id), Some(holder.id.clone()), "force-unlock says whose lock it cleared");
+    assert_eq!(backend.force_unlock(&stack, &holder.id).await.expect("force-unlock again"), None, "nothing left to clear");
     let next = LockInfo::for_current_process("apply");
     backend.lock(&stack, &next).await.expect("free after force-unlock");
     backend.unlock(&stack, &next).await.expect("unlock");

@@ -62,8 +62,12 @@ impl StateBackend for MemoryBackend {
         Ok(())
     }
 
-    async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, BackendError> {
-        Ok(self.locks.lock().unwrap_or_else(|e| e.into_inner()).remove(stack))
+    async fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<Option<LockInfo>, BackendError> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(holder) = locks.get(stack).filter(|h| h.id != lock_id) {
+            return Err(BackendError::OtherLock { stack: stack.to_string(), given: lock_id.to_string(), holder: holder.clone() });
+        }
+        Ok(locks.remove(stack))
     }
 
     async fn list(&self) -> Result<Vec<String>, BackendError> {

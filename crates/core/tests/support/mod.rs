@@ -491,8 +491,8 @@ impl StateBackend for RecordingBackend {
         self.inner.unlock(stack, info).await
     }
 
-    async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, BackendError> {
-        self.inner.force_unlock(stack).await
+    async fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<Option<LockInfo>, BackendError> {
+        self.inner.force_unlock(stack, lock_id).await
     }
 
     async fn list(&self) -> Result<Vec<String>, BackendError> {
