@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) { 0 } else { 1 });
         }
     };
-    cli::init_tracing(args.log_level.as_deref());
+    cli::init_tracing(args.log_level.as_deref(), args.no_color);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

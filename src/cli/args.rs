@@ -61,6 +61,12 @@ pub struct Cli {
     /// AWS region (overrides AWS_REGION and the profile's region).
     #[arg(long, global = true)]
     pub region: Option<String>,
+    /// The named AWS profile to use (overrides AWS_PROFILE).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Send every AWS request to URL (overrides AWS_ENDPOINT_URL): a local emulator or a proxy.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
     /// Never colour output (NO_COLOR in the environment does the same).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -73,8 +79,9 @@ pub struct Cli {
     /// Print the AWS API calls made (by service and operation, with time) at the end.
     #[arg(long, global = true)]
     pub stats: bool,
-    /// Log level for diagnostics on stderr (error, warn, info, debug, trace); RUST_LOG also works.
-    #[arg(long, global = true, value_name = "LEVEL")]
+    /// Log level of clawform's own diagnostics on stderr; the AWS SDK's stay at warn (RUST_LOG,
+    /// a full tracing filter such as `debug,aws_smithy_runtime=trace`, sets both).
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: Option<String>,
     /// What to do.
     #[command(subcommand)]
@@ -105,12 +112,32 @@ impl Command {
     }
 }
 
-/// Parameter overrides shared by the commands that load a stack.
+/// Parameter values shared by the commands that load a stack. Lowest to highest precedence, as
+/// Terraform's variables: the stack's defaults, values recorded in state by an earlier
+/// `--param`, `CLAWFORM_PARAM_NAME` environment variables (for parameters the stack declares),
+/// `--params-file` files in order, then `--param`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ParamArgs {
     /// Set a parameter: NAME=VALUE (VALUE is read as YAML: 3, true, text). Repeatable.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    /// Read parameters from a YAML file of `NAME: VALUE` lines (as Terraform's -var-file).
+    /// Repeatable; later files win, and --param wins over files.
+    #[arg(long = "params-file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `--target` and `--replace`, as Terraform's `-target` and `-replace`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Targeting {
+    /// Plan only ADDRESS and what it depends on (repeatable). For exceptional cases: the plan
+    /// may not be all the stack needs. `vpc` and `aws_vpc.vpc` are both accepted.
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+    /// Plan ADDRESS as a replacement even if nothing forces one (repeatable), as for a
+    /// resource known to be broken.
+    #[arg(long = "replace", value_name = "ADDRESS")]
+    pub replace: Vec<String>,
 }
 
 /// The commands.
@@ -120,6 +147,9 @@ pub enum Command {
     Validate {
         /// Stack name (stacks/NAME.yaml) or path.
         stack: String,
+        /// Print the result as JSON, in the shape of `terraform validate -json`.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         params: ParamArgs,
     },
@@ -150,6 +180,8 @@ pub enum Command {
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
         lock: bool,
         #[command(flatten)]
+        targeting: Targeting,
+        #[command(flatten)]
         params: ParamArgs,
     },
     /// Make the stack real: plan and apply, or apply a saved plan file.
@@ -168,6 +200,8 @@ pub enum Command {
         /// Operations in flight at most.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
+        #[command(flatten)]
+        targeting: Targeting,
         #[command(flatten)]
         params: ParamArgs,
     },
@@ -200,6 +234,13 @@ pub enum Command {
         stack: String,
         /// Only this output (printed raw).
         name: Option<String>,
+        /// Print as JSON: `{"NAME": {"value", "type", "sensitive"}}` as `terraform output -json`
+        /// (with NAME: the value alone).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print clawform's version (and, with --json, the formats it reads and writes).
+    Version {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -344,6 +385,25 @@ pub enum StateCommand {
     Push {
         /// The state file.
         file: PathBuf,
+    },
+    /// Rename a resource in a stack's state (after renaming it in the stack file), so that it
+    /// is not destroyed and created again. Nothing in AWS changes.
+    Mv {
+        /// Stack name.
+        stack: String,
+        /// The address in state now.
+        from: String,
+        /// The new address.
+        to: String,
+    },
+    /// Forget resources: remove them from a stack's state without destroying them (they go on
+    /// running in AWS, unmanaged). Nothing in AWS changes.
+    Rm {
+        /// Stack name.
+        stack: String,
+        /// The addresses to forget.
+        #[arg(required = true)]
+        addresses: Vec<String>,
     },
     /// Show one resource's state.
     Show {

@@ -12,7 +12,7 @@ use super::{parse_params, Ctx, Failure, OK};
 use crate::cli::args::ParamArgs;
 
 fn platform(ctx: &Ctx, sheet: &PriceSheet, trunking: bool, params: &ParamArgs) -> Result<Platform, Failure> {
-    Ok(platform_from_stacks(&ctx.workspace, &parse_params(params)?, sheet, trunking)?)
+    Ok(platform_from_stacks(&ctx.workspace, &parse_params(ctx, params)?, sheet, trunking)?)
 }
 
 pub(crate) fn capacity_cmd(ctx: &Ctx, tenants: Option<u32>, trunking: bool, json: bool, params: &ParamArgs) -> Result<u8, Failure> {

@@ -30,13 +30,17 @@ pub(crate) const CHANGES: u8 = 2;
 /// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
 pub(crate) const INTERRUPTED: u8 = 130;
 
-/// Sends tracing output to stderr at `level` (or RUST_LOG, or warn).
-pub fn init_tracing(level: Option<&str>) {
+/// Sends tracing output to stderr: clawform's crates at `level` and everything else (the AWS
+/// SDK, hyper) at warn, so that `--log-level debug` shows clawform's spans and not SDK noise;
+/// RUST_LOG, when set and no `--log-level` is given, is the whole filter. Colour only on a
+/// terminal, and never with `--no-color` or NO_COLOR.
+pub fn init_tracing(level: Option<&str>, no_color: bool) {
     let filter = match level {
-        Some(l) => tracing_subscriber::EnvFilter::new(l),
+        Some(l) => tracing_subscriber::EnvFilter::new(format!("warn,clawform={l},clawform_core={l},clawform_aws={l}")),
         None => tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
     };
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 /// A failure to report: the message, already readable.
@@ -56,7 +60,7 @@ impl From<std::io::Error> for Failure {
 
 pub(crate) struct Ctx {
     workspace: Workspace,
-    region: Option<String>,
+    aws: clawform::aws::AwsSettings,
     style: Style,
     provider: tokio::sync::OnceCell<Arc<clawform::aws::AwsProvider>>,
     /// Set by the first Ctrl-C: applies start nothing new (see `main.rs`).
@@ -65,13 +69,17 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     /// The AWS provider, made on first use (commands that need no AWS never load a config).
-    pub(crate) async fn aws(&self) -> Arc<clawform::aws::AwsProvider> {
-        self.provider.get_or_init(|| async { Arc::new(clawform::aws::AwsProvider::from_env(self.region.clone()).await) }).await.clone()
+    pub(crate) async fn aws(&self) -> Result<Arc<clawform::aws::AwsProvider>, Failure> {
+        self.provider
+            .get_or_try_init(|| async { clawform::aws::AwsProvider::load(&self.aws).await.map(Arc::new) })
+            .await
+            .cloned()
+            .map_err(|e| Failure(e.to_string()))
     }
 
     /// The provider as core sees it.
-    pub(crate) async fn provider(&self) -> Arc<dyn clawform::core::Provider> {
-        self.aws().await
+    pub(crate) async fn provider(&self) -> Result<Arc<dyn clawform::core::Provider>, Failure> {
+        Ok(self.aws().await?)
     }
 }
 
@@ -79,9 +87,10 @@ impl Ctx {
 pub async fn run(cli: Cli, stop: Arc<std::sync::atomic::AtomicBool>) -> u8 {
     let root = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let aws = clawform::aws::AwsSettings { region: cli.region.clone(), profile: cli.profile.clone(), endpoint_url: cli.endpoint_url.clone() };
     let mut workspace = Workspace::open(&root).with_lock_timeout(std::time::Duration::from_secs(cli.lock_timeout));
     if let Some(url) = cli.backend.as_deref().filter(|u| !u.is_empty()) {
-        match backend_from(url, &root, cli.region.clone()).await {
+        match backend_from(url, &root, &aws).await {
             Ok(b) => workspace = workspace.with_backend(b),
             Err(e) => {
                 eprintln!("Error: {e}");
@@ -89,7 +98,7 @@ pub async fn run(cli: Cli, stop: Arc<std::sync::atomic::AtomicBool>) -> u8 {
             }
         }
     }
-    let ctx = Ctx { workspace, region: cli.region.clone(), style: Style { color }, provider: Default::default(), stop };
+    let ctx = Ctx { workspace, aws, style: Style { color }, provider: Default::default(), stop };
     let command = match &cli.dir {
         Some(dir) => cli.command.with_paths_in(dir),
         None => cli.command,
@@ -123,9 +132,11 @@ pub async fn run(cli: Cli, stop: Arc<std::sync::atomic::AtomicBool>) -> u8 {
 
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
     match command {
-        Command::Validate { stack, params } => validate(ctx, &stack, &params),
-        Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, lock, params } => {
-            let run = async || plan_cmd(ctx, &stack, out.as_deref(), json.then_some(json_format), detailed_exitcode, destroy, refresh, &params).await;
+        Command::Validate { stack, json, params } => validate(ctx, &stack, json, &params),
+        Command::Version { json } => version_cmd(json),
+        Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, lock, targeting, params } => {
+            let request = PlanRequest { stack: &stack, destroy, refresh, targeting: &targeting, params: &params };
+            let run = async || plan_cmd(ctx, &request, out.as_deref(), json.then_some(json_format), detailed_exitcode).await;
             if lock {
                 ctx.workspace.with_lock(&stack_name(ctx, &stack), "plan", run).await
             } else {
@@ -135,7 +146,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Show { planfile, json, json_format } => show::show_cmd(ctx, &planfile, json.then_some(json_format)),
         Command::Import { stack, address, id, params } => {
             let stack = ctx.workspace.load(&stack, &params_for(ctx, &stack, &params)?)?;
-            let provider = ctx.provider().await;
+            let address = stack.address_of(&address).unwrap_or(address);
+            let provider = ctx.provider().await?;
             let r = clawform::import::import(&ctx.workspace, &stack, &address, &id, provider.as_ref()).await?;
             println!(
                 "{} {address} ({}, id {}) is now managed by stack `{}`. Run `clawform plan` to see how it differs from the stack.",
@@ -150,11 +162,12 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "clawform", &mut std::io::stdout());
             Ok(OK)
         }
-        Command::Apply { target, auto_approve, refresh, refresh_only, parallelism, params } => {
+        Command::Apply { target, auto_approve, refresh, refresh_only, parallelism, targeting, params } => {
             if refresh_only {
                 return refresh_only_cmd(ctx, &target, auto_approve).await;
             }
-            apply_cmd(ctx, &target, auto_approve, refresh, parallelism.into(), &params).await
+            let request = PlanRequest { stack: &target, destroy: false, refresh, targeting: &targeting, params: &params };
+            apply_cmd(ctx, &request, auto_approve, parallelism.into()).await
         }
         Command::Drift { stack, all, json } => drift_cmd(ctx, stack.as_deref(), all, json).await,
         Command::Destroy { stack, auto_approve, parallelism } => destroy_cmd(ctx, &stack, auto_approve, parallelism.into()).await,
@@ -167,6 +180,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         }
         Command::State { command: StateCommand::Push { file } } => state_push(ctx, &file).await,
         Command::State { command: StateCommand::Show { stack, address, json } } => state_show(ctx, &stack, &address, json).await,
+        Command::State { command: StateCommand::Mv { stack, from, to } } => state_mv(ctx, &stack, &from, &to).await,
+        Command::State { command: StateCommand::Rm { stack, addresses } } => state_rm(ctx, &stack, &addresses).await,
         Command::Tenant { command } => tenant::run(ctx, command).await,
         Command::Graph { stack, plan, with_plan, format, params } => {
             let source = match (plan.as_deref(), with_plan) {
@@ -200,41 +215,125 @@ async fn force_unlock_cmd(ctx: &Ctx, stack: &str, lock_id: &str, force: bool) ->
     Ok(OK)
 }
 
-/// Parses `--param NAME=VALUE` values; VALUE is read as a YAML scalar.
-pub(crate) fn parse_params(args: &ParamArgs) -> Result<IndexMap<String, Json>, Failure> {
+/// Parses `--params-file` files, then `--param NAME=VALUE` values (VALUE is read as a YAML
+/// scalar); later ones win. Relative files are read from the project folder (`-C DIR`).
+pub(crate) fn parse_params(ctx: &Ctx, args: &ParamArgs) -> Result<IndexMap<String, Json>, Failure> {
     let mut out = IndexMap::new();
+    for file in &args.files {
+        let path = if file.is_absolute() { file.clone() } else { ctx.workspace.root().join(file) };
+        out.extend(read_params_file(&path)?);
+    }
     for raw in &args.params {
         let Some((name, value)) = raw.split_once('=') else {
             return Err(Failure(format!("`--param {raw}`: expected NAME=VALUE")));
         };
-        let value: Json =
-            serde_yaml::from_str::<serde_yaml::Value>(value).ok().and_then(|v| serde_json::to_value(v).ok()).unwrap_or_else(|| Json::String(value.to_string()));
-        let value = if value.is_null() { Json::String(String::new()) } else { value };
-        out.insert(name.trim().to_string(), value);
+        out.insert(name.trim().to_string(), yaml_scalar(value));
     }
     Ok(out)
+}
+
+fn yaml_scalar(text: &str) -> Json {
+    let value: Json =
+        serde_yaml::from_str::<serde_yaml::Value>(text).ok().and_then(|v| serde_json::to_value(v).ok()).unwrap_or_else(|| Json::String(text.to_string()));
+    if value.is_null() {
+        Json::String(String::new())
+    } else {
+        value
+    }
+}
+
+/// A parameters file: a YAML mapping of names to values. Errors name the file, line and column.
+fn read_params_file(path: &Path) -> Result<IndexMap<String, Json>, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failure(format!("cannot read the parameters file {}: {e}", path.display())))?;
+    if text.trim().is_empty() {
+        return Ok(IndexMap::new());
+    }
+    let at =
+        |e: &serde_yaml::Error| e.location().map(|l| format!("{}:{}:{}", path.display(), l.line(), l.column())).unwrap_or_else(|| path.display().to_string());
+    let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| Failure(format!("{}: {e}", at(&e))))?;
+    let serde_yaml::Value::Mapping(map) = value else {
+        return Err(Failure(format!("{}:1:1: expected a mapping of parameter names to values (`name: staging`)", path.display())));
+    };
+    let mut out = IndexMap::new();
+    for (key, value) in map {
+        let Some(name) = key.as_str() else {
+            return Err(Failure(format!("{}: expected parameter names as keys, found {key:?}", path.display())));
+        };
+        let value = serde_json::to_value(&value).map_err(|e| Failure(format!("{}: `{name}`: {e}", path.display())))?;
+        out.insert(name.to_string(), value);
+    }
+    Ok(out)
+}
+
+/// `CLAWFORM_PARAM_NAME` values for the parameters `declared` (as `TF_VAR_NAME`: others are
+/// ignored, so one environment serves several stacks).
+fn env_params(declared: &IndexMap<String, clawform::core::stack::ParamSpec>) -> IndexMap<String, Json> {
+    std::env::vars()
+        .filter_map(|(k, v)| k.strip_prefix("CLAWFORM_PARAM_").map(|name| (name.to_string(), v)))
+        .filter(|(name, _)| declared.contains_key(name))
+        .map(|(name, v)| (name, yaml_scalar(&v)))
+        .collect()
 }
 
 /// `--param` values for stack `stack_arg`, refusing sensitive parameters: a secret given on the
 /// command line stays in shell history and process lists.
 pub(crate) fn params_for(ctx: &Ctx, stack_arg: &str, args: &ParamArgs) -> Result<IndexMap<String, Json>, Failure> {
-    let params = parse_params(args)?;
-    if params.is_empty() {
-        return Ok(params);
-    }
+    let given = parse_params(ctx, args)?;
     // A stack that does not load is reported by the load that follows, at its line.
-    let Ok(stack) = clawform::core::Stack::load_file(&ctx.workspace.stack_path(stack_arg), ctx.workspace.registry()) else { return Ok(params) };
-    if let Some(name) = params.keys().find(|n| stack.params.get(*n).is_some_and(|p| p.sensitive)) {
+    let Ok(stack) = clawform::core::Stack::load_file(&ctx.workspace.stack_path(stack_arg), ctx.workspace.registry()) else { return Ok(given) };
+    let on_argv = args.params.iter().filter_map(|raw| raw.split_once('=').map(|(n, _)| n.trim().to_string()));
+    if let Some(name) = on_argv.into_iter().find(|n| stack.params.get(n).is_some_and(|p| p.sensitive)) {
         let how = match name.as_str() {
             "api_key" => "with --api-key-env VAR or --api-key-file FILE".to_string(),
             "gateway_token" => "with --gateway-token-env VAR (or leave it out to have one generated)".to_string(),
-            _ => "through a command that reads it from an environment variable or a file (`clawform tenant … --help`)".to_string(),
+            _ => format!("in CLAWFORM_PARAM_{name} or a --params-file"),
         };
         return Err(Failure(format!(
             "`--param {name}` is a sensitive parameter: its value never comes from the command line (shell history, process lists); give it {how}"
         )));
     }
+    let mut params = env_params(&stack.params);
+    params.extend(given);
     Ok(params)
+}
+
+/// Loads a stack with its parameters and `--target`/`--replace`, whose addresses must be the
+/// stack's (either spelling: `vpc`, `aws_vpc.vpc`).
+async fn load_targeted(ctx: &Ctx, stack_arg: &str, params: &ParamArgs, targeting: &args::Targeting) -> Result<clawform::Stack, Failure> {
+    let mut stack = ctx.workspace.load(stack_arg, &params_for(ctx, stack_arg, params)?)?;
+    let resolve = |given: &String, flag: &str| {
+        stack.address_of(given).ok_or_else(|| {
+            let hint = clawform::core::suggest::did_you_mean(given, stack.resources.keys().map(String::as_str))
+                .map(|s| format!(" Did you mean `{s}`?"))
+                .unwrap_or_default();
+            Failure(format!("`{flag} {given}`: stack `{}` declares no resource `{given}`.{hint}", stack.name))
+        })
+    };
+    let targets = targeting.targets.iter().map(|t| resolve(t, "--target")).collect::<Result<_, _>>()?;
+    let replace = targeting.replace.iter().map(|t| resolve(t, "--replace")).collect::<Result<_, _>>()?;
+    stack.targets = targets;
+    stack.replace = replace;
+    note_recorded_params(ctx, &stack).await;
+    Ok(stack)
+}
+
+/// Says on stderr which parameter values come from state (an earlier `--param`) rather than
+/// from this command line or the stack file: a sticky value should never surprise.
+async fn note_recorded_params(ctx: &Ctx, stack: &clawform::Stack) {
+    let Ok(Some(state)) = ctx.workspace.state(&stack.name).await else { return };
+    for (name, value) in &state.param_overrides {
+        let declared = stack.params.get(name).is_some_and(|p| !p.sensitive);
+        if declared && !stack.param_overrides.contains_key(name) {
+            let shown = match value {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            eprintln!(
+                "Note: using {name}={shown} recorded in the state of stack `{}` (from an earlier --param); pass --param {name}=… to change it.",
+                stack.name
+            );
+        }
+    }
 }
 
 /// The state name of a stack argument: the `stack:` of its file when there is one, else the
@@ -248,25 +347,97 @@ fn stack_name(ctx: &Ctx, arg: &str) -> String {
         .unwrap_or_else(|| arg.to_string())
 }
 
-fn validate(ctx: &Ctx, stack: &str, params: &ParamArgs) -> Result<u8, Failure> {
-    let stack = ctx.workspace.load(stack, &params_for(ctx, stack, params)?)?;
-    clawform::core::Graph::build(&stack).map_err(|e| Failure(e.to_string()))?;
+fn validate(ctx: &Ctx, stack: &str, json: bool, params: &ParamArgs) -> Result<u8, Failure> {
+    let loaded = params_for(ctx, stack, params).and_then(|p| Ok(ctx.workspace.load(stack, &p)?));
+    let checked = loaded.and_then(|s| clawform::core::Graph::build(&s).map(|_| s).map_err(|e| Failure(e.to_string())));
+    if json {
+        return validate_json(ctx, stack, checked);
+    }
+    let stack = checked?;
     println!("{} The stack `{}` is valid ({} resources).", ctx.style.green("Success!"), stack.name, stack.resources.len());
     Ok(OK)
 }
 
-async fn make_plan(
-    ctx: &Ctx,
-    stack_arg: &str,
+/// `validate --json` in the shape of `terraform validate -json` (format_version 1.0): `valid`,
+/// counts, and one diagnostic per problem with its file, line and column. Exit 1 when invalid.
+fn validate_json(ctx: &Ctx, stack_arg: &str, checked: Result<clawform::Stack, Failure>) -> Result<u8, Failure> {
+    let diagnostics: Vec<Json> = match &checked {
+        Ok(_) => vec![],
+        Err(Failure(message)) => {
+            // The load's own diagnostics, each at its place, when there are some; else one.
+            let load = ctx.workspace.load(stack_arg, &IndexMap::new());
+            let located = match (&load, message.lines().count() > 0) {
+                (Err(WorkspaceError::Stack(e)), true) if !e.diagnostics().is_empty() => e
+                    .diagnostics()
+                    .iter()
+                    .map(|d| {
+                        serde_json::json!({
+                            "severity": "error",
+                            "summary": d.message,
+                            "detail": "",
+                            "range": {
+                                "filename": d.location.file.as_ref().map(|f| f.display().to_string()),
+                                "start": {"line": d.location.line, "column": d.location.column},
+                                "end": {"line": d.location.line, "column": d.location.column},
+                            },
+                        })
+                    })
+                    .collect(),
+                _ => vec![],
+            };
+            if located.is_empty() {
+                vec![serde_json::json!({"severity": "error", "summary": message, "detail": ""})]
+            } else {
+                located
+            }
+        }
+    };
+    let valid = checked.is_ok();
+    let out = serde_json::json!({
+        "format_version": "1.0",
+        "valid": valid,
+        "error_count": diagnostics.len(),
+        "warning_count": 0,
+        "diagnostics": diagnostics,
+    });
+    println!("{}", serde_json::to_string_pretty(&out).map_err(|e| Failure(e.to_string()))?);
+    Ok(if valid { OK } else { ERROR })
+}
+
+/// `version`: clawform's version, and with `--json` the formats it writes, as
+/// `terraform version -json` names its own.
+fn version_cmd(json: bool) -> Result<u8, Failure> {
+    let version = env!("CARGO_PKG_VERSION");
+    if !json {
+        println!("clawform v{version}");
+        return Ok(OK);
+    }
+    let out = serde_json::json!({
+        "clawform_version": version,
+        "platform": format!("{}_{}", std::env::consts::OS, std::env::consts::ARCH),
+        "plan_format_version": clawform::core::plan::PLAN_FORMAT_VERSION,
+        "state_format_version": clawform::core::state::STATE_FORMAT_VERSION,
+        "terraform_plan_format_version": clawform::core::tfjson::FORMAT_VERSION,
+    });
+    println!("{}", serde_json::to_string_pretty(&out).map_err(|e| Failure(e.to_string()))?);
+    Ok(OK)
+}
+
+/// What to plan: the stack, destroy or not, refreshed or not, targets and parameters.
+struct PlanRequest<'a> {
+    stack: &'a str,
     destroy: bool,
     refresh: bool,
-    params: &ParamArgs,
-) -> Result<(Plan, Option<clawform::core::DriftReport>), Failure> {
-    if destroy {
-        return Ok((ctx.workspace.plan_destroy(&stack_name(ctx, stack_arg)).await?, None));
+    targeting: &'a args::Targeting,
+    params: &'a ParamArgs,
+}
+
+async fn make_plan(ctx: &Ctx, request: &PlanRequest<'_>) -> Result<(Plan, Option<clawform::core::DriftReport>), Failure> {
+    if request.destroy {
+        return Ok((ctx.workspace.plan_destroy(&stack_name(ctx, request.stack)).await?, None));
     }
-    let stack = ctx.workspace.load(stack_arg, &params_for(ctx, stack_arg, params)?)?;
-    plan_stack(ctx, &stack, refresh).await
+    let stack = load_targeted(ctx, request.stack, request.params, request.targeting).await?;
+    plan_stack(ctx, &stack, request.refresh).await
 }
 
 /// Plans a loaded stack, refreshed from AWS unless `refresh` is off (a stack never applied has
@@ -274,25 +445,15 @@ async fn make_plan(
 async fn plan_stack(ctx: &Ctx, stack: &clawform::Stack, refresh: bool) -> Result<(Plan, Option<clawform::core::DriftReport>), Failure> {
     let applied = ctx.workspace.state(&stack.name).await?.is_some_and(|s| !s.resources.is_empty());
     if refresh && applied {
-        let provider = ctx.provider().await;
+        let provider = ctx.provider().await?;
         let (plan, report) = ctx.workspace.plan_refreshed(stack, provider.as_ref()).await?;
         return Ok((plan, Some(report)));
     }
     Ok((ctx.workspace.plan(stack).await?, None))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn plan_cmd(
-    ctx: &Ctx,
-    stack: &str,
-    out: Option<&Path>,
-    json: Option<args::JsonFormat>,
-    detailed: bool,
-    destroy: bool,
-    refresh: bool,
-    params: &ParamArgs,
-) -> Result<u8, Failure> {
-    let (plan, drift) = make_plan(ctx, stack, destroy, refresh, params).await?;
+async fn plan_cmd(ctx: &Ctx, request: &PlanRequest<'_>, out: Option<&Path>, json: Option<args::JsonFormat>, detailed: bool) -> Result<u8, Failure> {
+    let (plan, drift) = make_plan(ctx, request).await?;
     if let Some(format) = json {
         show::print_plan_json(ctx, &plan, drift.as_ref(), format)?;
     } else {
@@ -348,13 +509,19 @@ pub(crate) fn confirm(ctx: &Ctx, question: &str, skip: &str) -> Result<bool, Fai
     }
 }
 
-async fn apply_cmd(ctx: &Ctx, target: &str, auto_approve: bool, refresh: bool, parallelism: usize, params: &ParamArgs) -> Result<u8, Failure> {
-    if let Some(path) = is_plan_file(ctx, target) {
+async fn apply_cmd(ctx: &Ctx, request: &PlanRequest<'_>, auto_approve: bool, parallelism: usize) -> Result<u8, Failure> {
+    if let Some(path) = is_plan_file(ctx, request.stack) {
         // A saved plan holds the parameter values it was made with; another value now would
         // apply something nobody reviewed (Terraform refuses variables with a saved plan too).
-        if !params.params.is_empty() {
+        if !request.params.params.is_empty() || !request.params.files.is_empty() {
             return Err(Failure(format!(
-                "`--param` cannot be given with a saved plan: {} was made with its parameter values; run `clawform plan STACK --param … --out FILE` again",
+                "`--param` and `--params-file` cannot be given with a saved plan: {} was made with its parameter values; run `clawform plan STACK --param … --out FILE` again",
+                path.display()
+            )));
+        }
+        if !request.targeting.targets.is_empty() || !request.targeting.replace.is_empty() {
+            return Err(Failure(format!(
+                "`--target` and `--replace` cannot be given with a saved plan: {} already says what it changes; give them to `clawform plan` instead",
                 path.display()
             )));
         }
@@ -362,8 +529,8 @@ async fn apply_cmd(ctx: &Ctx, target: &str, auto_approve: bool, refresh: bool, p
         let plan = Workspace::read_plan(&path)?;
         return execute(ctx, &plan, parallelism).await;
     }
-    let stack = ctx.workspace.load(target, &params_for(ctx, target, params)?)?;
-    ctx.workspace.with_lock(&stack.name, "apply", async || plan_confirm_apply(ctx, &stack, auto_approve, refresh, parallelism).await).await
+    let stack = load_targeted(ctx, request.stack, request.params, request.targeting).await?;
+    ctx.workspace.with_lock(&stack.name, "apply", async || plan_confirm_apply(ctx, &stack, auto_approve, request.refresh, parallelism).await).await
 }
 
 async fn destroy_cmd(ctx: &Ctx, stack: &str, auto_approve: bool, parallelism: usize) -> Result<u8, Failure> {
@@ -388,7 +555,7 @@ async fn plan_confirm_apply(ctx: &Ctx, stack: &clawform::Stack, auto_approve: bo
 /// once approved (as Terraform asks before a refresh-only apply); AWS is never changed.
 async fn refresh_only_cmd(ctx: &Ctx, target: &str, auto_approve: bool) -> Result<u8, Failure> {
     let name = stack_name(ctx, target);
-    let provider = ctx.provider().await;
+    let provider = ctx.provider().await?;
     ctx.workspace
         .with_lock(&name, "apply --refresh-only", async || {
             let report = ctx.workspace.drift(std::slice::from_ref(&name), provider.as_ref()).await?;
@@ -415,7 +582,7 @@ async fn drift_cmd(ctx: &Ctx, stack: Option<&str>, all: bool, json: bool) -> Res
         (Some(s), false) => vec![stack_name(ctx, s)],
         (None, false) => return Err(Failure("name a stack, or pass --all".into())),
     };
-    let provider = ctx.provider().await;
+    let provider = ctx.provider().await?;
     let report = ctx.workspace.drift(&stacks, provider.as_ref()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure(e.to_string()))?);
@@ -449,7 +616,7 @@ async fn execute(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failu
 }
 
 async fn run_plan(ctx: &Ctx, plan: &Plan, parallelism: usize) -> Result<u8, Failure> {
-    let provider = ctx.provider().await;
+    let provider = ctx.provider().await?;
     let mut options = ApplyOptions { parallelism, stop: ctx.stop.clone(), ..Default::default() };
     options.on_event = Some(progress::Progress::for_stdout().sink());
     let result = ctx.workspace.apply_locked(plan, provider, &options).await;
@@ -509,6 +676,92 @@ fn show(v: &Json) -> String {
     }
 }
 
+/// A value's type as Terraform's JSON writes it: `"string"`, `["tuple", […]]`, `["object", {…}]`.
+fn terraform_type(value: &Json) -> Json {
+    match value {
+        Json::String(_) => "string".into(),
+        Json::Number(_) => "number".into(),
+        Json::Bool(_) => "bool".into(),
+        Json::Null => "dynamic".into(),
+        Json::Array(items) => serde_json::json!(["tuple", items.iter().map(terraform_type).collect::<Vec<_>>()]),
+        Json::Object(map) => serde_json::json!(["object", map.iter().map(|(k, v)| (k.clone(), terraform_type(v))).collect::<serde_json::Map<_, _>>()]),
+    }
+}
+
+/// An address as given by a user (`vpc` or Terraform's `aws_vpc.vpc`), as state spells it.
+fn state_address(ctx: &Ctx, state: &clawform::State, given: &str) -> String {
+    if state.get(given).is_some() {
+        return given.to_string();
+    }
+    clawform::core::stack::without_type_prefix(given, |t| ctx.workspace.registry().get(t).is_some()).to_string()
+}
+
+/// `state mv STACK FROM TO`: renames a resource in state (and in what depends on it).
+async fn state_mv(ctx: &Ctx, stack: &str, from: &str, to: &str) -> Result<u8, Failure> {
+    let name = stack_name(ctx, stack);
+    ctx.workspace
+        .with_lock(&name, "state mv", async || {
+            let mut state = load_state(ctx, stack).await?;
+            let (from, to) = (state_address(ctx, &state, from), state_address(ctx, &state, to));
+            if state.get(&from).is_none() {
+                let hint = clawform::core::suggest::did_you_mean(&from, state.resources.iter().map(|r| r.address.as_str()))
+                    .map(|s| format!(" Did you mean `{s}`?"))
+                    .unwrap_or_default();
+                return Err(Failure(format!("stack `{name}` has no resource `{from}` in state.{hint}")));
+            }
+            if state.get(&to).is_some() {
+                return Err(Failure(format!("stack `{name}` already has a resource `{to}` in state; `clawform state rm {name} {to}` forgets it first")));
+            }
+            for r in &mut state.resources {
+                if r.address == from {
+                    r.address = to.clone();
+                }
+                for d in &mut r.dependencies {
+                    if *d == from {
+                        *d = to.clone();
+                    }
+                }
+            }
+            state.serial += 1;
+            ctx.workspace.backend().save(&state).await.map_err(WorkspaceError::from)?;
+            println!("Moved {from} to {to} in the state of stack `{name}` (serial {}). Nothing in AWS was changed.", state.serial);
+            Ok(OK)
+        })
+        .await
+}
+
+/// `state rm STACK ADDRESS…`: forgets resources; they keep running in AWS, unmanaged.
+async fn state_rm(ctx: &Ctx, stack: &str, addresses: &[String]) -> Result<u8, Failure> {
+    let name = stack_name(ctx, stack);
+    ctx.workspace
+        .with_lock(&name, "state rm", async || {
+            let mut state = load_state(ctx, stack).await?;
+            let addresses: Vec<String> = addresses.iter().map(|a| state_address(ctx, &state, a)).collect();
+            if let Some(missing) = addresses.iter().find(|a| state.get(a).is_none()) {
+                return Err(Failure(format!("stack `{name}` has no resource `{missing}` in state; nothing was removed")));
+            }
+            let mut forgotten = vec![];
+            for address in &addresses {
+                if let Some(r) = state.get(address) {
+                    forgotten.push(format!("{address} ({} {})", r.type_name, r.id));
+                }
+                state.remove(address);
+            }
+            state.serial += 1;
+            ctx.workspace.backend().save(&state).await.map_err(WorkspaceError::from)?;
+            for f in &forgotten {
+                println!("Removed {f}");
+            }
+            println!(
+                "Forgot {} resource(s) of stack `{name}` (serial {}). They still exist in AWS, unmanaged: `clawform import` takes one back, and `clawform drift {name}` lists what carries the stack's tags.",
+                forgotten.len(),
+                state.serial
+            );
+            Ok(OK)
+        })
+        .await
+}
+
 async fn load_state(ctx: &Ctx, stack: &str) -> Result<clawform::State, Failure> {
     let name = stack_name(ctx, stack);
     match ctx.workspace.state(&name).await? {
@@ -529,7 +782,13 @@ async fn output_cmd(ctx: &Ctx, stack: &str, name: Option<&str>, json: bool) -> R
                 _ => println!("{v}"),
             }
         }
-        None if json => println!("{}", serde_json::to_string_pretty(&state.outputs).map_err(|e| Failure(e.to_string()))?),
+        None if json => {
+            // `terraform output -json`: each output with its value, type and sensitivity (no
+            // output holds a secret: those are never stored).
+            let shaped: serde_json::Map<String, Json> =
+                state.outputs.iter().map(|(k, v)| (k.clone(), serde_json::json!({"sensitive": false, "type": terraform_type(v), "value": v}))).collect();
+            println!("{}", serde_json::to_string_pretty(&shaped).map_err(|e| Failure(e.to_string()))?)
+        }
         None => {
             for (k, v) in &state.outputs {
                 println!("{k} = {}", show(v));
@@ -540,13 +799,22 @@ async fn output_cmd(ctx: &Ctx, stack: &str, name: Option<&str>, json: bool) -> R
 }
 
 /// The state backend named by `--backend`: `s3://BUCKET/PREFIX`, or a folder.
-async fn backend_from(url: &str, root: &Path, region: Option<String>) -> Result<Arc<dyn clawform::core::StateBackend>, String> {
+async fn backend_from(url: &str, root: &Path, settings: &clawform::aws::AwsSettings) -> Result<Arc<dyn clawform::core::StateBackend>, String> {
     if url.starts_with("s3://") {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(r) = region {
-            loader = loader.region(aws_config::Region::new(r));
+        if let Some(r) = &settings.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(p) = &settings.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(e) = &settings.endpoint_url {
+            loader = loader.endpoint_url(e);
         }
         let config = loader.load().await;
+        if config.region().is_none() {
+            return Err(clawform::aws::clients::NO_REGION.to_string());
+        }
         let backend = clawform::aws::s3_backend::S3Backend::from_url(url, &config).map_err(|e| e.to_string())?;
         return Ok(Arc::new(backend));
     }
@@ -571,14 +839,17 @@ async fn state_push(ctx: &Ctx, file: &Path) -> Result<u8, Failure> {
 
 async fn state_list(ctx: &Ctx, stack: &str) -> Result<u8, Failure> {
     let state = load_state(ctx, stack).await?;
-    for r in &state.resources {
-        println!("{}", r.address);
+    let mut addresses: Vec<&str> = state.resources.iter().map(|r| r.address.as_str()).collect();
+    addresses.sort_unstable();
+    for address in addresses {
+        println!("{address}");
     }
     Ok(OK)
 }
 
 async fn state_show(ctx: &Ctx, stack: &str, address: &str, json: bool) -> Result<u8, Failure> {
     let state = load_state(ctx, stack).await?;
+    let address = &state_address(ctx, &state, address);
     let r = state
         .get(address)
         .ok_or_else(|| Failure(format!("stack `{}` has no resource `{address}` in state; `clawform state list {stack}` lists them", state.stack)))?;

@@ -15,7 +15,7 @@ const PROVIDER_NAME: &str = "registry.terraform.io/hashicorp/aws";
 
 /// The region a plan is for, as far as the command line and environment say.
 fn region(ctx: &Ctx) -> Option<String> {
-    ctx.region.clone().or_else(|| ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| std::env::var(v).ok().filter(|r| !r.is_empty())))
+    ctx.aws.region.clone().or_else(|| ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| std::env::var(v).ok().filter(|r| !r.is_empty())))
 }
 
 /// The plan in Terraform's JSON plan format (format version 1.2).

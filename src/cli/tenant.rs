@@ -98,7 +98,7 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
         }
         other => other,
     };
-    let provider = ctx.provider().await;
+    let provider = ctx.provider().await?;
     let tenants = Tenants::new(ctx.workspace.clone(), provider);
     match command {
         TenantCommand::Create { id, secrets, json, params } => create(ctx, &tenants, &id, &secrets, json, &params).await,

@@ -32,7 +32,42 @@ pub struct Clients {
     pub stats: crate::stats::ApiStats,
 }
 
+/// Where the AWS configuration comes from, beyond the standard chain: what `--region`,
+/// `--profile` and `--endpoint-url` override.
+#[derive(Clone, Debug, Default)]
+pub struct AwsSettings {
+    /// The region (else `AWS_REGION`, then the profile's).
+    pub region: Option<String>,
+    /// The named profile of `~/.aws/config` (else `AWS_PROFILE`, then `default`).
+    pub profile: Option<String>,
+    /// One endpoint for every service (else `AWS_ENDPOINT_URL`): a local emulator, a proxy.
+    pub endpoint_url: Option<String>,
+}
+
+/// What the configuration chain lacks, said in words (the SDK's own errors are type dumps).
+pub const NO_REGION: &str = "no AWS region is configured: pass --region REGION, set AWS_REGION, or set `region` in the profile (~/.aws/config)";
+
 impl Clients {
+    /// Loads the standard configuration chain with `settings` over it. A chain with no region is
+    /// an error naming the ways to set one (no request is made to find out).
+    pub async fn load(settings: &AwsSettings) -> Result<Clients, clawform_core::ProviderError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8));
+        if let Some(r) = &settings.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(p) = &settings.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            return Err(clawform_core::ProviderError::invalid(NO_REGION));
+        }
+        Ok(Clients::from_config(&config))
+    }
+
     /// Loads the standard configuration chain; `region` overrides it. The SDK's standard retry
     /// mode (with backoff and jitter) handles throttling and 5xx answers.
     pub async fn from_env(region: Option<String>) -> Clients {

@@ -47,11 +47,35 @@ where
         // No code: the request was not sent, timed out, or its answer could not be read; the
         // same request may well go through on another try.
         None => {
+            let context = DisplayErrorContext(&err).to_string();
+            if let Some(missing) = missing_configuration(&context) {
+                return ProviderError::invalid(format!("{operation}: {missing}")).with_source(err);
+            }
             let retryable = matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_));
-            ProviderError::api(format!("{operation}: {}", DisplayErrorContext(&err))).with_retryable(retryable)
+            ProviderError::api(format!("{operation}: {context}")).with_retryable(retryable)
         }
     };
     out.with_request_id(request_id).with_source(err)
+}
+
+/// What the AWS configuration lacks, in words, when an error without an AWS code comes from
+/// there: the SDK reports missing credentials as a nested chain of type names.
+fn missing_configuration(context: &str) -> Option<&'static str> {
+    let lower = context.to_ascii_lowercase();
+    if lower.contains("no credentials")
+        || lower.contains("credentialsnotloaded")
+        || lower.contains("the credential provider was not enabled")
+        || lower.contains("failed to load credentials")
+        || lower.contains("identity resolver") && lower.contains("credentials")
+    {
+        return Some(
+            "no AWS credentials were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile with --profile (or AWS_PROFILE) from ~/.aws/credentials or ~/.aws/config, run `aws sso login` for an SSO profile, or run where an instance or task role gives them",
+        );
+    }
+    if lower.contains("no region") || lower.contains("a region must be set") {
+        return Some(crate::clients::NO_REGION);
+    }
+    None
 }
 
 /// Whether an AWS error code says the same call may succeed later.

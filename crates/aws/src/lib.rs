@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use clawform_core::{Applied, OpContext, Provider, ProviderError, Registry};
 use serde_json::Value as Json;
 
-pub use clients::Clients;
+pub use clients::{AwsSettings, Clients};
 pub use handler::{ArnForm, AwsResource};
 use handler::{Handler, Register};
 
@@ -82,6 +82,12 @@ impl AwsProvider {
     /// `AWS_ENDPOINT_URL`…); `region` overrides the chain's region.
     pub async fn from_env(region: Option<String>) -> AwsProvider {
         AwsProvider::new(Clients::from_env(region).await)
+    }
+
+    /// A provider over the standard chain with `settings` over it; an error, in words, when the
+    /// chain names no region.
+    pub async fn load(settings: &AwsSettings) -> Result<AwsProvider, ProviderError> {
+        Ok(AwsProvider::new(Clients::load(settings).await?))
     }
 
     /// A provider over clients made elsewhere.

@@ -268,7 +268,7 @@ impl StateBackend for S3Backend {
                 Ok(_) => return Ok(()),
                 Err(e) if is_precondition_failed(&e) || is_conditional_conflict(&e) => {
                     if let Some((holder, _)) = self.read_lock(stack).await? {
-                        return Err(BackendError::Locked { stack: stack.to_string(), holder });
+                        return Err(BackendError::Locked { stack: stack.to_string(), holder: Box::new(holder) });
                     }
                 }
                 Err(e) => return Err(sdk_error("PutObject (lock)", &self.url(&key), e)),
@@ -276,7 +276,7 @@ impl StateBackend for S3Backend {
         }
         Err(BackendError::Locked {
             stack: stack.to_string(),
-            holder: LockInfo { created: "just now".into(), ..LockInfo::unknown("another process") },
+            holder: Box::new(LockInfo { created: "just now".into(), ..LockInfo::unknown("another process") }),
         })
     }
 
@@ -307,7 +307,7 @@ impl StateBackend for S3Backend {
             return Ok(None);
         };
         if holder.id != lock_id && holder.id != "?" {
-            return Err(BackendError::OtherLock { stack: stack.to_string(), given: lock_id.to_string(), holder });
+            return Err(BackendError::OtherLock { stack: stack.to_string(), given: lock_id.to_string(), holder: Box::new(holder) });
         }
         // Only the lock object just read: one taken anew meanwhile has another ETag.
         let mut delete = self.client.delete_object().bucket(&self.bucket).key(&key);

@@ -158,13 +158,16 @@ async fn a_second_lock_fails_naming_the_holder_and_force_unlock_clears_it() {
     match &err {
         BackendError::Locked { stack, holder } => {
             assert_eq!(stack, "net");
-            assert_eq!(holder, &first, "the error names who holds the lock, for what and since when");
+            assert_eq!(**holder, first, "the error names who holds the lock, for what and since when");
         }
         other => panic!("expected Locked, got {other:?}"),
     }
     let message = err.to_string();
     assert!(
-        message.contains(&first.who) && message.contains("`apply`") && message.contains(&first.created) && message.contains(&format!("force-unlock net {}", first.id)),
+        message.contains(&first.who)
+            && message.contains("`apply`")
+            && message.contains(&first.created)
+            && message.contains(&format!("force-unlock net {}", first.id)),
         "{message}"
     );
     // The same holder cannot take it twice either.

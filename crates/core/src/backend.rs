@@ -98,7 +98,7 @@ pub enum BackendError {
         /// The stack.
         stack: String,
         /// Who holds the lock.
-        holder: LockInfo,
+        holder: Box<LockInfo>,
     },
     /// `force-unlock` was given another lock id than the holder's.
     #[error("the lock of stack `{stack}` has id {}, not {given} (held by {} for `{}` since {}); nothing was removed", .holder.id, .holder.who, .holder.operation, .holder.created)]
@@ -108,7 +108,7 @@ pub enum BackendError {
         /// The id given.
         given: String,
         /// Who holds the lock.
-        holder: LockInfo,
+        holder: Box<LockInfo>,
     },
     /// The state document is not valid.
     #[error("state file {path} is not valid: {reason}")]
@@ -298,7 +298,7 @@ impl StateBackend for LocalBackend {
                     Ok(())
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match self.read_lock(stack) {
-                    Some(holder) => Err(BackendError::Locked { stack: stack.to_string(), holder }),
+                    Some(holder) => Err(BackendError::Locked { stack: stack.to_string(), holder: Box::new(holder) }),
                     None => continue,
                 },
                 Err(e) => Err(io("cannot create", &path, e)),
@@ -319,7 +319,7 @@ impl StateBackend for LocalBackend {
     async fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<Option<LockInfo>, BackendError> {
         let holder = self.read_lock(stack);
         if let Some(holder) = holder.as_ref().filter(|h| h.id != lock_id && h.id != "?") {
-            return Err(BackendError::OtherLock { stack: stack.to_string(), given: lock_id.to_string(), holder: holder.clone() });
+            return Err(BackendError::OtherLock { stack: stack.to_string(), given: lock_id.to_string(), holder: Box::new(holder.clone()) });
         }
         match fs::remove_file(self.lock_path(stack)) {
             Ok(()) => Ok(holder),

@@ -389,11 +389,17 @@ impl ApplyRun<'_> {
         self.running.spawn(
             async move {
                 let started = std::time::Instant::now();
+                tracing::debug!("operation started");
                 let result = match task {
                     Ok(task) => run(provider.as_ref(), task).await,
                     Err(e) => Err(e),
                 };
-                (i, result, started.elapsed())
+                let elapsed = started.elapsed();
+                match &result {
+                    Ok(_) => tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, "operation done"),
+                    Err(e) => tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, error = %e, "operation failed"),
+                }
+                (i, result, elapsed)
             }
             .instrument(span),
         );

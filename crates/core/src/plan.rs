@@ -270,6 +270,15 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     if let Some(s) = state {
         changes.extend(removed_changes(s, &expansion.resources, registry));
     }
+    let mut warnings = vec![];
+    if !stack.targets.is_empty() {
+        let kept = targeted(&stack.targets, &expansion.graph);
+        changes.retain(|c| kept.contains(&c.address) || stack.targets.iter().any(|t| names(t, &c.address)));
+        warnings.push(format!(
+            "Resource targeting is in effect: this plan covers only {} and what they depend on, so it may not be the whole change the stack needs. Use --target for exceptional cases (a fix, a failed apply), not routinely.",
+            stack.targets.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let output_changes = output_changes(stack, state, &planner.scope, &expansion)?;
     let ResourcePlanner { scope, key, .. } = planner;
@@ -293,9 +302,27 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         outputs: stack.outputs.clone(),
         output_changes,
         external_outputs: external,
-        warnings: vec![],
+        warnings,
         adoptable: vec![],
     })
+}
+
+/// Whether the target `target` names `address`: itself, or one instance of a resource with
+/// `count` (`listener` names `listener[0]`, `listener[1]`…).
+fn names(target: &str, address: &str) -> bool {
+    address == target || (!target.contains('[') && crate::stack::source_address(address) == target)
+}
+
+/// The addresses `--target` plans: the targets and, transitively, what they depend on.
+fn targeted(targets: &BTreeSet<String>, graph: &crate::graph::Graph) -> BTreeSet<String> {
+    let mut kept = BTreeSet::new();
+    let mut next: Vec<String> = graph.order().iter().filter(|a| targets.iter().any(|t| names(t, a))).cloned().collect();
+    while let Some(address) = next.pop() {
+        if kept.insert(address.clone()) {
+            next.extend(graph.dependencies(&address));
+        }
+    }
+    kept
 }
 
 /// What a plan resolves against at first: parameters, other stacks' outputs, counts, and of the
@@ -438,8 +465,12 @@ impl ResourcePlanner<'_> {
     ) -> Result<(), PlanError> {
         let address = &change.address;
         let changed = changed_attributes(after, unknown, &p.attributes, &change.computed);
-        let forcing: Vec<String> = changed.iter().filter(|a| forces_new(kind.force_new(), a, &p.attributes, after, unknown)).cloned().collect();
-        change.action = if changed.is_empty() {
+        let mut forcing: Vec<String> = changed.iter().filter(|a| forces_new(kind.force_new(), a, &p.attributes, after, unknown)).cloned().collect();
+        // `--replace ADDRESS`: replaced though nothing forces it (or nothing changed at all).
+        if self.stack.replace.iter().any(|r| names(r, address)) {
+            forcing.push("--replace".into());
+        }
+        change.action = if changed.is_empty() && forcing.is_empty() {
             Action::NoOp
         } else if forcing.is_empty() {
             Action::Update

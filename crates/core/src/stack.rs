@@ -53,6 +53,11 @@ pub struct Stack {
     /// The least number of instances a resource with `count: auto` gets at the next plan
     /// (`auto` never shrinks on its own: it keeps what state holds, at least one).
     pub auto_count_minimum: Option<usize>,
+    /// `--target`: when not empty, a plan covers only these addresses (a resource with `count`
+    /// names all its instances) and what they depend on.
+    pub targets: std::collections::BTreeSet<String>,
+    /// `--replace`: addresses planned as replacements even when unchanged.
+    pub replace: std::collections::BTreeSet<String>,
     /// Shared: a stack is cloned for every plan (a rollout clones the template per tenant), and
     /// the map holds a location for every key and value of the file.
     source: std::sync::Arc<SourceMap>,
@@ -109,6 +114,8 @@ impl Stack {
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
             auto_count_minimum: None,
+            targets: Default::default(),
+            replace: Default::default(),
             source: std::sync::Arc::new(SourceMap::empty(None)),
             prepared: Default::default(),
         }
@@ -301,6 +308,8 @@ impl Stack {
             resources: self.expanded_resources(&counts)?,
             outputs: self.outputs.clone(),
             auto_count_minimum: self.auto_count_minimum,
+            targets: self.targets.clone(),
+            replace: self.replace.clone(),
             source: self.source.clone(),
             prepared: Default::default(),
         };
@@ -614,6 +623,30 @@ fn fill_instance_at(value: &Json, index: Option<usize>, counts: &BTreeMap<String
 /// The address as written in the stack file: `alb[2]` was written as `alb`.
 pub fn source_address(address: &str) -> &str {
     split_address(address).0
+}
+
+impl Stack {
+    /// The stack's own spelling of an address given by a user: `vpc`, or `aws_vpc.vpc` as
+    /// Terraform's JSON plan and policy tools print it (also with an index: `listener[1]`,
+    /// `aws_lb_listener.listener[1]`). `None` when the stack declares no such resource.
+    pub fn address_of(&self, given: &str) -> Option<String> {
+        let given = given.trim();
+        let declared = |a: &str| self.resources.contains_key(source_address(a));
+        if declared(given) {
+            return Some(given.to_string());
+        }
+        let (type_name, rest) = given.split_once('.')?;
+        self.resources.get(source_address(rest)).filter(|r| r.type_name == type_name).map(|_| rest.to_string())
+    }
+}
+
+/// `address` as clawform writes it when given as `TYPE.ADDRESS` (Terraform's spelling) with
+/// a type of `registry`; else as given. For addresses no stack file is at hand for (state).
+pub fn without_type_prefix(address: &str, is_type: impl Fn(&str) -> bool) -> &str {
+    match address.split_once('.') {
+        Some((type_name, rest)) if is_type(type_name) => rest,
+        _ => address,
+    }
 }
 
 /// The largest `count` accepted: far above any real use, low enough that a typo cannot plan

@@ -48,7 +48,7 @@ impl StateBackend for MemoryBackend {
     async fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), BackendError> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(holder) = locks.get(stack) {
-            return Err(BackendError::Locked { stack: stack.to_string(), holder: holder.clone() });
+            return Err(BackendError::Locked { stack: stack.to_string(), holder: Box::new(holder.clone()) });
         }
         locks.insert(stack.to_string(), info.clone());
         Ok(())
@@ -65,7 +65,7 @@ impl StateBackend for MemoryBackend {
     async fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<Option<LockInfo>, BackendError> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(holder) = locks.get(stack).filter(|h| h.id != lock_id) {
-            return Err(BackendError::OtherLock { stack: stack.to_string(), given: lock_id.to_string(), holder: holder.clone() });
+            return Err(BackendError::OtherLock { stack: stack.to_string(), given: lock_id.to_string(), holder: Box::new(holder.clone()) });
         }
         Ok(locks.remove(stack))
     }
