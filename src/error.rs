@@ -110,7 +110,9 @@ fn in_use_message(stack: &str, users: &[clawform_core::dependents::Dependent]) -
     if users.len() > 10 {
         message.push_str(&format!("  … and {} more\n", users.len() - 10));
     }
-    message.push_str("destroy or move those first (tenants: `clawform tenant destroy ID`); nothing was changed");
+    message.push_str(
+        "destroy or move those first (tenants: `clawform tenant destroy ID`); nothing was changed. To go on knowingly (they will point at something gone), pass --ignore-dependents",
+    );
     message
 }
 

@@ -32,6 +32,7 @@ pub struct Workspace {
     backend: Arc<dyn StateBackend>,
     registry: Registry,
     lock_timeout: std::time::Duration,
+    dependents_allowed: bool,
 }
 
 impl Workspace {
@@ -39,7 +40,14 @@ impl Workspace {
     pub fn open(root: impl AsRef<Path>) -> Workspace {
         let root = root.as_ref().to_path_buf();
         let backend = Arc::new(LocalBackend::new(root.join("state")));
-        Workspace { root, backend, registry: clawform_aws::registry(), lock_timeout: std::time::Duration::ZERO }
+        Workspace { root, backend, registry: clawform_aws::registry(), lock_timeout: std::time::Duration::ZERO, dependents_allowed: false }
+    }
+
+    /// Whether plans may delete or replace what other stacks use (`--ignore-dependents`): then
+    /// the plan carries a warning naming them instead of being refused.
+    pub fn with_dependents_allowed(mut self, allowed: bool) -> Workspace {
+        self.dependents_allowed = allowed;
+        self
     }
 
     /// The same project with another state backend.
@@ -117,7 +125,7 @@ impl Workspace {
         let external = self.external_outputs(stack).await?;
         let mut plan = clawform_core::plan(stack, &self.registry, refreshed.as_ref(), external)?;
         plan.adopt_unmanaged(&report.unmanaged);
-        self.refuse_removing_what_others_use(&plan).await?;
+        self.refuse_removing_what_others_use(&mut plan).await?;
         Ok((plan, report))
     }
 
@@ -201,9 +209,7 @@ impl Workspace {
                 others.extend(self.backend.load(other).await?);
             }
             let users = clawform_core::dependents::users_of_removed(&plan, &others);
-            if !users.is_empty() {
-                return Err(in_use(&plan, &users));
-            }
+            self.check_users(&mut plan, &users)?;
             each(plan)?;
         }
         Ok(())
@@ -257,14 +263,14 @@ impl Workspace {
         let state = self.backend.load(&stack.name).await?;
         let stack = &with_recorded_params(stack, state.as_ref());
         let external = self.external_outputs(stack).await?;
-        let plan = clawform_core::plan(stack, &self.registry, state.as_ref(), external)?;
-        self.refuse_removing_what_others_use(&plan).await?;
+        let mut plan = clawform_core::plan(stack, &self.registry, state.as_ref(), external)?;
+        self.refuse_removing_what_others_use(&mut plan).await?;
         Ok(plan)
     }
 
     /// Refuses a plan that deletes or replaces a resource that another stack's resources use
     /// (a load balancer shard's listener that holds tenants' rules, say): it would orphan them.
-    async fn refuse_removing_what_others_use(&self, plan: &Plan) -> Result<(), WorkspaceError> {
+    async fn refuse_removing_what_others_use(&self, plan: &mut Plan) -> Result<(), WorkspaceError> {
         if !plan.changes.iter().any(|c| matches!(c.action, clawform_core::Action::Delete | clawform_core::Action::Replace)) {
             return Ok(());
         }
@@ -277,10 +283,24 @@ impl Workspace {
             }
         }
         let users = clawform_core::dependents::users_of_removed(plan, &others);
+        self.check_users(plan, &users)
+    }
+
+    /// Refuses a plan that removes what `users` use, or with `--ignore-dependents` warns.
+    fn check_users(&self, plan: &mut Plan, users: &[clawform_core::dependents::Dependent]) -> Result<(), WorkspaceError> {
         if users.is_empty() {
             return Ok(());
         }
-        Err(in_use(plan, &users))
+        if !self.dependents_allowed {
+            return Err(in_use(plan, users));
+        }
+        for u in users {
+            plan.warnings.push(format!(
+                "{} is used by {} in stack `{}`: removed anyway (--ignore-dependents); that stack will point at something gone until it is changed",
+                u.removed, u.address, u.stack
+            ));
+        }
+        Ok(())
     }
 
     async fn external_outputs(&self, stack: &Stack) -> Result<BTreeMap<String, IndexMap<String, Json>>, WorkspaceError> {
@@ -299,8 +319,8 @@ impl Workspace {
     /// Plans the destruction of everything in the stack's state.
     pub async fn plan_destroy(&self, stack: &str) -> Result<Plan, WorkspaceError> {
         let Some(state) = self.backend.load(stack).await? else { return Err(self.no_state(stack).await) };
-        let plan = clawform_core::plan_destroy(&state, &self.registry);
-        self.refuse_removing_what_others_use(&plan).await?;
+        let mut plan = clawform_core::plan_destroy(&state, &self.registry);
+        self.refuse_removing_what_others_use(&mut plan).await?;
         Ok(plan)
     }
 

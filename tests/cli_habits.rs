@@ -262,3 +262,19 @@ async fn terraform_habits_params_files_targets_replace_state_mv_rm_validate_outp
 
     project.ok(&["destroy", "net", "--auto-approve"], 0);
 }
+
+#[test]
+fn zones_of_another_region_are_refused_at_plan_time_at_their_line() {
+    let project = Project::new();
+    project.write_stack(
+        "net",
+        "stack: zones\nparams:\n  zone: { default: us-west-2b }\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: 10.70.0.0/16\n  a:\n    type: aws_subnet\n    vpc_id: ${vpc.id}\n    cidr_block: 10.70.1.0/24\n    availability_zone: us-west-2a\n  b:\n    type: aws_subnet\n    vpc_id: ${vpc.id}\n    cidr_block: 10.70.2.0/24\n    availability_zone: ${param.zone}\n",
+    );
+    project.ok(&["plan", "net"], 0);
+    let run = project.ok(&["plan", "net", "--region", "eu-west-1"], 1);
+    assert!(run.stderr.contains("net.yaml:12:24") && run.stderr.contains("zone `us-west-2a` is in region us-west-2"), "{}", run.stderr);
+    assert!(run.stderr.contains("net.yaml:17:24") && run.stderr.contains("--region us-west-2"), "{}", run.stderr);
+    assert!(!project.path().join("state").join("zones.json").exists(), "no state was written");
+    let run = project.ok(&["plan", "net", "--param", "zone=eu-west-1a"], 1);
+    assert!(run.stderr.contains("eu-west-1a") && run.stderr.contains("net.yaml:17:24"), "{}", run.stderr);
+}

@@ -72,6 +72,13 @@ async fn auto_shards_grow_by_one_when_every_load_balancer_is_full() {
     let refused = project.run(&["plan", "base", "--param", "shards=2"]);
     assert_eq!(refused.code, 1, "{}", refused.all());
     assert!(refused.stderr.contains("listener[2]") && refused.stderr.contains("tenant-s7"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("--ignore-dependents"), "the way to go on knowingly is named: {}", refused.stderr);
+    let knowingly = project.ok(&["plan", "base", "--param", "shards=2", "--ignore-dependents"], 0);
+    assert!(knowingly.stdout.contains("listener[2] is used by listener_rule in stack `tenant-s7`"), "{}", knowingly.stdout);
+    // Replacing what no output gives to another stack is not refused, though tenants carry equal
+    // strings (the repository's name is a tag value and a container name of theirs).
+    let replaced = project.ok(&["plan", "base", "--replace", "repository_lifecycle", "--detailed-exitcode"], 2);
+    assert!(replaced.stdout.contains("repository_lifecycle"), "{}", replaced.stdout);
     // So is destroying the base stack while tenants live on it.
     let refused = project.run(&["destroy", "base", "--auto-approve"]);
     assert_eq!(refused.code, 1, "{}", refused.all());

@@ -76,6 +76,11 @@ pub struct Cli {
     /// Wait up to SECONDS for a stack's lock held by someone else, instead of failing at once.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
     pub lock_timeout: u64,
+    /// Let plans delete or replace what other stacks use (a tenant's rule on a base listener),
+    /// with a warning naming each, instead of refusing them. For when you know those stacks
+    /// are about to go too.
+    #[arg(long, global = true)]
+    pub ignore_dependents: bool,
     /// Print the AWS API calls made (by service and operation, with time) at the end.
     #[arg(long, global = true)]
     pub stats: bool,

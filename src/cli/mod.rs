@@ -88,7 +88,8 @@ pub async fn run(cli: Cli, stop: Arc<std::sync::atomic::AtomicBool>) -> u8 {
     let root = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let aws = clawform::aws::AwsSettings { region: cli.region.clone(), profile: cli.profile.clone(), endpoint_url: cli.endpoint_url.clone() };
-    let mut workspace = Workspace::open(&root).with_lock_timeout(std::time::Duration::from_secs(cli.lock_timeout));
+    let mut workspace =
+        Workspace::open(&root).with_lock_timeout(std::time::Duration::from_secs(cli.lock_timeout)).with_dependents_allowed(cli.ignore_dependents);
     if let Some(url) = cli.backend.as_deref().filter(|u| !u.is_empty()) {
         match backend_from(url, &root, &aws).await {
             Ok(b) => workspace = workspace.with_backend(b),
@@ -313,6 +314,9 @@ async fn load_targeted(ctx: &Ctx, stack_arg: &str, params: &ParamArgs, targeting
     let replace = targeting.replace.iter().map(|t| resolve(t, "--replace")).collect::<Result<_, _>>()?;
     stack.targets = targets;
     stack.replace = replace;
+    if let Some(region) = show::region(ctx) {
+        stack.check_zones_in(&region).map_err(|e| Failure(e.to_string()))?;
+    }
     note_recorded_params(ctx, &stack).await;
     Ok(stack)
 }

@@ -14,7 +14,7 @@ use super::{render, Ctx, Failure, OK};
 const PROVIDER_NAME: &str = "registry.terraform.io/hashicorp/aws";
 
 /// The region a plan is for, as far as the command line and environment say.
-fn region(ctx: &Ctx) -> Option<String> {
+pub(crate) fn region(ctx: &Ctx) -> Option<String> {
     ctx.aws.region.clone().or_else(|| ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| std::env::var(v).ok().filter(|r| !r.is_empty())))
 }
 

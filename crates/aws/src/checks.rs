@@ -77,18 +77,7 @@ fn subnets_fit_their_vpc(resources: &Resources, params: &IndexMap<String, Json>)
     problems
 }
 
-/// `us-west-2a` → `us-west-2`; `None` when it is not shaped like a zone name.
-fn region_of(zone: &str) -> Option<&str> {
-    // Split before the last character, not the last byte: a name may end in any character.
-    let (region, letter) = zone.split_at(zone.char_indices().last()?.0);
-    let parts: Vec<&str> = region.split('-').collect();
-    let shaped = letter.chars().all(|c| c.is_ascii_lowercase())
-        && parts.len() >= 3
-        && parts[0].len() == 2
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-    shaped.then_some(region)
-}
+use clawform_core::stack::region_of_zone as region_of;
 
 fn zones_are_of_one_region(resources: &Resources, params: &IndexMap<String, Json>) -> Vec<(String, String)> {
     let mut problems = Vec::new();

@@ -2,6 +2,11 @@
 //! A tenant's listener rule lives on the base stack's listener; deleting that listener (fewer
 //! load balancer shards, a replacement, `destroy base`) would orphan the rule and leave the
 //! tenant's state describing something gone. Such plans are refused before any AWS call.
+//!
+//! Another stack can only use a resource through the outputs of its stack
+//! (`${base.outputs.listener_arns[…]}`): so a removed resource counts as used only when its id
+//! or ARN is among the values its stack's outputs hold, and another stack's resource holds that
+//! same value. An equal string elsewhere (a repository named like a tag value) is no use.
 
 use std::collections::BTreeMap;
 
@@ -97,8 +102,17 @@ impl Usages {
     }
 }
 
-/// The ids and ARNs (8 characters or more) of what `plan` deletes or replaces, with its address.
+/// The ids and ARNs (8 characters or more) of what `plan` deletes or replaces, with its
+/// address: those the stack's outputs (as state holds them) give to other stacks.
 fn removed_ids(plan: &Plan) -> BTreeMap<String, String> {
+    let mut exported = std::collections::HashSet::new();
+    for change in plan.output_changes.values() {
+        if let Some(before) = &change.before {
+            strings_in(before, &mut |s| {
+                exported.insert(s.to_string());
+            });
+        }
+    }
     let mut removed: BTreeMap<String, String> = BTreeMap::new();
     for change in &plan.changes {
         if !matches!(change.action, Action::Delete | Action::Replace) {
@@ -107,13 +121,13 @@ fn removed_ids(plan: &Plan) -> BTreeMap<String, String> {
         let Some(before) = &change.before else { continue };
         for key in ["id", "arn"] {
             if let Some(value) = before.get(key).and_then(Json::as_str) {
-                if value.len() >= 8 {
+                if value.len() >= 8 && exported.contains(value) {
                     removed.insert(value.to_string(), change.address.clone());
                 }
             }
         }
         if let Some(id) = &change.prior_id {
-            if id.len() >= 8 {
+            if id.len() >= 8 && exported.contains(id) {
                 removed.insert(id.clone(), change.address.clone());
             }
         }
@@ -163,6 +177,14 @@ mod tests {
             change("http[1]", Action::Delete, "arn:aws:elasticloadbalancing:listener/app/b/1"),
             change("http[0]", Action::NoOp, "arn:aws:elasticloadbalancing:listener/app/a/0"),
         ];
+        plan.output_changes.insert(
+            "listener_arns".into(),
+            crate::plan::OutputChange {
+                before: Some(json!(["arn:aws:elasticloadbalancing:listener/app/a/0", "arn:aws:elasticloadbalancing:listener/app/b/1"])),
+                after: None,
+                after_unknown: false,
+            },
+        );
         let mut tenant = State::new("tenant-a");
         tenant.resources.push(StateResource {
             address: "listener_rule".into(),
@@ -189,5 +211,31 @@ mod tests {
         );
         let found = users_of_removed(&plan, &[tenant, other]);
         assert_eq!(found, vec![Dependent { removed: "http[1]".into(), stack: "tenant-a".into(), address: "listener_rule".into() }]);
+    }
+
+    #[test]
+    fn an_equal_string_is_no_use_unless_the_stack_exports_it() {
+        // The ECR lifecycle policy's id is the repository name, `openclaw`-like; tenants carry the
+        // same text as a tag value and a container name. No output gives it away: no user.
+        let mut plan = crate::plan::plan_destroy(&State::new("base"), &crate::schema::Registry::default());
+        plan.changes = vec![change("repository_lifecycle", Action::Delete, "openclaw-platform")];
+        plan.output_changes
+            .insert("cluster_name".into(), crate::plan::OutputChange { before: Some(json!("openclaw-cluster")), after: None, after_unknown: false });
+        let mut tenant = State::new("tenant-a");
+        tenant.resources.push(StateResource {
+            address: "task".into(),
+            type_name: "aws_ecs_task_definition".into(),
+            id: "arn:aws:ecs:task-definition/t:1".into(),
+            attributes: json!({"tags": {"Project": "openclaw-platform"}, "container_name": "openclaw-platform"}),
+            dependencies: vec![],
+        });
+        assert_eq!(users_of_removed(&plan, std::slice::from_ref(&tenant)), vec![]);
+        let mut usages = Usages::default();
+        usages.add(&tenant);
+        assert_eq!(usages.users_of_removed(&plan), vec![]);
+        // Exported, the same value is a use.
+        plan.output_changes
+            .insert("repository".into(), crate::plan::OutputChange { before: Some(json!("openclaw-platform")), after: None, after_unknown: false });
+        assert_eq!(users_of_removed(&plan, &[tenant]).len(), 1);
     }
 }

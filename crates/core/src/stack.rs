@@ -640,6 +640,61 @@ impl Stack {
     }
 }
 
+/// `us-west-2a` → `us-west-2`; `None` when it is not shaped like a zone name.
+pub fn region_of_zone(zone: &str) -> Option<&str> {
+    // Split before the last character, not the last byte: a name may end in any character.
+    let (region, letter) = zone.split_at(zone.char_indices().last()?.0);
+    let parts: Vec<&str> = region.split('-').collect();
+    let shaped = letter.chars().all(|c| c.is_ascii_lowercase())
+        && parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    shaped.then_some(region)
+}
+
+impl Stack {
+    /// Refuses availability zones (`availability_zone`, `availability_zones`, written or from a
+    /// parameter) of another region than `region`, each at its place: AWS would answer
+    /// "invalid availability zone" only after the resources before it were made.
+    pub fn check_zones_in(&self, region: &str) -> Result<(), StackError> {
+        let params = self.param_values()?;
+        let mut problems = Vec::new();
+        for (address, config) in &self.resources {
+            let Json::Object(attributes) = &config.attributes else { continue };
+            for key in ["availability_zone", "availability_zones"] {
+                let values: Vec<(String, &Json)> = match attributes.get(key) {
+                    Some(Json::Array(items)) => items.iter().enumerate().map(|(i, v)| (format!("resources.{address}.{key}.{i}"), v)).collect(),
+                    Some(v) => vec![(format!("resources.{address}.{key}"), v)],
+                    None => continue,
+                };
+                for (path, value) in values {
+                    let zone = match value.as_str() {
+                        Some(text) => match text.strip_prefix("${param.").and_then(|t| t.strip_suffix('}')) {
+                            Some(name) => params.get(name.trim()).and_then(Json::as_str).map(str::to_string),
+                            None if !text.contains("${") => Some(text.to_string()),
+                            None => None,
+                        },
+                        None => None,
+                    };
+                    let Some(zone) = zone else { continue };
+                    if let Some(of) = region_of_zone(&zone).filter(|r| *r != region) {
+                        problems.push(self.diag_value(
+                            &path,
+                            format!("zone `{zone}` is in region {of}, but clawform is working in region {region}; use zones of {region} (such as {region}a), or run with --region {of}"),
+                        ));
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StackError::Invalid(problems))
+        }
+    }
+}
+
 /// `address` as clawform writes it when given as `TYPE.ADDRESS` (Terraform's spelling) with
 /// a type of `registry`; else as given. For addresses no stack file is at hand for (state).
 pub fn without_type_prefix(address: &str, is_type: impl Fn(&str) -> bool) -> &str {
