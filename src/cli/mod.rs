@@ -601,6 +601,13 @@ async fn confirm_and_run(ctx: &Ctx, plan: &Plan, auto_approve: bool, parallelism
     if !plan.has_changes() {
         return Ok(OK);
     }
+    if !plan.needs_secrets.is_empty() {
+        return Err(Failure(format!(
+            "{} must be created from secret parameters whose values were not given ({}); tenants take them with `clawform tenant create ID --api-key-env VAR`. Nothing was changed",
+            plan.needs_secrets.join(", "),
+            plan.sensitive_params.join(", ")
+        )));
+    }
     if !auto_approve {
         let question = if destroy {
             format!("Do you really want to destroy all resources of stack `{}`?", plan.stack)

@@ -179,11 +179,9 @@ async fn plan_one(
     secret_args: &SecretArgs,
 ) -> Result<u8, Failure> {
     let id = id.to_string();
-    let mut secrets = secrets(secret_args)?;
-    // A new tenant's token would be generated at create; any stands in for it here.
-    if secrets.gateway_token.is_none() && !tenants.ids().await?.contains(&id) {
-        secrets.gateway_token = Some(clawform::tenants::generate_gateway_token()?);
-    }
+    // No secret is needed to plan (a plan never holds one): what a new tenant makes from them
+    // shows as "(sensitive) known after apply".
+    let secrets = secrets(secret_args)?;
     let plan = tenants.plan(&id, &params_for(ctx, clawform::tenants::TEMPLATE, params)?, &secrets).await?;
     if json {
         super::show::print_plan_json(ctx, &plan, None, super::args::JsonFormat::Terraform)?;

@@ -134,6 +134,11 @@ pub struct Plan {
     /// with: the apply adopts them instead of creating duplicates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adoptable: Vec<crate::provider::Owned>,
+    /// Resources this plan creates or replaces from secret parameters whose values were not
+    /// given: the plan shows them (secrets are never in a plan anyway), but applying it needs
+    /// the values (see [`Plan::sensitive_params`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs_secrets: Vec<String>,
 }
 
 /// Counts for the summary line.
@@ -200,14 +205,6 @@ pub enum PlanError {
         /// Why.
         source: ResolveError,
     },
-    /// A resource must be created from a secret parameter whose value was not given.
-    #[error("{address} must be created, and it uses secret parameter(s) {params:?}, whose values were not given")]
-    Withheld {
-        /// The resource.
-        address: String,
-        /// The secret parameters it uses.
-        params: Vec<String>,
-    },
     /// State belongs to another stack.
     #[error("state is for stack `{found}`, not `{expected}`")]
     WrongState {
@@ -262,6 +259,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         expansion: &expansion,
         key: state.map_or(String::new(), |s| s.lineage.clone()),
         scope: initial_scope(stack, state, &expansion, external, &sensitive_params)?,
+        needs_secrets: vec![],
     };
     let mut changes = Vec::new();
     for address in expansion.graph.order() {
@@ -281,7 +279,15 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let output_changes = output_changes(stack, state, &planner.scope, &expansion)?;
-    let ResourcePlanner { scope, key, .. } = planner;
+    let ResourcePlanner { scope, key, needs_secrets, .. } = planner;
+    if !needs_secrets.is_empty() {
+        let withheld: Vec<&String> = sensitive_params.iter().filter(|p| scope.withheld.contains(*p)).collect();
+        warnings.push(format!(
+            "{} must be created from secret parameter(s) {} whose values were not given: this plan shows what would be made, and applying it needs them",
+            needs_secrets.join(", "),
+            withheld.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
     let Scope { params: mut stored_params, external, counts, .. } = scope;
     for name in &sensitive_params {
         if let Some(v) = stored_params.get_mut(name) {
@@ -304,6 +310,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         external_outputs: external,
         warnings,
         adoptable: vec![],
+        needs_secrets,
     })
 }
 
@@ -359,6 +366,8 @@ struct ResourcePlanner<'a> {
     /// The salt of sensitive digests: the state's lineage.
     key: String,
     scope: Scope,
+    /// Creates and replaces that need secrets not given.
+    needs_secrets: Vec<String>,
 }
 
 impl ResourcePlanner<'_> {
@@ -371,7 +380,7 @@ impl ResourcePlanner<'_> {
             .scope
             .resolve_attributes_parsed(&config.attributes, Some(&self.expansion.templates))
             .map_err(|source| PlanError::Resolve { address: address.clone(), source })?;
-        let (mut after, unknown) = (resolved.values, resolved.unknown);
+        let (mut after, mut unknown) = (resolved.values, resolved.unknown);
         if unknown.is_empty() && resolved.withheld.is_empty() {
             self.recheck_with_params(address, config, kind.as_ref(), &after)?;
         } else {
@@ -400,7 +409,10 @@ impl ResourcePlanner<'_> {
                 }
             }
             if kept.is_none() {
-                return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &self.scope) });
+                // Shown as "(sensitive) known after apply": what a policy check of a new
+                // tenant reads needs no secret, and applying is refused until it is given.
+                unknown.extend(resolved.withheld.iter().cloned());
+                self.needs_secrets.push(address.clone());
             }
         }
         let mut change = ResourceChange {
@@ -478,8 +490,7 @@ impl ResourcePlanner<'_> {
             Action::Replace
         };
         if change.action == Action::Replace && withholds_secrets {
-            let config = change.config.as_ref().expect("set for every planned resource");
-            return Err(PlanError::Withheld { address: address.clone(), params: withheld_params(config, &self.scope) });
+            self.needs_secrets.push(address.clone());
         }
         if change.action == Action::Replace {
             change.create_before_destroy = may_create_first(kind.create_before_destroy(), &p.attributes, after, unknown);
@@ -567,23 +578,8 @@ pub fn plan_destroy(state: &State, registry: &Registry) -> Plan {
         external_outputs: BTreeMap::new(),
         warnings: vec![],
         adoptable: vec![],
+        needs_secrets: vec![],
     }
-}
-
-/// The withheld secret parameters a resource's configuration uses.
-fn withheld_params(config: &ResourceConfig, scope: &Scope) -> Vec<String> {
-    let mut refs = Vec::new();
-    let _ = crate::value::references_in(&config.attributes, &mut refs);
-    let mut names: Vec<String> = refs
-        .into_iter()
-        .filter_map(|r| match r {
-            crate::value::Reference::Param(p) if scope.withheld.contains(&p) => Some(p),
-            _ => None,
-        })
-        .collect();
-    names.sort();
-    names.dedup();
-    names
 }
 
 fn delete_change(r: &crate::state::StateResource, registry: &Registry) -> ResourceChange {

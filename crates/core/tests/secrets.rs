@@ -32,8 +32,15 @@ async fn secrets_reach_the_provider_but_never_plans_or_state() {
     let backend = LocalBackend::new(dir.path());
     let provider = MemoryProvider::new();
 
-    let err = plan_with("one", None, None).unwrap_err();
-    assert!(matches!(&err, PlanError::Withheld { params, .. } if params == &["api_key".to_string()]), "{err}");
+    // Without the secret the plan is made (policy checks need no secret: plans never hold
+    // one): the value is unknown until apply, and applying it is refused before any call.
+    let unsecret = plan_with("one", None, None).unwrap();
+    assert_eq!(unsecret.needs_secrets, vec!["secret".to_string()]);
+    assert!(unsecret.change("secret").unwrap().after_unknown.contains(&"value".to_string()));
+    assert!(unsecret.warnings.iter().any(|w| w.contains("`api_key`")), "{:?}", unsecret.warnings);
+    let refused = clawform_core::apply(&unsecret, None, &registry(), provider.clone(), &backend, &options(None)).await.unwrap_err();
+    assert!(matches!(refused, clawform_core::EngineError::MissingSecrets { .. }), "{refused}");
+    assert_eq!(provider.calls().len(), 0, "no call was made");
 
     let plan = plan_with("one", Some("s3cr3t-1"), None).unwrap();
     let text = serde_json::to_string(&plan).unwrap();
