@@ -6,7 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-moto.sh
-cargo build --quiet --bin clawform
+# The same build as scripts/test.sh (`--workspace --all-targets` resolves the same features),
+# so running one after the other builds the AWS SDK once. Cargo shows its progress.
+echo "==> building clawform (a first build takes several minutes; scripts/test.sh shares it)" >&2
+cargo build --workspace --all-targets
 bin="$PWD/target/debug/clawform"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -24,10 +27,19 @@ unset AWS_PROFILE || true
 mkdir -p "$project/stacks"
 cp stacks/base.yaml stacks/tenant.yaml "$project/stacks/"
 cf() { echo; echo "\$ clawform $*"; "$bin" -C "$project" "$@"; }
+# A command whose output is long: its header, then only the lines a reader looks for (the plan
+# summary, "Apply complete!", warnings), and how many were left out.
+cf_brief() {
+  echo; echo "\$ clawform $*"
+  local out
+  out=$("$bin" -C "$project" "$@") || { echo "$out"; return 1; }
+  grep -E "^(Plan:|No changes|Apply complete!|Destroy complete!|Warning:|[0-9]+ of [0-9]+ tenants)" <<<"$out" || true
+  echo "  ($(wc -l <<<"$out") lines of output; run the command yourself to see them all)"
+}
 
 cf validate base
-cf plan base | tail -n 3
-cf apply base --auto-approve | tail -n 20
+cf_brief plan base
+cf_brief apply base --auto-approve
 set +e
 cf plan base --detailed-exitcode
 code=$?
@@ -41,14 +53,14 @@ for id in abc123 def456 ghi789; do
   cf tenant create "$id" --api-key-env DEMO_API_KEY --json
 done
 cf tenant list
-cf tenant destroy def456 --auto-approve | tail -n 1
-cf tenant plan --all --param image_tag=v2 | tail -n 1
+cf_brief tenant destroy def456 --auto-approve
+cf_brief tenant plan --all --param image_tag=v2
 cf tenant apply --all --param image_tag=v2 --auto-approve
 cf tenant list
 if grep -rq "$DEMO_API_KEY" "$project/state"; then echo "demo failed: a secret is in state" >&2; exit 1; fi
 echo "(the API key appears nowhere under state/)"
 for id in abc123 ghi789; do
-  cf tenant destroy "$id" --auto-approve | tail -n 1
+  cf_brief tenant destroy "$id" --auto-approve
 done
-cf destroy base --auto-approve | tail -n 1
+cf_brief destroy base --auto-approve
 echo; echo "Demo complete: moto on 127.0.0.1:$port, project in $project (removed on exit)."

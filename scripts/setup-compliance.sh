@@ -3,10 +3,12 @@
 # missing or at another version. Re-running is cheap: an existing, working install is reused.
 #
 # terraform itself is not needed: run it as `terraform-compliance -f tests/compliance -p PLAN`
-# on a plan that clawform wrote with `plan --json`. 1.16.0 reads the -p file as JSON only when
-# it is ONE line (a file of 2+ lines is judged by its second line alone, and rewritten in place
-# with that line), and it accepts only terraform_version values starting with 0.12.-0.15. or
-# 1.0.-1.16., format_version one of 0.1 0.2 1.0 1.1 1.2: pass it a compacted, version-set copy.
+# on a plan that clawform wrote with `plan --json --compact`. 1.16.0 reads the -p file as JSON
+# only when it is ONE line (a file of 2+ lines is judged by its second line alone, and
+# rewritten in place with that line: see terraform_compliance/common/readable_plan.py), and it
+# accepts only terraform_version values starting with 0.12.-0.15. or 1.0.-1.16.
+# (extensions/terraform.py): clawform writes "1.10.0" there and its own version in
+# clawform_version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COMPLIANCE_VERSION=1.16.0

@@ -520,7 +520,19 @@ impl Tenants {
         parallelism: usize,
         options: &ApplyOptions,
     ) -> Vec<(String, Result<TenantInfo, WorkspaceError>)> {
+        self.apply_plans_each(plans, parallelism, options, |_, _| {}).await
+    }
+
+    /// [`Tenants::apply_plans`], calling `on_done` as each tenant finishes (for progress).
+    pub async fn apply_plans_each(
+        &self,
+        plans: Vec<(String, Plan)>,
+        parallelism: usize,
+        options: &ApplyOptions,
+        on_done: impl Fn(&str, &Result<TenantInfo, WorkspaceError>) + Sync,
+    ) -> Vec<(String, Result<TenantInfo, WorkspaceError>)> {
         use futures::stream::{self, StreamExt};
+        let on_done = &on_done;
         let mut results = stream::iter(plans)
             .map(|(id, plan)| async move {
                 let result: Result<TenantInfo, WorkspaceError> = async {
@@ -532,6 +544,7 @@ impl Tenants {
                     Ok(TenantInfo::from_state(&id, &report.state))
                 }
                 .await;
+                on_done(&id, &result);
                 (id, result)
             })
             .buffer_unordered(parallelism.max(1))

@@ -102,7 +102,9 @@ async fn three_tenants_are_wired_to_the_load_balancer_and_secrets_stay_secret() 
 
     let list = project.ok(&["tenant", "list", "--json"], 0);
     outputs.push_str(&list.all());
-    let listed: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(document["format_version"], "1.0", "every --json document says its format");
+    let listed = document["tenants"].as_array().unwrap().clone();
     for id in ids {
         assert!(listed.iter().any(|t| t["id"] == id), "{id} listed");
     }

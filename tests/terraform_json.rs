@@ -99,7 +99,9 @@ fn fixed_state() -> Json {
 fn stable(text: &str) -> Json {
     let mut doc: Json = serde_json::from_str(text).unwrap_or_else(|e| panic!("plan JSON does not parse: {e}\n{text}"));
     assert!(doc["timestamp"].as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 20), "timestamp is RFC 3339: {}", doc["timestamp"]);
-    assert_eq!(doc["terraform_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(doc["terraform_version"], clawform::core::tfjson::COMPATIBLE_TERRAFORM_VERSION);
+    assert_eq!(doc["clawform_version"], env!("CARGO_PKG_VERSION"));
+    doc["clawform_version"] = json!("[version]");
     doc["timestamp"] = json!("[timestamp]");
     doc["terraform_version"] = json!("[version]");
     if let Some(prior) = doc.get_mut("prior_state") {

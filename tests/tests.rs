@@ -12,6 +12,7 @@ mod ci_example;
 mod cli_contract;
 mod cli_habits;
 mod completions;
+mod compliance;
 mod cost_cli;
 mod crash;
 mod crash_tenant;

@@ -171,6 +171,10 @@ pub enum Command {
         /// The JSON written by --json.
         #[arg(long, value_enum, default_value_t = JsonFormat::Terraform, requires = "json")]
         json_format: JsonFormat,
+        /// Write the JSON on one line, as `terraform show -json` does (terraform-compliance
+        /// reads only that).
+        #[arg(long, requires = "json")]
+        compact: bool,
         /// Exit 0 with no changes, 1 on error, 2 with changes.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -289,6 +293,10 @@ pub enum Command {
         /// The JSON written by --json.
         #[arg(long, value_enum, default_value_t = JsonFormat::Terraform, requires = "json")]
         json_format: JsonFormat,
+        /// Write the JSON on one line, as `terraform show -json` does (terraform-compliance
+        /// reads only that).
+        #[arg(long, requires = "json")]
+        compact: bool,
     },
     /// Tasks per instance (CPU, memory, network interfaces), instances, Auto Scaling group room
     /// and load balancer shards for a number of tenants; no AWS call.
@@ -486,15 +494,19 @@ pub enum TenantCommand {
         /// clawform's own plan documents).
         #[arg(long)]
         all: bool,
-        /// With ID: where the secrets of a new tenant come from (a new tenant's plan needs them).
+        /// With ID: the secrets of a new tenant, to check them (a plan never holds them, and
+        /// needs none: without them, what they make shows as known after apply).
         #[command(flatten)]
         secrets: SecretArgs,
         /// Exit 2 when any tenant has changes.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Print the plans as JSON.
+        /// Print the plans as JSON (with ID: Terraform's plan format).
         #[arg(long)]
         json: bool,
+        /// With ID and --json: on one line, as `terraform show -json` writes it.
+        #[arg(long, requires = "json", requires = "id")]
+        compact: bool,
         /// With --all: read live resources first and plan drifted ones back (`--refresh=false`
         /// plans against state as last applied, with no AWS call).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true, requires = "all")]

@@ -22,7 +22,7 @@ pub(crate) fn capacity_cmd(ctx: &Ctx, tenants: Option<u32>, trunking: bool, json
     let plan = platform.plan(tenants);
     if json {
         let value = serde_json::json!({ "platform": platform, "plan": plan, "price_sheet": sheet.name() });
-        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
+        super::print_versioned(&value)?;
     } else {
         print!("{}", render_capacity(&platform, &plan, &sheet));
     }
@@ -124,7 +124,7 @@ pub(crate) fn cost_cmd(ctx: &Ctx, tenants: &[u32], prices: Option<&Path>, trunki
             "rows": rows,
             "notes": notes,
         });
-        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
+        super::print_versioned(&value)?;
     } else {
         print!("{}", render_cost(&platform, &sheet, &rows, &notes));
     }

@@ -43,6 +43,26 @@ pub fn init_tracing(level: Option<&str>, no_color: bool) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
+/// The `format_version` of every JSON document a command prints with `--json` (besides plans,
+/// which follow Terraform's, and `validate`/`output`, which follow theirs): a consumer such as
+/// the web app checks it. The documents are described in the README ("JSON outputs").
+pub(crate) const JSON_FORMAT_VERSION: &str = "1.0";
+
+/// Prints `value` (an object) as indented JSON with `format_version` as its first key.
+pub(crate) fn print_versioned(value: impl serde::Serialize) -> Result<(), Failure> {
+    let value = serde_json::to_value(value).map_err(|e| Failure(e.to_string()))?;
+    let mut doc = serde_json::Map::new();
+    doc.insert("format_version".into(), Json::String(JSON_FORMAT_VERSION.into()));
+    match value {
+        Json::Object(m) => doc.extend(m),
+        other => {
+            doc.insert("value".into(), other);
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| Failure(e.to_string()))?);
+    Ok(())
+}
+
 /// A failure to report: the message, already readable.
 pub(crate) struct Failure(pub(crate) String);
 
@@ -135,16 +155,19 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
     match command {
         Command::Validate { stack, json, params } => validate(ctx, &stack, json, &params),
         Command::Version { json } => version_cmd(json),
-        Command::Plan { stack, out, json, json_format, detailed_exitcode, destroy, refresh, lock, targeting, params } => {
+        Command::Plan { stack, out, json, json_format, compact, detailed_exitcode, destroy, refresh, lock, targeting, params } => {
             let request = PlanRequest { stack: &stack, destroy, refresh, targeting: &targeting, params: &params };
-            let run = async || plan_cmd(ctx, &request, out.as_deref(), json.then_some(json_format), detailed_exitcode).await;
+            let json = json.then_some(show::JsonOut { format: json_format, compact });
+            let run = async || plan_cmd(ctx, &request, out.as_deref(), json, detailed_exitcode).await;
             if lock {
                 ctx.workspace.with_lock(&stack_name(ctx, &stack), "plan", run).await
             } else {
                 run().await
             }
         }
-        Command::Show { planfile, json, json_format } => show::show_cmd(ctx, &planfile, json.then_some(json_format)),
+        Command::Show { planfile, json, json_format, compact } => {
+            show::show_cmd(ctx, &planfile, json.then_some(show::JsonOut { format: json_format, compact }))
+        }
         Command::Import { stack, address, id, params } => {
             let stack = ctx.workspace.load(&stack, &params_for(ctx, &stack, &params)?)?;
             let address = stack.address_of(&address).unwrap_or(address);
@@ -456,7 +479,7 @@ async fn plan_stack(ctx: &Ctx, stack: &clawform::Stack, refresh: bool) -> Result
     Ok((ctx.workspace.plan(stack).await?, None))
 }
 
-async fn plan_cmd(ctx: &Ctx, request: &PlanRequest<'_>, out: Option<&Path>, json: Option<args::JsonFormat>, detailed: bool) -> Result<u8, Failure> {
+async fn plan_cmd(ctx: &Ctx, request: &PlanRequest<'_>, out: Option<&Path>, json: Option<show::JsonOut>, detailed: bool) -> Result<u8, Failure> {
     let (plan, drift) = make_plan(ctx, request).await?;
     if let Some(format) = json {
         show::print_plan_json(ctx, &plan, drift.as_ref(), format)?;
@@ -589,7 +612,7 @@ async fn drift_cmd(ctx: &Ctx, stack: Option<&str>, all: bool, json: bool) -> Res
     let provider = ctx.provider().await?;
     let report = ctx.workspace.drift(&stacks, provider.as_ref()).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure(e.to_string()))?);
+        print_versioned(&report)?;
     } else {
         print!("{}", render::drift(&report, ctx.style));
     }

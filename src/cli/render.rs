@@ -288,6 +288,20 @@ fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
     let _ = writeln!(out, "    }}\n");
 }
 
+/// A create with `tags` shown with `tags_all` too, as Terraform shows it: the tags AWS receives,
+/// ownership tags included.
+fn with_tags_all(c: &ResourceChange, stack: &str) -> Option<ResourceChange> {
+    if !matches!(c.action, Action::Create | Action::Replace) || c.after_unknown.iter().any(|k| k == "tags") {
+        return None;
+    }
+    let tags = c.after.as_ref()?.get("tags")?;
+    let mut shown = c.clone();
+    if let Some(Json::Object(after)) = shown.after.as_mut() {
+        after.insert("tags_all".into(), clawform::core::provider::tags_all(Some(tags), stack, &c.address));
+    }
+    Some(shown)
+}
+
 /// The whole plan as Terraform shows it.
 pub fn plan(plan: &Plan, style: Style) -> String {
     let mut out = plan_body(plan, style);
@@ -308,7 +322,10 @@ fn plan_body(plan: &Plan, style: Style) -> String {
     if !changes.is_empty() {
         out.push_str("clawform will perform the following actions:\n\n");
         for c in changes {
-            render_change(&mut out, c, style);
+            match with_tags_all(c, &plan.stack) {
+                Some(shown) => render_change(&mut out, &shown, style),
+                None => render_change(&mut out, c, style),
+            }
         }
     }
     let s = plan.summary();

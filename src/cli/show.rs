@@ -43,18 +43,33 @@ fn native(plan: &Plan, drift: Option<&clawform::core::DriftReport>) -> Result<Js
     Ok(value)
 }
 
+/// How a plan is written as JSON: which document, and on one line or indented.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonOut {
+    pub(crate) format: JsonFormat,
+    pub(crate) compact: bool,
+}
+
+impl From<JsonFormat> for JsonOut {
+    fn from(format: JsonFormat) -> JsonOut {
+        JsonOut { format, compact: false }
+    }
+}
+
 /// Prints the plan as JSON on stdout.
-pub(crate) fn print_plan_json(ctx: &Ctx, plan: &Plan, drift: Option<&clawform::core::DriftReport>, format: JsonFormat) -> Result<(), Failure> {
-    let value = match format {
+pub(crate) fn print_plan_json(ctx: &Ctx, plan: &Plan, drift: Option<&clawform::core::DriftReport>, out: impl Into<JsonOut>) -> Result<(), Failure> {
+    let out = out.into();
+    let value = match out.format {
         JsonFormat::Terraform => terraform(ctx, plan),
         JsonFormat::Native => native(plan, drift)?,
     };
-    println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
+    let text = if out.compact { serde_json::to_string(&value) } else { serde_json::to_string_pretty(&value) };
+    println!("{}", text.map_err(|e| Failure(e.to_string()))?);
     Ok(())
 }
 
 /// `show PLANFILE [--json]`: a saved plan, read without touching AWS or state.
-pub(crate) fn show_cmd(ctx: &Ctx, path: &Path, json: Option<JsonFormat>) -> Result<u8, Failure> {
+pub(crate) fn show_cmd(ctx: &Ctx, path: &Path, json: Option<JsonOut>) -> Result<u8, Failure> {
     let plan = Workspace::read_plan(path)?;
     match json {
         Some(format) => print_plan_json(ctx, &plan, None, format)?,

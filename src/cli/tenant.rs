@@ -41,7 +41,7 @@ fn secrets(args: &SecretArgs) -> Result<TenantSecrets, Failure> {
 
 fn print_info(info: &TenantInfo, json: bool) -> Result<(), Failure> {
     if json {
-        println!("{}", serde_json::to_string_pretty(info).map_err(|e| Failure(e.to_string()))?);
+        super::print_versioned(info)?;
         return Ok(());
     }
     println!("tenant {}  (stack {})", info.id, info.stack);
@@ -83,8 +83,10 @@ async fn plan_all_offline(ctx: &Ctx, detailed_exitcode: bool, params: &ParamArgs
 
 fn progress(ctx: &Ctx, json: bool) -> ApplyOptions {
     let mut options = ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() };
+    // Live lines of the operations in flight on a terminal, as `apply` shows them; with --json
+    // stdout holds only the document.
     if !json {
-        options.on_event = Some(std::sync::Arc::new(|e| println!("{}", render::event(e))));
+        options.on_event = Some(super::progress::Progress::for_stdout().sink());
     }
     options
 }
@@ -109,7 +111,8 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             print_info(&info, json)?;
             Ok(OK)
         }
-        TenantCommand::Plan { id: Some(id), detailed_exitcode, json, params, secrets, .. } => {
+        TenantCommand::Plan { id: Some(id), detailed_exitcode, json, compact, params, secrets, .. } => {
+            let json = json.then_some(super::show::JsonOut { format: super::args::JsonFormat::Terraform, compact });
             plan_one(ctx, &tenants, &id, detailed_exitcode, json, &params, &secrets).await
         }
         TenantCommand::Plan { detailed_exitcode, json, params, refresh, .. } => plan_all(ctx, &tenants, detailed_exitcode, json, &params, refresh).await,
@@ -142,7 +145,7 @@ async fn destroy(ctx: &Ctx, tenants: &Tenants, id: &str, auto_approve: bool, jso
     }
     let report = tenants.destroy(&id, &progress(ctx, json)).await?;
     if json {
-        println!("{}", serde_json::json!({"id": id, "destroyed": report.completed.len()}));
+        super::print_versioned(serde_json::json!({"id": id, "destroyed": report.completed.len()}))?;
     } else {
         println!("\n{} Tenant `{id}`: {} resources destroyed.", ctx.style.green("Destroy complete!"), report.completed.len());
     }
@@ -153,7 +156,7 @@ async fn destroy(ctx: &Ctx, tenants: &Tenants, id: &str, auto_approve: bool, jso
 async fn list(tenants: &Tenants, json: bool) -> Result<u8, Failure> {
     let list = tenants.list().await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list).map_err(|e| Failure(e.to_string()))?);
+        super::print_versioned(serde_json::json!({ "tenants": list }))?;
     } else if list.is_empty() {
         println!("No tenants.");
     } else {
@@ -174,7 +177,7 @@ async fn plan_one(
     tenants: &Tenants,
     id: &str,
     detailed_exitcode: bool,
-    json: bool,
+    json: Option<super::show::JsonOut>,
     params: &ParamArgs,
     secret_args: &SecretArgs,
 ) -> Result<u8, Failure> {
@@ -183,8 +186,8 @@ async fn plan_one(
     // shows as "(sensitive) known after apply".
     let secrets = secrets(secret_args)?;
     let plan = tenants.plan(&id, &params_for(ctx, clawform::tenants::TEMPLATE, params)?, &secrets).await?;
-    if json {
-        super::show::print_plan_json(ctx, &plan, None, super::args::JsonFormat::Terraform)?;
+    if let Some(json) = json {
+        super::show::print_plan_json(ctx, &plan, None, json)?;
     } else {
         print!("{}", render::plan(&plan, ctx.style));
     }
@@ -202,7 +205,7 @@ async fn plan_all(ctx: &Ctx, tenants: &Tenants, detailed_exitcode: bool, json: b
     if json {
         let value: Vec<Json> =
             plans.iter().map(|(id, p)| serde_json::json!({"id": id, "summary": p.summary(), "has_changes": p.has_changes(), "plan": p})).collect();
-        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| Failure(e.to_string()))?);
+        super::print_versioned(serde_json::json!({ "tenants": value }))?;
     } else {
         for (id, plan) in &plans {
             println!("{}", ctx.style.bold(&format!("== tenant {id}")));
@@ -237,18 +240,27 @@ async fn apply_all(ctx: &Ctx, tenants: &Tenants, auto_approve: bool, parallelism
             return Err(Failure("apply cancelled: nothing was changed".into()));
         }
     }
-    // The plans shown are the plans applied: no second refresh per tenant.
-    let results = tenants.apply_plans(plans, parallelism.into(), &ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() }).await;
-    let mut failed = Vec::new();
-    for (id, result) in &results {
-        match result {
-            Ok(_) => println!("tenant {id}: applied"),
-            Err(e) => {
-                println!("tenant {id}: failed");
-                failed.push(format!("tenant {id}: {e}"));
-            }
-        }
+    // The plans shown are the plans applied: no second refresh per tenant. Each tenant is
+    // reported as it finishes; on a terminal under a bar counting the tenants done.
+    let terminal = std::io::stdout().is_terminal();
+    let bar = if terminal { indicatif::ProgressBar::new(plans.len() as u64) } else { indicatif::ProgressBar::hidden() };
+    if let Ok(style) = indicatif::ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} tenants") {
+        bar.set_style(style);
     }
+    let options = ApplyOptions { stop: ctx.stop.clone(), ..ApplyOptions::default() };
+    let results = tenants
+        .apply_plans_each(plans, parallelism.into(), &options, |id, result| {
+            let line = format!("tenant {id}: {}", if result.is_ok() { "applied" } else { "failed" });
+            if terminal {
+                bar.println(line);
+                bar.inc(1);
+            } else {
+                println!("{line}");
+            }
+        })
+        .await;
+    bar.finish_and_clear();
+    let failed: Vec<String> = results.iter().filter_map(|(id, r)| r.as_ref().err().map(|e| format!("tenant {id}: {e}"))).collect();
     if failed.is_empty() {
         println!("\n{} {} tenants applied.", ctx.style.green("Apply complete!"), results.len());
         Ok(OK)

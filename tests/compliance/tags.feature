@@ -1,5 +1,5 @@
-Feature: Every taggable resource carries clawform's ownership tags
-  The plan's after.tags carry Project, ManagedBy and Name (no clawform:stack key today).
+Feature: Every taggable resource carries the project tags
+  The stack-wide tags (Project, ManagedBy) reach every resource that has tags.
 
   Scenario: Taggable resources have tags
     Given I have resource that supports tags defined

@@ -170,6 +170,30 @@ impl From<crate::value::Unresolved> for ProviderError {
     }
 }
 
+/// Tag naming the stack that owns a resource.
+pub const STACK_TAG: &str = "clawform:stack";
+/// Tag naming the resource's address in its stack.
+pub const ADDRESS_TAG: &str = "clawform:address";
+
+/// The `clawform:address` tag value of an address. Several services (ELBv2 among them) refuse
+/// `[` and `]` in tag values, so the instance `alb[2]` is tagged `alb.2` (a `.` never occurs in
+/// a stack address otherwise).
+pub fn address_tag(address: &str) -> String {
+    address.replace('[', ".").replace(']', "")
+}
+
+/// The tags AWS receives for a resource with `tags` (`tags_all`, as Terraform names the tags
+/// with the provider's defaults): its own, and the ownership tags every create sets.
+pub fn tags_all(tags: Option<&Json>, stack: &str, address: &str) -> Json {
+    let mut all = match tags {
+        Some(Json::Object(m)) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    all.insert(STACK_TAG.into(), Json::String(stack.to_string()));
+    all.insert(ADDRESS_TAG.into(), Json::String(address_tag(address)));
+    Json::Object(all)
+}
+
 /// A live resource that carries clawform's ownership tags.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Owned {

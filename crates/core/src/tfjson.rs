@@ -33,11 +33,17 @@ use crate::value::Reference;
 pub const FORMAT_VERSION: &str = "1.2";
 /// The `format_version` of the state inside them (`prior_state`).
 pub const STATE_FORMAT_VERSION: &str = "1.0";
+/// Written as `terraform_version`: a Terraform release that writes this plan format, so that
+/// tools which accept only the Terraform versions they know read the plan (terraform-compliance
+/// takes `0.12.` to `1.16.` prefixes; OPA policies often ask for at least 1.x). Who really made
+/// the plan is in `clawform_version`.
+pub const COMPATIBLE_TERRAFORM_VERSION: &str = "1.10.0";
 
 /// What the plan itself does not know.
 #[derive(Debug, Clone)]
 pub struct TfOptions {
-    /// Written as `terraform_version` (clawform's own version: the document says who made it).
+    /// clawform's own version, written as `clawform_version` (`terraform_version` is
+    /// [`COMPATIBLE_TERRAFORM_VERSION`]).
     pub version: String,
     /// Written as `timestamp` (RFC 3339).
     pub timestamp: String,
@@ -179,6 +185,27 @@ struct Converted {
     after_unknown: Json,
     before_sensitive: Json,
     after_sensitive: Json,
+}
+
+/// `tags_all`, as the Terraform AWS provider writes it: the tags AWS receives, here the
+/// resource's own and the ownership tags (`clawform:stack`, `clawform:address`), so that a
+/// policy tool sees them. Unknown when the tags are.
+fn add_tags_all(v: &mut Converted, stack: &str, address: &str) {
+    if let Json::Object(before) = &mut v.before {
+        let all = crate::provider::tags_all(before.get("tags"), stack, address);
+        before.insert("tags_all".into(), all);
+    }
+    let tags_unknown = v.after_unknown.get("tags").is_some_and(|u| u == &Json::Bool(true));
+    if let Json::Object(after) = &mut v.after {
+        if tags_unknown {
+            if let Json::Object(unknown) = &mut v.after_unknown {
+                unknown.insert("tags_all".into(), Json::Bool(true));
+            }
+        } else {
+            let all = crate::provider::tags_all(after.get("tags"), stack, address);
+            after.insert("tags_all".into(), all);
+        }
+    }
 }
 
 fn convert(c: &ResourceChange, registry: &Registry, scope: &Scope) -> Converted {
@@ -338,7 +365,10 @@ pub fn terraform_plan(plan: &Plan, registry: &Registry, options: &TfOptions) -> 
     let mut prior = Vec::new();
     let mut changes = Vec::new();
     for c in &plan.changes {
-        let v = convert(c, registry, &scope);
+        let mut v = convert(c, registry, &scope);
+        if registry.get(&c.type_name).is_some_and(|k| k.attributes().contains(&"tags")) {
+            add_tags_all(&mut v, &plan.stack, &c.address);
+        }
         let id = identity(c, options);
         if c.action != Action::Delete {
             let mut r = id.clone();
@@ -377,7 +407,8 @@ pub fn terraform_plan(plan: &Plan, registry: &Registry, options: &TfOptions) -> 
     let (output_changes, planned_outputs, prior_outputs) = outputs(plan, &scope);
     let mut doc = Map::new();
     doc.insert("format_version".into(), json!(FORMAT_VERSION));
-    doc.insert("terraform_version".into(), json!(options.version));
+    doc.insert("terraform_version".into(), json!(COMPATIBLE_TERRAFORM_VERSION));
+    doc.insert("clawform_version".into(), json!(options.version));
     let variables: Map<String, Json> =
         plan.params.iter().filter(|(k, _)| !plan.sensitive_params.contains(k)).map(|(k, v)| (k.clone(), json!({ "value": v }))).collect();
     if !variables.is_empty() {
@@ -391,7 +422,7 @@ pub fn terraform_plan(plan: &Plan, registry: &Registry, options: &TfOptions) -> 
             "prior_state".into(),
             json!({
                 "format_version": STATE_FORMAT_VERSION,
-                "terraform_version": options.version,
+                "terraform_version": COMPATIBLE_TERRAFORM_VERSION,
                 "values": { "outputs": prior_outputs, "root_module": { "resources": prior } },
             }),
         );

@@ -12,10 +12,7 @@ use clawform_core::{OpContext, ProviderError, Val};
 
 use crate::clients::Clients;
 
-/// Tag naming the stack that owns a resource.
-pub const STACK_TAG: &str = "clawform:stack";
-/// Tag naming the resource's address in its stack.
-pub const ADDRESS_TAG: &str = "clawform:address";
+pub use clawform_core::provider::{address_tag, ADDRESS_TAG, STACK_TAG};
 
 /// The resource's own tags (already merged with the stack's) plus the ownership tags.
 pub(crate) fn with_ownership(tags: &IndexMap<String, Val<String>>, ctx: &OpContext) -> Result<Vec<(String, String)>, ProviderError> {
@@ -23,13 +20,6 @@ pub(crate) fn with_ownership(tags: &IndexMap<String, Val<String>>, ctx: &OpConte
     out.push((STACK_TAG.to_string(), ctx.stack.clone()));
     out.push((ADDRESS_TAG.to_string(), address_tag(&ctx.address)));
     Ok(out)
-}
-
-/// The `clawform:address` tag value of an address. Several services (ELBv2 among them) refuse
-/// `[` and `]` in tag values, so the instance `alb[2]` is tagged `alb.2` (a `.` never occurs in
-/// a stack address otherwise).
-pub fn address_tag(address: &str) -> String {
-    address.replace('[', ".").replace(']', "")
 }
 
 /// The address a `clawform:address` tag value stands for: `alb.2` is `alb[2]`.
