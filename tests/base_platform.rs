@@ -140,7 +140,11 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
 
     // ---- outputs and a second plan
     let outputs = project.ok(&["output", "base", "--json"], 0);
-    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    let shaped: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    // `terraform output -json`'s shape: each output's value, type and sensitivity.
+    let outputs: serde_json::Map<String, serde_json::Value> = shaped.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v["value"].clone())).collect();
+    assert!(shaped.as_object().unwrap().values().all(|v| v["sensitive"] == false && !v["type"].is_null()), "{shaped}");
+    let outputs = serde_json::Value::Object(outputs);
     for key in [
         "alb_dns_name",
         "listener_arn",

@@ -163,7 +163,7 @@ async fn a_saved_plan_applies_exactly_and_is_refused_once_state_moves_on() {
     assert_eq!(ec2.describe_vpcs().filters(owned_by(&name)).send().await.unwrap().vpcs().len(), 1, "the stale plan created no duplicate");
 
     let list = project.ok(&["state", "list", "net"], 0);
-    assert_eq!(list.stdout.lines().collect::<Vec<_>>(), vec!["vpc", "subnet"]);
+    assert_eq!(list.stdout.lines().collect::<Vec<_>>(), vec!["subnet", "vpc"], "sorted, as terraform state list");
     let show = project.ok(&["state", "show", "net", "subnet", "--json"], 0);
     let shown: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
     assert_eq!(shown["attributes"]["cidr_block"], "10.32.1.0/24");

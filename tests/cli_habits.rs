@@ -278,3 +278,24 @@ fn zones_of_another_region_are_refused_at_plan_time_at_their_line() {
     let run = project.ok(&["plan", "net", "--param", "zone=eu-west-1a"], 1);
     assert!(run.stderr.contains("eu-west-1a") && run.stderr.contains("net.yaml:17:24"), "{}", run.stderr);
 }
+
+#[test]
+fn one_typo_gives_one_error_with_the_name_meant() {
+    let project = Project::new();
+    let stack = "stack: typo\nresources:\n  vpc:\n    type: aws_vpc\n    cidr_block: 10.0.0.0/16\n  a:\n    type: aws_subnet\n    vpc_id: ${vpc.id}\n    cidr_block: 10.0.1.0/24\n  b:\n    type: aws_subnet\n    vpc_id: ${vpc.id}\n    cidr_block: 10.0.2.0/24\noutputs:\n  vpc_id: ${vpc.id}\n";
+    // A mistyped type or field of `vpc`: one error at it, none at the three uses of `vpc`.
+    for (typo, at, meant) in
+        [("type: aws_vcp", "typo.yaml:4:11", "did you mean `aws_vpc`?"), ("cidr_blok: 10.0.0.0/16", "typo.yaml:5:5", "did you mean `cidr_block`?")]
+    {
+        let text = stack.replacen(if typo.starts_with("type") { "type: aws_vpc" } else { "cidr_block: 10.0.0.0/16" }, typo, 1);
+        project.write_stack("typo", &text);
+        let run = project.ok(&["validate", "typo"], 1);
+        let errors: Vec<&str> = run.stderr.lines().filter(|l| l.contains("typo.yaml:")).collect();
+        assert_eq!(errors.len(), 1, "{typo}: one error, not one per use: {}", run.stderr);
+        assert!(errors[0].contains(at) && errors[0].contains(meant), "{typo}: {}", run.stderr);
+    }
+    // A mistyped reference names the resource meant.
+    project.write_stack("typo", &stack.replacen("${vpc.id}", "${vcp.id}", 1));
+    let run = project.ok(&["validate", "typo"], 1);
+    assert!(run.stderr.contains("no resource `vcp` in this stack; did you mean `vpc`?"), "{}", run.stderr);
+}

@@ -111,7 +111,7 @@ async fn three_tenants_are_wired_to_the_load_balancer_and_secrets_stay_secret() 
     let show = project.ok(&["tenant", "show", "abc123"], 0);
     outputs.push_str(&show.all());
     outputs.push_str(&project.ok(&["state", "show", "tenant-abc123", "secret"], 0).all());
-    outputs.push_str(&project.ok(&["plan", "tenant", "--param", "tenant_id=abc123", "--json"], 1).all());
+    outputs.push_str(&project.ok(&["plan", "tenant", "--param", "tenant_id=abc123", "--json"], 0).all());
 
     // Destroying one tenant leaves the others as they were.
     let destroy = project.ok(&["tenant", "destroy", "def456", "--auto-approve"], 0);

@@ -159,8 +159,12 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
             let request = PlanRequest { stack: &stack, destroy, refresh, targeting: &targeting, params: &params };
             let json = json.then_some(show::JsonOut { format: json_format, compact });
             let run = async || plan_cmd(ctx, &request, out.as_deref(), json, detailed_exitcode).await;
-            if lock {
-                ctx.workspace.with_lock(&stack_name(ctx, &stack), "plan", run).await
+            // A file that names no stack (it does not parse) has no lock to take: the load
+            // that follows reports it at its line.
+            let name = stack_name(ctx, &stack);
+            let named = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if lock && named {
+                ctx.workspace.with_lock(&name, "plan", run).await
             } else {
                 run().await
             }

@@ -44,8 +44,7 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
 }
 
-/// What the configuration chain lacks, said in words (the SDK's own errors are type dumps).
-pub const NO_REGION: &str = "no AWS region is configured: pass --region REGION, set AWS_REGION, or set `region` in the profile (~/.aws/config)";
+pub use crate::error::NO_REGION;
 
 impl Clients {
     /// Loads the standard configuration chain with `settings` over it. A chain with no region is

@@ -58,6 +58,9 @@ where
     out.with_request_id(request_id).with_source(err)
 }
 
+/// What the configuration chain lacks, said in words (the SDK's own errors are type dumps).
+pub const NO_REGION: &str = "no AWS region is configured: pass --region REGION, set AWS_REGION, or set `region` in the profile (~/.aws/config)";
+
 /// What the AWS configuration lacks, in words, when an error without an AWS code comes from
 /// there: the SDK reports missing credentials as a nested chain of type names.
 fn missing_configuration(context: &str) -> Option<&'static str> {
@@ -73,7 +76,7 @@ fn missing_configuration(context: &str) -> Option<&'static str> {
         );
     }
     if lower.contains("no region") || lower.contains("a region must be set") {
-        return Some(crate::clients::NO_REGION);
+        return Some(NO_REGION);
     }
     None
 }

@@ -187,7 +187,10 @@ fn dotted(path: &serde_path_to_error::Path) -> String {
 
 /// serde names the Rust type it expected (`expected struct HealthCheck`, `expected i32`); a
 /// stack's author writes blocks and numbers, not Rust types.
-fn readable(message: &str) -> String {
+pub(crate) fn readable(message: &str) -> String {
+    if let Some(suggested) = unknown_field_hint(message) {
+        return suggested;
+    }
     if let Some(pos) = message.find("expected struct ") {
         return format!("{}expected a block of attributes (a mapping)", &message[..pos]);
     }
@@ -201,6 +204,16 @@ fn readable(message: &str) -> String {
         Some((rust, plain)) => format!("{}{plain}", &message[..message.len() - rust.len()]),
         None => message.to_string(),
     }
+}
+
+/// serde's "unknown field `cidr_blok`, expected one of `cidr_block`, …" with the field meant
+/// first: "unknown field `cidr_blok`; did you mean `cidr_block`? (expected one of …)".
+fn unknown_field_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once("`, expected ")?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let meant = crate::suggest::did_you_mean(field, candidates.iter().copied())?;
+    Some(format!("unknown field `{field}`; did you mean `{meant}`? (expected {expected})"))
 }
 
 /// Points an unknown field's path at the key itself. serde_path_to_error 0.1.20 already ends

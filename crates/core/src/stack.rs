@@ -200,12 +200,18 @@ impl Stack {
         }
         stack.params = raw.params;
         stack.tags = raw.tags;
+        // Resources written but not decoded: their error is reported once, and references to
+        // them are not reported again as "no resource" (one typo, one error).
+        let mut undecoded = std::collections::BTreeSet::new();
         for (address, body) in raw.resources {
             match decode_resource(&stack.source, &address, body, registry) {
                 Ok(config) => {
                     stack.resources.insert(address, config);
                 }
-                Err(mut e) => errors.append(&mut e),
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    undecoded.insert(address);
+                }
             }
         }
         for (name, value) in raw.outputs {
@@ -217,7 +223,7 @@ impl Stack {
             }
         }
         stack.merge_stack_tags(registry);
-        errors.extend(stack.check_errors(registry));
+        errors.extend(stack.check_errors_besides(registry, &undecoded));
         if errors.is_empty() {
             Ok(stack)
         } else {
@@ -407,6 +413,12 @@ impl Stack {
     }
 
     fn check_errors(&self, registry: &Registry) -> Vec<Diagnostic> {
+        self.check_errors_besides(registry, &Default::default())
+    }
+
+    /// The stack's errors, but none about references to `undecoded` resources (written, but
+    /// already reported as not valid).
+    fn check_errors_besides(&self, registry: &Registry, undecoded: &std::collections::BTreeSet<String>) -> Vec<Diagnostic> {
         let mut errors = Vec::new();
         for (address, config) in &self.resources {
             if !is_valid_name(address) {
@@ -426,7 +438,7 @@ impl Stack {
             for (path, r) in refs {
                 match r {
                     Ok(r) => {
-                        if let Some(message) = self.reference_problem(&r, registry, config.count.is_some()) {
+                        if let Some(message) = self.reference_problem(&r, registry, config.count.is_some(), undecoded) {
                             errors.push(self.diag_value(&path, message));
                         }
                     }
@@ -445,7 +457,7 @@ impl Stack {
             }
         }
         errors.extend(self.param_errors(registry));
-        errors.extend(self.output_errors(registry));
+        errors.extend(self.output_errors(registry, undecoded));
         errors
     }
 
@@ -477,7 +489,7 @@ impl Stack {
         errors
     }
 
-    fn output_errors(&self, registry: &Registry) -> Vec<Diagnostic> {
+    fn output_errors(&self, registry: &Registry, undecoded: &std::collections::BTreeSet<String>) -> Vec<Diagnostic> {
         let mut errors = Vec::new();
         for (name, value) in &self.outputs {
             if !is_valid_name(name) {
@@ -488,7 +500,7 @@ impl Stack {
             for (path, r) in refs {
                 match r {
                     Ok(r) => {
-                        if let Some(message) = self.reference_problem(&r, registry, false) {
+                        if let Some(message) = self.reference_problem(&r, registry, false, undecoded) {
                             errors.push(self.diag_value(&path, message));
                         }
                     }
@@ -499,7 +511,7 @@ impl Stack {
         errors
     }
 
-    fn reference_problem(&self, r: &Reference, registry: &Registry, counted: bool) -> Option<String> {
+    fn reference_problem(&self, r: &Reference, registry: &Registry, counted: bool, undecoded: &std::collections::BTreeSet<String>) -> Option<String> {
         match r {
             Reference::Param(name) => (!self.params.contains_key(name)).then(|| {
                 let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
@@ -508,7 +520,13 @@ impl Stack {
             Reference::Resource { address, attribute } => {
                 let (name, index) = split_address(address);
                 let Some(target) = self.resources.get(name) else {
+                    if undecoded.contains(name) {
+                        return None;
+                    }
                     let known: Vec<&str> = self.resources.keys().map(String::as_str).collect();
+                    if let Some(meant) = crate::suggest::did_you_mean(name, known.iter().copied()) {
+                        return Some(format!("unknown reference `{r}`: no resource `{name}` in this stack; did you mean `{meant}`?"));
+                    }
                     return Some(format!("unknown reference `{r}`: no resource `{name}` in this stack (resources: {})", list_or_none(&known)));
                 };
                 match (&target.count, &index) {

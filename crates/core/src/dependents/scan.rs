@@ -309,6 +309,11 @@ mod tests {
         plan.changes = vec![crate::plan::plan_destroy(&a, &crate::schema::Registry::default()).changes[0].clone()];
         plan.changes[0].before = Some(json!({"arn": "arn:aws:listener/1"}));
         plan.changes[0].prior_id = Some("arn:aws:listener/1".into());
+        // Other stacks see the listener through the base stack's outputs.
+        plan.output_changes.insert(
+            "listener_arns".into(),
+            crate::plan::OutputChange { before: Some(json!(["arn:aws:listener/1", "arn:aws:rule/a"])), after: None, after_unknown: false },
+        );
         for index in [&from_text, &from_states] {
             assert_eq!(index.stacks_to_check(&plan), ["tenant-a", "tenant-b"]);
         }
