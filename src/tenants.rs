@@ -365,7 +365,18 @@ impl Tenants {
                 // created, with an empty journal of creates: its creates skip the search for
                 // leftovers of earlier runs.
                 let shard = self.reserve_shard(id, options).await?;
-                let plan = self.plan_on(id, shard, params, &secrets).await?;
+                let mut plan = self.plan_on(id, shard, params, &secrets).await?;
+                // A tenant whose secret was never recorded (a crash during its first create)
+                // must create it again: with a new token unless one is given, and with the API key.
+                if !plan.needs_secrets.is_empty() && secrets.gateway_token.is_none() {
+                    secrets.gateway_token = Some(generate_gateway_token()?);
+                    plan = self.plan_on(id, shard, params, &secrets).await?;
+                }
+                if !plan.needs_secrets.is_empty() && secrets.api_key.is_none() {
+                    return Err(WorkspaceError::Tenant(format!(
+                        "tenant `{id}` has no secret yet (its first create did not finish) and needs an API key: pass --api-key-env VAR or --api-key-file FILE"
+                    )));
+                }
                 let report = self.workspace.apply_locked(&plan, self.provider.clone(), &with_secrets(options, &secrets)).await?;
                 report_errors(&report)?;
                 Ok(TenantInfo { warnings: plan.warnings.clone(), ..TenantInfo::from_state(id, &report.state) })

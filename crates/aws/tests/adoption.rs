@@ -124,3 +124,46 @@ async fn a_listener_left_by_a_crash_is_found_by_its_port_and_tags() {
     let listeners = elbv2.describe_listeners().load_balancer_arn(&lb).send().await.unwrap();
     assert_eq!(listeners.listeners().len(), 1, "one port-80 listener, not two");
 }
+
+#[tokio::test]
+async fn a_subnet_whose_create_answer_was_lost_is_recognised_by_its_cidr_and_tags() {
+    let s = subject().await;
+    let vpc = s.create("aws_vpc", "vpc", &json!({ "cidr_block": "10.93.0.0/16" })).await.id;
+    // A crash: the next run's journal says a leftover is possible; the other address's create
+    // meets the CIDR conflict and is refused with the way to import.
+    adopts_its_own_and_refuses_others(
+        &s,
+        "aws_subnet",
+        &json!({ "vpc_id": vpc, "cidr_block": "10.93.1.0/24" }),
+        &json!({ "vpc_id": vpc, "cidr_block": "10.93.1.0/24", "tags": { "Name": "a" } }),
+    )
+    .await;
+    // A lost answer retried in the same run (no journal hint): AWS answers that the CIDR
+    // conflicts, and the subnet found there carries this resource's tags: it is adopted.
+    let first = s.create("aws_subnet", "retried", &json!({ "vpc_id": vpc, "cidr_block": "10.93.2.0/24" })).await;
+    let ctx = clawform_core::OpContext { leftover_possible: false, ..s.ctx("retried") };
+    let again = clawform_core::Provider::create(&s.provider, &ctx, "aws_subnet", &json!({ "vpc_id": vpc, "cidr_block": "10.93.2.0/24" }))
+        .await
+        .expect("its own subnet is recognised, not a conflict");
+    assert_eq!(again.id, first.id);
+}
+
+#[tokio::test]
+async fn ec2_resources_left_by_a_crash_are_found_by_their_tags_not_made_twice() {
+    let s = subject().await;
+    let ec2 = aws_sdk_ec2::Client::new(&crate::support::moto_config().await);
+    let vpc = s.create("aws_vpc", "vpc", &json!({ "cidr_block": "10.94.0.0/16" })).await;
+    let again = s.create("aws_vpc", "vpc", &json!({ "cidr_block": "10.94.0.0/16", "tags": { "Name": "v" } })).await;
+    assert_eq!(again.id, vpc.id, "the VPC made before is adopted (AWS would make a second one with the same CIDR)");
+    let owned = ec2.describe_vpcs().filters(aws_sdk_ec2::types::Filter::builder().name("tag:clawform:stack").values(&s.stack).build()).send().await.unwrap();
+    assert_eq!(owned.vpcs().len(), 1, "one VPC for the stack");
+    for (type_name, body) in [
+        ("aws_internet_gateway", json!({ "vpc_id": vpc.id })),
+        ("aws_route_table", json!({ "vpc_id": vpc.id })),
+        ("aws_security_group", json!({ "name": unique("left-group"), "description": "left", "vpc_id": vpc.id })),
+    ] {
+        let made = s.create(type_name, "left", &body).await;
+        let again = s.create(type_name, "left", &body).await;
+        assert_eq!(again.id, made.id, "{type_name}: adopted, not made twice");
+    }
+}

@@ -107,7 +107,7 @@ fn unknown_resource_reference_points_at_the_string_that_makes_it() {
         "    type: test_subnet",
         "    network_id: \"${nett.id}\"",
     ]));
-    assert_at(&d, 8, 17, &["unknown reference `${nett.id}`", "no resource `nett`", "net, sub"]);
+    assert_at(&d, 8, 17, &["unknown reference `${nett.id}`", "no resource `nett`", "did you mean `net`?"]);
 }
 
 #[test]

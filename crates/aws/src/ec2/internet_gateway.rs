@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, id_filters, tag_spec, while_propagating, Ec2Tags};
+use crate::ec2::{arn, id_filters, owned_by, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
@@ -65,6 +65,11 @@ async fn detach(aws: &Clients, id: &str, vpc: &str) -> Result<(), ProviderError>
 #[async_trait]
 impl AwsResource for InternetGateway {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "internet-gateway/" };
+
+    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+        let out = aws.ec2.describe_internet_gateways().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeInternetGateways", e))?;
+        Ok(out.internet_gateways().iter().find_map(|g| g.internet_gateway_id()).map(str::to_string))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let out = aws

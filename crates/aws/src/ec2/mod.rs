@@ -44,6 +44,14 @@ pub(crate) fn tag_spec(resource_type: ResourceType, own: &IndexMap<String, Val<S
 tags::optional_tag_pair!(Tag);
 
 /// EC2's tagging: CreateTags and DeleteTags by resource id.
+/// The EC2 filters selecting what carries `ctx`'s ownership tags: this stack and this address.
+/// A create that an interrupted run made and never recorded is found by them (each type's own
+/// Describe call takes `tag:` filters; the Resource Groups Tagging API is not needed).
+pub(crate) fn owned_by(ctx: &OpContext) -> Vec<Filter> {
+    let tag = |key: &str, value: String| Filter::builder().name(format!("tag:{key}")).values(value).build();
+    vec![tag(tags::STACK_TAG, ctx.stack.clone()), tag(tags::ADDRESS_TAG, tags::address_tag(&ctx.address))]
+}
+
 pub(crate) struct Ec2Tags;
 
 #[async_trait::async_trait]

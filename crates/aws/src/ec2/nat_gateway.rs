@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{id_filters, tag_spec, Ec2Tags};
+use crate::ec2::{id_filters, owned_by, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::opt;
@@ -168,6 +168,14 @@ fn computed(gateway: &SdkNatGateway) -> Map<String, Json> {
 #[async_trait]
 impl AwsResource for NatGateway {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "natgateway/" };
+
+    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+        let mut filters = owned_by(ctx);
+        // A deleted or failed gateway is no leftover to adopt.
+        filters.push(Filter::builder().name("state").values("pending").values("available").build());
+        let out = aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(|e| sdk("ec2 DescribeNatGateways", e))?;
+        Ok(out.nat_gateways().iter().find_map(|g| g.nat_gateway_id()).map(str::to_string))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         // One token per create: the SDK sends the same one when it retries the request, so AWS

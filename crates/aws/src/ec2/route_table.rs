@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, check_cidr, id_filters, tag_spec, while_propagating, Ec2Tags};
+use crate::ec2::{arn, check_cidr, id_filters, owned_by, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
@@ -123,6 +123,11 @@ async fn delete_route(aws: &Clients, table: &str, cidr: &str) -> Result<(), Prov
 #[async_trait]
 impl AwsResource for RouteTable {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "route-table/" };
+
+    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+        let out = aws.ec2.describe_route_tables().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeRouteTables", e))?;
+        Ok(out.route_tables().iter().find_map(|t| t.route_table_id()).map(str::to_string))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let routes = plain_routes(&self.route)?;

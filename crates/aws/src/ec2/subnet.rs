@@ -1,14 +1,14 @@
 //! `aws_subnet`: a subnet of a VPC, in one availability zone.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, check_cidr, id_filters, tag_spec, while_propagating, Ec2Tags};
+use crate::ec2::{arn, check_cidr, id_filters, owned_by, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
@@ -66,6 +66,31 @@ impl Subnet {
 #[async_trait]
 impl AwsResource for Subnet {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "subnet/" };
+
+    /// A retried CreateSubnet whose first attempt went through (its answer lost) meets its own
+    /// subnet: AWS answers that the CIDR conflicts. Found by VPC and CIDR, it is adopted when
+    /// its ownership tags name this resource.
+    const ALREADY_EXISTS: &'static [&'static str] = &["InvalidSubnet.Conflict"];
+
+    async fn named_existing(&self, aws: &Clients) -> Result<Option<(String, Vec<(String, String)>)>, ProviderError> {
+        let out = aws
+            .ec2
+            .describe_subnets()
+            .filters(Filter::builder().name("vpc-id").values(self.vpc_id.value()?).build())
+            .filters(Filter::builder().name("cidr-block").values(self.cidr_block.value()?).build())
+            .send()
+            .await
+            .map_err(|e| sdk("ec2 DescribeSubnets", e))?;
+        Ok(out.subnets().first().and_then(|s| {
+            let tags = s.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect();
+            s.subnet_id().map(|id| (id.to_string(), tags))
+        }))
+    }
+
+    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+        let out = aws.ec2.describe_subnets().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeSubnets", e))?;
+        Ok(out.subnets().iter().find_map(|s| s.subnet_id()).map(str::to_string))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let req = aws

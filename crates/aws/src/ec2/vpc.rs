@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, check_cidr, tag_spec, Ec2Tags};
+use crate::ec2::{arn, check_cidr, owned_by, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
@@ -110,6 +110,11 @@ impl Vpc {
 #[async_trait]
 impl AwsResource for Vpc {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "vpc/" };
+
+    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+        let out = aws.ec2.describe_vpcs().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeVpcs", e))?;
+        Ok(out.vpcs().iter().find_map(|v| v.vpc_id()).map(str::to_string))
+    }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let mut req = aws.ec2.create_vpc().cidr_block(self.cidr_block.value()?).tag_specifications(tag_spec(ResourceType::Vpc, &self.tags, ctx)?);
