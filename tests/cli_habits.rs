@@ -299,3 +299,73 @@ fn one_typo_gives_one_error_with_the_name_meant() {
     let run = project.ok(&["validate", "typo"], 1);
     assert!(run.stderr.contains("no resource `vcp` in this stack; did you mean `vpc`?"), "{}", run.stderr);
 }
+
+/// Runs `clawform -C PROJECT ARGS…` on a pseudo-terminal (python3's `pty`), waits for the `yes`
+/// prompt, types Ctrl-C, and returns (whether the prompt was seen, exit code, seconds from
+/// Ctrl-C to exit).
+fn ctrl_c_at_the_prompt(project: &Project, args: &[&str]) -> (bool, i32, f64) {
+    const SCRIPT: &str = r#"
+import json, os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen, deadline = b"", time.time() + 120
+while b"Enter a value:" not in seen and time.time() < deadline:
+    ready, _, _ = select.select([fd], [], [], 0.5)
+    if ready:
+        try:
+            seen += os.read(fd, 65536)
+        except OSError:
+            break
+prompted = b"Enter a value:" in seen
+time.sleep(0.3)
+os.write(fd, b"\x03")
+start = time.time()
+while True:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    ready, _, _ = select.select([fd], [], [], 0.2)
+    if ready:
+        try:
+            os.read(fd, 65536)
+        except OSError:
+            pass
+    if time.time() - start > 30:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        status = -1
+        break
+code = os.waitstatus_to_exitcode(status) if status != -1 else -1
+print(json.dumps({"prompted": prompted, "code": code, "seconds": time.time() - start}))
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(env!("CARGO_BIN_EXE_clawform"))
+        .arg("-C")
+        .arg(project.path())
+        .args(args)
+        .envs(project.moto.env())
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run python3");
+    let result: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    (result["prompted"] == true, result["code"].as_i64().unwrap_or(-1) as i32, result["seconds"].as_f64().unwrap_or(f64::MAX))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_at_the_prompt_exits_130_at_once_with_nothing_changed() {
+    let project = Project::new();
+    let name = clawform_testkit::unique("prompt");
+    project.write_stack("net", &NET.replace("stack: net", &format!("stack: {name}")).replace("10.61.", "10.71."));
+    let (prompted, code, seconds) = ctrl_c_at_the_prompt(&project, &["apply", "net"]);
+    assert!(prompted, "apply asked on the terminal");
+    assert_eq!(code, 130, "Ctrl-C at the prompt exits 130");
+    assert!(seconds < 5.0, "at once, without waiting for Enter: {seconds:.1}s");
+    assert!(!project.path().join("state").join(format!("{name}.lock")).exists(), "the lock was given back");
+    let ec2 = ec2(&project.moto).await;
+    assert!(ec2.describe_vpcs().filters(crate::common::owned_by(&name)).send().await.unwrap().vpcs().is_empty(), "nothing was created");
+}

@@ -29,7 +29,9 @@ fn ok(args: &[&str]) -> String {
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&ok(args)).expect("JSON output")
+    let value: serde_json::Value = serde_json::from_str(&ok(args)).expect("JSON output");
+    assert_eq!(value["format_version"], "1.0", "every --json document says its format: {args:?}");
+    value
 }
 
 #[test]

@@ -103,6 +103,7 @@ async fn drift_is_named_put_back_accepted_and_leftovers_adopted() {
     std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
     let run = project.ok(&["drift", "base", "--json"], 2);
     let report: Json = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["format_version"], "1.0", "{}", run.stdout);
     assert_eq!(report["unmanaged"][0]["address"], "igw", "{}", run.stdout);
     project.ok(&["apply", "base", "--auto-approve"], 0);
     let igws = ec2.describe_internet_gateways().filters(owned_by("base")).send().await.unwrap();

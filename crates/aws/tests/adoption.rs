@@ -167,3 +167,18 @@ async fn ec2_resources_left_by_a_crash_are_found_by_their_tags_not_made_twice() 
         assert_eq!(again.id, made.id, "{type_name}: adopted, not made twice");
     }
 }
+
+#[tokio::test]
+async fn a_retried_create_route_that_meets_its_own_route_is_done_not_a_conflict() {
+    let s = subject().await;
+    let vpc = s.create("aws_vpc", "vpc", &json!({ "cidr_block": "10.95.0.0/16" })).await.id;
+    let igw = s.create("aws_internet_gateway", "igw", &json!({ "vpc_id": vpc })).await.id;
+    let other = s.create("aws_internet_gateway", "other", &json!({})).await.id;
+    let with_route = |gateway: &str| json!({ "vpc_id": vpc, "route": [{ "cidr_block": "0.0.0.0/0", "gateway_id": gateway }] });
+    let table = s.create("aws_route_table", "routes", &with_route(&igw)).await.id;
+    // State says the route was not added yet (its CreateRoute answer was lost); AWS has it.
+    s.update("aws_route_table", "routes", &table, &json!({ "vpc_id": vpc }), &with_route(&igw)).await;
+    // The same destination to another target is a real conflict, still refused.
+    let err = s.try_update("aws_route_table", "routes", &table, &json!({ "vpc_id": vpc }), &with_route(&other)).await.expect_err("a conflict");
+    assert!(err.has_code("RouteAlreadyExists"), "{err}");
+}

@@ -90,7 +90,8 @@ fn plain_routes(routes: &[Route]) -> Result<Vec<Plain>, ProviderError> {
 }
 
 async fn create_route(aws: &Clients, table: &str, r: &Plain) -> Result<(), ProviderError> {
-    aws.ec2
+    let sent = aws
+        .ec2
         .create_route()
         .route_table_id(table)
         .destination_cidr_block(&r.cidr)
@@ -98,8 +99,24 @@ async fn create_route(aws: &Clients, table: &str, r: &Plain) -> Result<(), Provi
         .set_nat_gateway_id(r.nat.clone())
         .send()
         .await
-        .map_err(|e| sdk("ec2 CreateRoute", e))?;
-    Ok(())
+        .map_err(|e| sdk("ec2 CreateRoute", e));
+    match sent {
+        Ok(_) => Ok(()),
+        // A retry whose first attempt went through (its answer lost) meets its own route: the
+        // same destination to the same target is done, not a conflict.
+        Err(e) if e.has_code("RouteAlreadyExists") && existing_route(aws, table, &r.cidr).await?.as_ref() == Some(r) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The route of `table` to `cidr`, as it is now.
+async fn existing_route(aws: &Clients, table: &str, cidr: &str) -> Result<Option<Plain>, ProviderError> {
+    let out = aws.ec2.describe_route_tables().route_table_ids(table).send().await.map_err(|e| sdk("ec2 DescribeRouteTables", e))?;
+    Ok(out.route_tables().iter().flat_map(|t| t.routes()).find(|route| route.destination_cidr_block() == Some(cidr)).map(|route| Plain {
+        cidr: cidr.to_string(),
+        gateway: route.gateway_id().map(str::to_string),
+        nat: route.nat_gateway_id().map(str::to_string),
+    }))
 }
 
 async fn replace_route(aws: &Clients, table: &str, r: &Plain) -> Result<(), ProviderError> {
