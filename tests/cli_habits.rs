@@ -369,3 +369,19 @@ async fn ctrl_c_at_the_prompt_exits_130_at_once_with_nothing_changed() {
     let ec2 = ec2(&project.moto).await;
     assert!(ec2.describe_vpcs().filters(crate::common::owned_by(&name)).send().await.unwrap().vpcs().is_empty(), "nothing was created");
 }
+
+#[test]
+fn the_two_readme_commands_share_one_build_and_the_demo_shows_its_commands() {
+    // scripts/test.sh and scripts/demo.sh must resolve the same features, or the second one
+    // rebuilds the whole AWS SDK: both build every target of the workspace.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let test = std::fs::read_to_string(root.join("scripts/test.sh")).unwrap();
+    let demo = std::fs::read_to_string(root.join("scripts/demo.sh")).unwrap();
+    assert!(test.contains("cargo test --workspace --all-targets"), "{test}");
+    assert!(
+        demo.contains("cargo build --workspace --all-targets") && !demo.contains("--quiet"),
+        "the demo shares the build and shows cargo's progress: {demo}"
+    );
+    // Each command's `$ clawform …` header is printed outside any pipe that cuts output.
+    assert!(!demo.lines().any(|l| l.trim_start().starts_with("cf ") && l.contains("| tail")), "{demo}");
+}

@@ -46,7 +46,8 @@ async fn kill_at(project: &Project, n: u64, at: u64, hold: Hold) -> String {
     let name = format!("crash{n}");
     project.write_stack(&name, &stack(n));
     let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { hold: Some((at, hold)), ..FaultConfig::pass_through() });
-    let mut child = spawn(project, &["apply", &name, "--auto-approve"], &proxy.endpoint, &[]);
+    // `$USER` empty, as under cron or in a container: the lock still names the OS login.
+    let mut child = spawn(project, &["apply", &name, "--auto-approve"], &proxy.endpoint, &[("USER", "")]);
     let held = proxy.wait_held_or(Duration::from_secs(120), || matches!(child.try_wait(), Ok(Some(_))));
     let held = match held {
         Some(op) => op,
@@ -70,6 +71,9 @@ async fn kill_at(project: &Project, n: u64, at: u64, hold: Hold) -> String {
     }
     let lock = project.path().join("state").join(format!("{name}.lock"));
     assert!(lock.exists(), "run {n}: an apply killed mid-way leaves its lock");
+    let holder: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&lock).unwrap()).unwrap();
+    let who = holder["who"].as_str().unwrap_or_default();
+    assert!(!who.starts_with('@') && !who.starts_with("unknown@"), "run {n}: the holder is named by its OS login: {who}");
     let stale = project.ok(&["plan", &name], 1);
     assert!(stale.stderr.contains("no longer running on this host"), "run {n}: the lock message says its holder is gone: {}", stale.stderr);
     project.ok(&["force-unlock", &name, &project.lock_id(&name), "--force"], 0);
