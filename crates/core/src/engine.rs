@@ -192,6 +192,7 @@ pub async fn apply(
     }
     state.params = plan.params.clone();
     state.param_overrides = plan.param_overrides.clone();
+    record_refreshed(&mut state, plan);
     let creates: Vec<String> = plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.clone()).collect();
     let needing = needing_secrets(plan, &state, &options.secret_params);
     if !needing.is_empty() {
@@ -218,6 +219,21 @@ pub async fn apply(
         stopping: false,
     };
     run.walk().await
+}
+
+/// A plan made from state refreshed from AWS holds, for the resources it leaves alone, what AWS
+/// has: recorded as the apply starts, as Terraform records its refresh. So a service that an
+/// interrupted rollout moved to a new task definition before its state was saved is named by
+/// state as running that one, and `drift` agrees with `plan` afterwards.
+fn record_refreshed(state: &mut State, plan: &Plan) {
+    for c in plan.changes.iter().filter(|c| c.action == Action::NoOp && !c.deposed) {
+        let Some(before) = &c.before else { continue };
+        if let Some(r) = state.resources.iter_mut().find(|r| r.address == c.address && Some(&r.id) == c.prior_id.as_ref()) {
+            if r.attributes != *before {
+                r.attributes = before.clone();
+            }
+        }
+    }
 }
 
 /// The creates of `plan` that need the value of a secret parameter not given: found before the

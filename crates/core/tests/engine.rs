@@ -705,3 +705,34 @@ async fn an_old_resource_left_by_an_interrupted_create_before_destroy_is_deleted
     assert!(after.deposed.is_empty());
     assert!(!plan_yaml(&targeted("green", 80), Some(&after)).has_changes());
 }
+
+#[tokio::test]
+async fn what_a_refreshed_plan_leaves_alone_is_recorded_as_aws_has_it() {
+    // A rollout died after the service moved (here: the subnet's description) and before state
+    // was saved. The next run's plan, made from state refreshed from AWS, leaves the subnet
+    // alone; its apply must record what AWS has, or `drift` would report it for good.
+    let dir = state_dir();
+    let backend = LocalBackend::new(dir.path());
+    let provider = MemoryProvider::new();
+    let v1 = "stack: live\nresources:\n  net:\n    type: test_network\n    cidr_block: 10.0.0.0/16\n  sub:\n    type: test_subnet\n    network_id: ${net.id}\n    description: one\n";
+    let first = apply_with(&plan_yaml(v1, None), None, &provider, &backend, 4).await.unwrap();
+    let sub = first.state.get("sub").unwrap().clone();
+    let mut live = provider.live(&sub.id).unwrap();
+    live["description"] = json!("two");
+    provider.set_live(&sub.id, live);
+
+    let state = backend.load("live").await.unwrap().unwrap();
+    let report = clawform_core::drift::detect(std::slice::from_ref(&state), &registry(), provider.as_ref()).await.unwrap();
+    assert!(report.has_drift());
+    let refreshed = clawform_core::drift::refreshed(&state, &report);
+    // The stack now says "two" (the rollout's target) and adds a second network (other work).
+    let v2 = format!("{}  other:\n    type: test_network\n    cidr_block: 10.1.0.0/16\n", v1.replace("description: one", "description: two"));
+    let plan = plan_yaml(&v2, Some(&refreshed));
+    assert_eq!(plan.change("sub").unwrap().action, Action::NoOp, "AWS already has it");
+    let done = apply_with(&plan, Some(state), &provider, &backend, 4).await.unwrap();
+    assert_eq!(done.state.get("sub").unwrap().attributes["description"], json!("two"));
+    let stored = backend.load("live").await.unwrap().unwrap();
+    assert_eq!(stored.get("sub").unwrap().attributes["description"], json!("two"), "state names what AWS has");
+    let again = clawform_core::drift::detect(std::slice::from_ref(&stored), &registry(), provider.as_ref()).await.unwrap();
+    assert!(!again.has_drift(), "drift agrees with the plan: {again:?}");
+}

@@ -289,6 +289,14 @@ impl MemoryProvider {
         self.lock().live.len()
     }
 
+    /// Changes the live resource `id` behind clawform's back (what another run, or a person
+    /// at the console, did).
+    pub fn set_live(&self, id: &str, attributes: Json) {
+        if let Some(l) = self.lock().live.get_mut(id) {
+            l.attributes = attributes;
+        }
+    }
+
     /// The attributes of the live resource `id`.
     pub fn live(&self, id: &str) -> Option<Json> {
         self.lock().live.get(id).map(|l| l.attributes.clone())
