@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, id_filters, owned_by, tag_spec, while_propagating, Ec2Tags};
+use crate::ec2::{arn, carries_ownership, id_filters, owned_by, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
@@ -68,7 +68,7 @@ impl AwsResource for InternetGateway {
 
     async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
         let out = aws.ec2.describe_internet_gateways().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeInternetGateways", e))?;
-        Ok(out.internet_gateways().iter().find_map(|g| g.internet_gateway_id()).map(str::to_string))
+        Ok(out.internet_gateways().iter().filter(|g| carries_ownership(g.tags(), ctx)).find_map(|g| g.internet_gateway_id()).map(str::to_string))
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {

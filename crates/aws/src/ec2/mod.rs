@@ -52,6 +52,14 @@ pub(crate) fn owned_by(ctx: &OpContext) -> Vec<Filter> {
     vec![tag(tags::STACK_TAG, ctx.stack.clone()), tag(tags::ADDRESS_TAG, tags::address_tag(&ctx.address))]
 }
 
+/// Whether `tags` carry `ctx`'s ownership tags. Checked on what an [`owned_by`] search returns
+/// as well: an emulator that ignores a `tag:` filter (moto's DescribeNatGateways) must not make
+/// another resource look like this one's leftover.
+pub(crate) fn carries_ownership(tags: &[Tag], ctx: &OpContext) -> bool {
+    let has = |key: &str, value: &str| tags.iter().any(|t| t.key() == Some(key) && t.value() == Some(value));
+    has(tags::STACK_TAG, &ctx.stack) && has(tags::ADDRESS_TAG, &tags::address_tag(&ctx.address))
+}
+
 pub(crate) struct Ec2Tags;
 
 #[async_trait::async_trait]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{id_filters, owned_by, tag_spec, Ec2Tags};
+use crate::ec2::{carries_ownership, id_filters, owned_by, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::opt;
@@ -174,7 +174,7 @@ impl AwsResource for NatGateway {
         // A deleted or failed gateway is no leftover to adopt.
         filters.push(Filter::builder().name("state").values("pending").values("available").build());
         let out = aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(|e| sdk("ec2 DescribeNatGateways", e))?;
-        Ok(out.nat_gateways().iter().find_map(|g| g.nat_gateway_id()).map(str::to_string))
+        Ok(out.nat_gateways().iter().filter(|g| carries_ownership(g.tags(), ctx)).find_map(|g| g.nat_gateway_id()).map(str::to_string))
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, check_cidr, id_filters, owned_by, tag_spec, while_propagating, Ec2Tags};
+use crate::ec2::{arn, carries_ownership, check_cidr, id_filters, owned_by, tag_spec, while_propagating, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
@@ -143,7 +143,7 @@ impl AwsResource for RouteTable {
 
     async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
         let out = aws.ec2.describe_route_tables().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeRouteTables", e))?;
-        Ok(out.route_tables().iter().find_map(|t| t.route_table_id()).map(str::to_string))
+        Ok(out.route_tables().iter().filter(|t| carries_ownership(t.tags(), ctx)).find_map(|t| t.route_table_id()).map(str::to_string))
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, check_cidr, owned_by, tag_spec, Ec2Tags};
+use crate::ec2::{arn, carries_ownership, check_cidr, owned_by, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
@@ -113,7 +113,7 @@ impl AwsResource for Vpc {
 
     async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
         let out = aws.ec2.describe_vpcs().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeVpcs", e))?;
-        Ok(out.vpcs().iter().find_map(|v| v.vpc_id()).map(str::to_string))
+        Ok(out.vpcs().iter().filter(|v| carries_ownership(v.tags(), ctx)).find_map(|v| v.vpc_id()).map(str::to_string))
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
