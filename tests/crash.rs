@@ -4,16 +4,16 @@
 //! the stack that state does not hold).
 //!
 //! The moment is chosen by request count, which is deterministic where a timer is not: a first
-//! apply through the fault proxy counts the requests a whole apply makes (R); then each run
-//! holds request k (k spread over 1..R) and kills the CLI while it is held. Half the runs hold
-//! the request **before** moto sees it, half **after** moto processed it (the create happened,
-//! the CLI never heard: the case adoption by ownership tags exists for).
+//! apply through the fault proxy counts the requests a whole apply makes (R); then a run holds
+//! request k and kills the CLI while it is held, for **every** k in 1..=R, once holding the
+//! request **before** moto sees it and once **after** moto processed it (the create happened,
+//! the CLI never heard: the case adoption by ownership tags exists for): 2 × R runs.
 //!
 //! The stack is a small one with the shape of base + tenant (VPC, subnets, internet gateway,
 //! Elastic IP, route table and association, security group, IAM role and inline policy, log
 //! group, ECS cluster, load balancer, listener, target group, listener rule, secret and
 //! version, task definition, ECS service: 20 resources of 19 types): a kill is then possible
-//! between any two steps of every type in base and tenant, while 32 runs (a killed apply, a
+//! between any two steps of every type in base and tenant, while the 2 × R runs (a killed apply, a
 //! re-apply, a plan and a drift each) take a minute or two on two cores. The base stack itself
 //! would take several times longer for the same number of kill points, and would only repeat
 //! types. Each run has its own stack and names, so runs on one moto do not meet.
@@ -23,9 +23,6 @@ use std::time::Duration;
 use crate::common::reliability::{assert_converged, run_via, signal, spawn};
 use crate::common::Project;
 use clawform_testkit::{FaultConfig, FaultProxy, Hold};
-
-/// Kill points per test function (two functions run side by side: 32 runs in all).
-const RUNS: u64 = 16;
 
 fn stack(n: u64) -> String {
     include_str!("crash_stack.yaml").replace("NN", &n.to_string())
@@ -89,21 +86,18 @@ async fn kill_at(project: &Project, n: u64, at: u64, hold: Hold) -> String {
     )
 }
 
-/// Runs `RUNS` kills; the two functions take alternate points of 2 × `RUNS` spread over a whole
-/// apply's requests, and alternate holding before and after moto processes the request.
+/// Kills at every request of a whole apply, each both before and after moto processes it; the
+/// two functions take alternate ones of those 2 × R points.
 async fn kills(offset: u64) {
     let project = Project::new();
-    // Run numbers 100.. and 200..: the two functions share one moto server.
-    let first = 100 * (offset + 1);
-    let total = requests_of_a_whole_apply(&project, first + 99);
-    assert!(total > 2 * RUNS, "a whole apply makes only {total} requests");
+    // Run numbers 1000.. and 2000..: the two functions share one moto server.
+    let first = 1000 * (offset + 1);
+    let total = requests_of_a_whole_apply(&project, first + 999);
+    assert!(total > 20, "a whole apply makes only {total} requests");
     let mut lines = vec![format!("a whole apply makes {total} requests")];
-    for k in 0..RUNS {
-        // Spread over the whole apply: request 1 to the last but one (the last is the final
-        // state save's neighbour; the lock and state are checked either way).
-        let at = 1 + (2 * k + offset) * (total - 2) / (2 * RUNS - 1);
-        let hold = if (k + offset).is_multiple_of(2) { Hold::AfterForwarding } else { Hold::BeforeForwarding };
-        lines.push(kill_at(&project, first + k, at, hold).await);
+    let points = (1..=total).flat_map(|at| [(at, Hold::BeforeForwarding), (at, Hold::AfterForwarding)]);
+    for (n, (at, hold)) in points.enumerate().filter(|(n, _)| (*n as u64) % 2 == offset) {
+        lines.push(kill_at(&project, first + n as u64, at, hold).await);
     }
     eprintln!("{}", lines.join("\n"));
 }
