@@ -70,3 +70,75 @@ async fn sigkill_during_tenant_create_then_create_again_converges() {
     }
     eprintln!("{}", lines.join("\n"));
 }
+
+/// What of `stack` is still live and tagged, leaving out secrets scheduled for deletion (Secrets
+/// Manager keeps them, tagged, through their recovery window) and deleted ECS services (ECS
+/// keeps them listed as DRAINING, then INACTIVE).
+async fn live_of(project: &Project, stack: &str) -> Vec<String> {
+    let config = crate::common::sdk_config(&project.moto).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let mut out = Vec::new();
+    for (address, arns) in crate::common::reliability::tagged(project, stack).await {
+        for arn in arns {
+            if arn.contains(":secretsmanager:") {
+                let described = secrets.describe_secret().secret_id(&arn).send().await;
+                if described.as_ref().map_or(true, |d| d.deleted_date().is_some()) {
+                    continue;
+                }
+            }
+            if arn.contains(":service/") {
+                let cluster = arn.rsplit('/').nth(1).unwrap_or_default().to_string();
+                let described = ecs.describe_services().cluster(cluster).services(&arn).send().await.expect("DescribeServices");
+                if described.services().iter().all(|s| matches!(s.status(), Some("INACTIVE") | Some("DRAINING"))) {
+                    continue;
+                }
+            }
+            out.push(format!("{address} {arn}"));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_during_tenant_destroy_then_destroy_again_leaves_nothing() {
+    let project = Project::new();
+    copy_repo_stack(&project, "base");
+    copy_repo_stack(&project, "tenant");
+    project.ok(&["apply", "base", "--auto-approve"], 0);
+
+    // How many requests a whole tenant destroy makes.
+    assert_eq!(project.run_with_env(&create_args("dwhole"), &[KEY]).code, 0);
+    let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig::pass_through());
+    let run = run_via(&project, &["tenant", "destroy", "dwhole", "--auto-approve"], &proxy.endpoint, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let total = proxy.requests();
+    drop(proxy);
+    let left = live_of(&project, "tenant-dwhole").await;
+    assert!(left.is_empty(), "a whole destroy leaves nothing: {left:?}");
+
+    let mut lines = vec![format!("a whole tenant destroy makes {total} requests")];
+    for at in 1..=total {
+        for (n, hold) in [Hold::BeforeForwarding, Hold::AfterForwarding].into_iter().enumerate() {
+            let id = format!("d{at}x{n}");
+            let stack = format!("tenant-{id}");
+            let created = project.run_with_env(&create_args(&id), &[KEY]);
+            assert_eq!(created.code, 0, "{}", created.all());
+            let proxy = FaultProxy::start(&project.moto.endpoint, FaultConfig { hold: Some((at, hold)), ..FaultConfig::pass_through() });
+            let mut child = spawn(&project, &["tenant", "destroy", &id, "--auto-approve"], &proxy.endpoint, &[]);
+            let held = proxy
+                .wait_held_or(Duration::from_secs(120), || matches!(child.try_wait(), Ok(Some(_))))
+                .unwrap_or_else(|| panic!("{id}: the destroy ended before request {at}"));
+            signal(&child, "KILL");
+            assert_eq!(child.wait().expect("wait for the killed CLI").code(), None, "{id}: killed by a signal");
+            drop(proxy);
+            project.ok(&["force-unlock", &stack, &project.lock_id(&stack), "--force"], 0);
+            let again = project.run(&["tenant", "destroy", &id, "--auto-approve"]);
+            assert_eq!(again.code, 0, "{id}: tenant destroy after SIGKILL at request {at} ({held}, {hold:?}) failed:\n{}", again.all());
+            assert_eq!(live_of(&project, &stack).await, Vec::<String>::new(), "{id}: killed at request {at} ({held}, {hold:?}): nothing is left");
+            assert!(!project.ok(&["tenant", "list"], 0).stdout.contains(&format!("{id} ")), "{id}: no longer listed");
+            lines.push(format!("{id}: SIGKILL at request {at} ({held}, {hold:?}); destroyed again, nothing left"));
+        }
+    }
+    eprintln!("{}", lines.join("\n"));
+}
