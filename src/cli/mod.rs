@@ -839,20 +839,7 @@ async fn output_cmd(ctx: &Ctx, stack: &str, name: Option<&str>, json: bool) -> R
 /// The state backend named by `--backend`: `s3://BUCKET/PREFIX`, or a folder.
 async fn backend_from(url: &str, root: &Path, settings: &clawform::aws::AwsSettings) -> Result<Arc<dyn clawform::core::StateBackend>, String> {
     if url.starts_with("s3://") {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(r) = &settings.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        if let Some(p) = &settings.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(e) = &settings.endpoint_url {
-            loader = loader.endpoint_url(e);
-        }
-        let config = loader.load().await;
-        if config.region().is_none() {
-            return Err(clawform::aws::clients::NO_REGION.to_string());
-        }
+        let config = settings.sdk_config().await.map_err(|e| e.to_string())?;
         let backend = clawform::aws::s3_backend::S3Backend::from_url(url, &config).map_err(|e| e.to_string())?;
         return Ok(Arc::new(backend));
     }

@@ -46,25 +46,34 @@ pub struct AwsSettings {
 
 pub use crate::error::NO_REGION;
 
-impl Clients {
-    /// Loads the standard configuration chain with `settings` over it. A chain with no region is
-    /// an error naming the ways to set one (no request is made to find out).
-    pub async fn load(settings: &AwsSettings) -> Result<Clients, clawform_core::ProviderError> {
+impl AwsSettings {
+    /// The standard configuration chain with these settings over it, and the SDK's standard
+    /// retry mode (backoff with jitter) at 8 attempts. A chain with no region is an error naming
+    /// the ways to set one. What the provider's clients and the S3 state backend are made from.
+    pub async fn sdk_config(&self) -> Result<aws_config::SdkConfig, clawform_core::ProviderError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8));
-        if let Some(r) = &settings.region {
+        if let Some(r) = &self.region {
             loader = loader.region(Region::new(r.clone()));
         }
-        if let Some(p) = &settings.profile {
+        if let Some(p) = &self.profile {
             loader = loader.profile_name(p);
         }
-        if let Some(url) = &settings.endpoint_url {
+        if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
         if config.region().is_none() {
             return Err(clawform_core::ProviderError::invalid(NO_REGION));
         }
-        Ok(Clients::from_config(&config))
+        Ok(config)
+    }
+}
+
+impl Clients {
+    /// Loads the standard configuration chain with `settings` over it. A chain with no region is
+    /// an error naming the ways to set one (no request is made to find out).
+    pub async fn load(settings: &AwsSettings) -> Result<Clients, clawform_core::ProviderError> {
+        Ok(Clients::from_config(&settings.sdk_config().await?))
     }
 
     /// Loads the standard configuration chain; `region` overrides it. The SDK's standard retry
