@@ -49,7 +49,7 @@ async fn kill_at(project: &Project, id: &str, at: u64, hold: Hold) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_during_tenant_create_then_create_again_converges() {
-    let project = Project::new();
+    let project = Project::on_its_own_moto();
     copy_repo_stack(&project, "base");
     copy_repo_stack(&project, "tenant");
     project.ok(&["apply", "base", "--auto-approve"], 0);
@@ -102,7 +102,7 @@ async fn live_of(project: &Project, stack: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_during_tenant_destroy_then_destroy_again_leaves_nothing() {
-    let project = Project::new();
+    let project = Project::on_its_own_moto();
     copy_repo_stack(&project, "base");
     copy_repo_stack(&project, "tenant");
     project.ok(&["apply", "base", "--auto-approve"], 0);

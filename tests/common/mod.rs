@@ -39,6 +39,17 @@ impl Project {
         Project { dir, moto }
     }
 
+    /// A project on a moto server of its own, for a test that applies the base stack (whose
+    /// names are fixed) beside another test of the same file that does too.
+    #[track_caller]
+    pub fn on_its_own_moto() -> Project {
+        let caller = std::panic::Location::caller();
+        let moto = clawform_testkit::moto_for(&format!("{}:{}", caller.file(), caller.line()));
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
+        Project { dir, moto }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
