@@ -97,13 +97,23 @@ pub trait AwsResource: Resource {
         let _ = aws;
         Ok(None)
     }
-    /// A resource an interrupted run made for this one and never recorded, found by its
+    /// Resources interrupted runs made for this one and never recorded, found by their
     /// ownership tags through the type's own API (for types with no name AWS keeps unique, which
-    /// the Resource Groups Tagging API may not list either): its id. Asked before a create only
-    /// when state's journal says such a leftover is possible.
-    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+    /// the Resource Groups Tagging API may not list either): their ids, none of
+    /// [`OpContext::keep`]. Asked before a create only when state's journal says such a leftover
+    /// is possible, and again after it: the first is adopted, the others are copies (a create
+    /// retried after a lost answer, or one still travelling when its process died) and are
+    /// deleted, so nothing tagged as this resource is left outside state.
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
         let _ = (aws, ctx);
-        Ok(None)
+        Ok(Vec::new())
+    }
+    /// What a sweep after the create deletes: every resource carrying this one's ownership tags
+    /// but the one adopted or created (and [`OpContext::keep`]). The leftovers by default; a
+    /// type that adopts only leftovers that already are what is desired (an immutable task
+    /// definition revision) answers the others here too.
+    async fn find_copies(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
+        self.find_leftovers(aws, ctx).await
     }
     /// Takes over resource `id`, which an interrupted run created for `self` and never recorded:
     /// reads it as it is, updates it in place to what is desired, and keeps the computed
@@ -181,16 +191,25 @@ fn checked<R: Resource>(attributes: &Json) -> Result<R, ProviderError> {
 impl<R: AwsResource> Handler for Typed<R> {
     async fn create(&self, aws: &Clients, ctx: &OpContext, attributes: &Json) -> Result<Applied, ProviderError> {
         let typed = checked::<R>(attributes)?;
-        if ctx.leftover_possible {
-            if let Some(id) = typed.find_leftover(aws, ctx).await? {
-                tracing::info!(address = %ctx.address, id = %id, "adopting what an interrupted run created");
-                return typed.adopt_id(aws, ctx, &id).await;
-            }
+        if !ctx.leftover_possible {
+            return create_or_adopt_named(&typed, aws, ctx).await;
         }
-        match typed.create(aws, ctx).await {
-            Err(e) if R::ALREADY_EXISTS.iter().any(|code| e.has_code(code)) => adopt_named(&typed, aws, ctx, e).await,
-            other => other,
+        let mut leftovers = typed.find_leftovers(aws, ctx).await?;
+        leftovers.retain(|id| !ctx.keep.contains(id));
+        let applied = if leftovers.is_empty() {
+            create_or_adopt_named(&typed, aws, ctx).await?
+        } else {
+            let id = leftovers.remove(0);
+            tracing::info!(address = %ctx.address, id = %id, "adopting what an interrupted run created");
+            typed.adopt_id(aws, ctx, &id).await?
+        };
+        // A create of the interrupted run still travelling when it died may have landed since.
+        let mut copies = typed.find_copies(aws, ctx).await?;
+        copies.retain(|id| *id != applied.id && !ctx.keep.contains(id));
+        for id in copies {
+            remove_copy::<R>(aws, ctx, &id).await?;
         }
+        Ok(applied)
     }
 
     async fn update(&self, aws: &Clients, ctx: &OpContext, id: &str, prior: &Json, attributes: &Json) -> Result<Applied, ProviderError> {
@@ -209,6 +228,21 @@ impl<R: AwsResource> Handler for Typed<R> {
     async fn import_id(&self, aws: &Clients, id: &str) -> Result<String, ProviderError> {
         R::import_id(aws, id).await
     }
+}
+
+async fn create_or_adopt_named<R: AwsResource>(typed: &R, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
+    match typed.create(aws, ctx).await {
+        Err(e) if R::ALREADY_EXISTS.iter().any(|code| e.has_code(code)) => adopt_named(typed, aws, ctx, e).await,
+        other => other,
+    }
+}
+
+/// Deletes `id`, a second resource carrying this one's ownership tags that state will not
+/// hold: read first, since a delete may need what it is attached to (an internet gateway's VPC).
+async fn remove_copy<R: AwsResource>(aws: &Clients, ctx: &OpContext, id: &str) -> Result<(), ProviderError> {
+    let Some(prior) = R::read(aws, &[id.to_string()]).await?.pop().flatten() else { return Ok(()) };
+    tracing::warn!(address = %ctx.address, id = %id, "deleting a copy an interrupted run made");
+    R::delete(aws, id, &prior).await.map_err(|e| e.map_message(|m| format!("{}: deleting `{id}`, a copy of it an interrupted run made: {m}", ctx.address)))
 }
 
 /// A create refused because the name is taken: the resource holding it is adopted when its

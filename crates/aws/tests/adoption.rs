@@ -182,3 +182,80 @@ async fn a_retried_create_route_that_meets_its_own_route_is_done_not_a_conflict(
     let err = s.try_update("aws_route_table", "routes", &table, &json!({ "vpc_id": vpc }), &with_route(&other)).await.expect_err("a conflict");
     assert!(err.has_code("RouteAlreadyExists"), "{err}");
 }
+
+/// Creates a VPC tagged as `address` of the subject's stack straight through the SDK: what a
+/// create whose answer was lost, retried by the SDK or still travelling when its process died,
+/// leaves beside the one the run goes on with.
+async fn tagged_vpc(s: &Subject, ec2: &aws_sdk_ec2::Client, address: &str, cidr: &str) -> String {
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+    let spec = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
+        .tags(tag("clawform:stack", &s.stack))
+        .tags(tag("clawform:address", address))
+        .build();
+    ec2.create_vpc().cidr_block(cidr).tag_specifications(spec).send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string()
+}
+
+async fn owned_vpcs(s: &Subject, ec2: &aws_sdk_ec2::Client) -> Vec<String> {
+    let filter = aws_sdk_ec2::types::Filter::builder().name("tag:clawform:stack").values(&s.stack).build();
+    let out = ec2.describe_vpcs().filters(filter).send().await.unwrap();
+    let mut ids: Vec<String> = out.vpcs().iter().filter_map(|v| v.vpc_id()).map(str::to_string).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn copies_an_interrupted_run_left_are_deleted_and_one_is_adopted() {
+    let s = subject().await;
+    let ec2 = aws_sdk_ec2::Client::new(&crate::support::moto_config().await);
+    let first = tagged_vpc(&s, &ec2, "vpc", "10.96.0.0/16").await;
+    let second = tagged_vpc(&s, &ec2, "vpc", "10.96.0.0/16").await;
+    let adopted = s.create("aws_vpc", "vpc", &json!({ "cidr_block": "10.96.0.0/16" })).await;
+    assert!([&first, &second].contains(&&adopted.id), "one of the leftovers is adopted, not a third made: {}", adopted.id);
+    assert_eq!(owned_vpcs(&s, &ec2).await, vec![adopted.id.clone()], "the other copy is deleted: nothing tagged as `vpc` is left outside state");
+}
+
+#[tokio::test]
+async fn what_state_still_holds_for_the_address_is_neither_adopted_nor_swept() {
+    let s = subject().await;
+    let ec2 = aws_sdk_ec2::Client::new(&crate::support::moto_config().await);
+    // A create-before-destroy replace: the VPC being replaced carries the same ownership tags.
+    let old = s.create("aws_vpc", "vpc", &json!({ "cidr_block": "10.97.0.0/16" })).await.id;
+    let ctx = clawform_core::OpContext { keep: vec![old.clone()], ..s.ctx("vpc") };
+    let new = clawform_core::Provider::create(&s.provider, &ctx, "aws_vpc", &json!({ "cidr_block": "10.98.0.0/16" })).await.expect("a new VPC");
+    assert_ne!(new.id, old, "the VPC state holds is not taken for a leftover");
+    let mut both = vec![old, new.id];
+    both.sort();
+    assert_eq!(owned_vpcs(&s, &ec2).await, both, "and it is not swept away either");
+}
+
+#[tokio::test]
+async fn task_definition_revisions_left_by_a_killed_rollout_are_adopted_or_deregistered() {
+    let s = subject().await;
+    let family = unique("family");
+    let def = |image: &str| {
+        json!({
+            "family": family,
+            "container_definitions": format!(r#"[{{"name":"app","image":"{image}","memory":128,"essential":true}}]"#),
+        })
+    };
+    // Registered by runs whose journal named no leftover (each the first try of its create).
+    let first_try = clawform_core::OpContext { leftover_possible: false, ..s.ctx("task") };
+    let register = |image: &str| {
+        let (ctx, body) = (first_try.clone(), def(image));
+        let provider = &s.provider;
+        async move { clawform_core::Provider::create(provider, &ctx, "aws_ecs_task_definition", &body).await.expect("a revision").id }
+    };
+    let current = register("app:v1").await;
+    // Killed mid-rollout to v2, after RegisterTaskDefinition: state still holds v1.
+    let left_v2 = register("app:v2").await;
+    // Killed again with v3 planned: a revision for v3 left too.
+    let left_v3 = register("app:v3").await;
+    // The next run plans v3 again: the v3 leftover is adopted, the v2 one deregistered, and
+    // the v1 revision state holds (the service runs it until it is updated) is left alone.
+    let ctx = clawform_core::OpContext { keep: vec![current.clone()], ..s.ctx("task") };
+    let applied = clawform_core::Provider::create(&s.provider, &ctx, "aws_ecs_task_definition", &def("app:v3")).await.expect("the v3 revision");
+    assert_eq!(applied.id, left_v3, "the leftover that is what is desired is adopted, no fourth revision registered");
+    assert!(s.read_one("aws_ecs_task_definition", &left_v2).await.is_none(), "the leftover that is not what is desired is deregistered");
+    assert!(s.read_one("aws_ecs_task_definition", &current).await.is_some(), "what state holds stays");
+}

@@ -382,6 +382,9 @@ impl ApplyRun<'_> {
         let mut started_creates = self.state.creating.clone().unwrap_or_default();
         started_creates.extend(self.creates.iter().filter(|a| !started_creates.contains(a)).cloned().collect::<Vec<_>>());
         self.state.creating = Some(started_creates);
+        for address in &self.creates {
+            self.state.create_tokens.entry(address.clone()).or_insert_with(|| uuid::Uuid::new_v4().to_string());
+        }
         self.state.serial += 1;
         self.backend.save(&self.state).await
     }
@@ -391,11 +394,19 @@ impl ApplyRun<'_> {
         self.started[i] = true;
         let change = self.plan.changes[self.ops[i].change].clone();
         let phase = self.ops[i].phase;
-        let leftovers = &self.leftovers;
+        let (leftovers, state) = (&self.leftovers, &self.state);
         let task = prepare(&change, phase, &self.state, self.plan, &self.options.secret_params).map(|t| match t {
             Task::Create { ctx, type_name, attributes } => match leftovers.found.get(&ctx.address) {
                 Some(found) => Task::Adopt { ctx, type_name, found: found.clone(), attributes },
-                None => Task::Create { ctx: OpContext { leftover_possible: leftovers.possible.contains(&ctx.address), ..ctx }, type_name, attributes },
+                None => {
+                    let keep = state.resources.iter().chain(&state.deposed).filter(|r| r.address == ctx.address).map(|r| r.id.clone()).collect();
+                    let client_token = state.create_token(&ctx.address);
+                    Task::Create {
+                        ctx: OpContext { leftover_possible: leftovers.possible.contains(&ctx.address), keep, client_token, ..ctx },
+                        type_name,
+                        attributes,
+                    }
+                }
             },
             other => other,
         });
@@ -706,6 +717,7 @@ fn record(state: &mut State, change: &ResourceChange, phase: Phase, outcome: Out
             if let Some(started) = &mut state.creating {
                 started.retain(|a| a != &change.address);
             }
+            state.create_tokens.shift_remove(&change.address);
             state.put(StateResource { address: change.address.clone(), type_name, id: applied.id, attributes, dependencies });
         }
     }

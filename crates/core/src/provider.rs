@@ -19,13 +19,20 @@ pub struct OpContext {
     /// journal of started creates ([`crate::State::creating`]) proves nothing can be left:
     /// then the create skips those reads.
     pub leftover_possible: bool,
+    /// Ids state holds for this address (the resource a create-before-destroy replace
+    /// supersedes, or a deposed one): they carry the same ownership tags as a leftover, and
+    /// are never taken for one, adopted or swept away.
+    pub keep: Vec<String>,
+    /// The idempotency token of this create ([`crate::State::create_token`]), for APIs that
+    /// take one; `None` outside an apply (a create from a test or an import).
+    pub client_token: Option<String>,
 }
 
 impl OpContext {
     /// The context of resource `address` of `stack`, for which leftovers are possible (the
     /// safe default: a create checks before making a new one).
     pub fn new(stack: impl Into<String>, address: impl Into<String>) -> OpContext {
-        OpContext { stack: stack.into(), address: address.into(), leftover_possible: true }
+        OpContext { stack: stack.into(), address: address.into(), leftover_possible: true, keep: Vec::new(), client_token: None }
     }
 }
 

@@ -42,6 +42,12 @@ pub struct State {
     /// written before the journal was kept): anything may have been left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creating: Option<Vec<String>>,
+    /// A nonce per journal entry of `creating`, from which a create derives its idempotency
+    /// token (EC2's and ECS's `ClientToken`): the run after a crash sends the same token as the
+    /// run that died, so AWS answers with what the first request made instead of making a
+    /// second. Removed with the journal entry, so a later create of the address gets a new one.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub create_tokens: IndexMap<String, String>,
     /// Where the resources live (the provider's region, `us-west-2`), recorded by the first
     /// apply: the ids in this state mean nothing in another region, so a plan or apply there is
     /// refused instead of reading every resource as "deleted outside clawform".
@@ -80,6 +86,7 @@ impl State {
             resources: Vec::new(),
             outputs: IndexMap::new(),
             creating: Some(Vec::new()),
+            create_tokens: IndexMap::new(),
             region: None,
         }
     }
@@ -87,6 +94,16 @@ impl State {
     /// Whether an earlier apply may have created resource `address` without recording it.
     pub fn leftover_possible(&self, address: &str) -> bool {
         self.creating.as_ref().is_none_or(|started| started.iter().any(|a| a == address))
+    }
+
+    /// The idempotency token of the create of `address` this journal entry stands for: the
+    /// same for every run until the create is recorded; 32 hexadecimal digits, within the
+    /// shortest limit of the APIs that take one (ECS's 36 characters).
+    pub fn create_token(&self, address: &str) -> Option<String> {
+        use sha2::Digest;
+        let nonce = self.create_tokens.get(address)?;
+        let digest = sha2::Sha256::digest(format!("{}\n{}\n{address}\n{nonce}", self.lineage, self.stack));
+        Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
     }
 
     /// The resource at `address`.

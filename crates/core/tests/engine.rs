@@ -531,6 +531,11 @@ async fn only_creates_the_journal_names_may_have_left_something_behind() {
     let state = backend.load("wide").await.unwrap().unwrap();
     assert_eq!(state.creating, Some(vec!["n1".to_string(), "n2".to_string()]), "the failed create and the one never begun stay in the journal");
 
+    let token = |p: &MemoryProvider, address: &str| p.calls().iter().find(|c| c.op == Op::Create && c.address == address).and_then(|c| c.client_token.clone());
+    let first_token = token(&provider, "n1").expect("a create has an idempotency token");
+    assert_ne!(token(&provider, "n0"), Some(first_token.clone()), "one token per create");
+    assert_eq!(state.create_tokens.len(), 2, "the journal keeps the tokens of the creates it names: {:?}", state.create_tokens);
+
     // The next run: only the failed create (whose answer may have been lost after AWS made
     // the resource) looks; the one never begun does too, as the journal cannot tell them apart.
     provider.heal("n1");
@@ -538,7 +543,10 @@ async fn only_creates_the_journal_names_may_have_left_something_behind() {
     let plan = plan_yaml(&independent_networks(4), Some(&state));
     apply_with(&plan, Some(state), &provider, &backend, 1).await.unwrap();
     assert_eq!(leftover_possible(&provider), vec![("n1".into(), true), ("n2".into(), true), ("n3".into(), false)]);
-    assert_eq!(backend.load("wide").await.unwrap().unwrap().creating, Some(vec![]));
+    assert_eq!(token(&provider, "n1"), Some(first_token.clone()), "the run after sends the token the interrupted create sent, so AWS makes one resource");
+    let after = backend.load("wide").await.unwrap().unwrap();
+    assert_eq!(after.creating, Some(vec![]));
+    assert!(after.create_tokens.is_empty(), "recorded creates give their tokens up: {:?}", after.create_tokens);
 }
 
 #[tokio::test]

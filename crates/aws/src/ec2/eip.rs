@@ -65,7 +65,7 @@ impl AwsResource for Eip {
 
     /// AllocateAddress has no client token: a run killed after it leaves an address tagged with
     /// this resource, which DescribeAddresses finds by those tags.
-    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
         let tag = |key: &str, value: String| aws_sdk_ec2::types::Filter::builder().name(format!("tag:{key}")).values(value).build();
         let out = aws
             .ec2
@@ -75,7 +75,7 @@ impl AwsResource for Eip {
             .send()
             .await
             .map_err(|e| sdk("ec2 DescribeAddresses", e))?;
-        Ok(out.addresses().iter().find_map(|a| a.allocation_id()).map(str::to_string))
+        Ok(out.addresses().iter().filter_map(|a| a.allocation_id()).map(str::to_string).collect())
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {

@@ -66,9 +66,9 @@ async fn detach(aws: &Clients, id: &str, vpc: &str) -> Result<(), ProviderError>
 impl AwsResource for InternetGateway {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "internet-gateway/" };
 
-    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
         let out = aws.ec2.describe_internet_gateways().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeInternetGateways", e))?;
-        Ok(out.internet_gateways().iter().filter(|g| carries_ownership(g.tags(), ctx)).find_map(|g| g.internet_gateway_id()).map(str::to_string))
+        Ok(out.internet_gateways().iter().filter(|g| carries_ownership(g.tags(), ctx)).filter_map(|g| g.internet_gateway_id()).map(str::to_string).collect())
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {

@@ -17,9 +17,9 @@ use crate::clients::Clients;
 use crate::ec2::{carries_ownership, id_filters, owned_by, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
-use crate::support::opt;
 use crate::support::tags::{sync_tags, user_tags};
 use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
+use crate::support::{client_token, opt, IDEMPOTENT_PARAMETER_MISMATCH};
 use crate::support::{poll, Backoff};
 
 /// A NAT gateway, as the Terraform AWS provider's `aws_nat_gateway`.
@@ -169,27 +169,32 @@ fn computed(gateway: &SdkNatGateway) -> Map<String, Json> {
 impl AwsResource for NatGateway {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "natgateway/" };
 
-    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
         let mut filters = owned_by(ctx);
         // A deleted or failed gateway is no leftover to adopt.
         filters.push(Filter::builder().name("state").values("pending").values("available").build());
         let out = aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(|e| sdk("ec2 DescribeNatGateways", e))?;
-        Ok(out.nat_gateways().iter().filter(|g| carries_ownership(g.tags(), ctx)).find_map(|g| g.nat_gateway_id()).map(str::to_string))
+        Ok(out.nat_gateways().iter().filter(|g| carries_ownership(g.tags(), ctx)).filter_map(|g| g.nat_gateway_id()).map(str::to_string).collect())
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
-        // One token per create: the SDK sends the same one when it retries the request, so AWS
-        // makes one gateway however many times the request reaches it.
-        let token = format!("clawform-{}", uuid::Uuid::new_v4());
+        // The apply's token for this create: the SDK sends it again when it retries, and so does
+        // the run after a crash, so AWS makes one gateway however often the request reaches it.
         let req = aws
             .ec2
             .create_nat_gateway()
             .subnet_id(self.subnet_id.value()?)
             .set_allocation_id(opt(&self.allocation_id)?.cloned())
             .connectivity_type(ConnectivityType::from(self.connectivity()?))
-            .client_token(token)
+            .client_token(client_token(ctx))
             .tag_specifications(tag_spec(ResourceType::Natgateway, &self.tags, ctx)?);
-        let gateway = match req.send().await.map_err(|e| sdk("ec2 CreateNatGateway", e)) {
+        let sent = match req.clone().send().await.map_err(|e| sdk("ec2 CreateNatGateway", e)) {
+            Err(e) if e.has_code(IDEMPOTENT_PARAMETER_MISMATCH) => {
+                req.client_token(uuid::Uuid::new_v4().simple().to_string()).send().await.map_err(|e| sdk("ec2 CreateNatGateway", e))
+            }
+            other => other,
+        };
+        let gateway = match sent {
             Ok(out) => out.nat_gateway().cloned().ok_or_else(|| ProviderError::api("ec2 CreateNatGateway returned no gateway"))?,
             Err(e) if e.has_code("Resource.AlreadyAssociated") => self.own_gateway(aws, ctx).await?.ok_or(e)?,
             Err(e) => return Err(e),

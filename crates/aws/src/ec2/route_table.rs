@@ -12,7 +12,7 @@ use crate::ec2::{arn, carries_ownership, check_cidr, id_filters, owned_by, tag_s
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
-use crate::support::{opt, undo_create};
+use crate::support::{client_token, opt, undo_create, IDEMPOTENT_PARAMETER_MISMATCH};
 
 /// A route table, as the Terraform AWS provider's `aws_route_table`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -141,21 +141,27 @@ async fn delete_route(aws: &Clients, table: &str, cidr: &str) -> Result<(), Prov
 impl AwsResource for RouteTable {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "route-table/" };
 
-    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
         let out = aws.ec2.describe_route_tables().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeRouteTables", e))?;
-        Ok(out.route_tables().iter().filter(|t| carries_ownership(t.tags(), ctx)).find_map(|t| t.route_table_id()).map(str::to_string))
+        Ok(out.route_tables().iter().filter(|t| carries_ownership(t.tags(), ctx)).filter_map(|t| t.route_table_id()).map(str::to_string).collect())
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let routes = plain_routes(&self.route)?;
-        let out = aws
+        let req = aws
             .ec2
             .create_route_table()
             .vpc_id(self.vpc_id.value()?)
             .tag_specifications(tag_spec(ResourceType::RouteTable, &self.tags, ctx)?)
-            .send()
-            .await
-            .map_err(|e| sdk("ec2 CreateRouteTable", e))?;
+            // The apply's token: a retry after a lost answer, or the run after a crash, gets the
+            // table the first request made.
+            .client_token(client_token(ctx));
+        let out = match req.clone().send().await.map_err(|e| sdk("ec2 CreateRouteTable", e)) {
+            Err(e) if e.has_code(IDEMPOTENT_PARAMETER_MISMATCH) => {
+                req.client_token(uuid::Uuid::new_v4().simple().to_string()).send().await.map_err(|e| sdk("ec2 CreateRouteTable", e))
+            }
+            other => other,
+        }?;
         let table = out.route_table().ok_or_else(|| ProviderError::api("ec2 CreateRouteTable returned no route table"))?;
         let id = table.route_table_id().ok_or_else(|| ProviderError::api("ec2 CreateRouteTable returned a table without an id"))?.to_string();
         let owner = table.owner_id().unwrap_or_default().to_string();

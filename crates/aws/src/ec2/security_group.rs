@@ -477,9 +477,9 @@ impl SecurityGroup {
 impl AwsResource for SecurityGroup {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "security-group/" };
 
-    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
         let out = aws.ec2.describe_security_groups().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeSecurityGroups", e))?;
-        Ok(out.security_groups().iter().filter(|g| carries_ownership(g.tags(), ctx)).find_map(|g| g.group_id()).map(str::to_string))
+        Ok(out.security_groups().iter().filter(|g| carries_ownership(g.tags(), ctx)).filter_map(|g| g.group_id()).map(str::to_string).collect())
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {

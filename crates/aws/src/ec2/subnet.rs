@@ -87,9 +87,9 @@ impl AwsResource for Subnet {
         }))
     }
 
-    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
         let out = aws.ec2.describe_subnets().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeSubnets", e))?;
-        Ok(out.subnets().iter().filter(|s| carries_ownership(s.tags(), ctx)).find_map(|s| s.subnet_id()).map(str::to_string))
+        Ok(out.subnets().iter().filter(|s| carries_ownership(s.tags(), ctx)).filter_map(|s| s.subnet_id()).map(str::to_string).collect())
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {

@@ -111,9 +111,9 @@ impl Vpc {
 impl AwsResource for Vpc {
     const ARN: ArnForm = ArnForm::IdAfter { service: "ec2", prefix: "vpc/" };
 
-    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
         let out = aws.ec2.describe_vpcs().set_filters(Some(owned_by(ctx))).send().await.map_err(|e| sdk("ec2 DescribeVpcs", e))?;
-        Ok(out.vpcs().iter().filter(|v| carries_ownership(v.tags(), ctx)).find_map(|v| v.vpc_id()).map(str::to_string))
+        Ok(out.vpcs().iter().filter(|v| carries_ownership(v.tags(), ctx)).filter_map(|v| v.vpc_id()).map(str::to_string).collect())
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {

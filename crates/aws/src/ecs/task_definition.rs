@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, KeyValuePair, LogConfiguration as SdkLog, LogDriver, NetworkMode, PortMapping as SdkPort, Secret, SortOrder, Tag,
-    TaskDefinition, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    Compatibility, ContainerDefinition, KeyValuePair, LogConfiguration as SdkLog, LogDriver, NetworkMode, PortMapping as SdkPort, Secret, Tag, TaskDefinition,
+    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 use clawform_core::value::{escape, Part};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Template, Val};
@@ -435,28 +435,41 @@ impl EcsTaskDefinition {
         stored
     }
 
-    /// The family's latest active revision, when it is a leftover of this very resource (its
-    /// ownership tags) that defines what is desired; one ListTaskDefinitions and, when the family
-    /// has an active revision, one DescribeTaskDefinition.
-    async fn leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
-        let listed = aws
+    /// Whether revision `live` defines what `self` asks for: what is set matches, and what is
+    /// left unset is AWS's default (a network mode of `bridge`).
+    fn is_defined_by(&self, live: &Self) -> bool {
+        let (Json::Object(wanted), Json::Object(has)) = (self.definition(), live.definition()) else { return false };
+        wanted.iter().all(|(k, v)| has.get(k) == Some(v))
+    }
+
+    /// The family's active revisions that carry this resource's ownership tags (registered by
+    /// runs that never recorded them), with whether each defines what is desired, newest first:
+    /// one ListTaskDefinitions and a DescribeTaskDefinition per active revision not in `keep`.
+    async fn own_revisions(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<(String, bool)>, ProviderError> {
+        let mut arns: Vec<String> = aws
             .ecs
             .list_task_definitions()
             .family_prefix(self.family.value()?)
             .status(TaskDefinitionStatus::Active)
-            .sort(SortOrder::Desc)
-            .max_results(1)
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| sdk("ecs ListTaskDefinitions", e))?;
-        // moto (5.2.5) ignores `sort` and `maxResults`: take the highest revision either way.
-        let Some(latest) = listed.task_definition_arns().iter().max_by_key(|arn| revision_of(arn)) else { return Ok(None) };
-        let Some((def, tags)) = describe(aws, latest).await?.filter(|(d, _)| is_active(d)) else { return Ok(None) };
-        if !matches!(taken(&tags, ctx), Taken::Ours) {
-            return Ok(None);
+        // `familyPrefix` is a prefix: `tenant-a` also lists `tenant-ab`'s revisions.
+        let family = self.family.value()?;
+        arns.retain(|arn| arn.rsplit_once(':').is_some_and(|(base, _)| base.ends_with(&format!("task-definition/{family}"))) && !ctx.keep.contains(arn));
+        arns.sort_by_key(|arn| std::cmp::Reverse(revision_of(arn)));
+        let mut own = Vec::new();
+        for arn in arns {
+            let Some((def, tags)) = describe(aws, &arn).await?.filter(|(d, _)| is_active(d)) else { continue };
+            if matches!(taken(&tags, ctx), Taken::Ours) {
+                let live = decode::<EcsTaskDefinition>(&stored(&def, &tags, &arn))?;
+                own.push((arn, self.is_defined_by(&live)));
+            }
         }
-        let live = decode::<EcsTaskDefinition>(&stored(&def, &tags, latest))?;
-        Ok((live.definition() == self.definition()).then(|| latest.clone()))
+        Ok(own)
     }
 }
 
@@ -927,14 +940,19 @@ const READ_BY_DESCRIBE_UP_TO: usize = 10;
 impl AwsResource for EcsTaskDefinition {
     const ARN: ArnForm = ArnForm::Whole { service: "ecs", prefix: "task-definition/" };
 
+    /// Revisions are immutable: only one that already defines what is desired is adopted.
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
+        Ok(self.own_revisions(aws, ctx).await?.into_iter().filter(|(_, desired)| *desired).map(|(arn, _)| arn).collect())
+    }
+
+    /// Every revision of ours state will not hold is deregistered, whatever it defines (a run
+    /// killed mid-rollout, then planned with another image, left one that no longer matches).
+    async fn find_copies(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
+        Ok(self.own_revisions(aws, ctx).await?.into_iter().map(|(arn, _)| arn).collect())
+    }
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let containers = self.sdk_containers()?;
-        // Only a create that may have left a revision behind (state's journal says so) looks.
-        if ctx.leftover_possible {
-            if let Some(arn) = self.leftover(aws, ctx).await? {
-                return self.adopt_id(aws, ctx, &arn).await;
-            }
-        }
         let launch_types: Vec<Compatibility> =
             self.requires_compatibilities.iter().map(|c| Ok(Compatibility::from(c.value()?.as_str()))).collect::<Result<_, ProviderError>>()?;
         let out = aws
@@ -963,7 +981,7 @@ impl AwsResource for EcsTaskDefinition {
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
         // Plans replace a revision whose definition changed; only an adoption can get here with
         // one, and a revision cannot be changed, so say so rather than half-apply it.
-        if self.definition() != prior.definition() {
+        if !self.is_defined_by(prior) {
             return Err(ProviderError::invalid(format!(
                 "aws_ecs_task_definition {id}: a task definition revision cannot change; only tags change in place, anything else registers a new revision"
             )));

@@ -252,15 +252,16 @@ impl AwsResource for LbListener {
     /// A listener is known by its load balancer and port; one an interrupted run made carries
     /// this resource's ownership tags. (AWS, and moto, may accept an identical CreateListener
     /// twice, so without this look a lost answer would leave a second listener.)
-    async fn find_leftover(&self, aws: &Clients, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+    async fn find_leftovers(&self, aws: &Clients, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
         let port = *self.port.value()?;
         let out =
             aws.elbv2.describe_listeners().load_balancer_arn(self.load_balancer_arn.value()?).send().await.map_err(|e| sdk("elbv2 DescribeListeners", e))?;
-        let Some(arn) = out.listeners().iter().find(|l| l.port() == Some(port)).and_then(|l| l.listener_arn()).map(str::to_string) else {
-            return Ok(None);
-        };
-        let found = describe_tags(aws, std::slice::from_ref(&arn)).await?.remove(&arn).unwrap_or_default();
-        Ok(matches!(tags::taken(&found, ctx), tags::Taken::Ours).then_some(arn))
+        let on_port: Vec<String> = out.listeners().iter().filter(|l| l.port() == Some(port)).filter_map(|l| l.listener_arn()).map(str::to_string).collect();
+        if on_port.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = describe_tags(aws, &on_port).await?;
+        Ok(on_port.into_iter().filter(|arn| matches!(tags::taken(&found.remove(arn).unwrap_or_default(), ctx), tags::Taken::Ours)).collect())
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {

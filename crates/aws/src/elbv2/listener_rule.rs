@@ -478,7 +478,13 @@ impl AwsResource for LbListenerRule {
                 other => return other,
             }
             tokio::time::sleep(backoff(attempt)).await;
-            used = used_priorities(aws, listener).await?;
+            // The priority may be taken by this very rule: a first attempt whose answer was lost
+            // and that the SDK sent again.
+            let rules = listener_rules(aws, listener).await?;
+            if let Some(applied) = self.twin(aws, ctx, &rules, &conditions).await? {
+                return Ok(applied);
+            }
+            used = priorities(&rules);
         }
         Err(ProviderError::api(format!(
             "elbv2 CreateRule: gave up after {CREATE_ATTEMPTS} attempts on {listener}, each priority taken by a concurrent create first; expected fewer creates at once, or try again"

@@ -8,5 +8,5 @@ pub(crate) mod tags;
 pub(crate) mod values;
 pub(crate) mod wait;
 
-pub(crate) use values::{canonical_json, check_tag_count, gone_is_none, opt, same_json, undo_create};
+pub(crate) use values::{canonical_json, check_tag_count, client_token, gone_is_none, opt, same_json, undo_create, IDEMPOTENT_PARAMETER_MISMATCH};
 pub(crate) use wait::{poll, wait_for, Backoff};

@@ -65,3 +65,15 @@ fn sorted(value: Json) -> Json {
         other => other,
     }
 }
+
+/// The idempotency token of a create: the apply's ([`OpContext::client_token`], the same in the
+/// run after a crash), or a fresh one for a create outside an apply. The SDK resends it when it
+/// retries a request whose answer was lost, so AWS makes one resource either way.
+pub(crate) fn client_token(ctx: &clawform_core::OpContext) -> String {
+    ctx.client_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// EC2's answer to a token sent again with other parameters (a create that failed, then was
+/// planned anew): the earlier request's resource, if any, is a leftover found by its tags, so
+/// the create is sent once more with a fresh token.
+pub(crate) const IDEMPOTENT_PARAMETER_MISMATCH: &str = "IdempotentParameterMismatch";

@@ -158,6 +158,8 @@ pub struct Call {
     pub ok: bool,
     /// The context's `leftover_possible`.
     pub leftover_possible: bool,
+    /// The context's `client_token`.
+    pub client_token: Option<String>,
 }
 
 impl Call {
@@ -173,6 +175,7 @@ impl Call {
             finished: 0,
             ok: false,
             leftover_possible: ctx.leftover_possible,
+            client_token: ctx.client_token.clone(),
         }
     }
 }
