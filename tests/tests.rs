@@ -15,6 +15,7 @@ mod completions;
 mod compliance;
 mod cost_cli;
 mod crash;
+mod crash_rollout;
 mod crash_tenant;
 mod drift;
 mod drift_scale;

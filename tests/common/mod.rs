@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod inventory;
 pub mod reliability;
 
 use std::path::{Path, PathBuf};

@@ -75,12 +75,28 @@ pub async fn tagged(project: &Project, stack: &str) -> BTreeMap<String, Vec<Stri
 /// resource per address, nothing tagged that state does not hold, and `resources` in state.
 /// Returns the state document. `what` names the run in failure messages.
 pub async fn assert_converged(project: &Project, stack: &str, resources: usize, what: &str) -> serde_json::Value {
-    let live = tagged(project, stack).await;
+    let live = live_everywhere(project, stack).await;
     assert_eq!(duplicates(&live), Vec::<(&String, &Vec<String>)>::new(), "{what}");
     let state = project.state(stack);
     assert_eq!(untracked(&live, &state), Vec::<String>::new(), "{what}");
     assert_eq!(state["resources"].as_array().map(Vec::len), Some(resources), "{what}");
     state
+}
+
+/// What the tagging API and each type's own API (`inventory`) list for `stack`, merged: one
+/// entry per resource, whichever way it was found (an ARN and the id it ends with are one).
+pub async fn live_everywhere(project: &Project, stack: &str) -> BTreeMap<String, Vec<String>> {
+    let mut live = tagged(project, stack).await;
+    for (address, ids) in super::inventory::owned_by_stack(&project.moto, stack).await {
+        let known = live.entry(address).or_default();
+        for id in ids {
+            let same = |k: &String| *k == id || k.ends_with(&format!("/{id}")) || k.ends_with(&format!(":{id}")) || k.ends_with(&format!(":{id}:*"));
+            if !known.iter().any(same) {
+                known.push(id);
+            }
+        }
+    }
+    live
 }
 
 /// Addresses that more than one live resource claims.

@@ -1,0 +1,216 @@
+//! An inventory of what moto holds for one stack, read type by type from each service's own API
+//! (not the Resource Groups Tagging API, which moto, like AWS, does not answer for every type:
+//! Elastic IPs, launch templates, Auto Scaling groups, IAM roles and instance profiles, ECR
+//! repositories, capacity providers, listeners and listener rules are missing from it). A
+//! crash test compares this with state, so a duplicate of any type is seen.
+
+use std::collections::BTreeMap;
+
+use clawform_testkit::Moto;
+
+/// Live resources tagged `clawform:stack = stack`, by address (`alb[2]` for the tag `alb.2`),
+/// each by the id (or ARN) its service's API gives.
+pub async fn owned_by_stack(moto: &Moto, stack: &str) -> BTreeMap<String, Vec<String>> {
+    let config = super::sdk_config(moto).await;
+    let mut found = Found { stack: stack.to_string(), out: BTreeMap::new() };
+    ec2(&aws_sdk_ec2::Client::new(&config), &mut found).await;
+    elbv2(&aws_sdk_elasticloadbalancingv2::Client::new(&config), &mut found).await;
+    ecs(&aws_sdk_ecs::Client::new(&config), &mut found).await;
+    iam(&aws_sdk_iam::Client::new(&config), &mut found).await;
+    logs(&aws_sdk_cloudwatchlogs::Client::new(&config), &mut found).await;
+    secrets(&aws_sdk_secretsmanager::Client::new(&config), &mut found).await;
+    ecr(&aws_sdk_ecr::Client::new(&config), &mut found).await;
+    autoscaling(&aws_sdk_autoscaling::Client::new(&config), &mut found).await;
+    found.out
+}
+
+struct Found {
+    stack: String,
+    out: BTreeMap<String, Vec<String>>,
+}
+
+impl Found {
+    /// Records `id` of `type_name` when `tags` (key, value pairs) name this stack.
+    fn add<'a>(&mut self, type_name: &str, id: &str, tags: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let tags: BTreeMap<&str, &str> = tags.into_iter().collect();
+        if tags.get("clawform:stack") != Some(&self.stack.as_str()) {
+            return;
+        }
+        let tag = tags.get("clawform:address").copied().unwrap_or("?");
+        // Tag values cannot hold brackets: `alb.2` stands for `alb[2]`.
+        let address = match tag.split_once('.') {
+            Some((name, index)) => format!("{name}[{index}]"),
+            None => tag.to_string(),
+        };
+        let _ = type_name;
+        self.out.entry(address).or_default().push(id.to_string());
+    }
+}
+
+async fn ec2(ec2: &aws_sdk_ec2::Client, found: &mut Found) {
+    let stack = found.stack.clone();
+    let filter = || aws_sdk_ec2::types::Filter::builder().name("tag:clawform:stack").values(&stack).build();
+    macro_rules! pairs {
+        ($tags:expr) => {
+            $tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+        };
+    }
+    let vpcs = ec2.describe_vpcs().filters(filter()).send().await.expect("DescribeVpcs");
+    for v in vpcs.vpcs() {
+        found.add("aws_vpc", v.vpc_id().unwrap_or_default(), pairs!(v.tags()));
+    }
+    let subnets = ec2.describe_subnets().filters(filter()).send().await.expect("DescribeSubnets");
+    for s in subnets.subnets() {
+        found.add("aws_subnet", s.subnet_id().unwrap_or_default(), pairs!(s.tags()));
+    }
+    let gateways = ec2.describe_internet_gateways().filters(filter()).send().await.expect("DescribeInternetGateways");
+    for g in gateways.internet_gateways() {
+        found.add("aws_internet_gateway", g.internet_gateway_id().unwrap_or_default(), pairs!(g.tags()));
+    }
+    let tables = ec2.describe_route_tables().filters(filter()).send().await.expect("DescribeRouteTables");
+    for t in tables.route_tables() {
+        found.add("aws_route_table", t.route_table_id().unwrap_or_default(), pairs!(t.tags()));
+    }
+    let groups = ec2.describe_security_groups().filters(filter()).send().await.expect("DescribeSecurityGroups");
+    for g in groups.security_groups() {
+        found.add("aws_security_group", g.group_id().unwrap_or_default(), pairs!(g.tags()));
+    }
+    let addresses = ec2.describe_addresses().filters(filter()).send().await.expect("DescribeAddresses");
+    for a in addresses.addresses() {
+        found.add("aws_eip", a.allocation_id().unwrap_or_default(), pairs!(a.tags()));
+    }
+    // moto's DescribeNatGateways ignores tag filters: every gateway is read and its tags checked.
+    let nats = ec2.describe_nat_gateways().send().await.expect("DescribeNatGateways");
+    for n in nats.nat_gateways().iter().filter(|n| !matches!(n.state(), Some(aws_sdk_ec2::types::NatGatewayState::Deleted))) {
+        found.add("aws_nat_gateway", n.nat_gateway_id().unwrap_or_default(), pairs!(n.tags()));
+    }
+    let templates = ec2.describe_launch_templates().send().await.expect("DescribeLaunchTemplates");
+    for t in templates.launch_templates() {
+        found.add("aws_launch_template", t.launch_template_id().unwrap_or_default(), pairs!(t.tags()));
+    }
+}
+
+async fn elbv2(elb: &aws_sdk_elasticloadbalancingv2::Client, found: &mut Found) {
+    let mut arns: Vec<(&str, String)> = Vec::new();
+    let lbs = elb.describe_load_balancers().send().await.expect("DescribeLoadBalancers");
+    for lb in lbs.load_balancers() {
+        let lb_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        let listeners = elb.describe_listeners().load_balancer_arn(&lb_arn).send().await.expect("DescribeListeners");
+        for l in listeners.listeners() {
+            let listener_arn = l.listener_arn().unwrap_or_default().to_string();
+            let rules = elb.describe_rules().listener_arn(&listener_arn).send().await.expect("DescribeRules");
+            for r in rules.rules().iter().filter(|r| r.is_default() != Some(true)) {
+                arns.push(("aws_lb_listener_rule", r.rule_arn().unwrap_or_default().to_string()));
+            }
+            arns.push(("aws_lb_listener", listener_arn));
+        }
+        arns.push(("aws_lb", lb_arn));
+    }
+    let groups = elb.describe_target_groups().send().await.expect("DescribeTargetGroups");
+    for g in groups.target_groups() {
+        arns.push(("aws_lb_target_group", g.target_group_arn().unwrap_or_default().to_string()));
+    }
+    for chunk in arns.chunks(20) {
+        let tags = elb.describe_tags().set_resource_arns(Some(chunk.iter().map(|(_, a)| a.clone()).collect())).send().await.expect("DescribeTags");
+        for d in tags.tag_descriptions() {
+            let arn = d.resource_arn().unwrap_or_default();
+            let type_name = chunk.iter().find(|(_, a)| a == arn).map_or("?", |(t, _)| *t);
+            found.add(type_name, arn, d.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())));
+        }
+    }
+}
+
+async fn ecs(ecs: &aws_sdk_ecs::Client, found: &mut Found) {
+    use aws_sdk_ecs::types::{ClusterField, ServiceField, TaskDefinitionField, TaskDefinitionStatus};
+    let pairs = |tags: &[aws_sdk_ecs::types::Tag]| -> Vec<(String, String)> {
+        tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+    };
+    let clusters = ecs.list_clusters().send().await.expect("ListClusters");
+    let arns = clusters.cluster_arns().to_vec();
+    if !arns.is_empty() {
+        let described = ecs.describe_clusters().set_clusters(Some(arns.clone())).include(ClusterField::Tags).send().await.expect("DescribeClusters");
+        for c in described.clusters().iter().filter(|c| c.status() == Some("ACTIVE")) {
+            let tags = pairs(c.tags());
+            found.add("aws_ecs_cluster", c.cluster_arn().unwrap_or_default(), tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+    }
+    for cluster in &arns {
+        let services = ecs.list_services().cluster(cluster).send().await.expect("ListServices");
+        for chunk in services.service_arns().chunks(10) {
+            let described =
+                ecs.describe_services().cluster(cluster).set_services(Some(chunk.to_vec())).include(ServiceField::Tags).send().await.expect("DescribeServices");
+            for s in described.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
+                let tags = pairs(s.tags());
+                found.add("aws_ecs_service", s.service_arn().unwrap_or_default(), tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            }
+        }
+    }
+    let mut definitions = ecs.list_task_definitions().status(TaskDefinitionStatus::Active).into_paginator().items().send();
+    while let Some(arn) = definitions.next().await {
+        let arn = arn.expect("ListTaskDefinitions");
+        let described = ecs.describe_task_definition().task_definition(&arn).include(TaskDefinitionField::Tags).send().await.expect("DescribeTaskDefinition");
+        let tags = pairs(described.tags());
+        found.add("aws_ecs_task_definition", &arn, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    let providers = ecs.describe_capacity_providers().include(aws_sdk_ecs::types::CapacityProviderField::Tags).send().await.expect("DescribeCapacityProviders");
+    for p in providers.capacity_providers().iter().filter(|p| p.status() == Some(&aws_sdk_ecs::types::CapacityProviderStatus::Active)) {
+        let tags = pairs(p.tags());
+        found.add("aws_ecs_capacity_provider", p.capacity_provider_arn().unwrap_or_default(), tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+}
+
+async fn iam(iam: &aws_sdk_iam::Client, found: &mut Found) {
+    let roles = iam.list_roles().send().await.expect("ListRoles");
+    for role in roles.roles() {
+        let tags = iam.list_role_tags().role_name(role.role_name()).send().await.expect("ListRoleTags");
+        found.add("aws_iam_role", role.role_name(), tags.tags().iter().map(|t| (t.key(), t.value())));
+    }
+    let profiles = iam.list_instance_profiles().send().await.expect("ListInstanceProfiles");
+    for p in profiles.instance_profiles() {
+        let tags = iam.list_instance_profile_tags().instance_profile_name(p.instance_profile_name()).send().await.expect("ListInstanceProfileTags");
+        found.add("aws_iam_instance_profile", p.instance_profile_name(), tags.tags().iter().map(|t| (t.key(), t.value())));
+    }
+}
+
+async fn logs(logs: &aws_sdk_cloudwatchlogs::Client, found: &mut Found) {
+    let groups = logs.describe_log_groups().send().await.expect("DescribeLogGroups");
+    for g in groups.log_groups() {
+        let arn = g.arn().unwrap_or_default().trim_end_matches(":*").to_string();
+        let tags = logs.list_tags_for_resource().resource_arn(&arn).send().await.expect("ListTagsForResource");
+        let pairs: Vec<(&str, &str)> = tags.tags().map(|m| m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()).unwrap_or_default();
+        found.add("aws_cloudwatch_log_group", g.log_group_name().unwrap_or_default(), pairs);
+    }
+}
+
+async fn secrets(secrets: &aws_sdk_secretsmanager::Client, found: &mut Found) {
+    let listed = secrets.list_secrets().send().await.expect("ListSecrets");
+    // Secrets scheduled for deletion are not listed (AWS keeps them, tagged, for their recovery
+    // window): what is listed is live.
+    for s in listed.secret_list().iter().filter(|s| s.deleted_date().is_none()) {
+        found.add(
+            "aws_secretsmanager_secret",
+            s.arn().unwrap_or_default(),
+            s.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+        );
+    }
+}
+
+async fn ecr(ecr: &aws_sdk_ecr::Client, found: &mut Found) {
+    let repos = ecr.describe_repositories().send().await.expect("DescribeRepositories");
+    for r in repos.repositories() {
+        let arn = r.repository_arn().unwrap_or_default();
+        let tags = ecr.list_tags_for_resource().resource_arn(arn).send().await.expect("ListTagsForResource");
+        found.add("aws_ecr_repository", r.repository_name().unwrap_or_default(), tags.tags().iter().map(|t| (t.key(), t.value())));
+    }
+}
+
+async fn autoscaling(asg: &aws_sdk_autoscaling::Client, found: &mut Found) {
+    let groups = asg.describe_auto_scaling_groups().send().await.expect("DescribeAutoScalingGroups");
+    for g in groups.auto_scaling_groups() {
+        found.add(
+            "aws_autoscaling_group",
+            g.auto_scaling_group_name().unwrap_or_default(),
+            g.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+        );
+    }
+}
