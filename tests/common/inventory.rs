@@ -152,10 +152,13 @@ async fn ecs(ecs: &aws_sdk_ecs::Client, found: &mut Found) {
         let tags = pairs(described.tags());
         found.add("aws_ecs_task_definition", &arn, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
-    let providers = ecs.describe_capacity_providers().include(aws_sdk_ecs::types::CapacityProviderField::Tags).send().await.expect("DescribeCapacityProviders");
+    // moto answers DescribeCapacityProviders with `include: TAGS` by a 500: tags are read apart.
+    let providers = ecs.describe_capacity_providers().send().await.expect("DescribeCapacityProviders");
     for p in providers.capacity_providers().iter().filter(|p| p.status() == Some(&aws_sdk_ecs::types::CapacityProviderStatus::Active)) {
-        let tags = pairs(p.tags());
-        found.add("aws_ecs_capacity_provider", p.capacity_provider_arn().unwrap_or_default(), tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let arn = p.capacity_provider_arn().unwrap_or_default();
+        let tags = ecs.list_tags_for_resource().resource_arn(arn).send().await.expect("ListTagsForResource");
+        let tags = pairs(tags.tags());
+        found.add("aws_ecs_capacity_provider", arn, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
 }
 
