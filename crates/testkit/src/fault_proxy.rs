@@ -147,13 +147,7 @@ impl FaultProxy {
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let port = listener.local_addr().expect("the proxy's address").port();
         let shared = Arc::new(Shared::default());
-        let state = Arc::new(ProxyState {
-            upstream: upstream.trim_end_matches('/').to_string(),
-            seed,
-            config,
-            shared: shared.clone(),
-            client: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http(),
-        });
+        let state = Arc::new(ProxyState { upstream: upstream.trim_end_matches('/').to_string(), seed, config, shared: shared.clone(), client: http_client() });
         runtime.spawn(async move {
             let listener = TcpListener::from_std(listener).expect("the listener joins the proxy's runtime");
             loop {
@@ -241,7 +235,7 @@ struct ProxyState {
     seed: u64,
     config: FaultConfig,
     shared: Arc<Shared>,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    client: HttpClient,
 }
 
 /// SplitMix64 of `seed` and `n`: one independent draw per request number.
@@ -273,27 +267,27 @@ impl ProxyState {
 }
 
 /// A request as read from the client.
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, Vec<u8>)>,
-    body: Vec<u8>,
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
-    fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| String::from_utf8_lossy(v).into_owned())
     }
 
     /// The signing name of the service (`ec2`, `ecs`, `elasticloadbalancing`…), from the
     /// credential scope of the SigV4 `Authorization` header.
-    fn service(&self) -> String {
+    pub(crate) fn service(&self) -> String {
         let auth = self.header("authorization").unwrap_or_default();
         auth.split("Credential=").nth(1).and_then(|c| c.split(',').next()).and_then(|scope| scope.split('/').nth(3)).unwrap_or("unknown").to_string()
     }
 
     /// `ec2 CreateVpc`, `ecs CreateService`, or the method and path (S3).
-    fn operation(&self) -> String {
+    pub(crate) fn operation(&self) -> String {
         let service = self.service();
         if let Some(target) = self.header("x-amz-target") {
             return format!("{service} {}", target.rsplit('.').next().unwrap_or(&target));
@@ -306,13 +300,13 @@ impl Request {
     }
 }
 
-enum Read {
+pub(crate) enum Read {
     Request(Request),
     Closed,
 }
 
 /// Reads one HTTP/1.1 request (the SDK sends `Content-Length` bodies for these protocols).
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<Read> {
+pub(crate) async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<Read> {
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Request::new(&mut headers);
@@ -428,7 +422,51 @@ fn reset(stream: TcpStream) {
 
 /// Sends the request to moto; returns moto's answer as bytes to write to the client.
 async fn forward(state: &ProxyState, request: &Request) -> Vec<u8> {
-    let uri = format!("{}{}", state.upstream, request.path);
+    match exchange(&state.client, &state.upstream, request).await {
+        Ok(answer) => answer.into_bytes(),
+        Err(problem) => {
+            state.shared.upstream_errors.fetch_add(1, Ordering::SeqCst);
+            plain(502, &format!("the fault proxy {problem}"))
+        }
+    }
+}
+
+/// The HTTP client both proxies forward with.
+pub(crate) type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+pub(crate) fn http_client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http()
+}
+
+/// moto's answer, kept apart so that a proxy may read or rewrite it before the client sees it.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    /// Without hop-by-hop headers and without `content-length`, which [`Answer::into_bytes`]
+    /// sets from the body (a rewritten body changes length).
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        let reason = hyper::StatusCode::from_u16(self.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        let mut out = format!("HTTP/1.1 {} {reason}\r\n", self.status).into_bytes();
+        for (k, v) in &self.headers {
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(format!("content-length: {}\r\n\r\n", self.body.len()).as_bytes());
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// Sends the request to moto and reads its whole answer; the error says what failed
+/// ("could not reach moto: …").
+pub(crate) async fn exchange(client: &HttpClient, upstream: &str, request: &Request) -> Result<Answer, String> {
+    let uri = format!("{upstream}{}", request.path);
     let mut builder = hyper::Request::builder().method(request.method.as_str()).uri(uri);
     for (k, v) in &request.headers {
         if !is_hop_by_hop(k) {
@@ -436,43 +474,25 @@ async fn forward(state: &ProxyState, request: &Request) -> Vec<u8> {
         }
     }
     let Ok(outgoing) = builder.body(Full::new(Bytes::from(request.body.clone()))) else {
-        state.shared.upstream_errors.fetch_add(1, Ordering::SeqCst);
-        return plain(502, "the fault proxy could not rebuild the request");
+        return Err("could not rebuild the request".into());
     };
-    let response = match state.client.request(outgoing).await {
-        Ok(r) => r,
-        Err(e) => {
-            state.shared.upstream_errors.fetch_add(1, Ordering::SeqCst);
-            return plain(502, &format!("the fault proxy could not reach moto: {e}"));
-        }
-    };
+    let response = client.request(outgoing).await.map_err(|e| format!("could not reach moto: {e}"))?;
     let (parts, body) = response.into_parts();
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            state.shared.upstream_errors.fetch_add(1, Ordering::SeqCst);
-            return plain(502, &format!("the fault proxy lost moto's answer: {e}"));
-        }
-    };
-    let mut out = format!("HTTP/1.1 {} {}\r\n", parts.status.as_u16(), parts.status.canonical_reason().unwrap_or("")).into_bytes();
-    for (k, v) in &parts.headers {
-        if !is_hop_by_hop(k.as_str()) && !k.as_str().eq_ignore_ascii_case("content-length") {
-            out.extend_from_slice(k.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(v.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
-    out.extend_from_slice(&body);
-    out
+    let body = body.collect().await.map_err(|e| format!("lost moto's answer: {e}"))?.to_bytes();
+    let headers = parts
+        .headers
+        .iter()
+        .filter(|(k, _)| !is_hop_by_hop(k.as_str()) && !k.as_str().eq_ignore_ascii_case("content-length"))
+        .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+        .collect();
+    Ok(Answer { status: parts.status.as_u16(), headers, body: body.to_vec() })
 }
 
 fn is_hop_by_hop(name: &str) -> bool {
     ["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "host"].iter().any(|h| name.eq_ignore_ascii_case(h))
 }
 
-fn plain(status: u16, text: &str) -> Vec<u8> {
+pub(crate) fn plain(status: u16, text: &str) -> Vec<u8> {
     format!("HTTP/1.1 {status} Error\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{text}", text.len()).into_bytes()
 }
 
@@ -486,58 +506,68 @@ enum ErrorShape {
 /// An error answer in the shape the request's protocol expects, so the SDK parses the code and
 /// classifies it (throttling, or a transient server error) as AWS's would be.
 fn error_answer(request: &Request, shape: ErrorShape) -> Vec<u8> {
-    let service = request.service();
-    let (status, content_type, code, body): (u16, String, &str, String);
-    if request.header("x-amz-target").is_some() {
+    let (status, code) = if request.header("x-amz-target").is_some() {
         // awsJson 1.0/1.1 (ECS, Logs, Secrets Manager, ECR, Resource Groups Tagging).
-        let (s, c) = match shape {
+        match shape {
             ErrorShape::Throttle => (400, "ThrottlingException"),
             ErrorShape::Internal => (500, "InternalFailure"),
             ErrorShape::Unavailable => (503, "ServiceUnavailable"),
-        };
-        status = s;
-        code = c;
+        }
+    } else {
+        match (request.service().as_str(), shape) {
+            ("ec2", ErrorShape::Throttle) => (503, "RequestLimitExceeded"),
+            ("ec2", ErrorShape::Internal) => (500, "InternalError"),
+            ("ec2", ErrorShape::Unavailable) => (503, "Unavailable"),
+            ("s3", ErrorShape::Throttle) => (503, "SlowDown"),
+            ("s3", ErrorShape::Internal) => (500, "InternalError"),
+            ("s3", ErrorShape::Unavailable) => (503, "ServiceUnavailable"),
+            // awsQuery (ELBv2, IAM, Auto Scaling, STS).
+            (_, ErrorShape::Throttle) => (400, "Throttling"),
+            (_, ErrorShape::Internal) => (500, "InternalFailure"),
+            (_, ErrorShape::Unavailable) => (503, "ServiceUnavailable"),
+        }
+    };
+    shaped_error(request, status, code, "injected by the clawform fault proxy", "fault-proxy")
+}
+
+/// An error answer with `code` and `message` in the body shape of the request's protocol: awsJson
+/// (`__type`), EC2 (`<Response><Errors>`), S3 (`<Error>`), or awsQuery (`<ErrorResponse>`, whose
+/// `Type` is `Receiver` for a 5xx and `Sender` otherwise).
+pub(crate) fn shaped_error(request: &Request, status: u16, code: &str, message: &str, request_id: &str) -> Vec<u8> {
+    let service = request.service();
+    let (content_type, body): (String, String);
+    if request.header("x-amz-target").is_some() {
         content_type = request.header("content-type").unwrap_or_else(|| "application/x-amz-json-1.1".into());
-        body = format!(r#"{{"__type":"{c}","message":"injected by the clawform fault proxy"}}"#);
+        body = format!(r#"{{"__type":"{code}","message":{}}}"#, serde_json::Value::from(message));
     } else if service == "ec2" {
-        let (s, c) = match shape {
-            ErrorShape::Throttle => (503, "RequestLimitExceeded"),
-            ErrorShape::Internal => (500, "InternalError"),
-            ErrorShape::Unavailable => (503, "Unavailable"),
-        };
-        status = s;
-        code = c;
+        let message = xml_escape(message);
         content_type = "text/xml;charset=UTF-8".into();
         body = format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{c}</Code><Message>injected by the clawform fault proxy</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"#
         );
     } else if service == "s3" {
-        let (s, c) = match shape {
-            ErrorShape::Throttle => (503, "SlowDown"),
-            ErrorShape::Internal => (500, "InternalError"),
-            ErrorShape::Unavailable => (503, "ServiceUnavailable"),
-        };
-        status = s;
-        code = c;
+        let message = xml_escape(message);
         content_type = "application/xml".into();
         body = format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{c}</Code><Message>injected by the clawform fault proxy</Message><RequestId>fault-proxy</RequestId></Error>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"#
         );
     } else {
-        // awsQuery (ELBv2, IAM, Auto Scaling, STS).
-        let (s, kind, c) = match shape {
-            ErrorShape::Throttle => (400, "Sender", "Throttling"),
-            ErrorShape::Internal => (500, "Receiver", "InternalFailure"),
-            ErrorShape::Unavailable => (503, "Receiver", "ServiceUnavailable"),
-        };
-        status = s;
-        code = c;
+        let message = xml_escape(message);
+        let kind = if status >= 500 { "Receiver" } else { "Sender" };
         content_type = "text/xml".into();
         body = format!(
-            r#"<ErrorResponse><Error><Type>{kind}</Type><Code>{c}</Code><Message>injected by the clawform fault proxy</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"#
+            r#"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"#
         );
     }
-    format!("HTTP/1.1 {status} Error\r\ncontent-type: {content_type}\r\nx-amzn-errortype: {code}\r\nx-amzn-requestid: fault-proxy\r\ncontent-length: {}\r\n\r\n{body}", body.len()).into_bytes()
+    format!(
+        "HTTP/1.1 {status} Error\r\ncontent-type: {content_type}\r\nx-amzn-errortype: {code}\r\nx-amzn-requestid: {request_id}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ pub use fault_proxy::{Fault, FaultConfig, FaultProxy, Hold};
 
 pub mod backend_conformance;
 
+pub mod aws_behaviour;
+
+pub use aws_behaviour::{throttle_floor, Behaviour, BehaviourConfig, BehaviourProxy, Fired, Windows};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
