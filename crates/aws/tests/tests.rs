@@ -4,6 +4,7 @@
 mod support;
 
 mod adoption;
+mod aws_behaviours;
 mod compute;
 mod ec2;
 mod ecs_elb;

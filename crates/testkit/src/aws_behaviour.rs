@@ -129,10 +129,17 @@ pub enum Behaviour {
     /// (400), EC2 `RequestLimitExceeded` (503), ELBv2/IAM/Auto Scaling `Throttling` (400), each
     /// "Rate exceeded". Sources: the ECS, EC2 and ELB request throttling pages.
     Throttling,
+    /// EC2 creates that carry a `ClientToken` are idempotent, as AWS documents ("Ensuring
+    /// idempotency in Amazon EC2 API requests",
+    /// https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html): the same token
+    /// with the same parameters answers what the first request made, not forwarded (moto makes
+    /// a second resource); the same token with other parameters answers
+    /// `IdempotentParameterMismatch`.
+    ClientTokens,
 }
 
 impl Behaviour {
-    pub const ALL: [Behaviour; 11] = [
+    pub const ALL: [Behaviour; 12] = [
         Behaviour::DependencyViolation,
         Behaviour::IamInstanceProfile,
         Behaviour::IamDeleteConflict,
@@ -144,6 +151,7 @@ impl Behaviour {
         Behaviour::EcsClusterNotActive,
         Behaviour::EcsCapacityProviderUpdateInProgress,
         Behaviour::Throttling,
+        Behaviour::ClientTokens,
     ];
 
     /// `dependency-violation`, `pending-states`… (the example program's flags).
@@ -160,6 +168,7 @@ impl Behaviour {
             Behaviour::EcsClusterNotActive => "ecs-cluster-not-active",
             Behaviour::EcsCapacityProviderUpdateInProgress => "ecs-capacity-provider-update-in-progress",
             Behaviour::Throttling => "throttling",
+            Behaviour::ClientTokens => "client-tokens",
         }
     }
 
@@ -319,6 +328,8 @@ struct Shared {
     world: Mutex<World>,
     buckets: Mutex<Buckets>,
     stats: Mutex<Stats>,
+    /// `(operation, ClientToken)` → the first request's parameters and its answer.
+    tokens: Mutex<BTreeMap<(String, String), (Vec<(String, String)>, Vec<u8>)>>,
 }
 
 struct State {
@@ -347,6 +358,7 @@ impl BehaviourProxy {
             world: Mutex::new(World::new(config.clone())),
             buckets: Mutex::new(Buckets::new(config.scale)),
             stats: Mutex::new(Stats::default()),
+            tokens: Mutex::new(BTreeMap::new()),
         });
         let state =
             Arc::new(State { upstream: upstream.trim_end_matches('/').to_string(), config: config.clone(), shared: shared.clone(), client: http_client() });
@@ -461,6 +473,24 @@ async fn handle(state: &State, request: &Request) -> Vec<u8> {
             return shaped_error(request, status, code, "Rate exceeded", &request_id);
         }
     }
+    let token = (state.config.is_on(Behaviour::ClientTokens) && call.service == "ec2")
+        .then(|| call.param("ClientToken").map(|t| (operation.clone(), t.to_string())))
+        .flatten();
+    if let Some(key) = &token {
+        let tokens = state.shared.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((params, answer)) = tokens.get(key) {
+            let answer = answer.clone();
+            let same = *params == call.form;
+            drop(tokens);
+            if !same {
+                state.fire(n, Behaviour::ClientTokens, &operation, format!("IdempotentParameterMismatch: {}", key.1));
+                let message = format!("Client token {} has already been used with different parameters.", key.1);
+                return shaped_error(request, 400, "IdempotentParameterMismatch", &message, &request_id);
+            }
+            state.fire(n, Behaviour::ClientTokens, &operation, format!("the first answer to token {} again", key.1));
+            return answer;
+        }
+    }
     let refusal = state.world().before(&call, Instant::now());
     if let Some(r) = refusal {
         state.fire(n, r.behaviour, &operation, format!("{}: {}", r.code, r.message));
@@ -479,7 +509,12 @@ async fn handle(state: &State, request: &Request) -> Vec<u8> {
             state.fire(n, behaviour, &operation, detail);
         }
     }
-    answer.into_bytes()
+    let ok = (200..300).contains(&answer.status);
+    let bytes = answer.into_bytes();
+    if let (Some(key), true) = (token, ok) {
+        state.shared.tokens.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert_with(|| (call.form.clone(), bytes.clone()));
+    }
+    bytes
 }
 
 /// The throttling answer of the request's protocol.

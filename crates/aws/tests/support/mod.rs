@@ -205,3 +205,14 @@ impl Intercept for Calls {
         Ok(())
     }
 }
+
+/// The AWS behaviour layer in front of moto with `config`, and a subject whose provider talks
+/// to moto through it.
+pub async fn behind_layer(config: clawform_testkit::BehaviourConfig, prefix: &str) -> (clawform_testkit::BehaviourProxy, Subject) {
+    let moto = clawform_testkit::moto();
+    moto.set_process_env();
+    let layer = clawform_testkit::BehaviourProxy::start(&moto.endpoint, config);
+    let settings = clawform_aws::AwsSettings { region: Some("us-west-2".into()), profile: None, endpoint_url: Some(layer.endpoint.clone()) };
+    let provider = clawform_aws::AwsProvider::load(&settings).await.expect("a provider behind the behaviour layer");
+    (layer, Subject::new(provider, prefix))
+}
