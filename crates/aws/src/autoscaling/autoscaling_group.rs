@@ -17,7 +17,7 @@ use crate::clients::Clients;
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
-use crate::support::{opt, poll, undo_create, Backoff};
+use crate::support::{has_any_code, has_code_and_message, opt, poll, retry_while, undo_create, Backoff};
 
 /// An Auto Scaling group, as the Terraform AWS provider's `aws_autoscaling_group`. Its id is its
 /// name.
@@ -116,6 +116,30 @@ const NAMES_PER_CALL: usize = 100;
 
 /// How long delete waits for the group to be gone; the Terraform AWS provider's delete timeout.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// How long create and update retry while EC2 does not know the launch template's new instance
+/// profile: the Terraform AWS provider's `propagationTimeout` (2 minutes,
+/// internal/service/autoscaling/consts.go).
+const IAM_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a CreateAutoScalingGroup or UpdateAutoScalingGroup refusal is worth another try: a launch
+/// template naming an instance profile created a moment ago is refused with `ValidationError`
+/// "… Invalid IAM Instance Profile name" until EC2 knows the profile (Terraform:
+/// internal/service/autoscaling/group.go, `resourceGroupCreate`:
+/// `ErrMessageContains(err, errCodeValidationError, "Invalid IAM Instance Profile")`). Auto
+/// Scaling uses `ValidationError` for most refusals, so only that message is retried.
+pub(crate) fn instance_profile_unseen(err: &ProviderError) -> Option<&'static str> {
+    has_code_and_message(err, "ValidationError", "Invalid IAM Instance Profile").then_some("EC2 does not know the launch template's new instance profile yet")
+}
+
+/// Why a DeleteAutoScalingGroup refusal is worth another try: `ResourceInUse` (instances,
+/// lifecycle hooks or a warm pool still attached) and `ScalingActivityInProgress` while a scaling
+/// activity runs (Terraform: internal/service/autoscaling/group.go, `resourceGroupDelete`:
+/// `RetryWhenAWSErrCodeEquals(…, errCodeResourceInUseFault, errCodeScalingActivityInProgressFault)`
+/// for the delete timeout, 10 minutes).
+pub(crate) fn group_busy(err: &ProviderError) -> Option<&'static str> {
+    has_any_code(err, &["ResourceInUse", "ScalingActivityInProgress"]).then_some("a scaling activity or attached resource still holds the group")
+}
 
 /// How long create waits for a new group to be described (Auto Scaling is eventually
 /// consistent, like EC2).
@@ -251,7 +275,8 @@ impl AwsResource for AutoscalingGroup {
             ))
             .with_code("AlreadyExists"));
         }
-        aws.autoscaling
+        let call = aws
+            .autoscaling
             .create_auto_scaling_group()
             .auto_scaling_group_name(&name)
             .min_size(*self.min_size.value()?)
@@ -262,10 +287,17 @@ impl AwsResource for AutoscalingGroup {
             .set_health_check_type(opt(&self.health_check_type)?.cloned())
             .set_launch_template(self.launch_template_spec()?)
             .set_mixed_instances_policy(self.policy()?)
-            .set_tags(Some(self.sdk_tags(&name, Some(ctx))?))
-            .send()
-            .await
-            .map_err(|e| sdk("autoscaling CreateAutoScalingGroup", e))?;
+            .set_tags(Some(self.sdk_tags(&name, Some(ctx))?));
+        retry_while(
+            &format!("the instance profile of autoscaling group {name}'s launch template to be known to EC2"),
+            IAM_PROPAGATION_TIMEOUT,
+            instance_profile_unseen,
+            || {
+                let call = call.clone();
+                async move { call.send().await.map_err(|e| sdk("autoscaling CreateAutoScalingGroup", e)) }
+            },
+        )
+        .await?;
         // CreateAutoScalingGroup returns nothing; the ARN (with its UUID) comes from a describe.
         match wait_until(aws, &name, true, PROPAGATION_TIMEOUT).await {
             Ok(group) => Ok(Applied { id: name, computed: Map::new() }.with("arn", json!(group.as_ref().and_then(|g| g.auto_scaling_group_arn())))),
@@ -276,7 +308,8 @@ impl AwsResource for AutoscalingGroup {
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
         // The launch template or the whole policy is always sent: moto 5.2.5 drops a group's
         // mixed instances policy when an update leaves it out (AWS keeps it).
-        aws.autoscaling
+        let call = aws
+            .autoscaling
             .update_auto_scaling_group()
             .auto_scaling_group_name(id)
             .min_size(*self.min_size.value()?)
@@ -286,10 +319,17 @@ impl AwsResource for AutoscalingGroup {
             .new_instances_protected_from_scale_in(self.protect()?)
             .set_health_check_type(opt(&self.health_check_type)?.cloned())
             .set_launch_template(self.launch_template_spec()?)
-            .set_mixed_instances_policy(self.policy()?)
-            .send()
-            .await
-            .map_err(|e| gone_if_not_found(sdk("autoscaling UpdateAutoScalingGroup", e)))?;
+            .set_mixed_instances_policy(self.policy()?);
+        retry_while(
+            &format!("the instance profile of autoscaling group {id}'s launch template to be known to EC2"),
+            IAM_PROPAGATION_TIMEOUT,
+            instance_profile_unseen,
+            || {
+                let call = call.clone();
+                async move { call.send().await.map_err(|e| gone_if_not_found(sdk("autoscaling UpdateAutoScalingGroup", e))) }
+            },
+        )
+        .await?;
         let old = prior.sdk_tags(id, None)?;
         let new = self.sdk_tags(id, None)?;
         let removed: Vec<Tag> = old.iter().filter(|o| !new.iter().any(|n| n.key() == o.key())).cloned().collect();
@@ -305,13 +345,16 @@ impl AwsResource for AutoscalingGroup {
 
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
         // ForceDelete terminates the instances too, without waiting for them to drain.
-        aws.autoscaling
-            .delete_auto_scaling_group()
-            .auto_scaling_group_name(id)
-            .force_delete(true)
-            .send()
-            .await
-            .map_err(|e| gone_if_not_found(sdk("autoscaling DeleteAutoScalingGroup", e)))?;
+        retry_while(&format!("autoscaling group {id} to be free of scaling activities"), DELETE_TIMEOUT, group_busy, || async {
+            aws.autoscaling
+                .delete_auto_scaling_group()
+                .auto_scaling_group_name(id)
+                .force_delete(true)
+                .send()
+                .await
+                .map_err(|e| gone_if_not_found(sdk("autoscaling DeleteAutoScalingGroup", e)))
+        })
+        .await?;
         wait_until(aws, id, false, DELETE_TIMEOUT).await?;
         Ok(())
     }
@@ -340,5 +383,38 @@ impl AwsResource for AutoscalingGroup {
                 Some(attributes(group, id))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: &str, text: &str) -> ProviderError {
+        ProviderError::api(format!("autoscaling CreateAutoScalingGroup: {code}: {text}")).with_code(code)
+    }
+
+    #[test]
+    fn create_retries_only_an_instance_profile_ec2_does_not_know_yet() {
+        let unseen =
+            "You must use a valid fully-formed launch template. Value (p) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name";
+        assert!(instance_profile_unseen(&err("ValidationError", unseen)).is_some());
+        assert!(instance_profile_unseen(&err("ValidationError", "Max bound, 1, must be greater than or equal to min bound, 2")).is_none());
+        assert!(instance_profile_unseen(&err("AlreadyExists", "Invalid IAM Instance Profile")).is_none());
+    }
+
+    #[test]
+    fn delete_retries_while_the_group_is_busy() {
+        assert!(group_busy(&err(
+            "ResourceInUse",
+            "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group."
+        ))
+        .is_some());
+        assert!(group_busy(&err(
+            "ScalingActivityInProgress",
+            "You cannot delete an AutoScalingGroup while there are scaling activities in progress for that group."
+        ))
+        .is_some());
+        assert!(group_busy(&err("ValidationError", "AutoScalingGroup name not found")).is_none());
     }
 }

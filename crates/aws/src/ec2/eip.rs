@@ -1,5 +1,7 @@
 //! `aws_eip`: an Elastic IP address, allocated for use in a VPC (a NAT gateway's public address).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
@@ -8,11 +10,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, id_filters, tag_spec, while_propagating, Ec2Tags};
+use crate::ec2::{arn, id_filters, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
+use crate::support::retry_while;
 use crate::support::tags;
 use crate::support::tags::{sync_tags, user_tags};
+
+/// How long a release retries while the address is still associated: the Terraform AWS
+/// provider's `ec2PropagationTimeout` (2 minutes, internal/service/ec2/consts.go).
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
+/// Why a ReleaseAddress refusal is worth another try: `InvalidIPAddress.InUse` while the NAT
+/// gateway deleted a moment ago still holds the address (its network interface goes some time
+/// after the gateway reads `deleted`).
+pub(crate) fn address_in_use(err: &ProviderError) -> Option<&'static str> {
+    err.has_code("InvalidIPAddress.InUse").then_some("the NAT gateway deleted a moment ago still holds the address")
+}
 
 /// An Elastic IP address, as the Terraform AWS provider's `aws_eip`. Its id is the allocation id.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -104,7 +118,7 @@ impl AwsResource for Eip {
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
         // An address stays associated for a moment after the NAT gateway using it is deleted
         // (AWS answers `InvalidIPAddress.InUse`), so the release is tried again for a while.
-        while_propagating("InvalidIPAddress.InUse", || async {
+        retry_while(&format!("Elastic IP {id} to be released by its NAT gateway"), RELEASE_TIMEOUT, address_in_use, || async {
             aws.ec2.release_address().allocation_id(id).send().await.map_err(|e| sdk("ec2 ReleaseAddress", e))
         })
         .await?;
@@ -126,5 +140,18 @@ impl AwsResource for Eip {
                 attributes(aws, &account, address).map(Json::Object)
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_retries_only_an_address_in_use() {
+        let err = |code: &str| ProviderError::api(format!("ec2 ReleaseAddress: {code}: no")).with_code(code);
+        assert!(address_in_use(&err("InvalidIPAddress.InUse")).is_some());
+        assert!(address_in_use(&err("InvalidAllocationID.NotFound")).is_none());
+        assert!(address_in_use(&err("AuthFailure")).is_none());
     }
 }

@@ -17,6 +17,7 @@ use crate::clients::Clients;
 use crate::ec2::{carries_ownership, id_filters, owned_by, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
+use crate::support::retry::{human, scale_note, scaled};
 use crate::support::tags::{sync_tags, user_tags};
 use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
 use crate::support::{client_token, opt, IDEMPOTENT_PARAMETER_MISMATCH};
@@ -119,33 +120,47 @@ async fn describe(aws: &Clients, id: &str) -> Result<Option<SdkNatGateway>, Prov
     Ok(out.nat_gateways().iter().find(|g| g.nat_gateway_id() == Some(id)).cloned())
 }
 
+/// What a wait for state `target` decides from one look at the gateway (`None`: not listed).
+/// Not listed while waiting for `available` is pending, not gone: right after CreateNatGateway
+/// EC2 may not list the new gateway yet (Terraform: internal/service/ec2/vpc_nat_gateway.go
+/// waits with `waitNATGatewayCreated`, whose status function treats not found as pending). A
+/// gateway that goes `failed` is an error saying AWS's FailureCode and FailureMessage, such as
+/// `Gateway.NotAttached: Network vpc-… has no Internet gateway attached`.
+fn look(id: &str, gateway: Option<&SdkNatGateway>, target: &NatGatewayState) -> Result<bool, ProviderError> {
+    match gateway.and_then(|g| g.state()) {
+        Some(s) if s == target => Ok(true),
+        // Deleted gateways stay visible for about an hour, then disappear.
+        None => Ok(*target == NatGatewayState::Deleted),
+        Some(NatGatewayState::Failed) => {
+            let code = gateway.and_then(|g| g.failure_code()).unwrap_or("unknown");
+            let message = gateway.and_then(|g| g.failure_message()).unwrap_or("no message");
+            Err(ProviderError::api(format!("ec2 NAT gateway {id} failed: {code}: {message}")).with_code(code))
+        }
+        Some(_) => Ok(false),
+    }
+}
+
 /// Polls the gateway until its state is `target`, with a growing delay, for at most `timeout`.
-/// A gateway that fails, or that vanishes while it is being created, is an error.
+/// A gateway that fails is an error (see [`look`]).
 async fn wait_for(aws: &Clients, id: &str, target: NatGatewayState, timeout: Duration) -> Result<Option<SdkNatGateway>, ProviderError> {
     let backoff = Backoff { first: Duration::from_secs(2), max: Duration::from_secs(15), timeout };
     poll(&format!("NAT gateway {id} to become {}", target.as_str()), backoff, |last| {
         let target = target.clone();
         async move {
             let gateway = describe(aws, id).await?;
-            let state = gateway.as_ref().and_then(|g| g.state()).cloned();
-            match state {
-                Some(s) if s == target => Ok(Some(gateway)),
-                // Deleted gateways stay visible for about an hour, then disappear.
-                None if target == NatGatewayState::Deleted => Ok(Some(None)),
-                None => Err(ProviderError::api(format!("ec2 NAT gateway {id} disappeared while waiting for it to become {}", target.as_str()))),
-                Some(NatGatewayState::Failed) => {
-                    let g = gateway.as_ref();
-                    Err(ProviderError::api(format!(
-                        "ec2 NAT gateway {id} failed: {}: {}",
-                        g.and_then(|g| g.failure_code()).unwrap_or("unknown"),
-                        g.and_then(|g| g.failure_message()).unwrap_or("no message")
-                    )))
-                }
-                Some(s) if last => {
-                    Err(ProviderError::api(format!("ec2 NAT gateway {id} is still {} after {} s; expected {}", s.as_str(), timeout.as_secs(), target.as_str())))
-                }
-                Some(_) => Ok(None),
+            if look(id, gateway.as_ref(), &target)? {
+                return Ok(Some(gateway));
             }
+            if last {
+                let state = gateway.as_ref().and_then(|g| g.state()).map_or("not listed yet", |s| s.as_str());
+                return Err(ProviderError::api(format!(
+                    "ec2 NAT gateway {id} is still {state} after {}{}; expected {}",
+                    human(scaled(timeout)),
+                    scale_note(),
+                    target.as_str()
+                )));
+            }
+            Ok(None)
         }
     })
     .await
@@ -260,5 +275,35 @@ impl AwsResource for NatGateway {
                 Some(Json::Object(attrs))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway(state: NatGatewayState) -> SdkNatGateway {
+        SdkNatGateway::builder().nat_gateway_id("nat-1").state(state).build()
+    }
+
+    #[test]
+    fn not_listed_right_after_create_is_pending_and_gone_after_delete() {
+        assert_eq!(look("nat-1", None, &NatGatewayState::Available), Ok(false));
+        assert_eq!(look("nat-1", None, &NatGatewayState::Deleted), Ok(true));
+        assert_eq!(look("nat-1", Some(&gateway(NatGatewayState::Pending)), &NatGatewayState::Available), Ok(false));
+        assert_eq!(look("nat-1", Some(&gateway(NatGatewayState::Available)), &NatGatewayState::Available), Ok(true));
+    }
+
+    #[test]
+    fn a_failed_gateway_reports_aws_reason() {
+        let failed = SdkNatGateway::builder()
+            .nat_gateway_id("nat-1")
+            .state(NatGatewayState::Failed)
+            .failure_code("Gateway.NotAttached")
+            .failure_message("Network vpc-1 has no Internet gateway attached")
+            .build();
+        let err = look("nat-1", Some(&failed), &NatGatewayState::Available).unwrap_err();
+        assert_eq!(err.message, "ec2 NAT gateway nat-1 failed: Gateway.NotAttached: Network vpc-1 has no Internet gateway attached");
+        assert!(err.has_code("Gateway.NotAttached"));
     }
 }

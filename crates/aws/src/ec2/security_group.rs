@@ -6,19 +6,52 @@
 //! them by protocol and ports when it describes a group; this module works on those entries
 //! and, when reading, groups them back by protocol, ports and description.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::ec2::{arn, carries_ownership, check_cidr, id_filters, owned_by, tag_spec, while_propagating, Ec2Tags};
+use crate::ec2::{arn, carries_ownership, check_cidr, id_filters, owned_by, tag_spec, Ec2Tags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
-use crate::support::{opt, undo_create};
+use crate::support::{has_any_code, opt, retry_while, undo_create, wait_for};
+
+/// How long create waits for EC2 to show a new group: the Terraform AWS provider's create
+/// timeout for `aws_security_group` (internal/service/ec2/vpc_security_group.go: 10 minutes,
+/// spent in `waitSecurityGroupCreated`).
+const CREATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// How long each call right after the create tolerates EC2 not knowing the new group yet: the
+/// Terraform AWS provider's `ec2PropagationTimeout` (2 minutes, internal/service/ec2/consts.go).
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
+/// How long delete retries while the group is in use, then waits for it to be gone: the
+/// Terraform AWS provider's delete timeout for `aws_security_group` (15 minutes,
+/// internal/service/ec2/vpc_security_group.go, `resourceSecurityGroupDelete`).
+const DELETE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Why a call naming the group `id` created a moment ago is worth another try: EC2 answers
+/// `InvalidGroup.NotFound` ("The security group 'sg-…' does not exist") until the new group has
+/// propagated (AWS: "Eventual consistency in the Amazon EC2 API"; Terraform waits for the group
+/// to be seen, `waitSecurityGroupCreated`). Only a refusal naming this very group is retried: a
+/// rule naming a group that does not exist fails at once.
+pub(crate) fn new_group_unseen(err: &ProviderError, id: &str) -> Option<&'static str> {
+    (err.has_code("InvalidGroup.NotFound") && err.message.contains(id)).then_some("EC2 does not know the new group yet")
+}
+
+/// Why a DeleteSecurityGroup refusal is worth another try: `DependencyViolation` and
+/// `InvalidGroup.InUse` while network interfaces (of a load balancer, tasks or instances being
+/// deleted) or another group's rules still use it (Terraform:
+/// internal/service/ec2/vpc_security_group.go, `resourceSecurityGroupDelete`).
+pub(crate) fn group_in_use(err: &ProviderError) -> Option<&'static str> {
+    has_any_code(err, &["DependencyViolation", "InvalidGroup.InUse"]).then_some("network interfaces or other groups still use the group")
+}
 
 /// The description a group gets when none is given (Terraform's is "Managed by Terraform").
 pub const DEFAULT_DESCRIPTION: &str = "Managed by clawform";
@@ -450,21 +483,32 @@ impl SecurityGroup {
     async fn finish_create(&self, aws: &Clients, id: &str) -> Result<Map<String, Json>, ProviderError> {
         // Revoke what AWS actually added (0.0.0.0/0, and ::/0 in a VPC with IPv6) rather than
         // guess; the same call gives the owner, which CreateSecurityGroup does not return.
-        let out = while_propagating("InvalidGroup.NotFound", || async {
+        let unseen = |e: &ProviderError| new_group_unseen(e, id);
+        let out = retry_while(&format!("new security group {id} to be known to EC2"), CREATE_TIMEOUT, unseen, || async {
             aws.ec2.describe_security_groups().group_ids(id).send().await.map_err(|e| sdk("ec2 DescribeSecurityGroups", e))
         })
         .await?;
         let group = out.security_groups().first().ok_or_else(|| ProviderError::api(format!("ec2 DescribeSecurityGroups did not return the new group {id}")))?;
+        // Seen by one call is not yet seen by all: each call below tolerates the group's own
+        // NotFound for a while too.
         let defaults = group.ip_permissions_egress().to_vec();
         if !defaults.is_empty() {
-            match revoke_call(aws, id, Direction::Egress, defaults).await {
+            let revoked = retry_while(&format!("new security group {id} to be known to EC2"), PROPAGATION_TIMEOUT, unseen, || {
+                revoke_call(aws, id, Direction::Egress, defaults.clone())
+            })
+            .await;
+            match revoked {
                 // Already revoked: a retry after a lost answer.
                 Err(e) if e.has_code("InvalidPermission.NotFound") => {}
                 other => other?,
             }
         }
-        authorize(aws, id, Direction::Ingress, &all_atoms(&self.ingress)?.iter().collect::<Vec<_>>()).await?;
-        authorize(aws, id, Direction::Egress, &all_atoms(&self.egress)?.iter().collect::<Vec<_>>()).await?;
+        let (ingress, egress) = (all_atoms(&self.ingress)?, all_atoms(&self.egress)?);
+        let (ingress, egress): (Vec<&Atom>, Vec<&Atom>) = (ingress.iter().collect(), egress.iter().collect());
+        retry_while(&format!("new security group {id} to be known to EC2"), PROPAGATION_TIMEOUT, unseen, || authorize(aws, id, Direction::Ingress, &ingress))
+            .await?;
+        retry_while(&format!("new security group {id} to be known to EC2"), PROPAGATION_TIMEOUT, unseen, || authorize(aws, id, Direction::Egress, &egress))
+            .await?;
         let owner = group.owner_id().unwrap_or_default();
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(group.security_group_arn().map(str::to_string).unwrap_or_else(|| arn(aws, owner, "security-group", id))));
@@ -510,9 +554,25 @@ impl AwsResource for SecurityGroup {
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 
+    /// Retries while the group is in use, then waits until EC2 no longer lists it (Terraform:
+    /// `RetryUntilNotFound` after the delete). A group already gone answers
+    /// `InvalidGroup.NotFound`, which is NotFound: done.
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
-        aws.ec2.delete_security_group().group_id(id).send().await.map_err(|e| sdk("ec2 DeleteSecurityGroup", e))?;
-        Ok(())
+        retry_while(&format!("security group {id} to be released by network interfaces and other groups"), DELETE_TIMEOUT, group_in_use, || async {
+            aws.ec2.delete_security_group().group_id(id).send().await.map_err(|e| sdk("ec2 DeleteSecurityGroup", e))
+        })
+        .await?;
+        wait_for(&format!("security group {id} to be gone"), PROPAGATION_TIMEOUT, || async {
+            let out = aws
+                .ec2
+                .describe_security_groups()
+                .filters(Filter::builder().name("group-id").values(id).build())
+                .send()
+                .await
+                .map_err(|e| sdk("ec2 DescribeSecurityGroups", e))?;
+            Ok(out.security_groups().is_empty().then_some(()))
+        })
+        .await
     }
 
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
@@ -548,5 +608,30 @@ impl AwsResource for SecurityGroup {
                 Some(Json::Object(attrs))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: &str, text: &str) -> ProviderError {
+        ProviderError::api(format!("ec2 AuthorizeSecurityGroupIngress: {code}: {text}")).with_code(code)
+    }
+
+    #[test]
+    fn only_the_new_groups_own_not_found_is_retried() {
+        assert!(new_group_unseen(&err("InvalidGroup.NotFound", "The security group 'sg-new' does not exist"), "sg-new").is_some());
+        // A rule naming another group that does not exist fails at once.
+        assert!(new_group_unseen(&err("InvalidGroup.NotFound", "The security group 'sg-0000000000000dead' does not exist"), "sg-new").is_none());
+        assert!(new_group_unseen(&err("InvalidPermission.Duplicate", "sg-new already has it"), "sg-new").is_none());
+    }
+
+    #[test]
+    fn delete_retries_while_the_group_is_in_use() {
+        assert!(group_in_use(&err("DependencyViolation", "resource sg-1 has a dependent object")).is_some());
+        assert!(group_in_use(&err("InvalidGroup.InUse", "Group sg-1 is used by groups: sg-2")).is_some());
+        assert!(group_in_use(&err("InvalidParameterValue", "no")).is_none());
+        assert!(group_in_use(&err("InvalidGroup.NotFound", "The security group 'sg-1' does not exist")).is_none());
     }
 }

@@ -1,7 +1,9 @@
 //! `aws_subnet`: a subnet of a VPC, in one availability zone.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType};
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, SubnetState};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -12,7 +14,41 @@ use crate::ec2::{arn, carries_ownership, check_cidr, id_filters, owned_by, tag_s
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
-use crate::support::{opt, undo_create};
+use crate::support::{opt, retry_while, undo_create, wait_for};
+
+/// How long create waits for a new subnet to leave `pending`: the Terraform AWS provider's
+/// create timeout for `aws_subnet` (internal/service/ec2/vpc_subnet.go: 10 minutes, spent in
+/// `waitSubnetAvailable`).
+const CREATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// How long delete retries while the subnet still has dependents: the Terraform AWS provider's
+/// delete timeout for `aws_subnet` (internal/service/ec2/vpc_subnet.go, `resourceSubnetDelete`:
+/// 20 minutes of `RetryWhenAWSErrCodeEquals(…, errCodeDependencyViolation)`).
+const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// Why a DeleteSubnet refusal is worth another try: `DependencyViolation` while network
+/// interfaces of tasks, instances, a NAT gateway or a load balancer deleted a moment ago linger
+/// in the subnet (Terraform: internal/service/ec2/vpc_subnet.go).
+pub(crate) fn still_has_interfaces(err: &ProviderError) -> Option<&'static str> {
+    err.has_code("DependencyViolation").then_some("network interfaces of deleted tasks, instances or gateways still linger in the subnet")
+}
+
+/// Waits until a new subnet is `available`: CreateSubnet may answer while it is `pending`, and
+/// EC2 may not list it for a moment (Terraform: internal/service/ec2/vpc_subnet.go,
+/// `waitSubnetAvailable`).
+async fn wait_available(aws: &Clients, id: &str) -> Result<(), ProviderError> {
+    wait_for(&format!("subnet {id} to become available"), CREATE_TIMEOUT, || async {
+        let out = aws
+            .ec2
+            .describe_subnets()
+            .filters(Filter::builder().name("subnet-id").values(id).build())
+            .send()
+            .await
+            .map_err(|e| sdk("ec2 DescribeSubnets", e))?;
+        Ok(out.subnets().iter().any(|s| s.subnet_id() == Some(id) && s.state() == Some(&SubnetState::Available)).then_some(()))
+    })
+    .await
+}
 
 /// A subnet, as the Terraform AWS provider's `aws_subnet`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -104,11 +140,18 @@ impl AwsResource for Subnet {
         let subnet = out.subnet().ok_or_else(|| ProviderError::api("ec2 CreateSubnet returned no subnet"))?;
         let id = subnet.subnet_id().ok_or_else(|| ProviderError::api("ec2 CreateSubnet returned a subnet without an id"))?.to_string();
         let owner = subnet.owner_id().unwrap_or_default().to_string();
-        // CreateSubnet cannot set it; a new subnet starts with false.
-        if self.map_public_ip()? {
-            if let Err(e) = while_propagating("InvalidSubnetID.NotFound", || Subnet::set_map_public_ip(aws, &id, true)).await {
-                return Err(undo_create(e, Subnet::delete(aws, &id, &Json::Null)).await);
+        let finish = async {
+            if subnet.state() != Some(&SubnetState::Available) {
+                wait_available(aws, &id).await?;
             }
+            // CreateSubnet cannot set it; a new subnet starts with false.
+            if self.map_public_ip()? {
+                while_propagating("InvalidSubnetID.NotFound", || Subnet::set_map_public_ip(aws, &id, true)).await?;
+            }
+            Ok(())
+        };
+        if let Err(e) = finish.await {
+            return Err(undo_create(e, Subnet::delete(aws, &id, &Json::Null)).await);
         }
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(subnet.subnet_arn().map(str::to_string).unwrap_or_else(|| arn(aws, &owner, "subnet", &id))));
@@ -126,8 +169,12 @@ impl AwsResource for Subnet {
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 
+    /// A subnet that is gone fails with `InvalidSubnetID.NotFound`, which is NotFound: done.
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
-        aws.ec2.delete_subnet().subnet_id(id).send().await.map_err(|e| sdk("ec2 DeleteSubnet", e))?;
+        retry_while(&format!("subnet {id} to be free of network interfaces"), DELETE_TIMEOUT, still_has_interfaces, || async {
+            aws.ec2.delete_subnet().subnet_id(id).send().await.map_err(|e| sdk("ec2 DeleteSubnet", e))
+        })
+        .await?;
         Ok(())
     }
 
@@ -164,5 +211,18 @@ impl AwsResource for Subnet {
                 Some(Json::Object(attrs))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_retries_only_dependency_violations() {
+        let err = |code: &str| ProviderError::api(format!("ec2 DeleteSubnet: {code}: it said no")).with_code(code);
+        assert!(still_has_interfaces(&err("DependencyViolation")).is_some());
+        assert!(still_has_interfaces(&err("InvalidParameterValue")).is_none());
+        assert!(still_has_interfaces(&err("InvalidSubnetID.NotFound")).is_none());
     }
 }

@@ -1,7 +1,9 @@
 //! `aws_vpc`: a virtual private cloud.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, VpcAttributeName};
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, Vpc as SdkVpc, VpcAttributeName, VpcState};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -12,6 +14,41 @@ use crate::ec2::{arn, carries_ownership, check_cidr, owned_by, tag_spec, Ec2Tags
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
+use crate::support::{retry_while, undo_create, wait_for};
+
+/// How long create waits for a new VPC to leave `pending`: the Terraform AWS provider's
+/// `vpcCreatedTimeout` (internal/service/ec2/wait.go, `waitVPCCreated`).
+const CREATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// How long delete retries a refusal for dependents, then waits for the VPC to be gone: the
+/// Terraform AWS provider's `vpcDeletedTimeout` (internal/service/ec2/vpc_.go,
+/// `resourceVPCDelete`: `RetryWhenAWSErrCodeEquals(…, errCodeDependencyViolation)`, then
+/// `RetryUntilNotFound`).
+const DELETE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Why a DeleteVpc refusal is worth another try: `DependencyViolation` while anything still in
+/// the VPC (subnets, gateways, the network interfaces a deleted load balancer or NAT gateway
+/// leaves for minutes) is being removed (Terraform: internal/service/ec2/vpc_.go).
+pub(crate) fn still_has_dependents(err: &ProviderError) -> Option<&'static str> {
+    err.has_code("DependencyViolation").then_some("something in the VPC is still being removed")
+}
+
+/// The VPC with id `id`, if EC2 lists it yet (filtering by id does not fail for an id it does
+/// not know, which a VPC created a moment ago may still be).
+async fn describe(aws: &Clients, id: &str) -> Result<Option<SdkVpc>, ProviderError> {
+    let out = aws.ec2.describe_vpcs().filters(Filter::builder().name("vpc-id").values(id).build()).send().await.map_err(|e| sdk("ec2 DescribeVpcs", e))?;
+    Ok(out.vpcs().iter().find(|v| v.vpc_id() == Some(id)).cloned())
+}
+
+/// Waits until a new VPC is `available`: CreateVpc answers while it is `pending`, and EC2 may not
+/// list it at all for a moment (Terraform: internal/service/ec2/vpc_.go calls `waitVPCCreated`
+/// of internal/service/ec2/wait.go).
+async fn wait_available(aws: &Clients, id: &str) -> Result<(), ProviderError> {
+    wait_for(&format!("VPC {id} to become available"), CREATE_TIMEOUT, || async {
+        Ok(describe(aws, id).await?.filter(|v| v.state() == Some(&VpcState::Available)).map(|_| ()))
+    })
+    .await
+}
 
 /// A VPC, as the Terraform AWS provider's `aws_vpc`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -125,8 +162,17 @@ impl AwsResource for Vpc {
         let vpc = out.vpc().ok_or_else(|| ProviderError::api("ec2 CreateVpc returned no VPC"))?;
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         let owner = vpc.owner_id().unwrap_or_default().to_string();
-        self.set_dns(aws, &id, None).await?;
-        Ok(Applied { computed: Vpc::computed(aws, &id, &owner).await?, id })
+        let finish = async {
+            if vpc.state() != Some(&VpcState::Available) {
+                wait_available(aws, &id).await?;
+            }
+            self.set_dns(aws, &id, None).await?;
+            Vpc::computed(aws, &id, &owner).await
+        };
+        match finish.await {
+            Ok(computed) => Ok(Applied { computed, id }),
+            Err(e) => Err(undo_create(e, Vpc::delete(aws, &id, &Json::Null)).await),
+        }
     }
 
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
@@ -135,9 +181,13 @@ impl AwsResource for Vpc {
         Ok(Applied { id: id.to_string(), computed: Map::new() })
     }
 
+    /// A VPC that is gone fails with `InvalidVpcID.NotFound`, which is NotFound: done.
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
-        aws.ec2.delete_vpc().vpc_id(id).send().await.map_err(|e| sdk("ec2 DeleteVpc", e))?;
-        Ok(())
+        retry_while(&format!("VPC {id} to be free of dependents"), DELETE_TIMEOUT, still_has_dependents, || async {
+            aws.ec2.delete_vpc().vpc_id(id).send().await.map_err(|e| sdk("ec2 DeleteVpc", e))
+        })
+        .await?;
+        wait_for(&format!("VPC {id} to be gone"), DELETE_TIMEOUT, || async { Ok(describe(aws, id).await?.is_none().then_some(())) }).await
     }
 
     async fn read(aws: &Clients, ids: &[String]) -> Result<Vec<Option<Json>>, ProviderError> {
@@ -175,5 +225,18 @@ impl AwsResource for Vpc {
             result.push(Some(Json::Object(attrs)));
         }
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_retries_only_dependency_violations() {
+        let err = |code: &str| ProviderError::api(format!("ec2 DeleteVpc: {code}: it said no")).with_code(code);
+        assert!(still_has_dependents(&err("DependencyViolation")).is_some());
+        assert!(still_has_dependents(&err("InvalidParameterValue")).is_none());
+        assert!(still_has_dependents(&ProviderError::not_found("ec2 DeleteVpc: InvalidVpcID.NotFound: gone").with_code("InvalidVpcID.NotFound")).is_none());
     }
 }

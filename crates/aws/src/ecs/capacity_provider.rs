@@ -22,12 +22,20 @@ use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
-use crate::support::wait_for;
+use crate::support::{retry_while, wait_for};
 
 /// How long to wait for an update or a delete to finish; Terraform's AWS provider waits 10
 /// minutes for updates and 20 for deletes.
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(600);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(1200);
+
+/// Why an UpdateCapacityProvider refusal is worth another try: `UpdateInProgressException` while
+/// the provider's previous update (or its cluster's) still runs (Terraform:
+/// internal/service/ecs/capacity_provider.go, `resourceCapacityProviderUpdate`:
+/// `RetryWhenIsA[*awstypes.UpdateInProgressException]` for 10 minutes).
+pub(crate) fn update_in_progress(err: &ProviderError) -> Option<&'static str> {
+    err.has_code("UpdateInProgressException").then_some("the capacity provider's previous update is still running")
+}
 
 /// An ECS capacity provider, as the Terraform AWS provider's `aws_ecs_capacity_provider`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -239,13 +247,17 @@ impl AwsResource for EcsCapacityProvider {
         if new.scaling()? != old.scaling()? || new.termination_protection()? != old.termination_protection()? {
             let update =
                 AutoScalingGroupProviderUpdate::builder().managed_scaling(new.scaling()?).managed_termination_protection(new.termination_protection()?).build();
-            aws.ecs
-                .update_capacity_provider()
-                .name(self.name.value()?)
-                .auto_scaling_group_provider(update)
-                .send()
-                .await
-                .map_err(|e| sdk("ecs UpdateCapacityProvider", e))?;
+            let name = self.name.value()?;
+            retry_while(&format!("ecs capacity provider {name} to finish its previous update"), UPDATE_TIMEOUT, update_in_progress, || async {
+                aws.ecs
+                    .update_capacity_provider()
+                    .name(name)
+                    .auto_scaling_group_provider(update.clone())
+                    .send()
+                    .await
+                    .map_err(|e| sdk("ecs UpdateCapacityProvider", e))
+            })
+            .await?;
             wait_for(&format!("ecs capacity provider {id} to finish updating"), UPDATE_TIMEOUT, || async {
                 let found = describe_capacity_providers(aws, &[id.to_string()]).await?;
                 let p = find(&found, id).ok_or_else(|| ProviderError::not_found(format!("ecs capacity provider {id} vanished while updating")))?;
@@ -326,6 +338,14 @@ impl AwsResource for EcsCapacityProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn update_retries_only_an_update_in_progress() {
+        let err = |code: &str| ProviderError::api(format!("ecs UpdateCapacityProvider: {code}: no")).with_code(code);
+        assert!(update_in_progress(&err("UpdateInProgressException")).is_some());
+        assert!(update_in_progress(&err("ClientException")).is_none());
+        assert!(update_in_progress(&err("InvalidParameterException")).is_none());
+    }
 
     fn provider(protection: Option<&str>, scaling: Option<(&str, i32)>) -> EcsCapacityProvider {
         EcsCapacityProvider {

@@ -19,7 +19,37 @@ use crate::ecs::{check_name, describe_clusters, find_cluster, EcsTags};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
-use crate::support::wait_for;
+use crate::support::{has_code_and_message, poll, retry_while, wait_for, Backoff};
+
+/// How long CreateCluster is retried while ECS cannot assume its service-linked role: the
+/// Terraform AWS provider's `propagationTimeout` (2 minutes, internal/service/ecs/consts.go).
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
+/// How long create waits for the new cluster to be `ACTIVE`: the Terraform AWS provider's
+/// `clusterAvailableTimeout` (10 minutes, internal/service/ecs/wait.go, `waitClusterAvailable`).
+const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Why a CreateCluster refusal is worth another try: in an account that has not used ECS before,
+/// the service-linked role `AWSServiceRoleForECS` is created along with the first cluster and
+/// is not assumable for a while: `InvalidParameterException` "Unable to assume the service
+/// linked role. Please verify that the ECS service linked role exists." (Terraform:
+/// internal/service/ecs/cluster.go, `retryClusterCreate`). ECS uses that code for many refusals;
+/// only this message is retried.
+pub(crate) fn service_linked_role_unready(err: &ProviderError) -> Option<&'static str> {
+    has_code_and_message(err, "InvalidParameterException", "Unable to assume the service linked role")
+        .then_some("ECS cannot assume its service-linked role yet (a first cluster in the account creates it)")
+}
+
+/// What a wait for a new cluster decides from its status: `ACTIVE` is done; `PROVISIONING`
+/// (capacity providers or Service Connect being set up) and not listed yet are pending; `FAILED`
+/// is an error (Terraform: `waitClusterAvailable` waits from `PROVISIONING` to `ACTIVE`).
+fn cluster_active(id: &str, status: Option<&str>) -> Result<bool, ProviderError> {
+    match status {
+        Some("ACTIVE") => Ok(true),
+        Some("FAILED") => Err(ProviderError::api(format!("ecs CreateCluster: cluster {id} is FAILED"))),
+        _ => Ok(false),
+    }
+}
 
 /// The one cluster setting ECS has.
 const CONTAINER_INSIGHTS: &str = "containerInsights";
@@ -138,16 +168,28 @@ impl AwsResource for EcsCluster {
             }
             None => {}
         }
-        let out = aws
+        let call = aws
             .ecs
             .create_cluster()
             .cluster_name(name)
             .set_settings((!settings.is_empty()).then_some(settings))
-            .set_tags(Some(create_tags::<EcsTags>(&self.tags, ctx)?))
-            .send()
-            .await
-            .map_err(|e| sdk("ecs CreateCluster", e))?;
-        let arn = out.cluster().and_then(|c| c.cluster_arn()).ok_or_else(|| ProviderError::api("ecs CreateCluster returned no cluster ARN"))?.to_string();
+            .set_tags(Some(create_tags::<EcsTags>(&self.tags, ctx)?));
+        let out = retry_while("ECS's service-linked role to be assumable", PROPAGATION_TIMEOUT, service_linked_role_unready, || {
+            let call = call.clone();
+            async move { call.send().await.map_err(|e| sdk("ecs CreateCluster", e)) }
+        })
+        .await?;
+        let cluster = out.cluster().ok_or_else(|| ProviderError::api("ecs CreateCluster returned no cluster"))?;
+        let arn = cluster.cluster_arn().ok_or_else(|| ProviderError::api("ecs CreateCluster returned no cluster ARN"))?.to_string();
+        if cluster.status() != Some("ACTIVE") {
+            // Not undone on failure: the cluster holds nothing yet, and a later apply adopts it
+            // by its ownership tags.
+            poll(&format!("ecs cluster {arn} to become ACTIVE"), Backoff::states(AVAILABLE_TIMEOUT), |_| async {
+                let found = describe_clusters(aws, std::slice::from_ref(&arn)).await?;
+                Ok(cluster_active(&arn, find_cluster(&found, &arn).and_then(|c| c.status()))?.then_some(()))
+            })
+            .await?;
+        }
         Ok(Applied::with_arn(arn.clone(), arn))
     }
 
@@ -222,6 +264,23 @@ mod tests {
         assert_eq!(off, vec![sdk_setting(CONTAINER_INSIGHTS, "disabled".into())]);
         let enable = on.settings_update(&none).unwrap();
         assert_eq!(enable, vec![sdk_setting(CONTAINER_INSIGHTS, "enabled".into())]);
+    }
+
+    #[test]
+    fn create_retries_only_the_service_linked_role_message() {
+        let err = |code: &str, text: &str| ProviderError::api(format!("ecs CreateCluster: {code}: {text}")).with_code(code);
+        let slr = "Unable to assume the service linked role. Please verify that the ECS service linked role exists.";
+        assert!(service_linked_role_unready(&err("InvalidParameterException", slr)).is_some());
+        assert!(service_linked_role_unready(&err("InvalidParameterException", "Cluster name is invalid")).is_none());
+        assert!(service_linked_role_unready(&err("ClientException", slr)).is_none());
+    }
+
+    #[test]
+    fn a_new_cluster_is_awaited_until_active() {
+        assert_eq!(cluster_active("c", Some("ACTIVE")), Ok(true));
+        assert_eq!(cluster_active("c", Some("PROVISIONING")), Ok(false));
+        assert_eq!(cluster_active("c", None), Ok(false), "not listed yet");
+        assert!(cluster_active("c", Some("FAILED")).is_err());
     }
 
     #[test]

@@ -17,14 +17,24 @@ use crate::clients::Clients;
 use crate::ecs::{check_name, describe_clusters, find_cluster};
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
-use crate::support::wait_for;
+use crate::support::{has_any_code, has_code_and_message, retry_while, wait_for};
 
-/// How long a put keeps retrying while the cluster is busy with another update, and then waits
-/// for the new association to settle (Terraform's AWS provider allows 10 minutes too).
+/// How long a put keeps retrying while the cluster is busy or not yet `ACTIVE`, and then waits
+/// for the new association to settle: 10 minutes, as the Terraform AWS provider
+/// (internal/service/ecs/cluster_capacity_providers.go, `retryClusterCapacityProvidersPut`).
 const PUT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Error codes of a PutClusterCapacityProviders that can succeed once the cluster is idle.
-const PUT_RETRY_CODES: &[&str] = &["UpdateInProgressException", "ResourceInUseException"];
+/// Why a PutClusterCapacityProviders refusal is worth another try: `ClientException` "Cluster
+/// was not ACTIVE" while a new cluster is still provisioning, `UpdateInProgressException` while
+/// the cluster's previous change runs, and `ResourceInUseException` while a provider being
+/// removed is still used by a service or task (Terraform:
+/// internal/service/ecs/cluster_capacity_providers.go, `retryClusterCapacityProvidersPut`).
+/// `ClientException` is ECS's code for many refusals; only this message is retried.
+pub(crate) fn cluster_busy(err: &ProviderError) -> Option<&'static str> {
+    let busy =
+        has_code_and_message(err, "ClientException", "Cluster was not ACTIVE") || has_any_code(err, &["UpdateInProgressException", "ResourceInUseException"]);
+    busy.then_some("the cluster is not ACTIVE yet, or busy with another update")
+}
 
 /// A cluster's capacity providers, as the Terraform AWS provider's
 /// `aws_ecs_cluster_capacity_providers`.
@@ -113,21 +123,17 @@ impl EcsClusterCapacityProviders {
 /// Sets a cluster's providers and default strategy (empty lists detach them all), retrying while
 /// the cluster is busy, then waits until ECS has finished attaching or detaching.
 async fn put(aws: &Clients, cluster: &str, providers: Vec<String>, strategy: Vec<CapacityProviderStrategyItem>) -> Result<(), ProviderError> {
-    wait_for(&format!("ecs cluster {cluster} to accept new capacity providers"), PUT_TIMEOUT, || async {
-        let call = aws
-            .ecs
+    // A cluster that is gone answers ClusterNotFoundException, which is NotFound: for a delete,
+    // done.
+    retry_while(&format!("ecs cluster {cluster} to accept new capacity providers"), PUT_TIMEOUT, cluster_busy, || async {
+        aws.ecs
             .put_cluster_capacity_providers()
             .cluster(cluster)
             .set_capacity_providers(Some(providers.clone()))
             .set_default_capacity_provider_strategy(Some(strategy.clone()))
             .send()
             .await
-            .map_err(|e| sdk("ecs PutClusterCapacityProviders", e));
-        match call {
-            Ok(_) => Ok(Some(())),
-            Err(e) if PUT_RETRY_CODES.iter().any(|c| e.has_code(c)) => Ok(None),
-            Err(e) => Err(e),
-        }
+            .map_err(|e| sdk("ecs PutClusterCapacityProviders", e))
     })
     .await?;
     wait_for(&format!("ecs cluster {cluster} to finish updating its capacity providers"), PUT_TIMEOUT, || async {
@@ -182,6 +188,16 @@ impl AwsResource for EcsClusterCapacityProviders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn put_retries_while_the_cluster_is_not_active_or_busy() {
+        let err = |code: &str, text: &str| ProviderError::api(format!("ecs PutClusterCapacityProviders: {code}: {text}")).with_code(code);
+        assert!(cluster_busy(&err("ClientException", "Cluster was not ACTIVE")).is_some());
+        assert!(cluster_busy(&err("UpdateInProgressException", "The specified cluster is in a busy state.")).is_some());
+        assert!(cluster_busy(&err("ResourceInUseException", "The specified capacity provider is in use and cannot be removed.")).is_some());
+        assert!(cluster_busy(&err("ClientException", "The specified capacity provider does not exist.")).is_none());
+        assert!(cluster_busy(&err("ClusterNotFoundException", "Cluster not found.")).is_none());
+    }
 
     #[test]
     fn validate_checks_the_strategy_against_the_providers() {

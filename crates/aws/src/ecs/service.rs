@@ -38,7 +38,7 @@ use crate::handler::{ArnForm, AwsResource};
 use crate::support::check_tag_count;
 use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
-use crate::support::wait_for;
+use crate::support::{has_code_and_message, poll, retry_while, wait_for, Backoff};
 
 /// DescribeServices takes "up to 10 services to describe in a single operation" (ECS API
 /// reference); moto (5.2.5) takes more, AWS does not.
@@ -64,6 +64,69 @@ const DEFAULT_DEPLOYMENT: (i32, i32) = (100, 200);
 /// How long delete waits for a service to drain its tasks and become `INACTIVE`; Terraform's AWS
 /// provider allows 20 minutes.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(1200);
+
+/// How long CreateService and UpdateService are retried while what they name is settling: the
+/// Terraform AWS provider's `propagationTimeout` plus `serviceCreateTimeout` (2 + 2 minutes,
+/// internal/service/ecs/service.go, `serviceCreateWithRetry` and `resourceServiceUpdate`).
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(4 * 60);
+
+/// How long create and update wait for the service to be `ACTIVE`: the Terraform AWS provider's
+/// create and update timeouts for `aws_ecs_service` (20 minutes, `waitServiceActive`).
+const ACTIVE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// Messages of `InvalidParameterException` (ECS's code for many refusals) that clear by
+/// themselves right after a related change, as the Terraform AWS provider lists them
+/// (internal/service/ecs/service.go): the target group's listener rule was created a moment ago
+/// ("The target group … does not have an associated load balancer"), the account's first
+/// cluster is still creating ECS's service-linked role, or a new IAM role passed to the service
+/// has not propagated.
+const SETTLING_MESSAGES: &[&str] = &[
+    "does not have an associated load balancer",
+    "Unable to assume the service linked role",
+    "verify that the ECS service role being passed has the proper permissions",
+];
+
+/// Why a CreateService refusal is worth another try: one of [`SETTLING_MESSAGES`], or
+/// `ClusterNotFoundException` for a cluster created a moment ago (Terraform:
+/// `serviceCreateWithRetry`).
+pub(crate) fn create_refusal_settling(err: &ProviderError) -> Option<&'static str> {
+    if err.has_code("ClusterNotFoundException") {
+        return Some("ECS does not know the new cluster yet");
+    }
+    update_refusal_settling(err)
+}
+
+/// Why an UpdateService refusal is worth another try: a message of [`SETTLING_MESSAGES`]
+/// (Terraform's `resourceServiceUpdate` retries the load balancer and service role ones; the
+/// service-linked role one cannot occur once the service exists, and is harmless to include).
+/// The cluster of an existing service is not new, so its NotFound fails at once.
+pub(crate) fn update_refusal_settling(err: &ProviderError) -> Option<&'static str> {
+    SETTLING_MESSAGES
+        .iter()
+        .any(|m| has_code_and_message(err, "InvalidParameterException", m))
+        .then_some("a target group, role or cluster created a moment ago has not settled in ECS yet")
+}
+
+/// What a wait for `ACTIVE` decides from the service's status (`None`: not listed yet, which is
+/// pending right after CreateService).
+fn service_active(id: &str, status: Option<&str>) -> Result<bool, ProviderError> {
+    match status {
+        Some("ACTIVE") => Ok(true),
+        None => Ok(false),
+        Some(other) => Err(ProviderError::api(format!("ecs service {id} is {other} while waiting for it to be ACTIVE"))),
+    }
+}
+
+/// Waits until service `arn` of `cluster` is `ACTIVE` (Terraform: `waitServiceActive`, after
+/// CreateService and UpdateService).
+async fn wait_active(aws: &Clients, cluster: &str, arn: &str) -> Result<(), ProviderError> {
+    poll(&format!("ecs service {arn} to be ACTIVE"), Backoff::states(ACTIVE_TIMEOUT), |_| async move {
+        let found = describe_in(aws, cluster, vec![arn.to_string()]).await?;
+        let status = found.iter().find(|s| s.service_arn() == Some(arn)).and_then(|s| s.status());
+        Ok(service_active(arn, status)?.then_some(()))
+    })
+    .await
+}
 
 /// An ECS service, as the Terraform AWS provider's `aws_ecs_service`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -503,7 +566,7 @@ impl AwsResource for EcsService {
         }
         let strategy = self.strategy()?;
         let lbs = self.load_balancers()?;
-        let out = aws
+        let call = aws
             .ecs
             .create_service()
             .cluster(cluster)
@@ -516,13 +579,21 @@ impl AwsResource for EcsService {
             .set_deployment_configuration(self.deployment_config()?)
             .set_enable_execute_command(opt(&self.enable_execute_command)?.copied())
             .set_propagate_tags(opt(&self.propagate_tags)?.map(|p| PropagateTags::from(p.as_str())))
-            .set_tags(Some(create_tags::<EcsTags>(&self.tags, ctx)?))
-            .send()
-            .await
-            .map_err(|e| sdk("ecs CreateService", e));
+            .set_tags(Some(create_tags::<EcsTags>(&self.tags, ctx)?));
+        let out = retry_while(&format!("what ecs service {name} names to settle"), PROPAGATION_TIMEOUT, create_refusal_settling, || {
+            let call = call.clone();
+            async move { call.send().await.map_err(|e| sdk("ecs CreateService", e)) }
+        })
+        .await;
         match out {
             Ok(out) => {
-                let arn = out.service().and_then(|s| s.service_arn()).ok_or_else(|| ProviderError::api("ecs CreateService returned no service ARN"))?;
+                let service = out.service().ok_or_else(|| ProviderError::api("ecs CreateService returned no service"))?;
+                let arn = service.service_arn().ok_or_else(|| ProviderError::api("ecs CreateService returned no service ARN"))?;
+                // The answer carries the service's status: wait only when it is not ACTIVE yet.
+                // Not undone on failure: a later apply adopts the service by its ownership tags.
+                if !service_active(arn, service.status())? {
+                    wait_active(aws, cluster, arn).await?;
+                }
                 Ok(applied(arn))
             }
             // Another run created it between the look and the create ("Creation of service was
@@ -547,7 +618,8 @@ impl AwsResource for EcsService {
                 "aws_ecs_service {id}: load_balancer cannot change in place; expected the same target groups, or a new name so the service is replaced"
             )));
         }
-        let mut call = aws.ecs.update_service().cluster(self.cluster.value()?).service(id);
+        let cluster = self.cluster.value()?;
+        let mut call = aws.ecs.update_service().cluster(cluster).service(id);
         let mut changed = false;
         let task_definition = self.task_definition.value()?;
         if task_definition != prior.task_definition.value()? {
@@ -588,7 +660,15 @@ impl AwsResource for EcsService {
             changed = true;
         }
         if changed {
-            call.send().await.map_err(|e| sdk("ecs UpdateService", e))?;
+            let out = retry_while(&format!("what ecs service {id} names to settle"), PROPAGATION_TIMEOUT, update_refusal_settling, || {
+                let call = call.clone();
+                async move { call.send().await.map_err(|e| sdk("ecs UpdateService", e)) }
+            })
+            .await?;
+            // The answer carries the service's status: wait only when it is not ACTIVE.
+            if !service_active(id, out.service().and_then(|s| s.status()))? {
+                wait_active(aws, cluster, id).await?;
+            }
         }
         sync_tags::<EcsTags>(aws, id, &prior.tags, &self.tags).await?;
         Ok(applied(id))
@@ -660,6 +740,40 @@ mod tests {
         assert_eq!(sizes(&mixed), vec![("a".into(), 9), ("b".into(), 10), ("b".into(), 2)]);
         let err = service_batches(&["arn:aws:ecs:us-west-2:123456789012:service/old-style".into()]).unwrap_err();
         assert!(err.message.contains("not a service ARN that names its cluster"), "{err}");
+    }
+
+    fn invalid(text: &str) -> ProviderError {
+        ProviderError::api(format!("ecs CreateService: InvalidParameterException: {text}")).with_code("InvalidParameterException")
+    }
+
+    #[test]
+    fn create_retries_what_settles_and_nothing_else() {
+        let no_lb = "The target group with targetGroupArn arn:aws:elasticloadbalancing:us-west-2:1:targetgroup/t/1 does not have an associated load balancer.";
+        assert!(create_refusal_settling(&invalid(no_lb)).is_some());
+        assert!(create_refusal_settling(&invalid("Unable to assume the service linked role. Please verify that the ECS service linked role exists.")).is_some());
+        assert!(create_refusal_settling(
+            &ProviderError::not_found("ecs CreateService: ClusterNotFoundException: Cluster not found.").with_code("ClusterNotFoundException")
+        )
+        .is_some());
+        assert!(create_refusal_settling(&invalid("Creation of service was not idempotent.")).is_none());
+        assert!(create_refusal_settling(&invalid("TaskDefinition not found.")).is_none());
+        assert!(create_refusal_settling(&ProviderError::api(format!("ecs CreateService: ClientException: {no_lb}")).with_code("ClientException")).is_none());
+    }
+
+    #[test]
+    fn update_does_not_retry_a_missing_cluster() {
+        assert!(update_refusal_settling(&invalid("The target group t does not have an associated load balancer.")).is_some());
+        assert!(update_refusal_settling(
+            &ProviderError::not_found("ecs UpdateService: ClusterNotFoundException: Cluster not found.").with_code("ClusterNotFoundException")
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn a_service_is_awaited_until_active() {
+        assert_eq!(service_active("s", Some("ACTIVE")), Ok(true));
+        assert_eq!(service_active("s", None), Ok(false), "not listed yet");
+        assert!(service_active("s", Some("DRAINING")).is_err());
     }
 
     #[test]

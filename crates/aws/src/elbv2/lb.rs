@@ -27,8 +27,9 @@ use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
 use crate::support::wait_for;
 use crate::support::{opt, undo_create};
 
-/// How long create waits for `active` and delete for the load balancer to be gone (Terraform's
-/// AWS provider allows 10 minutes for each).
+/// How long create and update wait for `active` and delete for the load balancer to be gone:
+/// the Terraform AWS provider's create, update and delete timeouts for `aws_lb` (10 minutes
+/// each, internal/service/elbv2/load_balancer.go).
 const WAIT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The load balancer attribute behind `idle_timeout`, and AWS's default for it.
@@ -239,18 +240,25 @@ async fn named(aws: &Clients, name: &str) -> Result<Option<LoadBalancer>, Provid
     }
 }
 
+/// What a wait for `active` decides from one look (`None`: not listed yet).
+fn provisioned(arn: &str, lb: Option<&LoadBalancer>) -> Result<bool, ProviderError> {
+    let state = lb.and_then(|lb| lb.state());
+    match state.and_then(|s| s.code()) {
+        Some(LoadBalancerStateEnum::Active) => Ok(true),
+        Some(LoadBalancerStateEnum::Failed) => {
+            Err(ProviderError::api(format!("elbv2 load balancer {arn} failed to provision: {}", state.and_then(|s| s.reason()).unwrap_or("no reason given"))))
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Waits until the load balancer is `active`: it is `provisioning` for minutes after a create,
+/// and after SetSubnets or SetSecurityGroups; right after CreateLoadBalancer it may not be
+/// listed at all, which is pending too (Terraform: internal/service/elbv2/load_balancer.go,
+/// `waitLoadBalancerActive`, whose status function treats not found as pending).
 async fn wait_active(aws: &Clients, arn: &str) -> Result<(), ProviderError> {
     wait_for(&format!("load balancer {arn} to become active"), WAIT_TIMEOUT, || async {
-        let lb = describe_one(aws, arn).await?.ok_or_else(|| ProviderError::api(format!("elbv2 load balancer {arn} vanished while provisioning")))?;
-        let state = lb.state();
-        match state.and_then(|s| s.code()) {
-            Some(LoadBalancerStateEnum::Active) => Ok(Some(())),
-            Some(LoadBalancerStateEnum::Failed) => Err(ProviderError::api(format!(
-                "elbv2 CreateLoadBalancer: {arn} failed to provision: {}",
-                state.and_then(|s| s.reason()).unwrap_or("no reason given")
-            ))),
-            _ => Ok(None),
-        }
+        Ok(provisioned(arn, describe_one(aws, arn).await?.as_ref())?.then_some(()))
     })
     .await
 }
@@ -331,11 +339,13 @@ impl AwsResource for Lb {
 
     async fn update(&self, aws: &Clients, _ctx: &OpContext, id: &str, prior: &Self) -> Result<Applied, ProviderError> {
         let subnets = values(&self.subnets)?;
-        if !same_set(&subnets, &values(&prior.subnets)?) {
+        let moved = !same_set(&subnets, &values(&prior.subnets)?);
+        if moved {
             aws.elbv2.set_subnets().load_balancer_arn(id).set_subnets(Some(subnets)).send().await.map_err(|e| sdk("elbv2 SetSubnets", e))?;
         }
         let groups = values(&self.security_groups)?;
-        if !same_set(&groups, &values(&prior.security_groups)?) {
+        let regrouped = !same_set(&groups, &values(&prior.security_groups)?);
+        if regrouped {
             aws.elbv2
                 .set_security_groups()
                 .load_balancer_arn(id)
@@ -343,6 +353,10 @@ impl AwsResource for Lb {
                 .send()
                 .await
                 .map_err(|e| sdk("elbv2 SetSecurityGroups", e))?;
+        }
+        // Terraform waits for `active` after every update; only these two change the state.
+        if moved || regrouped {
+            wait_active(aws, id).await?;
         }
         Lb::set_attributes(aws, id, &self.attribute_changes(Some(prior))?).await?;
         sync_tags::<Elbv2Tags>(aws, id, &prior.tags, &self.tags).await?;
@@ -433,6 +447,19 @@ mod tests {
         assert_eq!(errors_for("internal-alb", 2), vec!["name"]);
         assert_eq!(errors_for("my_alb", 2), vec!["name"]);
         assert_eq!(errors_for("alb", 1), vec!["subnets"]);
+    }
+
+    #[test]
+    fn provisioning_and_not_listed_are_pending_and_failed_says_why() {
+        use aws_sdk_elasticloadbalancingv2::types::LoadBalancerState;
+        let lb = |code: LoadBalancerStateEnum, reason: Option<&str>| {
+            LoadBalancer::builder().state(LoadBalancerState::builder().code(code).set_reason(reason.map(str::to_string)).build()).build()
+        };
+        assert_eq!(provisioned("lb", Some(&lb(LoadBalancerStateEnum::Active, None))), Ok(true));
+        assert_eq!(provisioned("lb", Some(&lb(LoadBalancerStateEnum::Provisioning, None))), Ok(false));
+        assert_eq!(provisioned("lb", None), Ok(false));
+        let err = provisioned("lb", Some(&lb(LoadBalancerStateEnum::Failed, Some("no capacity")))).unwrap_err();
+        assert!(err.message.ends_with("failed to provision: no capacity"), "{err}");
     }
 
     #[test]

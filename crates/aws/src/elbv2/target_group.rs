@@ -32,8 +32,8 @@ use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_TARGET_G
 use crate::error::sdk;
 use crate::handler::{decode, ArnForm, AwsResource};
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
-use crate::support::wait_for;
 use crate::support::{opt, undo_create};
+use crate::support::{retry_while, wait_for};
 
 /// The target group attribute behind `deregistration_delay`, and AWS's default for it.
 const DEREGISTRATION_DELAY_KEY: &str = "deregistration_delay.timeout_seconds";
@@ -42,6 +42,18 @@ const DEREGISTRATION_DELAY_DEFAULT: i32 = 300;
 /// How long delete retries while AWS still counts a just-deleted listener rule as using the
 /// group (`ResourceInUse`); Terraform's AWS provider allows two minutes for the same.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long the calls right after CreateTargetGroup tolerate ELBv2 not knowing the new group:
+/// the Terraform AWS provider's `elbv2PropagationTimeout` (2 minutes, internal/service/elbv2/consts.go).
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a call naming a target group created a moment ago is worth another try:
+/// `TargetGroupNotFound` until the group has propagated (Terraform:
+/// internal/service/elbv2/target_group.go, `resourceTargetGroupCreate`, waits with
+/// `RetryWhenNotFound` before ModifyTargetGroupAttributes). Used only right after the create.
+pub(crate) fn new_group_unseen(err: &ProviderError) -> Option<&'static str> {
+    err.has_code("TargetGroupNotFound").then_some("ELBv2 does not know the new target group yet")
+}
 
 /// AWS's health check defaults for Application Load Balancer target groups with `instance` or
 /// `ip` targets (CreateTargetGroup API reference; "Health checks for Application Load Balancer
@@ -289,6 +301,15 @@ impl LbTargetGroup {
         Ok(opt(&self.deregistration_delay)?.copied().unwrap_or(DEREGISTRATION_DELAY_DEFAULT))
     }
 
+    /// Sets the deregistration delay of a group created a moment ago, retrying while ELBv2 does
+    /// not know it yet.
+    async fn set_new_deregistration_delay(aws: &Clients, arn: &str, seconds: i32) -> Result<(), ProviderError> {
+        retry_while(&format!("new target group {arn} to be known to ELBv2"), PROPAGATION_TIMEOUT, new_group_unseen, || {
+            LbTargetGroup::set_deregistration_delay(aws, arn, seconds)
+        })
+        .await
+    }
+
     async fn set_deregistration_delay(aws: &Clients, arn: &str, seconds: i32) -> Result<(), ProviderError> {
         aws.elbv2
             .modify_target_group_attributes()
@@ -446,7 +467,7 @@ impl AwsResource for LbTargetGroup {
             }
         }
         if let Some(seconds) = delay {
-            if let Err(e) = LbTargetGroup::set_deregistration_delay(aws, &arn, seconds).await {
+            if let Err(e) = LbTargetGroup::set_new_deregistration_delay(aws, &arn, seconds).await {
                 return Err(undo_create(e, LbTargetGroup::delete(aws, &arn, &Json::Null)).await);
             }
         }
@@ -612,6 +633,14 @@ health_check:
         for bad in ["", "2xx", "199", "500", "300-200", "200,", "200-", "0200"] {
             assert!(!matcher_ok(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn after_create_only_the_groups_not_found_is_retried() {
+        let err = |code: &str| ProviderError::api(format!("elbv2 ModifyTargetGroupAttributes: {code}: no")).with_code(code);
+        assert!(new_group_unseen(&err("TargetGroupNotFound")).is_some());
+        assert!(new_group_unseen(&err("ValidationError")).is_none());
+        assert!(new_group_unseen(&err("InvalidConfigurationRequest")).is_none());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `aws_iam_instance_profile`: the container that hands a role to EC2 instances.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
@@ -10,7 +12,36 @@ use crate::clients::Clients;
 use crate::handler::{ArnForm, AwsResource};
 use crate::iam::{check_name, check_path, check_tag_count, gone_is_none, iam_err, IamInstanceProfileTags};
 use crate::support::tags;
-use crate::support::{opt, undo_create};
+use crate::support::{opt, retry_while, undo_create};
+
+/// How long AddRoleToInstanceProfile is retried while IAM does not know the new profile or role:
+/// the Terraform AWS provider's IAM `propagationTimeout` (2 minutes, internal/service/iam/consts.go).
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
+/// Why an AddRoleToInstanceProfile refusal is worth another try: right after
+/// CreateInstanceProfile (or CreateRole), IAM may answer `NoSuchEntity` for the new profile or
+/// role, or a message with "Invalid IAM Instance Profile name" (Terraform:
+/// internal/service/iam/instance_profile.go, `instanceProfileAddRole`, which retries that
+/// message whatever the code, and NoSuchEntity "The role with name", after waiting for the
+/// profile to be found).
+pub(crate) fn profile_or_role_unseen(err: &ProviderError) -> Option<&'static str> {
+    (err.has_code("NoSuchEntity") || err.message.contains("Invalid IAM Instance Profile name")).then_some("IAM does not know the new profile or role yet")
+}
+
+/// Adds `role` to `profile`, retrying while IAM does not know either yet.
+async fn add_role(aws: &Clients, profile: &str, role: &str) -> Result<(), ProviderError> {
+    retry_while(&format!("instance profile {profile} and role {role} to be known to IAM"), PROPAGATION_TIMEOUT, profile_or_role_unseen, || async {
+        aws.iam
+            .add_role_to_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| iam_err("iam AddRoleToInstanceProfile", e))
+    })
+    .await?;
+    Ok(())
+}
 
 fn default_path() -> Val<String> {
     Val::Lit("/".to_string())
@@ -66,13 +97,7 @@ async fn set_role(aws: &Clients, profile: &str, role: Option<&str>) -> Result<()
             .map_err(|e| iam_err("iam RemoveRoleFromInstanceProfile", e))?;
     }
     if let Some(role) = role.filter(|r| !current.iter().any(|c| c == r)) {
-        aws.iam
-            .add_role_to_instance_profile()
-            .instance_profile_name(profile)
-            .role_name(role)
-            .send()
-            .await
-            .map_err(|e| iam_err("iam AddRoleToInstanceProfile", e))?;
+        add_role(aws, profile, role).await?;
     }
     Ok(())
 }
@@ -108,15 +133,7 @@ impl AwsResource for IamInstanceProfile {
         computed.insert("arn".into(), json!(profile.arn()));
         computed.insert("unique_id".into(), json!(profile.instance_profile_id()));
         if let Some(role) = role {
-            let added = aws
-                .iam
-                .add_role_to_instance_profile()
-                .instance_profile_name(name)
-                .role_name(role)
-                .send()
-                .await
-                .map_err(|e| iam_err("iam AddRoleToInstanceProfile", e));
-            if let Err(e) = added {
+            if let Err(e) = add_role(aws, name, role).await {
                 // A profile holds one role: `LimitExceeded` after a retry whose first answer was
                 // lost means the role is already in it, which is what was asked.
                 if !(e.has_code("LimitExceeded") && has_role(aws, name, role).await) {
@@ -174,4 +191,22 @@ impl AwsResource for IamInstanceProfile {
 async fn has_role(aws: &Clients, name: &str, role: &str) -> bool {
     let out = aws.iam.get_instance_profile().instance_profile_name(name).send().await;
     out.ok().and_then(|o| o.instance_profile().map(|p| p.roles().iter().any(|r| r.role_name() == role))).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adding_the_role_retries_while_iam_does_not_know_profile_or_role() {
+        let err = |code: &str, text: &str| ProviderError::api(format!("iam AddRoleToInstanceProfile: {code}: {text}")).with_code(code);
+        assert!(profile_or_role_unseen(&err("NoSuchEntity", "The role with name ecs-instance cannot be found.")).is_some());
+        assert!(profile_or_role_unseen(&err("NoSuchEntity", "Instance Profile ecs-instance cannot be found.")).is_some());
+        assert!(profile_or_role_unseen(&err(
+            "InvalidParameterValue",
+            "Value (p) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+        ))
+        .is_some());
+        assert!(profile_or_role_unseen(&err("LimitExceeded", "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")).is_none());
+    }
 }

@@ -1,5 +1,7 @@
 //! `aws_iam_role`: an IAM role, with the trust policy that says who may assume it.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
@@ -9,8 +11,28 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::handler::{ArnForm, AwsResource};
 use crate::iam::{check_name, check_path, check_policy, check_tag_count, gone_is_none, iam_err, policy_from_aws, same_json, IamRoleTags};
-use crate::support::opt;
 use crate::support::tags;
+use crate::support::{has_code_and_message, opt, retry_while};
+
+/// How long a refusal IAM gives while a change propagates is retried: the Terraform AWS
+/// provider's IAM `propagationTimeout` (2 minutes, internal/service/iam/consts.go).
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
+/// Why a CreateRole or UpdateAssumeRolePolicy refusal is worth another try: a trust policy naming
+/// a principal created a moment ago (a role, a user) is refused with `MalformedPolicyDocument`
+/// "Invalid principal in policy" until IAM knows it (Terraform: internal/service/iam/role.go,
+/// `retryCreateRole` and `resourceRoleUpdate`). The same code with another message is a real
+/// mistake in the document and fails at once.
+pub(crate) fn principal_not_yet_known(err: &ProviderError) -> Option<&'static str> {
+    has_code_and_message(err, "MalformedPolicyDocument", "Invalid principal in policy").then_some("IAM does not know a principal of the trust policy yet")
+}
+
+/// Why a DeleteRole refusal is worth another try: `DeleteConflict` while the policy detachments
+/// and instance profile removals just made have not reached every IAM endpoint (Terraform:
+/// internal/service/iam/role.go, `deleteRole`: `RetryWhenIsA[*awstypes.DeleteConflictException]`).
+pub(crate) fn still_attached(err: &ProviderError) -> Option<&'static str> {
+    err.has_code("DeleteConflict").then_some("IAM still sees policies or instance profiles on the role")
+}
 
 /// The longest trust policy IAM takes: 2,048 characters by default, raised on request up to
 /// 4,096 ("IAM and AWS STS quotas"); only the hard maximum is refused at load.
@@ -98,18 +120,22 @@ impl AwsResource for IamRole {
     const ARN: ArnForm = ArnForm::Custom { service: "iam", describe: "role/PATH/NAME", id: crate::support::arn::iam_role_name };
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
-        let out = aws
+        let name = self.name.value()?;
+        let call = aws
             .iam
             .create_role()
-            .role_name(self.name.value()?)
+            .role_name(name)
             .assume_role_policy_document(self.assume_role_policy.value()?)
             .set_description(opt(&self.description)?.cloned())
             .path(self.path.value()?)
             .max_session_duration(*self.max_session_duration.value()?)
-            .set_tags(Some(tags::create_tags::<IamRoleTags>(&self.tags, ctx)?))
-            .send()
-            .await
-            .map_err(|e| iam_err("iam CreateRole", e));
+            .set_tags(Some(tags::create_tags::<IamRoleTags>(&self.tags, ctx)?));
+        let out =
+            retry_while(&format!("the principals of role {name}'s trust policy to be known to IAM"), PROPAGATION_TIMEOUT, principal_not_yet_known, || {
+                let call = call.clone();
+                async move { call.send().await.map_err(|e| iam_err("iam CreateRole", e)) }
+            })
+            .await;
         let out = match out {
             Ok(out) => out,
             // A run killed between the create and the state save, or a create whose answer was
@@ -129,7 +155,10 @@ impl AwsResource for IamRole {
         let policy = self.assume_role_policy.value()?;
         // State keeps the text as written; a change of whitespace or key order alone needs no call.
         if !same_json(policy, prior.assume_role_policy.value()?) {
-            aws.iam.update_assume_role_policy().role_name(id).policy_document(policy).send().await.map_err(|e| iam_err("iam UpdateAssumeRolePolicy", e))?;
+            retry_while(&format!("the principals of role {id}'s trust policy to be known to IAM"), PROPAGATION_TIMEOUT, principal_not_yet_known, || async {
+                aws.iam.update_assume_role_policy().role_name(id).policy_document(policy).send().await.map_err(|e| iam_err("iam UpdateAssumeRolePolicy", e))
+            })
+            .await?;
         }
         let description = opt(&self.description)?;
         let max_session = *self.max_session_duration.value()?;
@@ -199,7 +228,11 @@ impl AwsResource for IamRole {
             let deleted = aws.iam.delete_role_policy().role_name(id).policy_name(name).send().await;
             gone_is_none(deleted.map_err(|e| iam_err("iam DeleteRolePolicy", e)))?;
         }
-        aws.iam.delete_role().role_name(id).send().await.map_err(|e| iam_err("iam DeleteRole", e))?;
+        // A role already gone answers NoSuchEntity, which is NotFound: done.
+        retry_while(&format!("role {id} to be free of policies and instance profiles"), PROPAGATION_TIMEOUT, still_attached, || async {
+            aws.iam.delete_role().role_name(id).send().await.map_err(|e| iam_err("iam DeleteRole", e))
+        })
+        .await?;
         Ok(())
     }
 
@@ -228,5 +261,28 @@ impl AwsResource for IamRole {
             result.push(Some(Json::Object(attrs)));
         }
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: &str, text: &str) -> ProviderError {
+        ProviderError::api(format!("iam CreateRole: {code}: {text}")).with_code(code)
+    }
+
+    #[test]
+    fn create_retries_only_an_unknown_principal() {
+        assert!(principal_not_yet_known(&err("MalformedPolicyDocument", "Invalid principal in policy: \"AWS\":\"arn:aws:iam::1:role/new\"")).is_some());
+        assert!(principal_not_yet_known(&err("MalformedPolicyDocument", "Has prohibited field Resource")).is_none());
+        assert!(principal_not_yet_known(&err("EntityAlreadyExists", "Invalid principal in policy")).is_none());
+    }
+
+    #[test]
+    fn delete_retries_only_a_conflict() {
+        assert!(still_attached(&err("DeleteConflict", "Cannot delete entity, must detach all policies first.")).is_some());
+        assert!(still_attached(&err("NoSuchEntity", "The role with name r cannot be found.")).is_none());
+        assert!(still_attached(&err("LimitExceeded", "no")).is_none());
     }
 }

@@ -5,6 +5,7 @@
 //! attached, so creating it again adopts what a crashed run left.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
@@ -14,6 +15,19 @@ use serde_json::{json, Map, Value as Json};
 use crate::clients::Clients;
 use crate::handler::{ArnForm, AwsResource};
 use crate::iam::{check_name, gone_is_none, iam_err};
+use crate::support::retry_while;
+
+/// How long a `ConcurrentModification` is retried: the Terraform AWS provider's IAM
+/// `propagationTimeout` (2 minutes, internal/service/iam/consts.go).
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
+/// Why an AttachRolePolicy or DetachRolePolicy refusal is worth another try: IAM refuses
+/// concurrent changes to one role's policies with `ConcurrentModification` (several attachments
+/// of one role applied in parallel meet it; Terraform: internal/service/iam/role_policy_attachment.go,
+/// `attachPolicyToRole` and `detachPolicyFromRole`: `RetryWhenIsA[*awstypes.ConcurrentModificationException]`).
+pub(crate) fn concurrent_change(err: &ProviderError) -> Option<&'static str> {
+    err.has_code("ConcurrentModification").then_some("another change to the role's policies is in progress")
+}
 
 /// A managed policy attached to a role, as the Terraform AWS provider's
 /// `aws_iam_role_policy_attachment`. Its id is `ROLE|POLICY_ARN` (IAM names cannot hold `|`).
@@ -59,7 +73,10 @@ impl AwsResource for IamRolePolicyAttachment {
     async fn create(&self, aws: &Clients, _ctx: &OpContext) -> Result<Applied, ProviderError> {
         let role = self.role.value()?;
         let policy = self.policy_arn.value()?;
-        aws.iam.attach_role_policy().role_name(role).policy_arn(policy).send().await.map_err(|e| iam_err("iam AttachRolePolicy", e))?;
+        retry_while(&format!("role {role} to take policy {policy}"), PROPAGATION_TIMEOUT, concurrent_change, || async {
+            aws.iam.attach_role_policy().role_name(role).policy_arn(policy).send().await.map_err(|e| iam_err("iam AttachRolePolicy", e))
+        })
+        .await?;
         Ok(Applied { id: format!("{role}|{policy}"), computed: Map::new() })
     }
 
@@ -70,7 +87,11 @@ impl AwsResource for IamRolePolicyAttachment {
 
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
         let (role, policy) = split_id(id)?;
-        aws.iam.detach_role_policy().role_name(role).policy_arn(policy).send().await.map_err(|e| iam_err("iam DetachRolePolicy", e))?;
+        // A policy no longer attached answers NoSuchEntity, which is NotFound: done.
+        retry_while(&format!("role {role} to let go of policy {policy}"), PROPAGATION_TIMEOUT, concurrent_change, || async {
+            aws.iam.detach_role_policy().role_name(role).policy_arn(policy).send().await.map_err(|e| iam_err("iam DetachRolePolicy", e))
+        })
+        .await?;
         Ok(())
     }
 
@@ -94,5 +115,18 @@ impl AwsResource for IamRolePolicyAttachment {
                 Ok(present.then(|| json!({ "id": id, "role": role, "policy_arn": policy })))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attach_and_detach_retry_only_concurrent_changes() {
+        let err = |code: &str| ProviderError::api(format!("iam AttachRolePolicy: {code}: no")).with_code(code);
+        assert!(concurrent_change(&err("ConcurrentModification")).is_some());
+        assert!(concurrent_change(&err("NoSuchEntity")).is_none());
+        assert!(concurrent_change(&err("LimitExceeded")).is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! `aws_cloudwatch_log_group`: a CloudWatch Logs log group.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
@@ -16,7 +17,34 @@ use crate::handler::{ArnForm, AwsResource};
 use crate::logs::LogsTags;
 use crate::support::check_tag_count;
 use crate::support::tags;
-use crate::support::{opt, undo_create};
+use crate::support::{has_code_and_message, opt, retry_while, undo_create, wait_for};
+
+/// How long PutRetentionPolicy is retried right after a create: the Terraform AWS provider's
+/// `propagationTimeout` for CloudWatch Logs (2 minutes, internal/service/logs/consts.go; used by
+/// internal/service/logs/group.go).
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
+/// How long DeleteLogGroup is retried while another operation on the group runs: 1 minute, as
+/// the Terraform AWS provider (internal/service/logs/group.go, `resourceGroupDelete`).
+const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a PutRetentionPolicy refusal is worth another try: right after CreateLogGroup, IAM
+/// policies that name the new group (by ARN) may not apply to it yet, and CloudWatch Logs answers
+/// `AccessDeniedException` "… because no identity-based policy allows the
+/// logs:PutRetentionPolicy action" (Terraform: internal/service/logs/group.go,
+/// `RetryWhenAWSErrMessageContains(…, "AccessDeniedException", "no identity-based policy allows the logs:PutRetentionPolicy action")`).
+/// Other access denials are real and fail at once.
+pub(crate) fn retention_not_yet_allowed(err: &ProviderError) -> Option<&'static str> {
+    has_code_and_message(err, "AccessDeniedException", "no identity-based policy allows the logs:PutRetentionPolicy action")
+        .then_some("IAM policies do not apply to the new log group yet")
+}
+
+/// Why a DeleteLogGroup refusal is worth another try: `OperationAbortedException` "… try again"
+/// while another operation on the group is in progress (Terraform: internal/service/logs/group.go,
+/// `RetryWhenIsAErrorMessageContains[…, *awstypes.OperationAbortedException](…, "try again")`).
+pub(crate) fn operation_in_progress(err: &ProviderError) -> Option<&'static str> {
+    has_code_and_message(err, "OperationAbortedException", "try again").then_some("another operation on the log group is in progress")
+}
 
 /// The retention periods PutRetentionPolicy accepts, in days (CloudWatch Logs API reference).
 pub const RETENTION_DAYS: &[i32] = &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -112,7 +140,15 @@ async fn find(aws: &Clients, name: &str) -> Result<Option<LogGroup>, ProviderErr
 async fn set_retention(aws: &Clients, name: &str, days: Option<i32>) -> Result<(), ProviderError> {
     match days {
         Some(days) => {
-            aws.logs.put_retention_policy().log_group_name(name).retention_in_days(days).send().await.map_err(|e| sdk("logs PutRetentionPolicy", e))?;
+            retry_while(
+                &format!("IAM policies to allow setting the retention of log group {name}"),
+                PROPAGATION_TIMEOUT,
+                retention_not_yet_allowed,
+                || async {
+                    aws.logs.put_retention_policy().log_group_name(name).retention_in_days(days).send().await.map_err(|e| sdk("logs PutRetentionPolicy", e))
+                },
+            )
+            .await?;
         }
         None => {
             aws.logs.delete_retention_policy().log_group_name(name).send().await.map_err(|e| sdk("logs DeleteRetentionPolicy", e))?;
@@ -128,7 +164,8 @@ impl CloudwatchLogGroup {
         if let Some(days) = opt(&self.retention_in_days)? {
             set_retention(aws, name, Some(*days)).await?;
         }
-        let group = find(aws, name).await?.ok_or_else(|| ProviderError::api(format!("logs DescribeLogGroups did not return the new log group {name}")))?;
+        // DescribeLogGroups may leave out a group created a moment ago.
+        let group = wait_for(&format!("new log group {name} to be listed"), PROPAGATION_TIMEOUT, || find(aws, name)).await?;
         let mut computed = Map::new();
         computed.insert("arn".into(), json!(arn_of(&group)));
         Ok(computed)
@@ -183,7 +220,11 @@ impl AwsResource for CloudwatchLogGroup {
     }
 
     async fn delete(aws: &Clients, id: &str, _prior: &Json) -> Result<(), ProviderError> {
-        aws.logs.delete_log_group().log_group_name(id).send().await.map_err(|e| sdk("logs DeleteLogGroup", e))?;
+        // A group already gone answers ResourceNotFoundException, which is NotFound: done.
+        retry_while(&format!("log group {id} to be free of other operations"), DELETE_TIMEOUT, operation_in_progress, || async {
+            aws.logs.delete_log_group().log_group_name(id).send().await.map_err(|e| sdk("logs DeleteLogGroup", e))
+        })
+        .await?;
         Ok(())
     }
 
@@ -237,7 +278,30 @@ impl AwsResource for CloudwatchLogGroup {
 
 #[cfg(test)]
 mod tests {
-    use super::common_prefix;
+    use super::{common_prefix, operation_in_progress, retention_not_yet_allowed};
+    use clawform_core::ProviderError;
+
+    fn err(code: &str, text: &str) -> ProviderError {
+        ProviderError::api(format!("logs PutRetentionPolicy: {code}: {text}")).with_code(code)
+    }
+
+    #[test]
+    fn retention_retries_only_a_policy_not_yet_applying_to_the_new_group() {
+        let denied = "User: arn:aws:sts::1:assumed-role/ci/x is not authorized to perform: logs:PutRetentionPolicy on resource: arn:aws:logs:us-west-2:1:log-group:/ecs/a:log-stream: because no identity-based policy allows the logs:PutRetentionPolicy action";
+        assert!(retention_not_yet_allowed(&err("AccessDeniedException", denied)).is_some());
+        assert!(retention_not_yet_allowed(&err("AccessDeniedException", "with an explicit deny in an identity-based policy")).is_none());
+        assert!(retention_not_yet_allowed(&err("InvalidParameterException", "no identity-based policy allows the logs:PutRetentionPolicy action")).is_none());
+    }
+
+    #[test]
+    fn delete_retries_only_an_aborted_operation() {
+        assert!(operation_in_progress(&err(
+            "OperationAbortedException",
+            "A conflicting operation is currently in progress against this resource. Please try again."
+        ))
+        .is_some());
+        assert!(operation_in_progress(&err("ResourceNotFoundException", "The specified log group does not exist.")).is_none());
+    }
 
     #[test]
     fn common_prefix_of_names() {

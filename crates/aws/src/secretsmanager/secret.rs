@@ -6,7 +6,7 @@
 //! here reads a value back, and no error or debug output contains it.
 
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
@@ -19,16 +19,17 @@ use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::secretsmanager::{check_value, find, is_digest, optional_secret_value, sensitive_sdk, SecretInfo, SecretsTags};
 use crate::support::check_tag_count;
-use crate::support::opt;
 use crate::support::tags;
+use crate::support::{opt, retry_while};
 
 /// The key Secrets Manager encrypts with when none is named (its API reference: "If you don't
 /// specify this value, then Secrets Manager uses the key `aws/secretsmanager`").
 const DEFAULT_KMS_KEY: &str = "alias/aws/secretsmanager";
 
 /// How long a create waits for a name freed by a deletion without recovery: AWS deletes such a
-/// secret in the background, and refuses the name until it has. Terraform's provider waits for
-/// the same reason.
+/// secret in the background, and refuses the name until it has. The Terraform AWS provider's
+/// `PropagationTimeout` (2 minutes, internal/service/secretsmanager/consts.go), which
+/// `resourceSecretCreate` (internal/service/secretsmanager/secret.go) retries CreateSecret for.
 const NAME_RELEASE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A secret, as the Terraform AWS provider's `aws_secretsmanager_secret`. Its id is its ARN.
@@ -118,13 +119,17 @@ fn applied(arn: String) -> Applied {
     Applied { id: arn, computed }
 }
 
-/// Whether a create failed because the name belongs to a secret being deleted. AWS gives one
-/// code (`InvalidRequestException`) for many refusals, so the message tells this one apart, as
-/// the Terraform AWS provider does (`internal/service/secretsmanager/secret.go`,
-/// `resourceSecretCreate`: `IsAErrorMessageContains[*types.InvalidRequestException](err,
-/// "scheduled for deletion")`).
-fn is_scheduled_for_deletion(err: &ProviderError) -> bool {
-    err.has_code("InvalidRequestException") && err.message.contains("scheduled for deletion")
+/// Why a CreateSecret refusal is worth another try: the name belongs to a secret being deleted
+/// ("You can't create this secret because a secret with this name is already scheduled for
+/// deletion.", or "… because it was deleted."). AWS gives one code (`InvalidRequestException`)
+/// for many refusals, so the message tells these apart, as the Terraform AWS provider does
+/// (internal/service/secretsmanager/secret.go, `resourceSecretCreate`:
+/// `IsAErrorMessageContains[*types.InvalidRequestException](err, "scheduled for deletion")` or
+/// `"was deleted"`). A deletion with a recovery window frees the name only after days: create
+/// says so at once instead (see [`SecretsmanagerSecret::create`]).
+pub(crate) fn name_being_released(err: &ProviderError) -> Option<&'static str> {
+    let being_deleted = err.has_code("InvalidRequestException") && (err.message.contains("scheduled for deletion") || err.message.contains("was deleted"));
+    being_deleted.then_some("Secrets Manager is still deleting the secret that had this name")
 }
 
 fn scheduled_error(name: &str, deletion: Option<i64>) -> ProviderError {
@@ -246,29 +251,30 @@ impl AwsResource for SecretsmanagerSecret {
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
-        let deadline = Instant::now() + NAME_RELEASE_TIMEOUT;
-        let mut delay = Duration::from_secs(1);
-        loop {
-            match self.create_once(aws, name, ctx).await {
-                Ok(arn) => return Ok(applied(arn)),
-                Err(e) if e.has_code("ResourceExistsException") => return self.adopt(aws, ctx, name, e).await,
-                Err(e) if is_scheduled_for_deletion(&e) => {
-                    // Wait only for a deletion that is under way: one with a recovery window
-                    // frees the name in days, and that is worth saying at once.
-                    if let Ok(found) = aws.secrets.describe_secret().secret_id(name).send().await {
-                        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-                        if let Some(date) = found.deleted_date().filter(|d| d.secs() > now + 60) {
-                            return Err(scheduled_error(name, Some(date.secs())));
+        let created =
+            retry_while(&format!("the name `{name}` to be released by the secret being deleted"), NAME_RELEASE_TIMEOUT, name_being_released, || async {
+                match self.create_once(aws, name, ctx).await {
+                    // Wait only for a deletion that is under way: one with a recovery window frees
+                    // the name in days, and that is worth saying at once (no code: not retried).
+                    Err(e) if name_being_released(&e).is_some() => {
+                        if let Ok(found) = aws.secrets.describe_secret().secret_id(name).send().await {
+                            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+                            if let Some(date) = found.deleted_date().filter(|d| d.secs() > now + 60) {
+                                return Err(scheduled_error(name, Some(date.secs())));
+                            }
                         }
+                        Err(e)
                     }
-                    if Instant::now() + delay >= deadline {
-                        return Err(scheduled_error(name, None));
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
+                    other => other,
                 }
-                Err(e) => return Err(e),
-            }
+            })
+            .await;
+        match created {
+            Ok(arn) => Ok(applied(arn)),
+            Err(e) if e.has_code("ResourceExistsException") => self.adopt(aws, ctx, name, e).await,
+            // Gave up waiting: say how to free the name, and what the wait saw.
+            Err(e) if name_being_released(&e).is_some() => Err(scheduled_error(name, None).map_message(|m| format!("{m} ({})", e.message))),
+            Err(e) => Err(e),
         }
     }
 
@@ -332,5 +338,20 @@ impl AwsResource for SecretsmanagerSecret {
                 Some(Json::Object(attrs))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_retries_only_a_name_still_being_released() {
+        let err = |code: &str, text: &str| ProviderError::api(format!("secretsmanager CreateSecret: {code}: {text}")).with_code(code);
+        let scheduled = "You can't create this secret because a secret with this name is already scheduled for deletion.";
+        assert!(name_being_released(&err("InvalidRequestException", scheduled)).is_some());
+        assert!(name_being_released(&err("InvalidRequestException", "You can't perform this operation on the secret because it was deleted.")).is_some());
+        assert!(name_being_released(&err("InvalidRequestException", "You can't use a KMS key that is disabled.")).is_none());
+        assert!(name_being_released(&err("ResourceExistsException", "The operation failed because the secret already exists.")).is_none());
     }
 }

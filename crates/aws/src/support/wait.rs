@@ -1,10 +1,14 @@
 //! Waiting for asynchronous AWS states (a load balancer active, a cluster inactive…) with a
-//! bound, shared by the service modules.
+//! bound, shared by the service modules. Bounds and delays run on the process's time scale
+//! (`CLAWFORM_WAIT_SCALE`, see [`super::retry`]), and delays are jittered so that waits started
+//! together do not poll in step.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use clawform_core::ProviderError;
+
+use super::retry::{equal_jitter, human, scale_note, scaled};
 
 /// How a wait polls: the first delay, doubling up to `max`, for at most `timeout` in all.
 #[derive(Debug, Clone, Copy)]
@@ -27,24 +31,36 @@ impl Backoff {
 /// The one poll loop: runs `check` (told whether this is the last check the bound allows) until
 /// it returns `Some` or an error. A last check that still answers `None` ends the wait with a
 /// timeout error naming `what`; a check that wants to say more on its last try returns its own
-/// error instead. The first check is made at once.
+/// error instead. The first check is made at once, the last one when the bound is reached.
+/// Bound and delays are scaled by `CLAWFORM_WAIT_SCALE`; each delay is drawn between half and
+/// all of the current backoff step.
 pub(crate) async fn poll<T, F, Fut>(what: &str, backoff: Backoff, mut check: F) -> Result<T, ProviderError>
 where
     F: FnMut(bool) -> Fut,
     Fut: Future<Output = Result<Option<T>, ProviderError>>,
 {
-    let deadline = Instant::now() + backoff.timeout;
-    let mut delay = backoff.first;
+    let timeout = scaled(backoff.timeout);
+    let max = scaled(backoff.max);
+    let mut step = scaled(backoff.first).min(max);
+    let deadline = Instant::now() + timeout;
+    let mut announced = false;
     loop {
-        let last = Instant::now() + delay >= deadline;
+        let now = Instant::now();
+        let last = now >= deadline;
         if let Some(done) = check(last).await? {
             return Ok(done);
         }
         if last {
-            return Err(ProviderError::api(format!("timed out after {} s waiting for {what}", backoff.timeout.as_secs())));
+            return Err(ProviderError::api(format!("timed out after {}{} waiting for {what}", human(timeout), scale_note())));
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(backoff.max);
+        // Said once per wait, when it turns out to be one. The engine has no progress channel
+        // into a provider call, so the log is where a long wait shows.
+        if !announced {
+            tracing::info!("waiting for {what} (up to {}{})", human(timeout), scale_note());
+            announced = true;
+        }
+        tokio::time::sleep(equal_jitter(step).min(deadline.saturating_duration_since(Instant::now()))).await;
+        step = (step * 2).min(max);
     }
 }
 
