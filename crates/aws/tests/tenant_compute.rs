@@ -238,7 +238,9 @@ async fn task_definition_left_by_a_crash_is_adopted_not_registered_again() {
     assert!(other.id.ends_with(":2"), "{}", other.id);
     // As does a changed definition.
     let changed = decode("aws_ecs_task_definition", task_definition_body(&family, &containers("repo/openclaw:v2", "t3")));
-    let third = env.create("aws_ecs_task_definition", "task_definition", &changed).await;
+    // (A replace: state still holds the first revision, which the sweep of copies leaves alone.)
+    let replacing = OpContext { keep: vec![first.id.clone()], ..env.ctx("task_definition") };
+    let third = env.provider.create(&replacing, "aws_ecs_task_definition", &changed).await.unwrap();
     assert!(third.id.ends_with(":3"), "{}", third.id);
     for id in [&first.id, &other.id, &third.id] {
         env.provider.delete(&env.ctx("task_definition"), "aws_ecs_task_definition", id, &Json::Null).await.unwrap();
