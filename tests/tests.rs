@@ -5,6 +5,7 @@
 
 mod common;
 
+mod aws_behaviours;
 mod bad_input;
 mod base_platform;
 mod checkov;

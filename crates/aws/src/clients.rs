@@ -46,12 +46,34 @@ pub struct AwsSettings {
 
 pub use crate::error::NO_REGION;
 
+/// Attempts per request, as the Terraform AWS provider makes (its `max_retries` default of 25):
+/// a fleet rollout meets AWS's throttling buckets for minutes on end (RegisterTaskDefinition
+/// refills one token a second), and every tenant must get through.
+pub const MAX_ATTEMPTS: u32 = 25;
+
+/// The SDK's standard retry mode (exponential backoff with full jitter, up to 20 s between
+/// attempts) at [`MAX_ATTEMPTS`].
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
+/// The standard mode also keeps a client-side retry quota (500 tokens, 5 per throttled retry)
+/// that stops retrying once spent: under sustained throttling a 500-tenant rollout spent it and
+/// 469 tenants failed with "not enough retry quota", though AWS's own buckets kept refilling.
+/// Throttling is AWS asking to slow down, which the backoff does; the quota only guards against
+/// retry storms on an outage, which the bounded attempts guard against too. So clawform's
+/// clients share one partition whose quota never runs dry.
+fn retry_partition() -> aws_smithy_runtime::client::retries::RetryPartition {
+    use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+    RetryPartition::custom("clawform").token_bucket(TokenBucket::unlimited()).build()
+}
+
 impl AwsSettings {
-    /// The standard configuration chain with these settings over it, and the SDK's standard
-    /// retry mode (backoff with jitter) at 8 attempts. A chain with no region is an error naming
-    /// the ways to set one. What the provider's clients and the S3 state backend are made from.
+    /// The standard configuration chain with these settings over it, and [`retry_config`]. A
+    /// chain with no region is an error naming the ways to set one. What the provider's clients
+    /// and the S3 state backend are made from.
     pub async fn sdk_config(&self) -> Result<aws_config::SdkConfig, clawform_core::ProviderError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
         if let Some(r) = &self.region {
             loader = loader.region(Region::new(r.clone()));
         }
@@ -79,7 +101,7 @@ impl Clients {
     /// Loads the standard configuration chain; `region` overrides it. The SDK's standard retry
     /// mode (with backoff and jitter) handles throttling and 5xx answers.
     pub async fn from_env(region: Option<String>) -> Clients {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
         if let Some(r) = region {
             loader = loader.region(Region::new(r));
         }
@@ -87,12 +109,14 @@ impl Clients {
         Clients::from_config(&config)
     }
 
-    /// Clients over an already loaded configuration, each counting its calls in `stats`.
+    /// Clients over an already loaded configuration, each counting its calls in `stats`, all
+    /// retrying within [`retry_partition`].
     pub fn from_config(config: &aws_config::SdkConfig) -> Clients {
         let stats = crate::stats::ApiStats::default();
+        let partition = retry_partition();
         macro_rules! client {
             ($sdk:ident) => {
-                $sdk::Client::from_conf($sdk::config::Builder::from(config).interceptor(stats.clone()).build())
+                $sdk::Client::from_conf($sdk::config::Builder::from(config).interceptor(stats.clone()).retry_partition(partition.clone()).build())
             };
         }
         Clients {

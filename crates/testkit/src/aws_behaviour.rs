@@ -431,6 +431,12 @@ impl BehaviourProxy {
     fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
         self.shared.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Opens the dependency-violation window now, as a load balancer's delete would (a test of
+    /// how a client gives up needs the window without the platform that opens it).
+    pub fn open_dependency_window(&self) {
+        self.shared.world.lock().unwrap_or_else(|e| e.into_inner()).open_dependency_window(Instant::now());
+    }
 }
 
 impl Drop for BehaviourProxy {

@@ -315,6 +315,14 @@ impl World {
 
     /// Learns from a served call (moto answered 2xx) and rewrites the answer as AWS would show
     /// it; returns what fired, with a detail for the log.
+    /// Opens the dependency-violation window as a delete of a load balancer would, for a test
+    /// that has nothing to delete.
+    pub(super) fn open_dependency_window(&mut self, now: Instant) {
+        let until = now + self.config.window(self.config.windows.dependency_violation);
+        extend(&mut self.enis_until, until);
+        extend(&mut self.public_until, until);
+    }
+
     pub(super) fn after(&mut self, call: &Call, answer: &mut Answer, now: Instant) -> Vec<(Behaviour, String)> {
         self.purge(now);
         let Ok(mut body) = String::from_utf8(std::mem::take(&mut answer.body)) else { return Vec::new() };
