@@ -329,8 +329,11 @@ struct Shared {
     buckets: Mutex<Buckets>,
     stats: Mutex<Stats>,
     /// `(operation, ClientToken)` → the first request's parameters and its answer.
-    tokens: Mutex<BTreeMap<(String, String), (Vec<(String, String)>, Vec<u8>)>>,
+    tokens: Mutex<BTreeMap<(String, String), FirstAnswer>>,
 }
+
+/// The form parameters of the first request that carried a client token, and moto's answer to it.
+type FirstAnswer = (Vec<(String, String)>, Vec<u8>);
 
 struct State {
     upstream: String,
