@@ -97,7 +97,8 @@ async fn elbv2(elb: &aws_sdk_elasticloadbalancingv2::Client, found: &mut Found) 
     let lbs = elb.describe_load_balancers().send().await.expect("DescribeLoadBalancers");
     let lb_arns: Vec<(&str, String)> = lbs.load_balancers().iter().map(|lb| ("aws_lb", lb.load_balancer_arn().unwrap_or_default().to_string())).collect();
     let groups = elb.describe_target_groups().send().await.expect("DescribeTargetGroups");
-    let group_arns: Vec<(&str, String)> = groups.target_groups().iter().map(|g| ("aws_lb_target_group", g.target_group_arn().unwrap_or_default().to_string())).collect();
+    let group_arns: Vec<(&str, String)> =
+        groups.target_groups().iter().map(|g| ("aws_lb_target_group", g.target_group_arn().unwrap_or_default().to_string())).collect();
     let ours = elbv2_tagged(elb, found, &lb_arns).await;
     elbv2_tagged(elb, found, &group_arns).await;
     let mut children: Vec<(&str, String)> = Vec::new();
