@@ -46,9 +46,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use crate::fault_proxy::{exchange, http_client, plain, read_request, shaped_error, HttpClient, Read, Request};
+use crate::fault_proxy::{exchange, http_client, plain, read_request, serve_on_loopback, shaped_error, HttpClient, Read, Request};
 use text::Call;
 use throttle::Buckets;
 use world::World;
@@ -345,16 +345,6 @@ struct State {
 impl BehaviourProxy {
     /// Starts the layer in front of `upstream` (`http://127.0.0.1:PORT`) on a free loopback port.
     pub fn start(upstream: &str, config: BehaviourConfig) -> BehaviourProxy {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("aws-behaviour")
-            .enable_all()
-            .build()
-            .expect("a runtime for the behaviour layer");
-        // Bound with std so that a test may start the layer from inside its own runtime.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port for the behaviour layer");
-        listener.set_nonblocking(true).expect("a non-blocking listener");
-        let port = listener.local_addr().expect("the layer's address").port();
         let shared = Arc::new(Shared {
             requests: AtomicU64::new(0),
             upstream_errors: AtomicU64::new(0),
@@ -365,14 +355,7 @@ impl BehaviourProxy {
         });
         let state =
             Arc::new(State { upstream: upstream.trim_end_matches('/').to_string(), config: config.clone(), shared: shared.clone(), client: http_client() });
-        runtime.spawn(async move {
-            let listener = TcpListener::from_std(listener).expect("the listener joins the layer's runtime");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let state = state.clone();
-                tokio::spawn(async move { serve(state, stream).await });
-            }
-        });
+        let (runtime, port) = serve_on_loopback("aws-behaviour", state, serve);
         BehaviourProxy { endpoint: format!("http://127.0.0.1:{port}"), config, shared, runtime: Some(runtime) }
     }
 

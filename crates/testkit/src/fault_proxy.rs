@@ -136,26 +136,9 @@ impl FaultProxy {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
             nanos as u64 ^ u64::from(std::process::id())
         });
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("fault-proxy")
-            .enable_all()
-            .build()
-            .expect("a runtime for the fault proxy");
-        // Bound with std so that a test may start the proxy from inside its own runtime.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port for the fault proxy");
-        listener.set_nonblocking(true).expect("a non-blocking listener");
-        let port = listener.local_addr().expect("the proxy's address").port();
         let shared = Arc::new(Shared::default());
         let state = Arc::new(ProxyState { upstream: upstream.trim_end_matches('/').to_string(), seed, config, shared: shared.clone(), client: http_client() });
-        runtime.spawn(async move {
-            let listener = TcpListener::from_std(listener).expect("the listener joins the proxy's runtime");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let state = state.clone();
-                tokio::spawn(async move { serve(state, stream).await });
-            }
-        });
+        let (runtime, port) = serve_on_loopback("fault-proxy", state, serve);
         eprintln!("fault proxy on 127.0.0.1:{port} -> {upstream}, seed {seed} (set CLAWFORM_FAULT_SEED={seed} to repeat)");
         FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), seed, shared, runtime: Some(runtime) }
     }
@@ -223,6 +206,30 @@ impl Drop for FaultProxy {
             rt.shutdown_background();
         }
     }
+}
+
+/// Runs `serve` for every connection to a free 127.0.0.1 port, on a runtime of its own (so a
+/// test may start a proxy from inside its own runtime); returns the runtime, which stops the
+/// proxy when shut down, and the port.
+pub(crate) fn serve_on_loopback<S, F, Fut>(name: &str, state: Arc<S>, serve: F) -> (tokio::runtime::Runtime, u16)
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(name).enable_all().build().expect("a runtime for the proxy");
+    // Bound with std, outside any runtime.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port for the proxy");
+    listener.set_nonblocking(true).expect("a non-blocking listener");
+    let port = listener.local_addr().expect("the proxy's address").port();
+    runtime.spawn(async move {
+        let listener = TcpListener::from_std(listener).expect("the listener joins the proxy's runtime");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            tokio::spawn(serve(state.clone(), stream));
+        }
+    });
+    (runtime, port)
 }
 
 /// A rendering of fault counts for test output: `throttle 12, reset 9, …`.

@@ -24,7 +24,7 @@ use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags;
 use crate::support::tags::{sync_tags, user_tags};
-use crate::support::{client_token, opt, IDEMPOTENT_PARAMETER_MISMATCH};
+use crate::support::{opt, send_with_token};
 
 /// A launch template, as the Terraform AWS provider's `aws_launch_template`.
 ///
@@ -335,21 +335,18 @@ impl AwsResource for LaunchTemplate {
     }
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
-        let req = aws
-            .ec2
-            .create_launch_template()
-            .launch_template_name(self.name.value()?)
-            .launch_template_data(self.data()?)
-            .tag_specifications(tag_spec(ResourceType::LaunchTemplate, &self.tags, ctx)?)
-            // The apply's token: a retry after a lost answer gets the template the first request
-            // made instead of `AlreadyExists`.
-            .client_token(client_token(ctx));
-        let out = match req.clone().send().await.map_err(|e| sdk("ec2 CreateLaunchTemplate", e)) {
-            Err(e) if e.has_code(IDEMPOTENT_PARAMETER_MISMATCH) => {
-                req.client_token(uuid::Uuid::new_v4().simple().to_string()).send().await.map_err(|e| sdk("ec2 CreateLaunchTemplate", e))
-            }
-            other => other,
-        }?;
+        let req = aws.ec2.create_launch_template().launch_template_name(self.name.value()?).launch_template_data(self.data()?).tag_specifications(tag_spec(
+            ResourceType::LaunchTemplate,
+            &self.tags,
+            ctx,
+        )?);
+        // The apply's token: a retry after a lost answer gets the template the first request
+        // made instead of `AlreadyExists`.
+        let out = send_with_token(ctx, |token| {
+            let req = req.clone().client_token(token);
+            async move { req.send().await.map_err(|e| sdk("ec2 CreateLaunchTemplate", e)) }
+        })
+        .await?;
         let template = out.launch_template().ok_or_else(|| ProviderError::api("ec2 CreateLaunchTemplate returned no launch template"))?;
         let id = template.launch_template_id().ok_or_else(|| ProviderError::api("ec2 CreateLaunchTemplate returned a template without an id"))?.to_string();
         let mut computed = Map::new();

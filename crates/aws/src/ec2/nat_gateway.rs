@@ -20,7 +20,7 @@ use crate::handler::{ArnForm, AwsResource};
 use crate::support::retry::{human, scale_note, scaled};
 use crate::support::tags::{sync_tags, user_tags};
 use crate::support::tags::{ADDRESS_TAG, STACK_TAG};
-use crate::support::{client_token, opt, IDEMPOTENT_PARAMETER_MISMATCH};
+use crate::support::{opt, send_with_token};
 use crate::support::{poll, Backoff};
 
 /// A NAT gateway, as the Terraform AWS provider's `aws_nat_gateway`.
@@ -201,14 +201,12 @@ impl AwsResource for NatGateway {
             .subnet_id(self.subnet_id.value()?)
             .set_allocation_id(opt(&self.allocation_id)?.cloned())
             .connectivity_type(ConnectivityType::from(self.connectivity()?))
-            .client_token(client_token(ctx))
             .tag_specifications(tag_spec(ResourceType::Natgateway, &self.tags, ctx)?);
-        let sent = match req.clone().send().await.map_err(|e| sdk("ec2 CreateNatGateway", e)) {
-            Err(e) if e.has_code(IDEMPOTENT_PARAMETER_MISMATCH) => {
-                req.client_token(uuid::Uuid::new_v4().simple().to_string()).send().await.map_err(|e| sdk("ec2 CreateNatGateway", e))
-            }
-            other => other,
-        };
+        let sent = send_with_token(ctx, |token| {
+            let req = req.clone().client_token(token);
+            async move { req.send().await.map_err(|e| sdk("ec2 CreateNatGateway", e)) }
+        })
+        .await;
         let gateway = match sent {
             Ok(out) => out.nat_gateway().cloned().ok_or_else(|| ProviderError::api("ec2 CreateNatGateway returned no gateway"))?,
             Err(e) if e.has_code("Resource.AlreadyAssociated") => self.own_gateway(aws, ctx).await?.ok_or(e)?,

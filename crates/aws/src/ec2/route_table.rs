@@ -12,7 +12,7 @@ use crate::ec2::{arn, carries_ownership, check_cidr, id_filters, owned_by, tag_s
 use crate::error::sdk;
 use crate::handler::{ArnForm, AwsResource};
 use crate::support::tags::{sync_tags, user_tags};
-use crate::support::{client_token, opt, undo_create, IDEMPOTENT_PARAMETER_MISMATCH};
+use crate::support::{opt, send_with_token, undo_create};
 
 /// A route table, as the Terraform AWS provider's `aws_route_table`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -148,20 +148,14 @@ impl AwsResource for RouteTable {
 
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let routes = plain_routes(&self.route)?;
-        let req = aws
-            .ec2
-            .create_route_table()
-            .vpc_id(self.vpc_id.value()?)
-            .tag_specifications(tag_spec(ResourceType::RouteTable, &self.tags, ctx)?)
-            // The apply's token: a retry after a lost answer, or the run after a crash, gets the
-            // table the first request made.
-            .client_token(client_token(ctx));
-        let out = match req.clone().send().await.map_err(|e| sdk("ec2 CreateRouteTable", e)) {
-            Err(e) if e.has_code(IDEMPOTENT_PARAMETER_MISMATCH) => {
-                req.client_token(uuid::Uuid::new_v4().simple().to_string()).send().await.map_err(|e| sdk("ec2 CreateRouteTable", e))
-            }
-            other => other,
-        }?;
+        let req = aws.ec2.create_route_table().vpc_id(self.vpc_id.value()?).tag_specifications(tag_spec(ResourceType::RouteTable, &self.tags, ctx)?);
+        // The apply's token: a retry after a lost answer, or the run after a crash, gets the
+        // table the first request made.
+        let out = send_with_token(ctx, |token| {
+            let req = req.clone().client_token(token);
+            async move { req.send().await.map_err(|e| sdk("ec2 CreateRouteTable", e)) }
+        })
+        .await?;
         let table = out.route_table().ok_or_else(|| ProviderError::api("ec2 CreateRouteTable returned no route table"))?;
         let id = table.route_table_id().ok_or_else(|| ProviderError::api("ec2 CreateRouteTable returned a table without an id"))?.to_string();
         let owner = table.owner_id().unwrap_or_default().to_string();

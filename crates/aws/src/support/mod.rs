@@ -11,5 +11,5 @@ pub(crate) mod values;
 pub(crate) mod wait;
 
 pub(crate) use retry::{has_any_code, has_code_and_message, retry_while};
-pub(crate) use values::{canonical_json, check_tag_count, client_token, gone_is_none, opt, same_json, undo_create, IDEMPOTENT_PARAMETER_MISMATCH};
+pub(crate) use values::{canonical_json, check_tag_count, gone_is_none, opt, same_json, send_with_token, undo_create};
 pub(crate) use wait::{poll, wait_for, Backoff};

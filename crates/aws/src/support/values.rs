@@ -69,11 +69,25 @@ fn sorted(value: Json) -> Json {
 /// The idempotency token of a create: the apply's ([`OpContext::client_token`], the same in the
 /// run after a crash), or a fresh one for a create outside an apply. The SDK resends it when it
 /// retries a request whose answer was lost, so AWS makes one resource either way.
-pub(crate) fn client_token(ctx: &clawform_core::OpContext) -> String {
-    ctx.client_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+fn client_token(ctx: &clawform_core::OpContext) -> String {
+    ctx.client_token.clone().unwrap_or_else(fresh_token)
 }
 
-/// EC2's answer to a token sent again with other parameters (a create that failed, then was
-/// planned anew): the earlier request's resource, if any, is a leftover found by its tags, so
-/// the create is sent once more with a fresh token.
-pub(crate) const IDEMPOTENT_PARAMETER_MISMATCH: &str = "IdempotentParameterMismatch";
+fn fresh_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Sends a create with [`client_token`]. EC2 answers a token sent again with other parameters
+/// (a create that failed, then was planned anew) with `IdempotentParameterMismatch`: the earlier
+/// request's resource, if any, is a leftover found by its tags, so the create goes once more
+/// with a fresh token.
+pub(crate) async fn send_with_token<T, F, Fut>(ctx: &clawform_core::OpContext, send: F) -> Result<T, clawform_core::ProviderError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, clawform_core::ProviderError>>,
+{
+    match send(client_token(ctx)).await {
+        Err(e) if e.has_code("IdempotentParameterMismatch") => send(fresh_token()).await,
+        other => other,
+    }
+}
