@@ -9,7 +9,9 @@
 #   scripts/bench-throttle.sh [N] [SCALE]    # defaults: 500 tenants, scale 0.1
 #
 # SCALE multiplies AWS's durations (refills go 1/SCALE times faster; bucket sizes stay): at 0.1
-# a 500-tenant rollout's floor is 48 s instead of 480 s, with the same shape. PARALLEL (10) is
+# a 500-tenant rollout's floor is 48 s instead of 480 s, with the same shape. clawform runs with
+# CLAWFORM_WAIT_SCALE=SCALE, so its pacing of the ECS buckets and its waits use the same clock
+# as the layer (at 1 both are AWS's). PARALLEL (10) is
 # the rollout's --parallelism; LATENCY_MS (50) the round trip added to every request.
 # CLAWFORM_BIN: a clawform binary to use instead of target/debug/clawform.
 set -euo pipefail
@@ -27,6 +29,7 @@ log() { echo "==> $*" >&2; }
 now() { echo "$EPOCHREALTIME"; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
 
+export CLAWFORM_WAIT_SCALE=$SCALE
 if [[ -z ${CLAWFORM_BIN:-} ]]; then
   log "building the CLI and the behaviour layer (debug; the rollout's time is AWS's buckets, not CPU)"
   cargo build --bin clawform >&2

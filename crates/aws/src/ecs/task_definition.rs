@@ -38,8 +38,8 @@ use crate::ecs::{check_name, EcsTags};
 use crate::error::sdk;
 use crate::handler::{decode, ArnForm, AwsResource};
 use crate::support::check_tag_count;
-use crate::support::opt;
 use crate::support::tags::{create_tags, sync_tags, taken, user_tags, Taken};
+use crate::support::{opt, pace};
 
 /// Container definitions per task definition: "up to 10" (ECS service quotas, "Containers per
 /// task definition").
@@ -955,6 +955,7 @@ impl AwsResource for EcsTaskDefinition {
         let containers = self.sdk_containers()?;
         let launch_types: Vec<Compatibility> =
             self.requires_compatibilities.iter().map(|c| Ok(Compatibility::from(c.value()?.as_str()))).collect::<Result<_, ProviderError>>()?;
+        pace("ecs RegisterTaskDefinition").await;
         let out = aws
             .ecs
             .register_task_definition()
@@ -996,6 +997,7 @@ impl AwsResource for EcsTaskDefinition {
         };
         match def.status() {
             Some(TaskDefinitionStatus::Active) => {
+                pace("ecs DeregisterTaskDefinition").await;
                 aws.ecs.deregister_task_definition().task_definition(id).send().await.map_err(|e| sdk("ecs DeregisterTaskDefinition", e))?;
             }
             // Deregistered outside clawform: only the deletion is left to do.
