@@ -42,7 +42,13 @@ async fn the_demo_flow_converges_through_every_aws_behaviour() {
     for id in tenants {
         through(&project, &layer, &["tenant", "destroy", id, "--auto-approve"]);
     }
-    through(&project, &layer, &["destroy", "base", "--auto-approve"]);
+    let destroyed = through(&project, &layer, &["destroy", "base", "--auto-approve"]);
+    // What a long destroy waits for is on its progress line, as Terraform's "Still destroying...".
+    assert!(
+        destroyed.stdout.lines().any(|l| l.contains(": Still destroying... (") && l.contains("elapsed, waiting for")),
+        "the destroy says what it waits for:\n{}",
+        destroyed.stdout
+    );
     let elapsed = started.elapsed();
 
     let left = crate::common::inventory::owned_by_stack(&project.moto, "base").await;

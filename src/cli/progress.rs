@@ -72,6 +72,11 @@ impl Live {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bars.insert(key, bar);
             }
+            EventKind::Waiting { what, .. } => {
+                if let Some(bar) = bars.get(&key) {
+                    bar.set_message(format!("waiting for {what}"));
+                }
+            }
             EventKind::Completed { .. } | EventKind::Failed { .. } => {
                 if let Some(bar) = bars.remove(&key) {
                     bar.finish_and_clear();

@@ -364,6 +364,11 @@ pub fn event(e: &ApplyEvent) -> String {
             format!("{}: {done} after {}s{id}", e.address, elapsed.as_secs())
         }
         EventKind::Failed { message } => format!("{}: failed: {message}", e.address),
+        // Terraform's "Still creating... [1m10s elapsed]", with what it is waiting for.
+        EventKind::Waiting { what, elapsed } => {
+            let still = doing.replace("Creating", "Still creating").replace("Destroying", "Still destroying").replace("Modifying", "Still modifying");
+            format!("{}: {still} ({}s elapsed, waiting for {what})", e.address, elapsed.as_secs())
+        }
     }
 }
 

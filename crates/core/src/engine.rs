@@ -73,6 +73,13 @@ pub enum EventKind {
         /// The provider's message.
         message: String,
     },
+    /// It is still going, waiting for something AWS does in its own time.
+    Waiting {
+        /// What it waits for, as the provider says it ("security group sg-1 to be released").
+        what: String,
+        /// How long the operation has taken so far.
+        elapsed: std::time::Duration,
+    },
 }
 
 /// One operation that failed.
@@ -412,13 +419,24 @@ impl ApplyRun<'_> {
         });
         let provider = self.provider.clone();
         emit(self.options, &change, phase, EventKind::Started);
+        let began = std::time::Instant::now();
+        let tell: Arc<dyn Fn(&str) + Send + Sync> = match self.options.on_event.clone() {
+            Some(sink) => {
+                let (address, action) = (change.address.clone(), change.action);
+                Arc::new(move |what: &str| {
+                    let kind = EventKind::Waiting { what: what.to_string(), elapsed: began.elapsed() };
+                    sink(&ApplyEvent { address: address.clone(), action, deleting: phase == Phase::Delete, kind })
+                })
+            }
+            None => Arc::new(|_: &str| {}),
+        };
         let span = info_span!("resource", address = %change.address, r#type = %change.type_name, action = ?change.action, phase = ?phase);
         self.running.spawn(
             async move {
                 let started = std::time::Instant::now();
                 tracing::debug!("operation started");
                 let result = match task {
-                    Ok(task) => run(provider.as_ref(), task).await,
+                    Ok(task) => crate::provider::with_waiting(tell, run(provider.as_ref(), task)).await,
                     Err(e) => Err(e),
                 };
                 let elapsed = started.elapsed();

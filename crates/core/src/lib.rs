@@ -28,7 +28,7 @@ pub use drift::{DriftReport, DriftStatus};
 pub use engine::{apply, ApplyEvent, ApplyOptions, ApplyReport, EngineError, EventKind, OpFailure};
 pub use graph::Graph;
 pub use plan::{plan, plan_destroy, Action, Plan, PlanColours, PlanError, ResourceChange, Summary};
-pub use provider::{Applied, ErrorKind, OpContext, Owned, Provider, ProviderError};
+pub use provider::{report_waiting, Applied, ErrorKind, OpContext, Owned, Provider, ProviderError};
 pub use schema::{FieldError, Registry, Resource, ResourceKind};
 pub use source::Location;
 pub use stack::{ResourceConfig, Stack};

@@ -36,6 +36,25 @@ impl OpContext {
     }
 }
 
+tokio::task_local! {
+    /// Where a provider call running under the engine tells what it waits for.
+    static WAITING: std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+}
+
+/// Tells whoever runs this provider call (the engine, which shows it on the operation's
+/// progress line) that it now waits for `what` ("network interfaces of the load balancer to
+/// go"): AWS's asynchronous states and dependency windows can hold a call for minutes, and a
+/// line that only says "Still destroying..." leaves the user guessing. Outside the engine, or
+/// outside a task it started, nothing happens.
+pub fn report_waiting(what: &str) {
+    let _ = WAITING.try_with(|tell| tell(what));
+}
+
+/// Runs `call` with `tell` receiving its [`report_waiting`] notices.
+pub(crate) async fn with_waiting<F: std::future::Future>(tell: std::sync::Arc<dyn Fn(&str) + Send + Sync>, call: F) -> F::Output {
+    WAITING.scope(tell, call).await
+}
+
 /// The outcome of a create or update.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {

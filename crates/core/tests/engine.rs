@@ -232,6 +232,39 @@ async fn a_failure_stops_scheduling_lets_in_flight_work_finish_and_saves_it() {
 }
 
 #[tokio::test]
+async fn what_a_provider_call_waits_for_reaches_the_progress_events() {
+    let dir = state_dir();
+    let backend = LocalBackend::new(dir.path());
+    let provider = MemoryProvider::new();
+    provider.set_delay_for("n1", Duration::from_millis(20));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let options = ApplyOptions {
+        on_event: Some(std::sync::Arc::new(move |e: &clawform_core::engine::ApplyEvent| sink.lock().unwrap().push((e.address.clone(), e.kind.clone())))),
+        ..ApplyOptions::default()
+    };
+    let plan = plan_yaml(&independent_networks(2), None);
+    clawform_core::apply(&plan, None, &registry(), provider.clone(), &backend, &options).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let waits: Vec<(String, String)> = seen
+        .iter()
+        .filter_map(|(address, kind)| match kind {
+            clawform_core::engine::EventKind::Waiting { what, .. } => Some((address.clone(), what.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits, vec![("n1".to_string(), "n1's delay".to_string())], "{seen:?}");
+    let n1: Vec<&clawform_core::engine::EventKind> = seen.iter().filter(|(a, _)| a == "n1").map(|(_, k)| k).collect();
+    assert!(
+        matches!(
+            n1.as_slice(),
+            [clawform_core::engine::EventKind::Started, clawform_core::engine::EventKind::Waiting { .. }, clawform_core::engine::EventKind::Completed { .. }]
+        ),
+        "{n1:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_stop_request_lets_in_flight_work_finish_and_starts_nothing_new() {
     let dir = state_dir();
     let backend = LocalBackend::new(dir.path());

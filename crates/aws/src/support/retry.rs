@@ -160,9 +160,10 @@ where
             return Err(gave_up(what, reason, elapsed, tries, err));
         }
         let delay = full_jitter(ceiling).min(bound - elapsed);
-        // The first refusal says what is awaited and for how long at most; later ones are
-        // detail. (The engine has no progress channel into a provider call: see the log.)
+        // The first refusal says what is awaited and for how long at most, on the operation's
+        // progress line and in the log; later ones are detail.
         if tries == 1 {
+            clawform_core::report_waiting(&format!("{what} ({reason})"));
             tracing::info!(code = err.code.as_deref().unwrap_or(""), "waiting for {what}: {reason}; trying again for up to {}{}", human(bound), scale_note());
         } else {
             tracing::debug!(code = err.code.as_deref().unwrap_or(""), "still waiting for {what} after {} ({tries} tries): {reason}", human(elapsed));

@@ -53,9 +53,10 @@ where
         if last {
             return Err(ProviderError::api(format!("timed out after {}{} waiting for {what}", human(timeout), scale_note())));
         }
-        // Said once per wait, when it turns out to be one. The engine has no progress channel
-        // into a provider call, so the log is where a long wait shows.
+        // Said once per wait, when it turns out to be one: on the operation's progress line and
+        // in the log.
         if !announced {
+            clawform_core::report_waiting(what);
             tracing::info!("waiting for {what} (up to {}{})", human(timeout), scale_note());
             announced = true;
         }

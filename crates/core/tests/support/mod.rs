@@ -319,6 +319,8 @@ impl MemoryProvider {
             inner.delays.get(address).copied().unwrap_or(inner.delay)
         };
         if !d.is_zero() {
+            // As a provider waiting for AWS says what it waits for.
+            clawform_core::report_waiting(&format!("{address}'s delay"));
             tokio::time::sleep(d).await;
         }
     }
