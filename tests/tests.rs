@@ -16,6 +16,7 @@ mod completions;
 mod compliance;
 mod cost_cli;
 mod crash;
+mod crash_base;
 mod crash_rollout;
 mod crash_tenant;
 mod drift;
