@@ -473,6 +473,18 @@ impl World {
                 }
             }
         }
+        // AWS answers every CreateNatGateway with `pending`; a gateway bound to fail is no
+        // exception (the failure shows in the reads after it).
+        if call.action == "CreateNatGateway" {
+            if let Some((pos, nat)) = tag_values(body, "natGatewayId").into_iter().next().map(|(pos, id)| (pos, id.to_string())) {
+                if self.failed_nats.contains_key(&nat) {
+                    let gateway = enclosing(body, "natGateway", pos);
+                    if let Some(state) = state_element(body, gateway) {
+                        body.replace_range(state, "<state>pending</state>");
+                    }
+                }
+            }
+        }
         self.rewrite_xml(call, body, now)
     }
 
