@@ -204,10 +204,10 @@ impl<R: AwsResource> Handler for Typed<R> {
             typed.adopt_id(aws, ctx, &id).await?
         };
         // A create of the interrupted run still travelling when it died may have landed since.
-        let mut copies = typed.find_copies(aws, ctx).await?;
-        copies.retain(|id| *id != applied.id && !ctx.keep.contains(id));
-        for id in copies {
-            remove_copy::<R>(aws, ctx, &id).await?;
+        // The sweep failing must not lose what was made: it is recorded, and a copy left is
+        // what `drift` reports as unmanaged.
+        if let Err(e) = sweep_copies(&typed, aws, ctx, &applied.id).await {
+            tracing::warn!(address = %ctx.address, error = %e, "copies of an interrupted run's create could not be removed; `clawform drift` lists them as unmanaged");
         }
         Ok(applied)
     }
@@ -235,6 +235,16 @@ async fn create_or_adopt_named<R: AwsResource>(typed: &R, aws: &Clients, ctx: &O
         Err(e) if R::ALREADY_EXISTS.iter().any(|code| e.has_code(code)) => adopt_named(typed, aws, ctx, e).await,
         other => other,
     }
+}
+
+/// Deletes every resource tagged as this one but `kept` and what state holds.
+async fn sweep_copies<R: AwsResource>(typed: &R, aws: &Clients, ctx: &OpContext, kept: &str) -> Result<(), ProviderError> {
+    let mut copies = typed.find_copies(aws, ctx).await?;
+    copies.retain(|id| id != kept && !ctx.keep.contains(id));
+    for id in copies {
+        remove_copy::<R>(aws, ctx, &id).await?;
+    }
+    Ok(())
 }
 
 /// Deletes `id`, a second resource carrying this one's ownership tags that state will not
