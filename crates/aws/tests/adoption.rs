@@ -259,3 +259,17 @@ async fn task_definition_revisions_left_by_a_killed_rollout_are_adopted_or_dereg
     assert!(s.read_one("aws_ecs_task_definition", &left_v2).await.is_none(), "the leftover that is not what is desired is deregistered");
     assert!(s.read_one("aws_ecs_task_definition", &current).await.is_some(), "what state holds stays");
 }
+
+#[tokio::test]
+async fn a_log_group_left_by_a_crash_is_adopted() {
+    let s = subject().await;
+    let name = format!("/clawform/{}", unique("logs"));
+    let read = adopts_its_own_and_refuses_others(
+        &s,
+        "aws_cloudwatch_log_group",
+        &json!({ "name": name }),
+        &json!({ "name": name, "retention_in_days": 14, "tags": { "Team": "gw" } }),
+    )
+    .await;
+    assert_eq!(read["retention_in_days"], json!(14), "brought to what is desired: {read}");
+}

@@ -176,6 +176,18 @@ impl CloudwatchLogGroup {
 impl AwsResource for CloudwatchLogGroup {
     const ARN: ArnForm = ArnForm::Custom { service: "logs", describe: "log-group:NAME:*", id: crate::support::arn::log_group_name };
 
+    const ALREADY_EXISTS: &'static [&'static str] = &["ResourceAlreadyExistsException"];
+
+    /// Found by the SIGKILL matrix on the base stack: a run killed after CreateLogGroup left a
+    /// group the next run's create met as "already exists".
+    async fn named_existing(&self, aws: &Clients) -> Result<Option<(String, Vec<(String, String)>)>, ProviderError> {
+        let name = self.name.value()?;
+        let found = describe(aws, std::slice::from_ref(name)).await?;
+        let Some(arn) = found.iter().find(|g| g.log_group_name() == Some(name.as_str())).and_then(arn_of) else { return Ok(None) };
+        let out = aws.logs.list_tags_for_resource().resource_arn(arn).send().await.map_err(|e| sdk("logs ListTagsForResource", e))?;
+        Ok(Some((name.clone(), out.tags().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect())))
+    }
+
     async fn create(&self, aws: &Clients, ctx: &OpContext) -> Result<Applied, ProviderError> {
         let name = self.name.value()?;
         aws.logs
