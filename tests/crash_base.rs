@@ -6,7 +6,8 @@
 //!
 //! `tests/crash.rs` kills at every request of a stack with every type of base and tenant in
 //! miniature, in the default run; this matrix repeats it on the real base stack, whose ~30
-//! resources and waits make it take about half an hour on two cores, so it is run on demand:
+//! resources make 99 requests, 198 kills taking about 15 minutes on two cores, so it is run on
+//! demand:
 //! `cargo test --test tests crash_base -- --ignored --nocapture`.
 
 use std::time::Duration;
@@ -16,7 +17,7 @@ use crate::common::{copy_repo_stack, Project};
 use clawform_testkit::{FaultConfig, FaultProxy, Hold};
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "about half an hour: run with `cargo test --test tests crash_base -- --ignored`"]
+#[ignore = "about 15 minutes: run with `cargo test --test tests crash_base -- --ignored`"]
 async fn sigkill_at_every_request_of_apply_base_then_apply_converges() {
     let project = Project::new();
     copy_repo_stack(&project, "base");
