@@ -106,7 +106,11 @@ impl Workspace {
     /// The error for `stack` having no state, suggesting the stack with state whose name is
     /// closest (a typo: `netwrk` for `network`).
     pub async fn no_state(&self, stack: &str) -> WorkspaceError {
-        let known = self.backend.list().await.unwrap_or_default();
+        let mut known = self.backend.list().await.unwrap_or_default();
+        // Stack files count too: `drift netwrk` before `network` was ever applied is still a typo.
+        if let Ok(entries) = std::fs::read_dir(self.root.join("stacks")) {
+            known.extend(entries.flatten().filter_map(|e| e.file_name().to_str()?.strip_suffix(".yaml").map(str::to_string)));
+        }
         let suggestion = clawform_core::suggest::did_you_mean(stack, known.iter().map(String::as_str)).map(str::to_string);
         WorkspaceError::NoState { stack: stack.to_string(), suggestion }
     }

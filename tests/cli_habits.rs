@@ -58,6 +58,9 @@ fn file_arguments_are_relative_to_the_folder_of_c() {
 async fn typos_get_the_closest_name_and_exit_1() {
     let project = Project::new();
     project.write_stack("network", &NET.replace("stack: net", "stack: network"));
+    // Before anything is applied, the stack files are the names a typo is measured against.
+    let run = project.ok(&["drift", "netwrk"], 1);
+    assert!(run.stderr.contains("did you mean `network`?"), "{}", run.all());
     project.ok(&["apply", "network", "--auto-approve"], 0);
     let run = project.ok(&["drift", "netwrk"], 1);
     assert!(run.stderr.contains("did you mean `network`?"), "a typo is not a clean drift check: {}", run.all());
@@ -141,6 +144,18 @@ fn missing_aws_configuration_is_said_in_words_and_profile_and_endpoint_url_are_f
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("no AWS region is configured") && run.stderr.contains("--region") && run.stderr.contains("AWS_REGION"), "{}", run.stderr);
     assert!(run.stderr.len() < 400, "a short message, not a debug dump ({} bytes): {}", run.stderr.len(), run.stderr);
+    // The same where the SDK also asks the instance metadata service for a region, as on any
+    // laptop: its failed probes (a warning with a debug dump each) are not printed. The probe
+    // goes to a closed port on 127.0.0.1.
+    let imds = [("AWS_EC2_METADATA_DISABLED", "false"), ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")];
+    let run = run_bare(&project, home.path(), &["import", "net", "vpc", "vpc-0abc"], &imds);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("no AWS region is configured") && run.stderr.len() < 400,
+        "one sentence, no probe dumps ({} bytes): {}",
+        run.stderr.len(),
+        run.stderr
+    );
 
     // A region but no credentials: said in words too.
     let run = run_bare(&project, home.path(), &["--endpoint-url", &endpoint, "import", "net", "vpc", "vpc-0abc"], &[("AWS_REGION", "us-west-2")]);

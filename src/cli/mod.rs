@@ -30,14 +30,19 @@ pub(crate) const CHANGES: u8 = 2;
 /// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
 pub(crate) const INTERRUPTED: u8 = 130;
 
+/// Everything but clawform at warn, except the SDK's instance-metadata probe: off EC2 (a laptop,
+/// CI) it fails on every run where no region is configured and logs each failure as a warning
+/// with a 1,500-character debug dump; clawform says what is missing in one sentence instead.
+const SDK_LEVELS: &str = "warn,aws_config::imds=error";
+
 /// Sends tracing output to stderr: clawform's crates at `level` and everything else (the AWS
 /// SDK, hyper) at warn, so that `--log-level debug` shows clawform's spans and not SDK noise;
 /// RUST_LOG, when set and no `--log-level` is given, is the whole filter. Colour only on a
 /// terminal, and never with `--no-color` or NO_COLOR.
 pub fn init_tracing(level: Option<&str>, no_color: bool) {
     let filter = match level {
-        Some(l) => tracing_subscriber::EnvFilter::new(format!("warn,clawform={l},clawform_core={l},clawform_aws={l}")),
-        None => tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        Some(l) => tracing_subscriber::EnvFilter::new(format!("{SDK_LEVELS},clawform={l},clawform_core={l},clawform_aws={l}")),
+        None => tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(SDK_LEVELS)),
     };
     let ansi = !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
