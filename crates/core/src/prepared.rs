@@ -105,7 +105,7 @@ impl Stack {
             }
         }
         self.check(registry)?;
-        let (expanded, counts) = self.expand(state)?;
+        let (expanded, counts) = self.expand_with(state, Some(registry))?;
         let graph = Graph::build(&expanded)?;
         let referenced = referenced_attributes(expanded.resources.values().map(|r| &r.attributes).chain(expanded.outputs.values()));
         let templates = crate::resolve::parse_templates(expanded.resources.values().map(|r| &r.attributes).chain(expanded.outputs.values()));

@@ -304,8 +304,14 @@ impl Stack {
     /// (`NAME[*]`) make explicit in `depends_on`. `auto` counts keep what `state` holds (at
     /// least one, at least [`Stack::auto_count_minimum`]). Returns the instance counts too.
     pub fn expand(&self, state: Option<&State>) -> Result<(Stack, BTreeMap<String, usize>), StackError> {
+        self.expand_with(state, None)
+    }
+
+    /// [`Stack::expand`]; with a registry, each resource that held a conditional is decoded
+    /// again once chosen (see [`Stack::chosen`]).
+    pub(crate) fn expand_with(&self, state: Option<&State>, registry: Option<&Registry>) -> Result<(Stack, BTreeMap<String, usize>), StackError> {
         let counts = self.instance_counts(state)?;
-        let (resources, outputs) = self.chosen()?;
+        let (resources, outputs) = self.chosen(registry)?;
         // Every field but the resources, which are rebuilt here (not cloned only to be dropped).
         let out = Stack {
             name: self.name.clone(),
@@ -360,7 +366,11 @@ impl Stack {
 
     /// The resources and outputs with each conditional (`${param.X ? A : B}`) replaced by the
     /// branch the parameter values choose: from here on, the branch not taken does not exist.
-    pub(crate) fn chosen(&self) -> Result<(IndexMap<String, ResourceConfig>, IndexMap<String, Json>), StackError> {
+    /// With a registry, a resource that held one is decoded again in its type's canonical form:
+    /// a type may write a value differently once a choice made it literal (a listener action
+    /// keeps only the block its type names), so what is planned is what the chosen branch
+    /// alone would have been.
+    pub(crate) fn chosen(&self, registry: Option<&Registry>) -> Result<(IndexMap<String, ResourceConfig>, IndexMap<String, Json>), StackError> {
         let mut conditions = std::collections::BTreeSet::new();
         for config in self.resources.values() {
             crate::value::condition_params_in(&config.attributes, &mut conditions);
@@ -380,12 +390,25 @@ impl Stack {
                 value.clone()
             }
         };
-        let resources = self
+        let mut resources: IndexMap<String, ResourceConfig> = self
             .resources
             .iter()
             .map(|(name, config)| (name.clone(), ResourceConfig { attributes: choose(&config.attributes, format!("resources.{name}")), ..config.clone() }))
             .collect();
         let outputs = self.outputs.iter().map(|(name, value)| (name.clone(), choose(value, format!("outputs.{name}")))).collect();
+        for (name, config) in resources.iter_mut() {
+            let Some(kind) = registry.and_then(|r| r.get(&config.type_name)) else { continue };
+            if config.attributes == self.resources[name].attributes {
+                continue;
+            }
+            let decoded = serde_yaml::to_value(&config.attributes).map_err(|e| vec![e.to_string()]).and_then(|body| {
+                kind.decode(body).map_err(|errors| errors.into_iter().map(|e| format!("{} `{name}`: {}: {}", config.type_name, e.path, e.message)).collect())
+            });
+            match decoded {
+                Ok(attributes) => config.attributes = attributes,
+                Err(messages) => errors.extend(messages.into_iter().map(|m| self.diag_value(&format!("resources.{name}"), m))),
+            }
+        }
         if !errors.is_empty() {
             return Err(StackError::Invalid(errors));
         }
