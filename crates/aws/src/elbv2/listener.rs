@@ -31,6 +31,11 @@ use crate::support::tags::{create_tags, sync_tags, user_tags};
 /// Content types a fixed response may have (ELBv2 API reference, FixedResponseActionConfig).
 const CONTENT_TYPES: &[&str] = &["text/plain", "text/css", "text/html", "application/javascript", "application/json"];
 
+/// What a redirect keeps of the request when a part is left out (ELBv2 API reference,
+/// RedirectActionConfig; the defaults of terraform-provider-aws's `redirect` block).
+const REDIRECT_DEFAULTS: [(&str, &str); 5] =
+    [("host", "#{host}"), ("path", "/#{path}"), ("port", "#{port}"), ("protocol", "#{protocol}"), ("query", "#{query}")];
+
 /// The longest fixed-response body AWS takes, in characters.
 const MAX_MESSAGE_BODY: usize = 1024;
 
@@ -142,6 +147,18 @@ impl Resource for LbListener {
     /// State keeps every block written; AWS holds only the one each action's type names.
     fn live_values(values: &Json) -> Option<Json> {
         named_blocks_only(values)
+    }
+
+    /// A `redirect` block as Terraform's schema has it: the parts left out carry its defaults
+    /// (`#{host}`, `/#{path}`, `#{port}`, `#{protocol}`, `#{query}`: the request's own).
+    fn terraform_values(values: &mut Json) {
+        let Some(actions) = values.get_mut("default_action").and_then(Json::as_array_mut) else { return };
+        for block in actions.iter_mut().filter_map(|a| a.get_mut("redirect")).filter_map(Json::as_array_mut).flatten() {
+            let Some(block) = block.as_object_mut() else { continue };
+            for (key, default) in REDIRECT_DEFAULTS {
+                block.entry(key).or_insert_with(|| json!(default));
+            }
+        }
     }
 
     fn validate(&self) -> Vec<FieldError> {
@@ -547,6 +564,12 @@ mod tests {
         // What AWS answers (with its defaults for the parts left out) matches what state holds.
         let live = actions_json(&[action]);
         assert!(clawform_core::drift::equivalent(&held["default_action"], &live), "{live}");
+        let mut terraform = held.clone();
+        <LbListener as Resource>::terraform_values(&mut terraform);
+        assert_eq!(
+            terraform["default_action"][0]["redirect"][0],
+            json!({"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301", "host": "#{host}", "path": "/#{path}", "query": "#{query}"})
+        );
     }
 
     #[test]
