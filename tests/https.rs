@@ -205,7 +205,7 @@ async fn switching_to_https_and_back_never_answers_a_tenants_path_with_a_default
     }
     for (shard, (path, group)) in switched.iter().flat_map(|s| s.tenants.iter().map(move |t| (s, t))) {
         assert!(rules_of(&elb, &shard.http, path).await.is_empty(), "{path} left on port 80");
-        assert_eq!(rules_of(&elb, shard.https.as_ref().unwrap(), path).await, [group.clone()], "{path} on 443");
+        assert_eq!(rules_of(&elb, shard.https.as_ref().unwrap(), path).await, vec![group.to_string()], "{path} on 443");
     }
     for id in ids {
         let show = project.ok(&["tenant", "show", id, "--json"], 0);

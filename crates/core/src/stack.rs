@@ -66,6 +66,9 @@ pub struct Stack {
     pub(crate) prepared: std::sync::Arc<MemoSlot>,
 }
 
+/// A stack's resources and outputs with each conditional replaced by its chosen branch.
+pub(crate) type Chosen = (IndexMap<String, ResourceConfig>, IndexMap<String, Json>);
+
 /// Where `prepared.rs` keeps what planning works out once for a stack and its clones. The slot
 /// does not know what it holds, so that this module depends on nothing built from stacks (the
 /// graph among them): no import circle.
@@ -370,7 +373,7 @@ impl Stack {
     /// a type may write a value differently once a choice made it literal (a listener action
     /// keeps only the block its type names), so what is planned is what the chosen branch
     /// alone would have been.
-    pub(crate) fn chosen(&self, registry: Option<&Registry>) -> Result<(IndexMap<String, ResourceConfig>, IndexMap<String, Json>), StackError> {
+    pub(crate) fn chosen(&self, registry: Option<&Registry>) -> Result<Chosen, StackError> {
         let mut conditions = std::collections::BTreeSet::new();
         for config in self.resources.values() {
             crate::value::condition_params_in(&config.attributes, &mut conditions);
