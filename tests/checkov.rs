@@ -97,9 +97,9 @@ const DELIBERATE_FAILURES: &[(&str, &str)] = &[
     ("CKV_AWS_136", "aws_ecr_repository.repository"),      // AES-256, not KMS
     ("CKV_AWS_158", "aws_cloudwatch_log_group.log_group"), // no KMS key (no aws_kms_key type yet)
     ("CKV_AWS_338", "aws_cloudwatch_log_group.log_group"), // 30 days, not a year
-    ("CKV_AWS_2", "aws_lb_listener.listener"),             // HTTP listener, the seed's design
+    ("CKV_AWS_2", "aws_lb_listener.listener"),             // HTTP without a certificate (HTTPS: none)
     ("CKV_AWS_103", "aws_lb_listener.listener"),
-    ("CKV2_AWS_20", "aws_lb.alb"),                       // no HTTPS to redirect to
+    ("CKV2_AWS_20", "aws_lb.alb"),                       // no HTTPS to redirect to (HTTPS: none)
     ("CKV2_AWS_28", "aws_lb.alb"),                       // no WAF
     ("CKV_AWS_91", "aws_lb.alb"),                        // no access logs bucket
     ("CKV_AWS_150", "aws_lb.alb"),                       // no deletion protection: tests and demo destroy it
@@ -152,6 +152,35 @@ fn checkov_reads_the_base_plan_from_empty_state() {
             ("CKV_AWS_60", "aws_iam_role.execution_role"),                 // only ECS tasks assume it
             ("CKV_AWS_355", "aws_iam_role_policy.execution_role_secrets"), // secrets policy scoped
             ("CKV_AWS_290", "aws_iam_role_policy.execution_role_secrets"),
+        ],
+    );
+}
+
+/// With `certificate_arn` (README, "HTTPS"): the three checks the HTTP listener fails pass, on
+/// the port-80 listener (a redirect to HTTPS), the 443 one (TLS 1.2+ policy) and the load
+/// balancers (HTTP redirected).
+#[test]
+fn checkov_passes_the_https_checks_with_a_certificate() {
+    let project = Project::new();
+    copy_repo_stack(&project, "base");
+    let cert = "arn:aws:acm:us-west-2:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100";
+    let run = project.run_with_env(&["plan", "base", "--param", &format!("certificate_arn={cert}"), "--json"], &[("AWS_REGION", "us-west-2")]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let path = project.path().join("base-https.plan.json");
+    std::fs::write(&path, &run.stdout).unwrap();
+    let (passed, failed) = evaluate(&path, 40);
+    assert_deliberate(&failed);
+    for (check, address) in &failed {
+        assert!(!["CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_20"].contains(&check.as_str()), "{check} fails on {address} with a certificate");
+    }
+    assert_passes(
+        &passed,
+        &[
+            ("CKV_AWS_2", "aws_lb_listener.listener"), // port 80 redirects to HTTPS
+            ("CKV_AWS_2", "aws_lb_listener.https_listener"),
+            ("CKV_AWS_103", "aws_lb_listener.listener"),
+            ("CKV_AWS_103", "aws_lb_listener.https_listener"), // TLS 1.2 and 1.3 only
+            ("CKV2_AWS_20", "aws_lb.alb"),
         ],
     );
 }

@@ -23,6 +23,7 @@ mod drift;
 mod drift_scale;
 mod faults;
 mod graph_cli;
+mod https;
 mod import;
 mod interrupt;
 mod library;

@@ -570,6 +570,46 @@ default_action:
     env.delete_and_check_unreadable("aws_lb", "alb", &lb.id, &state_of(&lb_attrs, &lb)).await;
 }
 
+/// The port-80 listener of a platform switched to HTTPS: the same listener, its action's type
+/// changed to `redirect` with both blocks still written. Only the redirect reaches AWS, and
+/// drift, comparing state as AWS holds it, finds nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn lb_listener_turns_into_a_redirect_in_place_and_shows_no_drift() {
+    let env = env().await;
+    let network = env.network("10.76").await;
+    let (lb_attrs, lb) = alb(&env, "alb", &network).await;
+    let both = |kind: &str| {
+        json!({
+            "load_balancer_arn": lb.id, "port": 80, "protocol": "HTTP",
+            "default_action": [{
+                "type": kind,
+                "redirect": [{ "protocol": "HTTPS", "port": "443", "status_code": "HTTP_301" }],
+                "fixed_response": [{ "content_type": "text/plain", "message_body": "Instance not found", "status_code": "404" }]
+            }]
+        })
+    };
+    let (before, after) = (both("fixed-response"), both("redirect"));
+    let applied = env.create("aws_lb_listener", "http", &before).await;
+    env.update("aws_lb_listener", "http", &applied.id, &state_of(&before, &applied), &after).await;
+    let out = env.elbv2.describe_listeners().listener_arns(&applied.id).send().await.unwrap();
+    let action = &out.listeners()[0].default_actions()[0];
+    assert_eq!(action.r#type().map(|t| t.as_str()), Some("redirect"));
+    assert!(action.fixed_response_config().is_none());
+    let r = action.redirect_config().unwrap();
+    assert_eq!((r.protocol(), r.port(), r.status_code().map(|c| c.as_str())), (Some("HTTPS"), Some("443"), Some("HTTP_301")));
+
+    let registry = clawform_aws::registry();
+    let kind = registry.get("aws_lb_listener").unwrap();
+    let state = state_of(&after, &applied);
+    let live = env.read_one("aws_lb_listener", &applied.id).await.unwrap();
+    assert!(!clawform_core::drift::compare(&state, &live, &[]).is_empty(), "state as written holds a block AWS does not");
+    let as_aws_holds = kind.live_values(&state).unwrap();
+    assert_eq!(clawform_core::drift::compare(&as_aws_holds, &live, &["arn"]), vec![], "{live}");
+
+    env.delete_and_check_unreadable("aws_lb_listener", "http", &applied.id, &state).await;
+    env.delete_and_check_unreadable("aws_lb", "alb", &lb.id, &state_of(&lb_attrs, &lb)).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn elb_reads_batch_and_skip_gone_arns() {
     let env = env().await;

@@ -110,7 +110,8 @@ pub async fn detect(states: &[State], registry: &Registry, provider: &dyn Provid
                 None => DriftStatus::Deleted,
                 Some(live) => {
                     let skip: Vec<&str> = kind.map(|k| k.computed().iter().chain(k.sensitive()).copied().collect()).unwrap_or_default();
-                    let attributes = compare(&r.attributes, live, &skip);
+                    let as_aws_holds = kind.and_then(|k| k.live_values(&r.attributes));
+                    let attributes = compare(as_aws_holds.as_ref().unwrap_or(&r.attributes), live, &skip);
                     if attributes.is_empty() {
                         DriftStatus::InSync
                     } else {

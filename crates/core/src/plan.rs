@@ -305,7 +305,7 @@ pub fn plan(stack: &Stack, registry: &Registry, state: Option<&State>, external:
         counts,
         sensitive_params,
         changes,
-        outputs: stack.outputs.clone(),
+        outputs: expansion.outputs.clone(),
         output_changes,
         external_outputs: external,
         warnings,
@@ -528,7 +528,7 @@ fn removed_changes<'a>(state: &'a State, resources: &'a IndexMap<String, Resourc
 /// state holds that the stack no longer declares.
 fn output_changes(stack: &Stack, state: Option<&State>, scope: &Scope, expansion: &Expansion) -> Result<IndexMap<String, OutputChange>, PlanError> {
     let mut output_changes = IndexMap::new();
-    for (name, value) in &stack.outputs {
+    for (name, value) in &expansion.outputs {
         let after = scope
             .resolve_known_parsed(value, Some(&expansion.templates))
             .map_err(|source| PlanError::Resolve { address: format!("output `{name}`"), source })?;

@@ -8,7 +8,8 @@
 //! in order, so a stack changed after loading is worked out again) and the same registry, and
 //! it holds only what succeeded. What depends on parameter values is never taken from it: the
 //! checks of counts and the registry's checks across resources run for every plan, and the
-//! expansion is reused only for the same instance counts.
+//! expansion is reused only for the same instance counts and the same choices of conditionals
+//! (`${param.X ? A : B}` reads parameter values: a tenant with another value gets its own).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -36,6 +37,19 @@ pub(crate) struct Expansion {
     pub referenced: BTreeMap<String, BTreeSet<String>>,
     /// The templates of the resources and outputs, parsed.
     pub templates: crate::resolve::Parsed,
+    /// The outputs, with each conditional replaced by its chosen branch.
+    pub outputs: IndexMap<String, Json>,
+    /// Whether each parameter read as a condition was true.
+    pub choices: BTreeMap<String, bool>,
+}
+
+/// Whether each of `conditions` is true for the stack's parameter values (absent: no value).
+fn choices(stack: &Stack, conditions: &BTreeSet<String>) -> BTreeMap<String, bool> {
+    if conditions.is_empty() {
+        return BTreeMap::new();
+    }
+    let params = stack.param_values().unwrap_or_default();
+    conditions.iter().filter_map(|c| params.get(c).map(|v| (c.clone(), crate::value::truthy(v)))).collect()
 }
 
 /// The attributes that `values` read of each resource, by name as written.
@@ -61,6 +75,8 @@ struct Entry {
     registry: Registry,
     /// Other stacks whose outputs the resources and outputs read.
     external: BTreeSet<String>,
+    /// The parameters read as conditions.
+    conditions: BTreeSet<String>,
     expansion: Arc<Expansion>,
 }
 
@@ -84,22 +100,29 @@ impl Stack {
                 return Err(StackError::Invalid(errors));
             }
             let counts = self.instance_counts(state)?;
-            if counts == entry.expansion.counts {
+            if counts == entry.expansion.counts && choices(self, &entry.conditions) == entry.expansion.choices {
                 return Ok(entry.expansion.clone());
             }
         }
         self.check(registry)?;
-        let (expanded, counts) = self.expand(state)?;
+        let (expanded, counts) = self.expand_with(state, Some(registry))?;
         let graph = Graph::build(&expanded)?;
-        let referenced = referenced_attributes(expanded.resources.values().map(|r| &r.attributes).chain(self.outputs.values()));
-        let templates = crate::resolve::parse_templates(expanded.resources.values().map(|r| &r.attributes).chain(self.outputs.values()));
-        let expansion = Arc::new(Expansion { counts, resources: expanded.resources, graph, referenced, templates });
+        let referenced = referenced_attributes(expanded.resources.values().map(|r| &r.attributes).chain(expanded.outputs.values()));
+        let templates = crate::resolve::parse_templates(expanded.resources.values().map(|r| &r.attributes).chain(expanded.outputs.values()));
+        let mut conditions = BTreeSet::new();
+        for value in self.resources.values().map(|r| &r.attributes).chain(self.resources.values().filter_map(|r| r.count.as_ref())).chain(self.outputs.values())
+        {
+            crate::value::condition_params_in(value, &mut conditions);
+        }
+        let choices = choices(self, &conditions);
+        let expansion = Arc::new(Expansion { counts, resources: expanded.resources, graph, referenced, templates, outputs: expanded.outputs, choices });
         let entry = Entry {
             resources: self.resources.clone(),
             outputs: self.outputs.clone(),
             params: self.params.keys().cloned().collect(),
             registry: registry.clone(),
             external: self.external_stacks_now(),
+            conditions,
             expansion: expansion.clone(),
         };
         *self.prepared.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(entry) as Arc<dyn std::any::Any + Send + Sync>);

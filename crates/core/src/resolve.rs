@@ -180,6 +180,11 @@ impl Scope {
     }
 
     fn resolve_template(&self, template: &Template) -> Result<Resolved, ResolveError> {
+        // Plans choose conditionals before resolving; values read outside a plan (the stack
+        // checks, a plan file's outputs) may still hold them.
+        if let Some(chosen) = template.choose(&self.params).map_err(ResolveError::Template)? {
+            return self.resolve_value(&chosen, None);
+        }
         if let Some(r) = template.as_single_reference() {
             return Ok(match self.lookup(r)? {
                 Resolved::Known(Json::String(s)) => Resolved::Known(Json::String(escaped(s))),
@@ -196,6 +201,7 @@ impl Scope {
                     Resolved::Known(other) => text.push_str(&other.to_string()),
                     other => return Ok(other),
                 },
+                Part::Cond(_) => unreachable!("conditionals are chosen above"),
             }
         }
         Ok(Resolved::Known(Json::String(escaped(text))))

@@ -60,6 +60,14 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn terraform_values(values: &mut serde_json::Value) {
         let _ = values;
     }
+
+    /// The applied attributes (as state holds them) as AWS holds them, when the type sends AWS
+    /// only part of what is written (a listener's action sends only the block its type names):
+    /// drift compares what it reads with these. `None`: AWS holds them as they are.
+    fn live_values(values: &serde_json::Value) -> Option<serde_json::Value> {
+        let _ = values;
+        None
+    }
 }
 
 /// A decoded resource body failed to match its type.
@@ -95,6 +103,11 @@ pub trait ResourceKind: Send + Sync {
     /// See [`Resource::terraform_values`].
     fn terraform_values(&self, values: &mut serde_json::Value) {
         let _ = values;
+    }
+    /// See [`Resource::live_values`].
+    fn live_values(&self, values: &serde_json::Value) -> Option<serde_json::Value> {
+        let _ = values;
+        None
     }
     /// See [`Resource::CREATE_BEFORE_DESTROY`].
     fn create_before_destroy(&self) -> Option<&'static [&'static str]> {
@@ -149,6 +162,10 @@ impl<R: Resource> ResourceKind for Kind<R> {
 
     fn terraform_values(&self, values: &mut serde_json::Value) {
         R::terraform_values(values)
+    }
+
+    fn live_values(&self, values: &serde_json::Value) -> Option<serde_json::Value> {
+        R::live_values(values)
     }
 }
 

@@ -66,6 +66,9 @@ pub struct Stack {
     pub(crate) prepared: std::sync::Arc<MemoSlot>,
 }
 
+/// A stack's resources and outputs with each conditional replaced by its chosen branch.
+pub(crate) type Chosen = (IndexMap<String, ResourceConfig>, IndexMap<String, Json>);
+
 /// Where `prepared.rs` keeps what planning works out once for a stack and its clones. The slot
 /// does not know what it holds, so that this module depends on nothing built from stacks (the
 /// graph among them): no import circle.
@@ -304,15 +307,22 @@ impl Stack {
     /// (`NAME[*]`) make explicit in `depends_on`. `auto` counts keep what `state` holds (at
     /// least one, at least [`Stack::auto_count_minimum`]). Returns the instance counts too.
     pub fn expand(&self, state: Option<&State>) -> Result<(Stack, BTreeMap<String, usize>), StackError> {
+        self.expand_with(state, None)
+    }
+
+    /// [`Stack::expand`]; with a registry, each resource that held a conditional is decoded
+    /// again once chosen (see [`Stack::chosen`]).
+    pub(crate) fn expand_with(&self, state: Option<&State>, registry: Option<&Registry>) -> Result<(Stack, BTreeMap<String, usize>), StackError> {
         let counts = self.instance_counts(state)?;
+        let (resources, outputs) = self.chosen(registry)?;
         // Every field but the resources, which are rebuilt here (not cloned only to be dropped).
         let out = Stack {
             name: self.name.clone(),
             params: self.params.clone(),
             param_overrides: self.param_overrides.clone(),
             tags: self.tags.clone(),
-            resources: self.expanded_resources(&counts)?,
-            outputs: self.outputs.clone(),
+            resources: self.expanded_resources(&resources, &outputs, &counts)?,
+            outputs,
             auto_count_minimum: self.auto_count_minimum,
             targets: self.targets.clone(),
             replace: self.replace.clone(),
@@ -327,19 +337,29 @@ impl Stack {
         let params = self.param_values()?;
         let mut counts = BTreeMap::new();
         let mut errors = Vec::new();
+        // Resources whose count is the same `auto` parameter move together: a resource added
+        // with it (the HTTPS listener of each shard) starts with as many instances as the others.
+        let mut autos: Vec<(&String, Option<String>, usize)> = Vec::new();
         for (name, config) in &self.resources {
             let Some(count) = &config.count else { continue };
             match count_value(count, &params) {
                 Ok(CountValue::Fixed(n)) => {
                     counts.insert(name.clone(), n);
                 }
-                Ok(CountValue::Auto) => {
+                Ok(CountValue::Auto(param)) => {
                     let applied =
                         state.map_or(0, |s| s.resources.iter().filter(|r| split_address(&r.address).0 == name && r.address.len() > name.len()).count());
-                    counts.insert(name.clone(), applied.max(1).max(self.auto_count_minimum.unwrap_or(0)));
+                    autos.push((name, param, applied));
                 }
                 Err(message) => errors.push(self.diag_value(&format!("resources.{name}.count"), message)),
             }
+        }
+        for (name, param, applied) in &autos {
+            let together = match param {
+                Some(p) => autos.iter().filter(|(_, q, _)| q.as_ref() == Some(p)).map(|(_, _, n)| *n).max().unwrap_or(0),
+                None => *applied,
+            };
+            counts.insert((*name).clone(), together.max(1).max(self.auto_count_minimum.unwrap_or(0)));
         }
         if !errors.is_empty() {
             return Err(StackError::Invalid(errors));
@@ -347,11 +367,67 @@ impl Stack {
         Ok(counts)
     }
 
-    /// The resources with every one that has `count` replaced by its `counts` instances (see
-    /// [`Stack::expand`]); checks the outputs' instance indexes too.
-    pub(crate) fn expanded_resources(&self, counts: &BTreeMap<String, usize>) -> Result<IndexMap<String, ResourceConfig>, StackError> {
-        let mut out = IndexMap::with_capacity(self.resources.len());
-        for (name, config) in &self.resources {
+    /// The resources and outputs with each conditional (`${param.X ? A : B}`) replaced by the
+    /// branch the parameter values choose: from here on, the branch not taken does not exist.
+    /// With a registry, a resource that held one is decoded again in its type's canonical form:
+    /// a type may write a value differently once a choice made it literal (a listener action
+    /// keeps only the block its type names), so what is planned is what the chosen branch
+    /// alone would have been.
+    pub(crate) fn chosen(&self, registry: Option<&Registry>) -> Result<Chosen, StackError> {
+        let mut conditions = std::collections::BTreeSet::new();
+        for config in self.resources.values() {
+            crate::value::condition_params_in(&config.attributes, &mut conditions);
+        }
+        for value in self.outputs.values() {
+            crate::value::condition_params_in(value, &mut conditions);
+        }
+        if conditions.is_empty() {
+            return Ok((self.resources.clone(), self.outputs.clone()));
+        }
+        let params = self.param_values()?;
+        let mut errors = Vec::new();
+        let mut choose = |value: &Json, path: String| match crate::value::choose_in(value, &params) {
+            Ok(v) => v,
+            Err((below, message)) => {
+                errors.push(self.diag_value(&format!("{path}{below}"), message));
+                value.clone()
+            }
+        };
+        let mut resources: IndexMap<String, ResourceConfig> = self
+            .resources
+            .iter()
+            .map(|(name, config)| (name.clone(), ResourceConfig { attributes: choose(&config.attributes, format!("resources.{name}")), ..config.clone() }))
+            .collect();
+        let outputs = self.outputs.iter().map(|(name, value)| (name.clone(), choose(value, format!("outputs.{name}")))).collect();
+        for (name, config) in resources.iter_mut() {
+            let Some(kind) = registry.and_then(|r| r.get(&config.type_name)) else { continue };
+            if config.attributes == self.resources[name].attributes {
+                continue;
+            }
+            let decoded = serde_yaml::to_value(&config.attributes).map_err(|e| vec![e.to_string()]).and_then(|body| {
+                kind.decode(body).map_err(|errors| errors.into_iter().map(|e| format!("{} `{name}`: {}: {}", config.type_name, e.path, e.message)).collect())
+            });
+            match decoded {
+                Ok(attributes) => config.attributes = attributes,
+                Err(messages) => errors.extend(messages.into_iter().map(|m| self.diag_value(&format!("resources.{name}"), m))),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(StackError::Invalid(errors));
+        }
+        Ok((resources, outputs))
+    }
+
+    /// `resources` with every one that has `count` replaced by its `counts` instances (see
+    /// [`Stack::expand`]); checks the instance indexes of `outputs` too.
+    pub(crate) fn expanded_resources(
+        &self,
+        resources: &IndexMap<String, ResourceConfig>,
+        outputs: &IndexMap<String, Json>,
+        counts: &BTreeMap<String, usize>,
+    ) -> Result<IndexMap<String, ResourceConfig>, StackError> {
+        let mut out = IndexMap::with_capacity(resources.len());
+        for (name, config) in resources {
             let instances: Vec<(String, Option<usize>)> = match counts.get(name) {
                 None => vec![(name.clone(), None)],
                 Some(n) => (0..*n).map(|i| (format!("{name}[{i}]"), Some(i))).collect(),
@@ -380,7 +456,7 @@ impl Stack {
                 out.insert(address, ResourceConfig { type_name: config.type_name.clone(), attributes, depends_on, count: None });
             }
         }
-        for (name, value) in &self.outputs {
+        for (name, value) in outputs {
             fill_instance(value, None, counts, &format!("outputs.{name}")).map_err(|(at, message)| StackError::Invalid(vec![self.diag_value(&at, message)]))?;
         }
         Ok(out)
@@ -734,30 +810,61 @@ fn decode_count(value: &serde_yaml::Value) -> Result<Json, String> {
             _ => Err(format!("{expected}; found {n}")),
         },
         serde_yaml::Value::String(s) if s == "auto" => Ok(Json::String(s.clone())),
-        serde_yaml::Value::String(s) => match Template::parse(s).ok().as_ref().and_then(Template::as_single_reference) {
-            Some(Reference::Param(_)) => Ok(Json::String(s.clone())),
-            _ => Err(format!("{expected}; found `{s}`")),
-        },
+        serde_yaml::Value::String(s) => {
+            let template = Template::parse(s).ok();
+            match template.as_ref().map(|t| (t.as_single_reference(), t.parts())) {
+                Some((Some(Reference::Param(_)), _)) => Ok(Json::String(s.clone())),
+                // `${param.C ? A : B}`: each branch a parameter, a number or `"auto"`, checked
+                // once chosen.
+                Some((None, [Part::Cond(c)])) if [&c.then, &c.otherwise].iter().all(|b| is_count_branch(b)) => Ok(Json::String(s.clone())),
+                Some((None, [Part::Cond(_)])) => {
+                    Err(format!("`count` chooses between `param.NAME`, a whole number or `\"auto\"`, as in `${{param.C ? param.NAME : 0}}`; found `{s}`"))
+                }
+                _ => Err(format!("{expected}; found `{s}`")),
+            }
+        }
         _ => Err(expected.to_string()),
     }
 }
 
-/// What a `count` comes to, given parameter values: a number, or `auto`.
+fn is_count_branch(branch: &crate::value::Branch) -> bool {
+    use crate::value::Branch;
+    match branch {
+        Branch::Ref(Reference::Param(_)) => true,
+        Branch::Number(n) => n.as_u64().is_some_and(|n| n <= MAX_COUNT),
+        Branch::Text(t) => t == "auto",
+        Branch::Ref(_) => false,
+    }
+}
+
+/// What a `count` comes to, given parameter values: a number, or `auto` (with the parameter
+/// that said so, if one did).
 enum CountValue {
     Fixed(usize),
-    Auto,
+    Auto(Option<String>),
 }
 
 fn count_value(count: &Json, params: &IndexMap<String, Json>) -> Result<CountValue, String> {
+    let template = count.as_str().and_then(|s| Template::parse(s).ok());
+    // A conditional count is its chosen branch.
+    let count = match template.as_ref().map(|t| t.choose(params)) {
+        Some(Ok(Some(chosen))) => chosen,
+        Some(Err(message)) => return Err(format!("`count`: {message}")),
+        _ => count.clone(),
+    };
+    let mut from_param = None;
     let value = match count.as_str().and_then(|s| Template::parse(s).ok()) {
         Some(t) => match t.as_single_reference() {
-            Some(Reference::Param(p)) => params.get(p).cloned().ok_or_else(|| format!("`count` uses `param.{p}`, which has no value"))?,
+            Some(Reference::Param(p)) => {
+                from_param = Some(p.clone());
+                params.get(p).cloned().ok_or_else(|| format!("`count` uses `param.{p}`, which has no value"))?
+            }
             _ => count.clone(),
         },
         None => count.clone(),
     };
     match &value {
-        Json::String(s) if s == "auto" => Ok(CountValue::Auto),
+        Json::String(s) if s == "auto" => Ok(CountValue::Auto(from_param)),
         // `--param shards=3` arrives as a number; from a file or environment it may be text.
         Json::String(s) => s
             .parse::<u64>()

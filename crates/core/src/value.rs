@@ -100,6 +100,150 @@ pub enum Part {
     Text(String),
     /// A reference to substitute.
     Ref(Reference),
+    /// `${param.X ? A : B}`: one of two branches, chosen by a parameter (see [`Conditional`]).
+    Cond(Box<Conditional>),
+}
+
+/// `${param.X ? A : B}` (or `${!param.X ? A : B}`): Terraform's conditional expression, restricted
+/// to what is known when parameters are bound. The condition reads one parameter only, so the
+/// choice is made before counts are expanded and the graph is built: the branch not taken makes
+/// no dependency and its references need not have instances.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conditional {
+    /// The parameter read as the condition (always a [`Reference::Param`], kept as a reference so
+    /// that it is checked and listed as every other one).
+    pub condition: Reference,
+    /// `!param.X`: the condition is the parameter's opposite.
+    pub negated: bool,
+    /// The value when the condition holds.
+    pub then: Branch,
+    /// The value otherwise.
+    pub otherwise: Branch,
+}
+
+/// One branch of a [`Conditional`]: a reference or a literal.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Branch {
+    /// A reference, as inside `${...}`.
+    Ref(Reference),
+    /// A quoted text literal (`"redirect"`).
+    Text(String),
+    /// A number literal.
+    Number(serde_json::Number),
+}
+
+impl fmt::Display for Branch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Branch::Ref(r) => {
+                let text = r.to_string();
+                f.write_str(&text[2..text.len() - 1])
+            }
+            Branch::Text(t) => write!(f, "{}", serde_json::Value::String(t.clone())),
+            Branch::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl fmt::Display for Conditional {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let not = if self.negated { "!" } else { "" };
+        write!(f, "${{{not}param.{} ? {} : {}}}", self.param(), self.then, self.otherwise)
+    }
+}
+
+/// Whether a parameter's value counts as true in a condition: a non-empty string, `true`, a
+/// non-zero number (a certificate ARN turns HTTPS on; an empty one leaves it off).
+pub fn truthy(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => false,
+        serde_json::Value::Bool(b) => *b,
+        serde_json::Value::Number(n) => n.as_f64().is_some_and(|x| x != 0.0),
+        serde_json::Value::String(s) => !s.is_empty(),
+        serde_json::Value::Array(a) => !a.is_empty(),
+        serde_json::Value::Object(o) => !o.is_empty(),
+    }
+}
+
+impl Conditional {
+    /// The branch taken for these parameter values; `Err` names the parameter without a value.
+    pub fn choose(&self, params: &indexmap::IndexMap<String, serde_json::Value>) -> Result<&Branch, String> {
+        let value = params.get(self.param()).ok_or_else(|| format!("the condition `{self}` reads `param.{}`, which has no value", self.param()))?;
+        Ok(if truthy(value) != self.negated { &self.then } else { &self.otherwise })
+    }
+
+    /// The references the conditional makes: its parameter, then those of both branches.
+    fn references(&self) -> impl Iterator<Item = &Reference> {
+        fn branch(b: &Branch) -> Option<&Reference> {
+            match b {
+                Branch::Ref(r) => Some(r),
+                _ => None,
+            }
+        }
+        std::iter::once(&self.condition).chain(branch(&self.then)).chain(branch(&self.otherwise))
+    }
+
+    /// The name of the parameter read as the condition.
+    pub fn param(&self) -> &str {
+        match &self.condition {
+            Reference::Param(p) => p,
+            _ => "",
+        }
+    }
+
+    /// Parses the inside of `${COND ? A : B}`, given the text before and after the `?`.
+    fn parse(whole: &str, condition: &str, branches: &str) -> Result<Conditional, TemplateError> {
+        let err = |reason: String| TemplateError { text: format!("${{{whole}}}"), reason };
+        let condition = condition.trim();
+        let (negated, condition) = match condition.strip_prefix('!') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, condition),
+        };
+        let condition = match Reference::parse(condition) {
+            Ok(r @ Reference::Param(_)) => r,
+            _ => {
+                return Err(err(format!(
+                    "the condition must be a parameter, as in `${{param.NAME ? A : B}}` or `${{!param.NAME ? A : B}}`; found `{condition}`"
+                )))
+            }
+        };
+        let colon = outside_quotes(branches, ':').ok_or_else(|| err("expected `:` between the two branches, as in `${param.NAME ? A : B}`".into()))?;
+        let branch = |text: &str| -> Result<Branch, TemplateError> {
+            let text = text.trim();
+            if text.starts_with('"') {
+                return match serde_json::from_str::<String>(text) {
+                    Ok(t) => Ok(Branch::Text(t)),
+                    Err(_) => Err(err(format!("`{text}` is not a quoted text; expected `\"TEXT\"`"))),
+                };
+            }
+            if text.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+                return match serde_json::from_str::<serde_json::Number>(text) {
+                    Ok(n) => Ok(Branch::Number(n)),
+                    Err(_) => Err(err(format!("`{text}` is not a number"))),
+                };
+            }
+            if text.is_empty() || outside_quotes(text, '?').is_some() {
+                return Err(err("each branch must be a reference (`param.NAME`, `ADDRESS.ATTRIBUTE`), a quoted text or a number".into()));
+            }
+            Reference::parse(text).map(Branch::Ref).map_err(|e| err(format!("in a branch: {}", e.reason)))
+        };
+        Ok(Conditional { condition, negated, then: branch(&branches[..colon])?, otherwise: branch(&branches[colon + 1..])? })
+    }
+}
+
+/// The byte position of the first `wanted` that is not inside a `"..."` text literal.
+fn outside_quotes(text: &str, wanted: char) -> Option<usize> {
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, c) in text.char_indices() {
+        match (quoted, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (_, _, '"') => quoted = !quoted,
+            (false, _, c) if c == wanted => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A string that may interpolate references, parsed from its source text.
@@ -194,12 +338,17 @@ impl Template {
                 literal.push_str("${");
                 rest = tail;
             } else if let Some(body) = after.strip_prefix("${") {
-                let end =
-                    body.find('}').ok_or_else(|| TemplateError { text: after.chars().take(40).collect(), reason: "a `${` is never closed with `}`".into() })?;
+                // A text branch of a conditional may hold a `}`.
+                let end = outside_quotes(body, '}')
+                    .ok_or_else(|| TemplateError { text: after.chars().take(40).collect(), reason: "a `${` is never closed with `}`".into() })?;
                 if !literal.is_empty() {
                     parts.push(Part::Text(std::mem::take(&mut literal)));
                 }
-                parts.push(Part::Ref(Reference::parse(&body[..end])?));
+                let inner = &body[..end];
+                parts.push(match outside_quotes(inner, '?') {
+                    Some(q) => Part::Cond(Box::new(Conditional::parse(inner, &inner[..q], &inner[q + 1..])?)),
+                    None => Part::Ref(Reference::parse(inner)?),
+                });
                 rest = &body[end + 1..];
             } else {
                 literal.push('$');
@@ -218,12 +367,56 @@ impl Template {
         &self.parts
     }
 
-    /// The references the template makes, in order.
+    /// The references the template makes, in order; a conditional's are its parameter's and
+    /// both branches'.
     pub fn references(&self) -> impl Iterator<Item = &Reference> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Ref(r) => Some(r),
-            Part::Text(_) => None,
+        self.parts.iter().flat_map(|p| -> Box<dyn Iterator<Item = &Reference> + '_> {
+            match p {
+                Part::Ref(r) => Box::new(std::iter::once(r)),
+                Part::Cond(c) => Box::new(c.references()),
+                Part::Text(_) => Box::new(std::iter::empty()),
+            }
         })
+    }
+
+    /// The conditionals of the template.
+    pub fn conditionals(&self) -> impl Iterator<Item = &Conditional> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Cond(c) => Some(&**c),
+            _ => None,
+        })
+    }
+
+    /// The value of the template once each conditional is replaced by the branch `params`
+    /// choose: a template string, or, when the whole template is one conditional choosing a
+    /// literal, that literal (a number stays a number). `None` when it has no conditional.
+    pub fn choose(&self, params: &indexmap::IndexMap<String, serde_json::Value>) -> Result<Option<serde_json::Value>, String> {
+        if self.conditionals().next().is_none() {
+            return Ok(None);
+        }
+        if let [Part::Cond(c)] = self.parts.as_slice() {
+            return Ok(Some(match c.choose(params)? {
+                Branch::Ref(r) => serde_json::Value::String(r.to_string()),
+                Branch::Text(t) => serde_json::Value::String(escape(t)),
+                Branch::Number(n) => serde_json::Value::Number(n.clone()),
+            }));
+        }
+        let mut parts: Vec<Part> = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            let chosen = match part {
+                Part::Cond(c) => match c.choose(params)? {
+                    Branch::Ref(r) => Part::Ref(r.clone()),
+                    Branch::Text(t) => Part::Text(t.clone()),
+                    Branch::Number(n) => Part::Text(n.to_string()),
+                },
+                other => other.clone(),
+            };
+            match (parts.last_mut(), chosen) {
+                (Some(Part::Text(before)), Part::Text(t)) => before.push_str(&t),
+                (_, chosen) => parts.push(chosen),
+            }
+        }
+        Ok(Some(serde_json::Value::String(Template::from_parts(parts).to_string())))
     }
 
     /// The single reference, when the whole string is one `${...}`: its value keeps its own type.
@@ -254,6 +447,7 @@ impl fmt::Display for Template {
             match part {
                 Part::Text(t) => f.write_str(&escape(t))?,
                 Part::Ref(r) => write!(f, "{r}")?,
+                Part::Cond(c) => write!(f, "{c}")?,
             }
         }
         Ok(())
@@ -384,6 +578,47 @@ fn clean_message(message: &str) -> String {
     }
 }
 
+/// `value` with every conditional in its strings replaced by the branch `params` choose (see
+/// [`Template::choose`]); `Err` carries the dotted path below `value` and the message.
+pub fn choose_in(value: &serde_json::Value, params: &indexmap::IndexMap<String, serde_json::Value>) -> Result<serde_json::Value, (String, String)> {
+    match value {
+        serde_json::Value::String(s) if s.contains('?') && s.contains("${") => match Template::parse(s) {
+            Ok(t) => Ok(t.choose(params).map_err(|m| (String::new(), m))?.unwrap_or_else(|| value.clone())),
+            // Reported by the stack's checks.
+            Err(_) => Ok(value.clone()),
+        },
+        serde_json::Value::Array(items) => Ok(serde_json::Value::Array(
+            items.iter().enumerate().map(|(i, v)| choose_in(v, params).map_err(|(p, m)| (prefixed(i, &p), m))).collect::<Result<_, _>>()?,
+        )),
+        serde_json::Value::Object(map) => Ok(serde_json::Value::Object(
+            map.iter().map(|(k, v)| Ok((k.clone(), choose_in(v, params).map_err(|(p, m)| (prefixed(k, &p), m))?))).collect::<Result<_, (String, String)>>()?,
+        )),
+        other => Ok(other.clone()),
+    }
+}
+
+/// The parameters read as conditions anywhere inside a JSON value's strings.
+pub fn condition_params_in(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+    match value {
+        serde_json::Value::String(s) if s.contains('?') && s.contains("${") => {
+            if let Ok(t) = Template::parse(s) {
+                out.extend(t.conditionals().map(|c| c.param().to_string()));
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| condition_params_in(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| condition_params_in(v, out)),
+        _ => {}
+    }
+}
+
+fn prefixed(segment: impl fmt::Display, rest: &str) -> String {
+    if rest.is_empty() {
+        format!(".{segment}")
+    } else {
+        format!(".{segment}{rest}")
+    }
+}
+
 /// Collects every reference made anywhere inside a JSON value's strings.
 pub fn references_in(value: &serde_json::Value, out: &mut Vec<Reference>) -> Result<(), TemplateError> {
     match value {
@@ -446,6 +681,35 @@ mod tests {
         assert_eq!(split_address("alb[3]"), ("alb", Some(InstanceIndex::Number(3))));
         assert_eq!(split_address("alb"), ("alb", None));
         assert_eq!(split_address("alb[*]"), ("alb", Some(InstanceIndex::Splat)));
+    }
+
+    #[test]
+    fn conditionals_parse_print_and_choose() {
+        let t = Template::parse(r#"${!param.cert ? "http" : "https"}://${param.x ? alb[0].dns_name : 8080}/"#).unwrap();
+        assert_eq!(t.to_string(), r#"${!param.cert ? "http" : "https"}://${param.x ? alb[0].dns_name : 8080}/"#);
+        let refs: Vec<String> = t.references().map(|r| r.to_string()).collect();
+        assert_eq!(refs, ["${param.cert}", "${param.x}", "${alb[0].dns_name}"]);
+        let params: indexmap::IndexMap<String, serde_json::Value> =
+            [("cert".to_string(), serde_json::json!("arn")), ("x".to_string(), serde_json::json!(0))].into();
+        assert_eq!(t.choose(&params).unwrap(), Some(serde_json::json!("https://8080/")));
+        let whole = Template::parse(r#"${param.x ? "a}b" : 3}"#).unwrap();
+        assert_eq!(whole.choose(&params).unwrap(), Some(serde_json::json!(3)), "a whole conditional keeps its literal's type");
+        assert_eq!(Template::parse("${param.x}").unwrap().choose(&params).unwrap(), None);
+        assert!(Template::parse("${param.y ? 1 : 2}").unwrap().choose(&params).unwrap_err().contains("`param.y`, which has no value"));
+        for (value, expected) in [
+            (serde_json::json!(""), false),
+            (serde_json::json!("x"), true),
+            (serde_json::json!(true), true),
+            (serde_json::json!(0), false),
+            (serde_json::json!(2), true),
+        ] {
+            assert_eq!(truthy(&value), expected, "{value}");
+        }
+        for bad in
+            ["${vpc.id ? 1 : 2}", "${param.x ? 1}", "${param.x ? \"a : 2}", "${param.x ? : 2}", "${param.x ? 1x : 2}", "${param.x ? param.y ? 1 : 2 : 3}"]
+        {
+            assert!(Template::parse(bad).is_err(), "{bad} must be refused");
+        }
     }
 
     #[test]

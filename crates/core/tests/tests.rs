@@ -4,6 +4,7 @@
 mod support;
 
 mod backend_conformance;
+mod conditional;
 mod engine;
 mod loader;
 mod secrets;

@@ -796,6 +796,11 @@ fn with_placeholders(template: &Template) -> (String, Vec<(String, String)>) {
                 text.push_str(&token);
                 refs.push((token, r.to_string()));
             }
+            Part::Cond(c) => {
+                let token = placeholder(refs.len(), in_string);
+                text.push_str(&token);
+                refs.push((token, c.to_string()));
+            }
         }
     }
     (text, refs)

@@ -1,11 +1,20 @@
 //! `aws_lb_listener`: a listener of an Application Load Balancer, with its default action.
 //!
 //! The base platform's listener answers `404 Instance not found` by default, and each tenant
-//! adds a rule in front of it; the default action is therefore a fixed response or a forward to
-//! one target group. ModifyListener changes everything but the load balancer.
+//! adds a rule in front of it; the default action is therefore a fixed response, a forward to
+//! one target group, or (the port-80 listener of an HTTPS platform) a redirect. ModifyListener
+//! changes everything but the load balancer.
+//!
+//! An action may carry blocks its type does not name: only the named one is sent and compared,
+//! as terraform-provider-aws's `expandLbListenerAction` (internal/service/elbv2/listener.go)
+//! switches on `type` and reads that type's block alone. So one stack can hold both a
+//! `fixed_response` and a `redirect` block and pick between them with
+//! `type: '${param.certificate_arn ? "redirect" : "fixed-response"}'`.
 
 use async_trait::async_trait;
-use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener, ProtocolEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -21,6 +30,11 @@ use crate::support::tags::{create_tags, sync_tags, user_tags};
 
 /// Content types a fixed response may have (ELBv2 API reference, FixedResponseActionConfig).
 const CONTENT_TYPES: &[&str] = &["text/plain", "text/css", "text/html", "application/javascript", "application/json"];
+
+/// What a redirect keeps of the request when a part is left out (ELBv2 API reference,
+/// RedirectActionConfig; the defaults of terraform-provider-aws's `redirect` block).
+const REDIRECT_DEFAULTS: [(&str, &str); 5] =
+    [("host", "#{host}"), ("path", "/#{path}"), ("port", "#{port}"), ("protocol", "#{protocol}"), ("query", "#{query}")];
 
 /// The longest fixed-response body AWS takes, in characters.
 const MAX_MESSAGE_BODY: usize = 1024;
@@ -48,8 +62,9 @@ pub struct LbListener {
     pub tags: IndexMap<String, Val<String>>,
 }
 
-/// One `default_action` block.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// One `default_action` block. Written out, an action whose type is known keeps only the block
+/// that type names (see the module's comment); one whose type is still an expression keeps all.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerAction {
     /// `fixed-response` or `forward`.
@@ -61,6 +76,52 @@ pub struct ListenerAction {
     /// The response of a `fixed-response` action (exactly one block for that type).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fixed_response: Vec<FixedResponse>,
+    /// Where a `redirect` action sends the client (exactly one block for that type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect: Vec<Redirect>,
+}
+
+impl Serialize for ListenerAction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let action = if self.kind.literal().is_some() { self.effective() } else { self.clone() };
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("type", &action.kind)?;
+        if let Some(group) = &action.target_group_arn {
+            map.serialize_entry("target_group_arn", group)?;
+        }
+        if !action.fixed_response.is_empty() {
+            map.serialize_entry("fixed_response", &action.fixed_response)?;
+        }
+        if !action.redirect.is_empty() {
+            map.serialize_entry("redirect", &action.redirect)?;
+        }
+        map.end()
+    }
+}
+
+/// The `redirect` block of an action. Each part left out keeps the request's own (AWS's
+/// `#{host}`, `/#{path}`, `#{port}`, `#{protocol}`, `#{query}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    /// `HTTP`, `HTTPS` or `#{protocol}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Val<String>>,
+    /// The port, 1 to 65535, or `#{port}` (text, as Terraform's schema has it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<Val<String>>,
+    /// The host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Val<String>>,
+    /// The absolute path, starting with `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<Val<String>>,
+    /// The query, without the leading `?`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<Val<String>>,
+    /// `HTTP_301` (permanent) or `HTTP_302` (temporary).
+    pub status_code: Val<String>,
 }
 
 /// The `fixed_response` block of an action.
@@ -82,6 +143,23 @@ impl Resource for LbListener {
     const COMPUTED: &'static [&'static str] = &["id", "arn"];
     const FORCE_NEW: &'static [&'static str] = &["load_balancer_arn"];
     const CREATE_BEFORE_DESTROY: Option<&'static [&'static str]> = Some(&["load_balancer_arn", "port"]);
+
+    /// State keeps every block written; AWS holds only the one each action's type names.
+    fn live_values(values: &Json) -> Option<Json> {
+        named_blocks_only(values)
+    }
+
+    /// A `redirect` block as Terraform's schema has it: the parts left out carry its defaults
+    /// (`#{host}`, `/#{path}`, `#{port}`, `#{protocol}`, `#{query}`: the request's own).
+    fn terraform_values(values: &mut Json) {
+        let Some(actions) = values.get_mut("default_action").and_then(Json::as_array_mut) else { return };
+        for block in actions.iter_mut().filter_map(|a| a.get_mut("redirect")).filter_map(Json::as_array_mut).flatten() {
+            let Some(block) = block.as_object_mut() else { continue };
+            for (key, default) in REDIRECT_DEFAULTS {
+                block.entry(key).or_insert_with(|| json!(default));
+            }
+        }
+    }
 
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
@@ -118,19 +196,22 @@ impl Resource for LbListener {
 impl ListenerAction {
     fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
         let Some(kind) = self.kind.literal() else { return };
+        // Blocks of other types are allowed and ignored (see the module's comment).
         match kind.as_str() {
             "forward" => {
                 if self.target_group_arn.is_none() {
                     out.push(FieldError::new(format!("{path}.target_group_arn"), "is missing; a forward action needs a target group"));
                 }
-                if !self.fixed_response.is_empty() {
-                    out.push(FieldError::new(format!("{path}.fixed_response"), "is set on a forward action; expected it only with type fixed-response"));
+            }
+            "redirect" => {
+                if self.redirect.len() != 1 {
+                    out.push(FieldError::new(format!("{path}.redirect"), format!("has {} blocks; a redirect action needs exactly 1", self.redirect.len())));
+                }
+                for (i, r) in self.redirect.iter().enumerate() {
+                    r.validate(&format!("{path}.redirect.{i}"), out);
                 }
             }
             "fixed-response" => {
-                if self.target_group_arn.is_some() {
-                    out.push(FieldError::new(format!("{path}.target_group_arn"), "is set on a fixed-response action; expected it only with type forward"));
-                }
                 if self.fixed_response.len() != 1 {
                     out.push(FieldError::new(
                         format!("{path}.fixed_response"),
@@ -141,23 +222,73 @@ impl ListenerAction {
                     r.validate(&format!("{path}.fixed_response.{i}"), out);
                 }
             }
-            other => out.push(FieldError::new(format!("{path}.type"), format!("`{other}` is not offered; expected `fixed-response` or `forward`"))),
+            other => out.push(FieldError::new(format!("{path}.type"), format!("`{other}` is not offered; expected `fixed-response`, `forward` or `redirect`"))),
         }
     }
 
-    fn to_sdk(&self) -> Result<Action, ProviderError> {
-        let kind = self.kind.value()?;
-        let mut action = Action::builder().r#type(ActionTypeEnum::from(kind.as_str())).set_target_group_arn(opt(&self.target_group_arn)?.cloned());
-        if let Some(r) = self.fixed_response.first() {
-            action = action.fixed_response_config(
-                FixedResponseActionConfig::builder()
-                    .content_type(r.content_type.value()?)
-                    .set_message_body(opt(&r.message_body)?.cloned())
-                    .set_status_code(opt(&r.status_code)?.cloned())
-                    .build(),
-            );
+    /// The action as AWS receives it: only the block its type names.
+    fn effective(&self) -> ListenerAction {
+        let kind = self.kind.literal().map(String::as_str);
+        ListenerAction {
+            kind: self.kind.clone(),
+            target_group_arn: if kind == Some("forward") { self.target_group_arn.clone() } else { None },
+            fixed_response: if kind == Some("fixed-response") { self.fixed_response.clone() } else { vec![] },
+            redirect: if kind == Some("redirect") { self.redirect.clone() } else { vec![] },
         }
+    }
+
+    /// The action as the SDK sends it: the type and the one block it names.
+    pub(crate) fn to_sdk(&self) -> Result<Action, ProviderError> {
+        let kind = self.kind.value()?;
+        let action = Action::builder().r#type(ActionTypeEnum::from(kind.as_str()));
+        let action = match kind.as_str() {
+            "forward" => action.set_target_group_arn(opt(&self.target_group_arn)?.cloned()),
+            "fixed-response" => match self.fixed_response.first() {
+                Some(r) => action.fixed_response_config(
+                    FixedResponseActionConfig::builder()
+                        .content_type(r.content_type.value()?)
+                        .set_message_body(opt(&r.message_body)?.cloned())
+                        .set_status_code(opt(&r.status_code)?.cloned())
+                        .build(),
+                ),
+                None => action,
+            },
+            "redirect" => match self.redirect.first() {
+                Some(r) => action.redirect_config(
+                    RedirectActionConfig::builder()
+                        .set_protocol(opt(&r.protocol)?.cloned())
+                        .set_port(opt(&r.port)?.cloned())
+                        .set_host(opt(&r.host)?.cloned())
+                        .set_path(opt(&r.path)?.cloned())
+                        .set_query(opt(&r.query)?.cloned())
+                        .status_code(RedirectActionStatusCodeEnum::from(r.status_code.value()?.as_str()))
+                        .build(),
+                ),
+                None => action,
+            },
+            _ => action,
+        };
         Ok(action.build())
+    }
+}
+
+impl Redirect {
+    fn validate(&self, path: &str, out: &mut Vec<FieldError>) {
+        if let Some(code) = self.status_code.literal() {
+            if !matches!(code.as_str(), "HTTP_301" | "HTTP_302") {
+                out.push(FieldError::new(format!("{path}.status_code"), format!("`{code}` is not offered; expected `HTTP_301` or `HTTP_302`")));
+            }
+        }
+        if let Some(Val::Lit(protocol)) = &self.protocol {
+            if !matches!(protocol.as_str(), "HTTP" | "HTTPS" | "#{protocol}") {
+                out.push(FieldError::new(format!("{path}.protocol"), format!("`{protocol}` is not offered; expected `HTTP`, `HTTPS` or `#{{protocol}}`")));
+            }
+        }
+        if let Some(Val::Lit(port)) = &self.port {
+            if port != "#{port}" && !port.parse::<u16>().is_ok_and(|p| p >= 1) {
+                out.push(FieldError::new(format!("{path}.port"), format!("`{port}` is not a port; expected 1 to 65535 or `#{{port}}`")));
+            }
+        }
     }
 }
 
@@ -195,6 +326,35 @@ impl LbListener {
     }
 }
 
+/// A `redirect` block read from AWS.
+pub(crate) fn redirect_from_sdk(r: &RedirectActionConfig) -> Redirect {
+    let text = |v: Option<&str>| v.map(Val::from);
+    Redirect {
+        protocol: text(r.protocol()),
+        port: text(r.port()),
+        host: text(r.host()),
+        path: text(r.path()),
+        query: text(r.query()),
+        status_code: r.status_code().map_or("", |c| c.as_str()).into(),
+    }
+}
+
+/// `default_action` blocks as AWS holds them: only the block each type names.
+fn named_blocks_only(values: &Json) -> Option<Json> {
+    let mut out = values.clone();
+    let actions = out.get_mut("default_action")?.as_array_mut()?;
+    for action in actions {
+        let Some(block) = action.as_object_mut() else { continue };
+        let kind = block.get("type").and_then(Json::as_str).unwrap_or_default().to_string();
+        for (key, named_by) in [("target_group_arn", "forward"), ("fixed_response", "fixed-response"), ("redirect", "redirect")] {
+            if kind != named_by {
+                block.remove(key);
+            }
+        }
+    }
+    Some(out)
+}
+
 /// A listener's default actions as `default_action` blocks.
 fn actions_json(actions: &[Action]) -> Json {
     Json::Array(
@@ -207,6 +367,16 @@ fn actions_json(actions: &[Action]) -> Json {
                 let group = a.target_group_arn().or_else(|| a.forward_config().and_then(|f| f.target_groups().first()).and_then(|t| t.target_group_arn()));
                 if let Some(g) = group {
                     m.insert("target_group_arn".into(), json!(g));
+                }
+                if let Some(r) = a.redirect_config() {
+                    let mut block = Map::new();
+                    for (key, value) in [("protocol", r.protocol()), ("port", r.port()), ("host", r.host()), ("path", r.path()), ("query", r.query())] {
+                        if let Some(v) = value {
+                            block.insert(key.into(), json!(v));
+                        }
+                    }
+                    block.insert("status_code".into(), json!(r.status_code().map(|c| c.as_str())));
+                    m.insert("redirect".into(), json!([block]));
                 }
                 if let Some(r) = a.fixed_response_config() {
                     let mut block = Map::new();
@@ -292,7 +462,7 @@ impl AwsResource for LbListener {
             && self.protocol == prior.protocol
             && self.certificate_arn == prior.certificate_arn
             && self.ssl_policy == prior.ssl_policy
-            && self.default_action == prior.default_action;
+            && self.default_action.iter().map(ListenerAction::effective).eq(prior.default_action.iter().map(ListenerAction::effective));
         if !same {
             aws.elbv2
                 .modify_listener()
@@ -373,15 +543,50 @@ mod tests {
         );
     }
 
+    /// The port-80 listener of an HTTPS platform: both blocks written, the type picks one; only
+    /// that one is sent, and drift compares only that one.
+    #[test]
+    fn only_the_block_the_type_names_is_sent_and_compared() {
+        let mut l = not_found_listener();
+        l.default_action[0].kind = "redirect".into();
+        l.default_action[0].redirect =
+            vec![Redirect { port: Some("443".into()), protocol: Some("HTTPS".into()), status_code: "HTTP_301".into(), ..Default::default() }];
+        assert!(paths(&l).is_empty());
+        let action = l.actions().unwrap().remove(0);
+        assert_eq!(action.r#type(), Some(&ActionTypeEnum::Redirect));
+        assert!(action.fixed_response_config().is_none());
+        let r = action.redirect_config().unwrap();
+        assert_eq!((r.port(), r.protocol(), r.status_code()), (Some("443"), Some("HTTPS"), Some(&RedirectActionStatusCodeEnum::Http301)));
+        let state = serde_json::to_value(&l).unwrap();
+        let held = named_blocks_only(&state).unwrap();
+        assert_eq!(held["default_action"][0].get("fixed_response"), None);
+        assert_eq!(held["default_action"][0]["redirect"][0]["port"], json!("443"));
+        // What AWS answers (with its defaults for the parts left out) matches what state holds.
+        let live = actions_json(&[action]);
+        assert!(clawform_core::drift::equivalent(&held["default_action"], &live), "{live}");
+        let mut terraform = held.clone();
+        <LbListener as Resource>::terraform_values(&mut terraform);
+        assert_eq!(
+            terraform["default_action"][0]["redirect"][0],
+            json!({"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301", "host": "#{host}", "path": "/#{path}", "query": "#{query}"})
+        );
+    }
+
     #[test]
     fn validate_checks_actions_and_protocols() {
         let mut l = not_found_listener();
         l.default_action[0].fixed_response[0].status_code = Some("302".into());
         l.default_action[0].fixed_response[0].content_type = "text/xml".into();
         assert_eq!(paths(&l), vec!["default_action.0.fixed_response.0.content_type", "default_action.0.fixed_response.0.status_code"]);
+        // A block of another type is ignored, as Terraform ignores it.
         let mut l = not_found_listener();
         l.default_action[0].kind = "forward".into();
-        assert_eq!(paths(&l), vec!["default_action.0.target_group_arn", "default_action.0.fixed_response"]);
+        assert_eq!(paths(&l), vec!["default_action.0.target_group_arn"]);
+        l.default_action[0].kind = "redirect".into();
+        assert_eq!(paths(&l), vec!["default_action.0.redirect"]);
+        l.default_action[0].redirect =
+            vec![Redirect { port: Some("0".into()), protocol: Some("FTP".into()), status_code: "HTTP_308".into(), ..Default::default() }];
+        assert_eq!(paths(&l), vec!["default_action.0.redirect.0.status_code", "default_action.0.redirect.0.protocol", "default_action.0.redirect.0.port"]);
         let mut l = not_found_listener();
         l.protocol = "HTTPS".into();
         assert_eq!(paths(&l), vec!["certificate_arn"]);

@@ -17,16 +17,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, HostHeaderConditionConfig, PathPatternConditionConfig, Rule, RuleCondition, RulePriorityPair,
-};
+use aws_sdk_elasticloadbalancingv2::types::{Action, HostHeaderConditionConfig, PathPatternConditionConfig, Rule, RuleCondition, RulePriorityPair};
 use clawform_core::{Applied, FieldError, OpContext, ProviderError, Resource, Val};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::clients::Clients;
-use crate::elbv2::listener::{FixedResponse, LbListener, ListenerAction};
+use crate::elbv2::listener::{redirect_from_sdk, FixedResponse, LbListener, ListenerAction};
 use crate::elbv2::{describe_by_arns, describe_tags, Elbv2Tags, DESCRIBE_RULES_BATCH, DESCRIBE_RULES_PAGE_SIZE};
 use crate::error::sdk;
 use crate::handler::{decode, ArnForm, AwsResource};
@@ -271,17 +269,7 @@ fn conditions_key(conditions: &[RuleCondition]) -> Vec<(String, Vec<String>)> {
 }
 
 fn action_to_sdk(a: &ListenerAction) -> Result<Action, ProviderError> {
-    let mut action = Action::builder().r#type(ActionTypeEnum::from(a.kind.value()?.as_str())).set_target_group_arn(opt(&a.target_group_arn)?.cloned());
-    if let Some(r) = a.fixed_response.first() {
-        action = action.fixed_response_config(
-            FixedResponseActionConfig::builder()
-                .content_type(r.content_type.value()?)
-                .set_message_body(opt(&r.message_body)?.cloned())
-                .set_status_code(opt(&r.status_code)?.cloned())
-                .build(),
-        );
-    }
-    Ok(action.build())
+    a.to_sdk()
 }
 
 fn action_from_sdk(a: &Action) -> ListenerAction {
@@ -299,6 +287,7 @@ fn action_from_sdk(a: &Action) -> ListenerAction {
             })
             .into_iter()
             .collect(),
+        redirect: a.redirect_config().map(redirect_from_sdk).into_iter().collect(),
     }
 }
 
