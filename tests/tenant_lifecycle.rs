@@ -103,7 +103,11 @@ async fn a_tenant_is_watched_suspended_resumed_restarted_rotated_and_its_logs_re
     let run = project.run(&["tenant", "status", "life1", "--wait", "running", "--timeout", "3s"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("Waiting for tenant `life1` to be running"), "progress on stderr: {}", run.stderr);
-    assert!(run.stderr.contains("is not running after") && run.stderr.contains("no capacity") && run.stderr.contains("no container instance"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not running after") && run.stderr.contains("no capacity") && run.stderr.contains("no container instance"),
+        "{}",
+        run.stderr
+    );
 
     // Suspend: desired count 0 in ECS, shown by list and show, and kept by a rollout.
     let run = project.ok(&["tenant", "suspend", "life1", "--json"], 0);
@@ -196,7 +200,10 @@ async fn a_tenant_is_watched_suspended_resumed_restarted_rotated_and_its_logs_re
     assert_eq!(run.code, 0, "{}", run.all());
     outputs.push_str(&run.all());
     let value = secret_value(&secrets, "life1").await;
-    assert_eq!((value["ANTHROPIC_API_KEY"].as_str(), value["OPENCLAW_GATEWAY_TOKEN"].as_str()), (Some("sk-ant-test-FILEKEY-life1"), Some("given-gateway-token-0123456789")));
+    assert_eq!(
+        (value["ANTHROPIC_API_KEY"].as_str(), value["OPENCLAW_GATEWAY_TOKEN"].as_str()),
+        (Some("sk-ant-test-FILEKEY-life1"), Some("given-gateway-token-0123456789"))
+    );
     std::fs::remove_file(&token_file).unwrap();
     std::fs::remove_file(&key_file).unwrap();
     let plan = project.ok(&["tenant", "plan", "life1", "--detailed-exitcode", "--param", "image_tag=v2"], 0);
@@ -264,7 +271,16 @@ async fn a_tenant_is_watched_suspended_resumed_restarted_rotated_and_its_logs_re
     for id in ["life1", "life2"] {
         project.ok(&["tenant", "destroy", id, "--auto-approve"], 0);
     }
-    assert!(ecs.describe_services().cluster(CLUSTER).services("openclaw-life1").send().await.unwrap().services().iter().all(|s| s.status() == Some("INACTIVE")));
+    assert!(ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services("openclaw-life1")
+        .send()
+        .await
+        .unwrap()
+        .services()
+        .iter()
+        .all(|s| s.status() == Some("INACTIVE")));
     let _ = Duration::ZERO;
 }
 

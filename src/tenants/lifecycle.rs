@@ -100,7 +100,12 @@ impl Tenants {
                 let report = self.workspace.apply_locked(&plan, self.provider.clone(), &with_secrets(options, &secrets)).await?;
                 report_errors(&report)?;
                 let restarted = self.deploy(&r).await?;
-                Ok(Rotated { id: id.to_string(), gateway_token_generated: generated, deployment_id: restarted.deployment_id, tenant: TenantInfo::from_state(id, &report.state) })
+                Ok(Rotated {
+                    id: id.to_string(),
+                    gateway_token_generated: generated,
+                    deployment_id: restarted.deployment_id,
+                    tenant: TenantInfo::from_state(id, &report.state),
+                })
             })
             .await
     }

@@ -45,8 +45,9 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
             return Ok(now - Duration::from_secs(n.saturating_mul(*secs)).as_millis() as i64);
         }
     }
-    clawform_aws::operations::parse_rfc3339(t)
-        .ok_or_else(|| format!("--since `{}`: expected a duration such as 30s, 5m, 1h or 2d, or an RFC 3339 time such as 2026-12-05T20:00:00Z", t.escape_debug()))
+    clawform_aws::operations::parse_rfc3339(t).ok_or_else(|| {
+        format!("--since `{}`: expected a duration such as 30s, 5m, 1h or 2d, or an RFC 3339 time such as 2026-12-05T20:00:00Z", t.escape_debug())
+    })
 }
 
 impl Tenants {
@@ -57,7 +58,11 @@ impl Tenants {
         if self.workspace.state(&Tenants::stack_name(id)).await?.is_none() {
             return Err(self.no_tenant(id).await);
         }
-        let base = self.workspace.state(BASE_STACK).await?.ok_or_else(|| WorkspaceError::MissingDependency { stack: super::TEMPLATE.into(), other: BASE_STACK.into() })?;
+        let base = self
+            .workspace
+            .state(BASE_STACK)
+            .await?
+            .ok_or_else(|| WorkspaceError::MissingDependency { stack: super::TEMPLATE.into(), other: BASE_STACK.into() })?;
         let group = base
             .outputs
             .get("log_group")

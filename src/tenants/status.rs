@@ -70,14 +70,21 @@ pub(super) struct ServiceRef {
 
 impl ServiceRef {
     pub(super) fn of(id: &str, state: &State) -> Result<ServiceRef, WorkspaceError> {
-        let service = state.get("service").ok_or_else(|| WorkspaceError::Tenant(format!("tenant `{id}` has no ECS service in its state (its create did not finish); run `clawform tenant create {id}` again")))?;
+        let service = state.get("service").ok_or_else(|| {
+            WorkspaceError::Tenant(format!(
+                "tenant `{id}` has no ECS service in its state (its create did not finish); run `clawform tenant create {id}` again"
+            ))
+        })?;
         let attr = |k: &str| service.attributes.get(k).and_then(Json::as_str).map(str::to_string);
         Ok(ServiceRef {
             id: id.to_string(),
             cluster: attr("cluster").unwrap_or_else(|| "default".into()),
             service: service.id.clone(),
             service_name: attr("name").unwrap_or_else(|| service.id.rsplit('/').next().unwrap_or_default().to_string()),
-            target_group: state.get("target_group").map(|t| t.id.clone()).or_else(|| state.outputs.get("target_group_arn").and_then(Json::as_str).map(str::to_string)),
+            target_group: state
+                .get("target_group")
+                .map(|t| t.id.clone())
+                .or_else(|| state.outputs.get("target_group_arn").and_then(Json::as_str).map(str::to_string)),
             suspended: is_suspended(state),
         })
     }
@@ -164,13 +171,7 @@ impl Tenants {
     /// Waits until tenant `id` is running (or healthy), at most `timeout`, polling with the
     /// provider's jittered backoff; `progress` sees each status read. A timeout is not an error:
     /// the outcome says why the state was not reached.
-    pub async fn wait(
-        &self,
-        id: &str,
-        until: WaitFor,
-        timeout: Duration,
-        progress: &(dyn Fn(&TenantStatus) + Sync),
-    ) -> Result<WaitOutcome, WorkspaceError> {
+    pub async fn wait(&self, id: &str, until: WaitFor, timeout: Duration, progress: &(dyn Fn(&TenantStatus) + Sync)) -> Result<WaitOutcome, WorkspaceError> {
         let r = self.service_ref(id).await?;
         let what = format!("tenant `{id}` to be {}", if until == WaitFor::Running { "running" } else { "healthy" });
         // The poll loop speaks ProviderError; a workspace error met inside is carried out whole.
@@ -212,7 +213,13 @@ impl Tenants {
     async fn diagnose(&self, r: &ServiceRef, status: &TenantStatus, until: WaitFor) -> Result<(String, Vec<StoppedTask>), WorkspaceError> {
         let aws = self.aws_provider()?;
         let Some(service) = &status.service else {
-            return Ok((format!("ECS does not know the service {} (deleted outside clawform?); `clawform tenant plan {}` shows what would recreate it", r.service, r.id), vec![]));
+            return Ok((
+                format!(
+                    "ECS does not know the service {} (deleted outside clawform?); `clawform tenant plan {}` shows what would recreate it",
+                    r.service, r.id
+                ),
+                vec![],
+            ));
         };
         let mut reasons = Vec::new();
         if let Some(event) = service.placement_failures().first() {
@@ -239,7 +246,10 @@ impl Tenants {
                     service.running, service.desired, service.pending
                 ));
             } else {
-                reasons.push(format!("{} of {} task(s) running, {} pending on {instances} container instance(s)", service.running, service.desired, service.pending));
+                reasons.push(format!(
+                    "{} of {} task(s) running, {} pending on {instances} container instance(s)",
+                    service.running, service.desired, service.pending
+                ));
             }
         }
         if let Some(d) = &service.deployment {

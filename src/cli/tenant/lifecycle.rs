@@ -173,7 +173,11 @@ pub(super) async fn restart(ctx: &Ctx, tenants: &Tenants, id: &str, json: bool) 
     if json {
         print_versioned(&r)?;
     } else {
-        println!("{} Tenant `{id}`: new deployment {} started (same task definition).", ctx.style.green("Restarted!"), r.deployment_id.as_deref().unwrap_or("-"));
+        println!(
+            "{} Tenant `{id}`: new deployment {} started (same task definition).",
+            ctx.style.green("Restarted!"),
+            r.deployment_id.as_deref().unwrap_or("-")
+        );
     }
     Ok(OK)
 }

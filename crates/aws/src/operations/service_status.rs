@@ -159,14 +159,8 @@ fn service_status(s: &aws_sdk_ecs::types::Service) -> ServiceStatus {
 pub async fn describe_services(aws: &Clients, cluster: &str, services: &[String]) -> Result<Vec<Option<ServiceStatus>>, ProviderError> {
     let pages: Vec<Vec<ServiceStatus>> = stream::iter(services.chunks(DESCRIBE_SERVICES_BATCH))
         .map(|chunk| async move {
-            let out = aws
-                .ecs
-                .describe_services()
-                .cluster(cluster)
-                .set_services(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| sdk("ecs DescribeServices", e))?;
+            let out =
+                aws.ecs.describe_services().cluster(cluster).set_services(Some(chunk.to_vec())).send().await.map_err(|e| sdk("ecs DescribeServices", e))?;
             Ok::<_, ProviderError>(out.services().iter().map(service_status).collect())
         })
         .buffered(CONCURRENT_READS)
