@@ -134,7 +134,11 @@ async fn a_tenant_is_watched_suspended_resumed_restarted_rotated_and_its_logs_re
     let row = |id: &str| rows.iter().find(|t| t["id"] == id).cloned().unwrap();
     assert_eq!((row("life1")["suspended"].as_bool(), row("life1")["service"]["desired"].as_i64()), (Some(true), Some(0)));
     assert_eq!(row("life2")["service"]["desired"], 1);
-    let table = project.ok(&["tenant", "status", "--all"], 0).stdout;
+    let counted = project.ok(&["--stats", "tenant", "status", "--all"], 0);
+    let calls = |op: &str| counted.stderr.lines().find(|l| l.contains(op)).map(|l| l.split_whitespace().rev().nth(5).unwrap_or_default().to_string());
+    assert_eq!(calls("DescribeServices").as_deref(), Some("1"), "two services: one call\n{}", counted.stderr);
+    assert_eq!(calls("DescribeTargetHealth").as_deref(), Some("1"), "the suspended tenant's group is not read\n{}", counted.stderr);
+    let table = counted.stdout;
     assert!(table.starts_with("ID") && table.contains("DESIRED/RUNNING/PENDING"), "{table}");
     assert!(table.lines().any(|l| l.starts_with("life1") && l.contains("0/0/0") && l.trim_end().ends_with("yes")), "{table}");
 
@@ -176,8 +180,10 @@ async fn a_tenant_is_watched_suspended_resumed_restarted_rotated_and_its_logs_re
     // neither old nor new value appears in any output or state file.
     let old_token = secret_value(&secrets, "life1").await["OPENCLAW_GATEWAY_TOKEN"].as_str().unwrap().to_string();
     let new_key = "sk-ant-test-NEWKEY-life1";
-    let run = project.run_with_env(&["tenant", "rotate-key", "life1", "--api-key-env", "NEW_KEY", "--json"], &[("NEW_KEY", new_key)]);
+    let run = project
+        .run_with_env(&["--stats", "--log-level", "debug", "tenant", "rotate-key", "life1", "--api-key-env", "NEW_KEY", "--json"], &[("NEW_KEY", new_key)]);
     assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("PutSecretValue") && run.stderr.contains("UpdateService"), "the secret is written, then a deployment: {}", run.stderr);
     outputs.push_str(&run.all());
     let rotated = json(&run);
     assert_eq!(rotated["gateway_token_generated"], true);

@@ -58,10 +58,8 @@ async fn a_log_tail_returns_its_prefix_oldest_first_each_event_once() {
         let group = group.clone();
         async move {
             let _ = logs.create_log_stream().log_group_name(&group).log_stream_name(stream).send().await;
-            let events: Vec<_> = events
-                .into_iter()
-                .map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(t).message(m).build().unwrap())
-                .collect();
+            let events: Vec<_> =
+                events.into_iter().map(|(t, m)| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(t).message(m).build().unwrap()).collect();
             logs.put_log_events().log_group_name(&group).log_stream_name(stream).set_log_events(Some(events)).send().await.unwrap();
         }
     };
