@@ -109,6 +109,27 @@ async fn a_tenant_is_watched_suspended_resumed_restarted_rotated_and_its_logs_re
         run.stderr
     );
 
+    // A task of the service that stopped: the timeout names ECS's reason.
+    // (A plain task definition: moto answers 500 to RunTask of an awsvpc one without subnets.)
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder().name("openclaw").image("openclaw").memory(128).build();
+    let family = "life1-probe";
+    ecs.register_task_definition().family(family).container_definitions(container).send().await.unwrap();
+    let task = ecs
+        .run_task()
+        .cluster(CLUSTER)
+        .task_definition(family)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .group("service:openclaw-life1")
+        .send()
+        .await
+        .unwrap();
+    let task_arn = task.tasks()[0].task_arn().unwrap().to_string();
+    ecs.stop_task().cluster(CLUSTER).task(&task_arn).reason("Essential container in task exited").send().await.unwrap();
+    let run = project.run(&["tenant", "status", "life1", "--wait", "running", "--timeout", "2s", "--json"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("tasks stopping") && run.stderr.contains("Essential container in task exited"), "{}", run.stderr);
+    assert_eq!(json(&run)["wait"]["stopped_tasks"][0]["arn"], task_arn.as_str());
+
     // Suspend: desired count 0 in ECS, shown by list and show, and kept by a rollout.
     let run = project.ok(&["tenant", "suspend", "life1", "--json"], 0);
     assert_eq!(json(&run)["suspended"], true);
@@ -308,7 +329,8 @@ async fn the_library_reads_status_and_suspends() {
     assert_eq!((service.desired, service.running, service.pending, status.suspended), (1, 0, 1, false));
     let outcome = tenants.wait("libt", WaitFor::Running, Duration::from_secs(2), &|_| {}).await.unwrap();
     assert!(!outcome.reached);
-    assert!(outcome.reason.unwrap().contains("no capacity"));
+    let reason = outcome.reason.unwrap();
+    assert!(reason.contains("no capacity"), "{reason}");
 
     let info = tenants.suspend("libt", &options).await.unwrap();
     assert!(info.suspended);

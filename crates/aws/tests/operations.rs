@@ -40,6 +40,16 @@ async fn services_are_read_ten_a_call_in_the_order_asked_and_redeployed() {
         assert!(status.deployment.as_ref().unwrap().id.starts_with("ecs-svc/"));
     }
 
+    // A stopped task is reported for its own service only (by task group `service:<name>`).
+    let task =
+        ecs.run_task().cluster(&cluster).task_definition(&td).launch_type(aws_sdk_ecs::types::LaunchType::Fargate).group("service:svc-1").send().await.unwrap();
+    let task_arn = task.tasks()[0].task_arn().unwrap().to_string();
+    ecs.stop_task().cluster(&cluster).task(&task_arn).reason("Essential container in task exited").send().await.unwrap();
+    let stopped = service_status::stopped_tasks(&clients, &cluster, "svc-1").await.unwrap();
+    assert_eq!(stopped.len(), 1);
+    assert_eq!((stopped[0].arn.as_str(), stopped[0].stopped_reason.as_deref()), (task_arn.as_str(), Some("Essential container in task exited")));
+    assert!(service_status::stopped_tasks(&clients, &cluster, "svc-3").await.unwrap().is_empty(), "another service's task is not this one's");
+
     let before = read[0].as_ref().unwrap().deployment.clone().unwrap().id;
     let after = deploy::force_new_deployment(&clients, &cluster, "svc-0").await.unwrap().unwrap();
     assert_ne!(before, after);

@@ -212,9 +212,14 @@ pub async fn stopped_tasks(aws: &Clients, cluster: &str, service_name: &str) -> 
         return Ok(vec![]);
     }
     let out = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.map_err(|e| sdk("ecs DescribeTasks", e))?;
+    // A service's tasks are in task group `service:<name>`; AWS's ListTasks already filters by
+    // service, moto ignores `serviceName` (moto/ecs/models.py `list_tasks`: "We can't filter
+    // on `service_name`"), so the group is checked again.
+    let group = format!("service:{service_name}");
     let mut tasks: Vec<StoppedTask> = out
         .tasks()
         .iter()
+        .filter(|t| t.group().is_none_or(|g| g == group))
         .map(|t| StoppedTask {
             arn: t.task_arn().unwrap_or_default().to_string(),
             stopped_reason: t.stopped_reason().map(str::to_string),
