@@ -85,6 +85,15 @@ pub enum WorkspaceError {
         /// The stack with state whose name is closest, when one is close.
         suggestion: Option<String>,
     },
+    /// An AWS call of a tenant operation (status, restart, logs) failed.
+    #[error("{what}: {source}")]
+    TenantAws {
+        /// What the call was for.
+        what: String,
+        /// The provider's error.
+        #[source]
+        source: ProviderError,
+    },
     /// An import was refused or failed.
     #[error("import refused: {0}")]
     Import(String),

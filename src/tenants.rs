@@ -16,6 +16,14 @@ use serde_json::{json, Value as Json};
 
 use crate::workspace::{Instance, Workspace, WorkspaceError};
 
+mod lifecycle;
+mod logs;
+mod status;
+
+pub use lifecycle::{Restarted, Rotated, DESIRED_COUNT_PARAM};
+pub use logs::{now_millis, parse_since, TenantLogs};
+pub use status::{TenantStatus, WaitFor, WaitOutcome};
+
 /// The platform stack whose load balancer shards tenants are placed on.
 pub const BASE_STACK: &str = "base";
 /// The lock taken while a new tenant's shard is chosen and recorded.
@@ -103,6 +111,9 @@ pub struct TenantInfo {
     pub priority: Option<Json>,
     /// Every output of the tenant's stack (ARNs, names), none of them secret.
     pub outputs: IndexMap<String, Json>,
+    /// Suspended (`tenant suspend`): no task runs; kept by later applies until `tenant resume`.
+    #[serde(default)]
+    pub suspended: bool,
     /// What the web app may want to tell an operator (a full platform, for instance).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -117,6 +128,7 @@ impl TenantInfo {
             shard: state.outputs.get("shard").and_then(Json::as_u64),
             priority: state.outputs.get("listener_rule_priority").cloned(),
             outputs: state.outputs.clone(),
+            suspended: is_suspended(state),
             warnings: vec![],
         }
     }
@@ -170,6 +182,11 @@ pub async fn plan_all_offline_each(
     workspace.plan_each(&names, &template, instance, None, |p| each(p.stack.strip_prefix(STACK_PREFIX).unwrap_or(&p.stack).to_string(), p)).await
 }
 
+/// Whether a tenant's state records it suspended (`desired_count` 0).
+fn is_suspended(state: &State) -> bool {
+    state.param_overrides.get(lifecycle::DESIRED_COUNT_PARAM).is_some_and(|v| v.as_u64() == Some(0) || v.as_str() == Some("0"))
+}
+
 /// The shard recorded in a tenant's state (as long as it holds or is about to hold resources).
 fn recorded_shard(state: &State) -> Option<usize> {
     state.param_overrides.get("shard").and_then(Json::as_u64).map(|s| s as usize)
@@ -180,12 +197,25 @@ fn recorded_shard(state: &State) -> Option<usize> {
 pub struct Tenants {
     workspace: Workspace,
     provider: Arc<dyn Provider>,
+    /// The AWS provider, for what is not a resource change (status, restart, logs).
+    aws: Option<Arc<clawform_aws::AwsProvider>>,
 }
 
 impl Tenants {
     /// Tenant operations in `workspace`, making AWS calls through `provider`.
     pub fn new(workspace: Workspace, provider: Arc<dyn Provider>) -> Tenants {
-        Tenants { workspace, provider }
+        Tenants { workspace, provider, aws: None }
+    }
+
+    /// Tenant operations that read or act on AWS beyond resource changes (status, restart,
+    /// rotate-key, logs) make their calls through `aws`.
+    pub fn with_aws(mut self, aws: Arc<clawform_aws::AwsProvider>) -> Tenants {
+        self.aws = Some(aws);
+        self
+    }
+
+    fn aws_provider(&self) -> Result<Arc<clawform_aws::AwsProvider>, WorkspaceError> {
+        self.aws.clone().ok_or_else(|| WorkspaceError::Tenant("this tenant operation reads AWS directly: make `Tenants` with `.with_aws(provider)`".into()))
     }
 
     /// The stack name of tenant `id`.

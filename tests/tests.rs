@@ -33,6 +33,7 @@ mod remote_state;
 mod replace_order;
 mod secret_leak;
 mod shards;
+mod tenant_lifecycle;
 mod tenants;
 mod terraform_json;
 mod tidy;

@@ -106,7 +106,9 @@ impl Command {
             Command::Plan { out: Some(p), .. } | Command::Graph { plan: Some(p), .. } | Command::Cost { prices: Some(p), .. } => fix(p),
             Command::Show { planfile, .. } => fix(planfile),
             Command::State { command: StateCommand::Push { file } } => fix(file),
-            Command::Tenant { command: TenantCommand::Create { secrets, .. } | TenantCommand::Plan { secrets, .. } } => {
+            Command::Tenant {
+                command: TenantCommand::Create { secrets, .. } | TenantCommand::Plan { secrets, .. } | TenantCommand::RotateKey { secrets, .. },
+            } => {
                 if let Some(p) = secrets.api_key_file.as_mut() {
                     fix(p);
                 }
@@ -528,4 +530,85 @@ pub enum TenantCommand {
         #[command(flatten)]
         params: ParamArgs,
     },
+    /// What a tenant is doing: its service's desired, running and pending tasks, the rollout,
+    /// its targets' health, the last service events; `--wait` waits until it runs (exit 0) or
+    /// says why it does not (exit 1).
+    Status {
+        /// Tenant id.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every tenant, as a table (read in batches).
+        #[arg(long)]
+        all: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Wait until the tenant is `running` (desired tasks running, rollout done) or `healthy`
+        /// (also every target healthy in its target group).
+        #[arg(long, value_enum, value_name = "STATE", conflicts_with = "all")]
+        wait: Option<WaitState>,
+        /// How long --wait waits: 30s, 5m, 1h.
+        #[arg(long, default_value = "10m", value_name = "DURATION", requires = "wait")]
+        timeout: String,
+    },
+    /// Suspend a tenant: no task runs (desired count 0), everything else is kept; later applies
+    /// keep it suspended until `tenant resume`.
+    Suspend {
+        /// Tenant id.
+        id: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a suspended tenant (desired count 1).
+    Resume {
+        /// Tenant id.
+        id: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restart a tenant: a new deployment with the same task definition.
+    Restart {
+        /// Tenant id.
+        id: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a tenant a new API key (and gateway token: the one given, or a new generated one),
+    /// then restart it so its tasks read them.
+    RotateKey {
+        /// Tenant id.
+        id: String,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A tenant's logs (CloudWatch Logs streams `<id>/…` of the base stack's log group), as
+    /// `aws logs tail` prints them.
+    Logs {
+        /// Tenant id.
+        id: String,
+        /// From when: a duration back (30s, 5m, 1h, 2d) or an RFC 3339 time.
+        #[arg(long, default_value = "10m", value_name = "WHEN")]
+        since: String,
+        /// Keep printing new events until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// One JSON object per event and line (JSON Lines): timestamp, stream, message.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `tenant status --wait` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WaitState {
+    /// Desired tasks running, rollout done.
+    Running,
+    /// Running, and every target healthy.
+    Healthy,
 }

@@ -11,6 +11,8 @@ use serde_json::Value as Json;
 use super::args::{ParamArgs, SecretArgs, TenantCommand};
 use super::{confirm, params_for, render, Ctx, Failure, CHANGES, OK};
 
+mod lifecycle;
+
 fn read_secret(what: &str, env: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<String>, Failure> {
     let value = match (env, file) {
         (Some(var), _) => Some(std::env::var(var).map_err(|_| Failure(format!("{what}: environment variable `{var}` is not set")))?),
@@ -54,6 +56,7 @@ fn print_info(info: &TenantInfo, json: bool) -> Result<(), Failure> {
     if let Some(p) = &info.priority {
         println!("  priority = {p}");
     }
+    println!("  suspended = {}", info.suspended);
     for (k, v) in &info.outputs {
         if !matches!(k.as_str(), "url" | "shard") {
             println!("  {k} = {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
@@ -101,7 +104,7 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
         other => other,
     };
     let provider = ctx.provider().await?;
-    let tenants = Tenants::new(ctx.workspace.clone(), provider);
+    let tenants = Tenants::new(ctx.workspace.clone(), provider).with_aws(ctx.aws().await?);
     match command {
         TenantCommand::Create { id, secrets, json, params } => create(ctx, &tenants, &id, &secrets, json, &params).await,
         TenantCommand::Destroy { id, auto_approve, json } => destroy(ctx, &tenants, &id, auto_approve, json).await,
@@ -117,6 +120,12 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
         }
         TenantCommand::Plan { detailed_exitcode, json, params, refresh, .. } => plan_all(ctx, &tenants, detailed_exitcode, json, &params, refresh).await,
         TenantCommand::Apply { all: _, auto_approve, parallelism, params } => apply_all(ctx, &tenants, auto_approve, parallelism, &params).await,
+        TenantCommand::Status { id, all: _, json, wait, timeout } => lifecycle::status(ctx, &tenants, id.as_deref(), json, wait, &timeout).await,
+        TenantCommand::Suspend { id, json } => lifecycle::suspend(ctx, &tenants, &id, true, json).await,
+        TenantCommand::Resume { id, json } => lifecycle::suspend(ctx, &tenants, &id, false, json).await,
+        TenantCommand::Restart { id, json } => lifecycle::restart(ctx, &tenants, &id, json).await,
+        TenantCommand::RotateKey { id, secrets, json } => lifecycle::rotate_key(ctx, &tenants, &id, &secrets, json).await,
+        TenantCommand::Logs { id, since, follow, json } => lifecycle::logs(ctx, &tenants, &id, &since, follow, json).await,
     }
 }
 
@@ -161,11 +170,12 @@ async fn list(tenants: &Tenants, json: bool) -> Result<u8, Failure> {
         println!("No tenants.");
     } else {
         let width = list.iter().map(|t| t.id.len()).max().unwrap_or(2).max(2);
-        println!("{:<width$}  {:>5}  {:>8}  URL", "ID", "SHARD", "PRIORITY");
+        println!("{:<width$}  {:>5}  {:>8}  {:<9}  URL", "ID", "SHARD", "PRIORITY", "STATE");
         for t in &list {
             let priority = t.priority.as_ref().map(Json::to_string).unwrap_or_else(|| "-".into());
             let shard = t.shard.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-            println!("{:<width$}  {:>5}  {:>8}  {}", t.id, shard, priority, t.url.as_deref().unwrap_or("-"));
+            let state = if t.suspended { "suspended" } else { "active" };
+            println!("{:<width$}  {:>5}  {:>8}  {:<9}  {}", t.id, shard, priority, state, t.url.as_deref().unwrap_or("-"));
         }
     }
     Ok(OK)

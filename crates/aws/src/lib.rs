@@ -15,6 +15,7 @@ mod error;
 mod handler;
 pub mod iam;
 pub mod logs;
+pub mod operations;
 pub mod owned;
 pub mod s3_backend;
 pub mod secretsmanager;

@@ -8,6 +8,7 @@ mod aws_behaviours;
 mod compute;
 mod ec2;
 mod ecs_elb;
+mod operations;
 mod platform;
 mod s3_backend;
 mod secrets;
