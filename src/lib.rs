@@ -23,8 +23,10 @@
 
 pub mod capacity;
 pub mod cost;
+pub mod fleet;
 mod error;
 pub mod import;
+pub mod platform;
 pub mod prices;
 pub mod tenants;
 mod workspace;
