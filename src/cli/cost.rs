@@ -106,7 +106,7 @@ pub(crate) fn render_capacity(platform: &Platform, plan: &CapacityPlan, sheet: &
         let verdict = if plan.addresses_needed <= available {
             "enough".to_string()
         } else {
-            format!("NOT enough: widen the private subnets or add more ({} short)", plan.addresses_needed - available)
+            format!("NOT enough ({} short): add a larger private subnet to the list, such as `--param 'private_subnet_cidrs=[10.0.10.0/24, 10.0.11.0/24, 10.0.32.0/19]'` (README \"Capacity at 500 tenants\")", plan.addresses_needed - available)
         };
         let _ = writeln!(
             out,
