@@ -84,5 +84,5 @@ instances=$(jq '.plan.instances' <<<"$capacity")
   echo "| $created × \`tenant create\` ($PARALLEL at a time; base applies for shards and the group's max included) | ${tenants_wall} s | $tenant_calls |"
   echo
   echo "Load balancer shards: $shards. Auto Scaling group max size reached: $asg_max (instances needed: $instances)."
-  echo "Private addresses: $needed of $available needed ($((available - needed)) free; one per task, one per instance, AWS keeps 5 per subnet)."
+  echo "Private addresses: $needed needed of $available ($((available - needed)) free; one per task, one per instance, AWS keeps 5 per subnet)."
 } | tee "$BENCH_DIR/results.md"

@@ -86,9 +86,13 @@ pub fn recorded_shard(state: &State) -> Option<usize> {
 
 /// Every tenant that is placed or applied (a destroyed tenant keeps an empty state and no shard).
 pub async fn tenant_slots(sources: Sources<'_>) -> Result<Vec<TenantSlot>, WorkspaceError> {
-    let default = template_task(sources)?;
     let mut names: Vec<String> = sources.backend.list().await?.into_iter().filter(|n| n.starts_with(STACK_PREFIX)).collect();
+    if names.is_empty() {
+        // No tenant: nothing to read (a project may have no template at all).
+        return Ok(vec![]);
+    }
     names.sort();
+    let default = template_task(sources)?;
     let mut out = Vec::new();
     for name in names {
         let Some(state) = sources.backend.load(&name).await? else { continue };
