@@ -312,9 +312,10 @@ pub fn largest_task(facts: &InstanceFacts, reserved_memory_mib: u32) -> TaskSize
     TaskSize { cpu: facts.vcpus * CPU_UNITS_PER_VCPU, memory_mib: facts.registered_memory_mib.saturating_sub(reserved_memory_mib) }
 }
 
-/// Addresses AWS keeps in every subnet: the network address, the VPC router, DNS, one for
-/// future use and the broadcast address ("Subnet CIDR blocks", Amazon VPC User Guide:
-/// <https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html>).
+/// Addresses AWS keeps in every subnet: "the first four and the last IPv4 address in each
+/// subnet's CIDR block" (EC2 API reference, CreateSubnet:
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSubnet.html>; Amazon VPC
+/// User Guide, "Subnet CIDR blocks": <https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html>).
 pub const AWS_RESERVED_PER_SUBNET: u32 = 5;
 
 /// Addresses a subnet of `cidr` (IPv4, /16 to /28 as AWS allows) holds for instances and tasks;

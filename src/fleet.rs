@@ -186,7 +186,8 @@ impl Instances {
 
 /// The private subnets of the base stack as its state records them: each subnet's CIDR.
 pub fn private_subnet_cidrs(base: &State) -> Vec<String> {
-    let ids: Vec<&str> = base.outputs.get("private_subnet_ids").and_then(Json::as_array).map(|l| l.iter().filter_map(Json::as_str).collect()).unwrap_or_default();
+    let ids: Vec<&str> =
+        base.outputs.get("private_subnet_ids").and_then(Json::as_array).map(|l| l.iter().filter_map(Json::as_str).collect()).unwrap_or_default();
     ids.iter()
         .filter_map(|id| {
             base.resources
@@ -225,9 +226,8 @@ pub fn check_addresses(base: &State, instances: &Instances, tasks: &[TaskSize]) 
 
 /// The Auto Scaling group's maximum size the base stack's state holds (the value last applied).
 pub fn asg_max_in_force(base: &State) -> Option<u32> {
-    whole(base.params.get(ASG_MAX_PARAM)).or_else(|| {
-        base.resources.iter().find(|r| r.type_name == "aws_autoscaling_group").and_then(|r| whole(r.attributes.get("max_size")))
-    })
+    whole(base.params.get(ASG_MAX_PARAM))
+        .or_else(|| base.resources.iter().find(|r| r.type_name == "aws_autoscaling_group").and_then(|r| whole(r.attributes.get("max_size"))))
 }
 
 /// Whether the base stack's `asg_max_size` is `auto`: recorded by an earlier `--param`, else the

@@ -23,8 +23,8 @@
 
 pub mod capacity;
 pub mod cost;
-pub mod fleet;
 mod error;
+pub mod fleet;
 pub mod import;
 pub mod platform;
 pub mod prices;

@@ -23,7 +23,12 @@ pub const TENANT_STACK: &str = "tenant";
 /// at their recorded sizes (`Platform::tenant_tasks`); with `asg_max_size: auto`, the maximum
 /// is the one the base stack's state holds (or its minimum before the first apply), and it grows
 /// with the tenants.
-pub async fn platform_from_stacks(workspace: &Workspace, overrides: &IndexMap<String, Json>, sheet: &PriceSheet, trunking: bool) -> Result<Platform, WorkspaceError> {
+pub async fn platform_from_stacks(
+    workspace: &Workspace,
+    overrides: &IndexMap<String, Json>,
+    sheet: &PriceSheet,
+    trunking: bool,
+) -> Result<Platform, WorkspaceError> {
     let base_file = clawform_core::Stack::load_file(&workspace.stack_path(BASE_STACK), workspace.registry())?;
     let tenant_file = clawform_core::Stack::load_file(&workspace.stack_path(TENANT_STACK), workspace.registry())?;
     let mut base_params = IndexMap::new();
@@ -169,4 +174,3 @@ fn whole_param(stack: &clawform_core::Stack, values: &IndexMap<String, Json>, na
         .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| located(stack, name, format!("`{value}`; expected a whole number")))
 }
-

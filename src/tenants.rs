@@ -330,7 +330,10 @@ impl Tenants {
                     shards.is_some_and(|n| c.action == clawform_core::Action::Create && c.address.ends_with(&format!("[{}]", n - 1)))
                 };
                 let asg_max = |c: &clawform_core::ResourceChange| {
-                    raise.is_some() && c.action == clawform_core::Action::Update && c.type_name == "aws_autoscaling_group" && c.changed.iter().all(|a| a == "max_size")
+                    raise.is_some()
+                        && c.action == clawform_core::Action::Update
+                        && c.type_name == "aws_autoscaling_group"
+                        && c.changed.iter().all(|a| a == "max_size")
                 };
                 let other: Vec<String> = plan
                     .changes

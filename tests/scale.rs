@@ -125,11 +125,7 @@ async fn addresses_that_would_run_out_are_refused_before_any_call() {
     create(&project, "n2", &[]);
     let refused = project.run_with_env(&["tenant", "create", "n3", "--api-key-env", "K", "--stats"], KEY);
     assert_eq!(refused.code, 1, "{}", refused.all());
-    assert!(
-        refused.stderr.contains("the private subnets (10.0.10.0/28) hold 11 addresses") && refused.stderr.contains("need 12"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("the private subnets (10.0.10.0/28) hold 11 addresses") && refused.stderr.contains("need 12"), "{}", refused.stderr);
     assert!(refused.stderr.contains("private_subnet_cidrs=[\"10.0.10.0/28\",\"10.0.32.0/19\"]"), "the fix is named: {}", refused.stderr);
     assert!(no_call(&refused), "no AWS call: {}", refused.stderr);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config(&project.moto).await);
@@ -191,7 +187,12 @@ async fn a_platform_applied_before_the_list_moves_with_state_mv() {
     let before = string_list(&project.state("base")["outputs"]["private_subnet_ids"]);
 
     copy_repo_stack(&project, "base");
-    for (from, to) in [("private_a", "private[0]"), ("private_b", "private[1]"), ("private_a_routes", "private_subnet_routes[0]"), ("private_b_routes", "private_subnet_routes[1]")] {
+    for (from, to) in [
+        ("private_a", "private[0]"),
+        ("private_b", "private[1]"),
+        ("private_a_routes", "private_subnet_routes[0]"),
+        ("private_b_routes", "private_subnet_routes[1]"),
+    ] {
         project.ok(&["state", "mv", "base", from, to], 0);
     }
     let plan = project.ok(&["plan", "base", "--detailed-exitcode"], 2);

@@ -5,8 +5,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 use clawform::capacity::{CapacityPlan, Networking, Platform};
-use clawform::platform::platform_from_stacks;
 use clawform::cost::{self, CostRow};
+use clawform::platform::platform_from_stacks;
 use clawform::prices::PriceSheet;
 
 use super::{parse_params, Ctx, Failure, OK};

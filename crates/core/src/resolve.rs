@@ -212,7 +212,9 @@ impl Scope {
                 let Some(position) = index else {
                     return Err(ResolveError::Template(format!("`{r}`: `[count.index]` is only meaningful inside a resource with `count`")));
                 };
-                let items = value.as_array().ok_or_else(|| ResolveError::Index { reference: r.to_string(), reason: format!("`param.{name}` is {value}, not a list") })?;
+                let items = value
+                    .as_array()
+                    .ok_or_else(|| ResolveError::Index { reference: r.to_string(), reason: format!("`param.{name}` is {value}, not a list") })?;
                 items.get(*position).cloned().map(Resolved::Known).ok_or_else(|| ResolveError::Index {
                     reference: r.to_string(),
                     reason: format!("`param.{name}` has {} item(s); there is no item {position} (give lists of the same length)", items.len()),
