@@ -287,7 +287,7 @@ pub fn instances_for_tasks(tasks: &[TaskSize], facts: &InstanceFacts, networking
     let memory = facts.registered_memory_mib.saturating_sub(reserved_memory_mib);
     let enis = one(TaskSize { cpu: 1, memory_mib: 1 }).limits[2].tasks;
     let mut sorted: Vec<TaskSize> = tasks.to_vec();
-    sorted.sort_by(|a, b| (b.cpu, b.memory_mib).cmp(&(a.cpu, a.memory_mib)));
+    sorted.sort_by_key(|t| std::cmp::Reverse((t.cpu, t.memory_mib)));
     // Room left on each instance: CPU units, MiB, network interfaces.
     let mut instances: Vec<(u32, u32, u32)> = Vec::new();
     for task in sorted {
