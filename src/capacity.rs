@@ -559,6 +559,28 @@ mod tests {
     }
 
     #[test]
+    fn existing_tenants_count_at_their_sizes_and_auto_grows_the_group() {
+        let mut p = platform();
+        let whole = TaskSize { cpu: 2048, memory_mib: 3000 };
+        p.tenant_tasks = vec![TENANT_TASK, TENANT_TASK, whole];
+        // Three tenants as they are: two on one instance, the big one on its own.
+        let c = p.plan(3);
+        assert_eq!((c.existing_tenants, c.instances), (3, 2));
+        assert_eq!(c.task_sizes, [SizeCount { cpu: 512, memory_mib: 1024, tasks: 2 }, SizeCount { cpu: 2048, memory_mib: 3000, tasks: 1 }]);
+        // Five: the three, and two more of the template's size on a third instance.
+        let c = p.plan(5);
+        assert_eq!((c.existing_tenants, c.instances, c.task_sizes[0].tasks), (3, 3, 4));
+        // Fewer than exist: the first ones.
+        assert_eq!(p.plan(1).instances, 1);
+        // A fixed maximum below the need does not hold them; `auto` grows to it.
+        p.asg_max_size = 2;
+        assert!(!p.plan(5).fits_asg);
+        p.asg_max_auto = true;
+        let c = p.plan(5);
+        assert_eq!((c.fits_asg, c.asg_max_size, c.asg_max_auto), (true, 3, true));
+    }
+
+    #[test]
     fn subnet_addresses_leave_aws_five_and_tasks_take_one_each() {
         assert_eq!(usable_addresses("10.0.10.0/24"), Some(251));
         assert_eq!(usable_addresses("10.0.32.0/19"), Some(8187));
