@@ -10,12 +10,9 @@
 //! - **network interfaces**: each `awsvpc` task takes an ENI and the primary ENI counts as one;
 //!   with `awsvpcTrunking` the limit is the trunk limit less the primary and trunk interfaces.
 
-use indexmap::IndexMap;
 use serde::Serialize;
-use serde_json::Value as Json;
 
 use crate::prices::{InstanceFacts, PriceSheet};
-use crate::workspace::{Workspace, WorkspaceError};
 
 /// CPU units ECS registers per vCPU.
 pub const CPU_UNITS_PER_VCPU: u32 = 1024;
@@ -147,8 +144,12 @@ pub struct Platform {
     pub reserved_memory_mib: u32,
     /// ASG minimum size (base param `asg_min_size`).
     pub asg_min_size: u32,
-    /// ASG maximum size (base param `asg_max_size`).
+    /// ASG maximum size (base param `asg_max_size`; with `auto`, the value in force).
     pub asg_max_size: u32,
+    /// Whether `asg_max_size` is `auto`: `tenant create` raises it as tenants need.
+    pub asg_max_auto: bool,
+    /// The tasks of the tenants that exist, at their recorded sizes (empty before any tenant).
+    pub tenant_tasks: Vec<TaskSize>,
     /// On-demand instances below the Spot ones (the ASG's `on_demand_base_capacity`).
     pub on_demand_base: u32,
     /// Tenants one load balancer shard holds (base param `tenants_per_load_balancer`).
@@ -159,6 +160,17 @@ pub struct Platform {
     pub subnet_addresses: Option<u32>,
 }
 
+/// How many tasks of one size a plan counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SizeCount {
+    /// CPU units.
+    pub cpu: u32,
+    /// Memory, MiB.
+    pub memory_mib: u32,
+    /// Tasks of this size.
+    pub tasks: u32,
+}
+
 /// What `tenants` tenants need.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CapacityPlan {
@@ -166,17 +178,24 @@ pub struct CapacityPlan {
     pub tenants: u32,
     /// Tasks they run (one each).
     pub tasks: u32,
-    /// Tasks per instance and why.
+    /// Tasks per instance and why (for a task of the template's size).
     pub packing: Packing,
+    /// Of the tenants, how many exist (counted at their recorded sizes; the rest at the
+    /// template's).
+    pub existing_tenants: u32,
+    /// The task sizes counted, each with how many tasks have it.
+    pub task_sizes: Vec<SizeCount>,
     /// Instances running: enough for the tasks, never below the ASG's minimum.
     pub instances: u32,
     /// Of which on-demand (the ASG's on-demand base).
     pub on_demand: u32,
     /// Of which Spot.
     pub spot: u32,
-    /// The ASG's maximum size.
+    /// The ASG's maximum size (with `auto`, what `tenant create` raises it to for these tenants).
     pub asg_max_size: u32,
-    /// Tasks the ASG holds at its maximum size.
+    /// Whether the maximum size is `auto`.
+    pub asg_max_auto: bool,
+    /// Tasks of the template's size the ASG holds at its maximum size.
     pub asg_max_tasks: u32,
     /// Whether the ASG's maximum size holds every task.
     pub fits_asg: bool,
@@ -200,23 +219,46 @@ impl Platform {
     }
 
     /// What `tenants` tenants (one task each) need.
+    /// The tenants that exist count at their recorded sizes (the first `tenants` of them when
+    /// fewer are asked about); the others at the template's.
     pub fn plan(&self, tenants: u32) -> CapacityPlan {
         let packing = self.packing();
         let per = packing.tasks_per_instance;
         let tasks = tenants;
-        let instances = instances_for(tasks, per).max(self.asg_min_size);
+        let existing = &self.tenant_tasks[..self.tenant_tasks.len().min(tenants as usize)];
+        let more = tenants - existing.len() as u32;
+        // The tenants that exist are packed as they are; the rest, all of one size, by division
+        // (the gaps the first leave are not counted: a few instances more at most).
+        let packed = match existing {
+            [] => 0,
+            tasks => instances_for_tasks(tasks, &self.instance, self.networking, self.reserved_memory_mib),
+        };
+        let instances = packed.saturating_add(instances_for(more, per)).max(self.asg_min_size);
+        let mut task_sizes: Vec<SizeCount> = Vec::new();
+        let mut count = |t: TaskSize, n: u32| match task_sizes.iter_mut().find(|s| s.cpu == t.cpu && s.memory_mib == t.memory_mib) {
+            Some(s) => s.tasks += n,
+            None => task_sizes.push(SizeCount { cpu: t.cpu, memory_mib: t.memory_mib, tasks: n }),
+        };
+        existing.iter().for_each(|t| count(*t, 1));
+        if more > 0 {
+            count(self.task, more);
+        }
+        let asg_max_size = if self.asg_max_auto { self.asg_max_size.max(instances) } else { self.asg_max_size };
         let on_demand = instances.min(self.on_demand_base);
         let shards = shards_for(tenants, self.tenants_per_load_balancer);
         let per_instance_addresses = if self.networking == Networking::AwsvpcTrunking && self.instance.trunk_network_interfaces.is_some() { 2 } else { 1 };
         CapacityPlan {
             tenants,
             tasks,
+            existing_tenants: existing.len() as u32,
+            task_sizes,
             instances,
             on_demand,
             spot: instances - on_demand,
-            asg_max_size: self.asg_max_size,
-            asg_max_tasks: self.asg_max_size.saturating_mul(per),
-            fits_asg: tasks <= self.asg_max_size.saturating_mul(per),
+            asg_max_size,
+            asg_max_auto: self.asg_max_auto,
+            asg_max_tasks: asg_max_size.saturating_mul(per),
+            fits_asg: instances <= asg_max_size,
             shards,
             tenants_per_load_balancer: self.tenants_per_load_balancer,
             fits_shards: self.shards_fixed.is_none_or(|fixed| shards <= fixed),
@@ -234,6 +276,62 @@ pub fn instances_for(tasks: u32, per_instance: u32) -> u32 {
         (_, 0) => u32::MAX,
         (t, p) => t.div_ceil(p),
     }
+}
+
+/// Instances needed for tasks of mixed sizes: first-fit decreasing over CPU units, memory and
+/// network interfaces (the three limits [`pack`] counts), `u32::MAX` when a task fits on no
+/// instance at all. With one size it comes to [`instances_for`] of [`pack`]'s tasks per instance.
+pub fn instances_for_tasks(tasks: &[TaskSize], facts: &InstanceFacts, networking: Networking, reserved_memory_mib: u32) -> u32 {
+    let one = |task: TaskSize| pack("", facts, task, networking, reserved_memory_mib);
+    let cpu = facts.vcpus * CPU_UNITS_PER_VCPU;
+    let memory = facts.registered_memory_mib.saturating_sub(reserved_memory_mib);
+    let enis = one(TaskSize { cpu: 1, memory_mib: 1 }).limits[2].tasks;
+    let mut sorted: Vec<TaskSize> = tasks.to_vec();
+    sorted.sort_by_key(|t| std::cmp::Reverse((t.cpu, t.memory_mib)));
+    // Room left on each instance: CPU units, MiB, network interfaces.
+    let mut instances: Vec<(u32, u32, u32)> = Vec::new();
+    for task in sorted {
+        if one(task).tasks_per_instance == 0 {
+            return u32::MAX;
+        }
+        let fits = |room: &(u32, u32, u32)| room.0 >= task.cpu && room.1 >= task.memory_mib && room.2 >= 1;
+        let room = match instances.iter_mut().find(|r| fits(r)) {
+            Some(room) => room,
+            None => {
+                instances.push((cpu, memory, enis));
+                instances.last_mut().expect("just pushed")
+            }
+        };
+        *room = (room.0 - task.cpu, room.1 - task.memory_mib, room.2 - 1);
+    }
+    u32::try_from(instances.len()).unwrap_or(u32::MAX)
+}
+
+/// The largest task one instance holds: all its CPU units and the memory it registers for tasks.
+pub fn largest_task(facts: &InstanceFacts, reserved_memory_mib: u32) -> TaskSize {
+    TaskSize { cpu: facts.vcpus * CPU_UNITS_PER_VCPU, memory_mib: facts.registered_memory_mib.saturating_sub(reserved_memory_mib) }
+}
+
+/// Addresses AWS keeps in every subnet: "the first four and the last IPv4 address in each
+/// subnet's CIDR block" (EC2 API reference, CreateSubnet:
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSubnet.html>; Amazon VPC
+/// User Guide, "Subnet CIDR blocks": <https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html>).
+pub const AWS_RESERVED_PER_SUBNET: u32 = 5;
+
+/// Addresses a subnet of `cidr` (IPv4, /16 to /28 as AWS allows) holds for instances and tasks;
+/// `None` when it is not such a CIDR.
+pub fn usable_addresses(cidr: &str) -> Option<u32> {
+    let (ip, prefix) = cidr.trim().split_once('/')?;
+    ip.parse::<std::net::Ipv4Addr>().ok()?;
+    let prefix: u32 = prefix.parse().ok()?;
+    (16..=28).contains(&prefix).then(|| (1u32 << (32 - prefix)) - AWS_RESERVED_PER_SUBNET)
+}
+
+/// Private addresses `tasks` tasks on `instances` instances take: one per task's network
+/// interface (`awsvpc`), one per instance, and one more per instance for a trunk interface.
+pub fn addresses_for(tasks: u32, instances: u32, networking: Networking, facts: &InstanceFacts) -> u32 {
+    let per_instance = if networking == Networking::AwsvpcTrunking && facts.trunk_network_interfaces.is_some() { 2 } else { 1 };
+    tasks.saturating_add(instances.saturating_mul(per_instance))
 }
 
 /// Load balancer shards for `tenants`: one per `per_shard` tenants, and always the first.
@@ -300,102 +398,6 @@ pub fn can_run_one_more_task(asg_max_size: u32, instance_type: &str, task: TaskS
     Ok(room_for_one_more_task(asg_max_size, instance_type, facts, task, networking, running_tasks))
 }
 
-/// The names of the stacks capacity planning reads.
-pub const BASE_STACK: &str = "base";
-/// The tenant template.
-pub const TENANT_STACK: &str = "tenant";
-
-/// Reads the platform from the workspace's `stacks/base.yaml` and `stacks/tenant.yaml` (their
-/// parameter defaults, with `overrides` applied to whichever stack declares each name), and the
-/// instance facts from `sheet`. `trunking` forces ENI trunking on; otherwise it is on when the
-/// base stack says so (a param `awsvpc_trunking`, or an `aws_ecs_account_setting_default`
-/// resource named `awsvpcTrunking` with value `enabled`).
-pub fn platform_from_stacks(workspace: &Workspace, overrides: &IndexMap<String, Json>, sheet: &PriceSheet, trunking: bool) -> Result<Platform, WorkspaceError> {
-    let base_file = clawform_core::Stack::load_file(&workspace.stack_path(BASE_STACK), workspace.registry())?;
-    let tenant_file = clawform_core::Stack::load_file(&workspace.stack_path(TENANT_STACK), workspace.registry())?;
-    let mut base_params = IndexMap::new();
-    let mut tenant_params = IndexMap::new();
-    for (name, value) in overrides {
-        if base_file.params.contains_key(name) {
-            base_params.insert(name.clone(), value.clone());
-        } else if tenant_file.params.contains_key(name) {
-            tenant_params.insert(name.clone(), value.clone());
-        } else {
-            let known: Vec<&str> = base_file.params.keys().chain(tenant_file.params.keys()).map(String::as_str).collect();
-            return Err(WorkspaceError::Tenant(format!(
-                "`--param {name}` names no parameter of stack `base` or `tenant`; expected one of: {}",
-                known.join(", ")
-            )));
-        }
-    }
-    // The template needs a tenant id to load; its value plays no part in capacity.
-    tenant_params.entry("tenant_id".to_string()).or_insert_with(|| Json::String("capacity".into()));
-    let base = workspace.load(BASE_STACK, &base_params)?;
-    let tenant = workspace.load(TENANT_STACK, &tenant_params)?;
-    let base_values = base.param_values()?;
-    let tenant_values = tenant.param_values()?;
-    let instance_type = text_param(&base, &base_values, "instance_type")?;
-    let instance = sheet.instance(&instance_type).map_err(|e| located(&base, "instance_type", e))?.clone();
-    let task = TaskSize { cpu: whole_param(&tenant, &tenant_values, "cpu")?, memory_mib: whole_param(&tenant, &tenant_values, "memory")? };
-    if task.cpu == 0 || task.memory_mib == 0 {
-        return Err(located(
-            &tenant,
-            if task.cpu == 0 { "cpu" } else { "memory" },
-            "a task reserves some CPU and memory; expected a whole number above 0".into(),
-        ));
-    }
-    let tenants_per_load_balancer = whole_param(&base, &base_values, "tenants_per_load_balancer")?;
-    if !(1..=100).contains(&tenants_per_load_balancer) {
-        return Err(located(
-            &base,
-            "tenants_per_load_balancer",
-            format!("{tenants_per_load_balancer} tenants per load balancer; expected 1 to 100 (AWS allows 100 target groups per Application Load Balancer)"),
-        ));
-    }
-    let asg = base.resources.values().find(|r| r.type_name == "aws_autoscaling_group").map(|r| &r.attributes);
-    let on_demand_base = asg
-        .and_then(|a| a.pointer("/mixed_instances_policy/0/instances_distribution/0/on_demand_base_capacity"))
-        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
-        .map_or(0, |n| n.min(u32::MAX as u64) as u32);
-    let user_data: String = base
-        .resources
-        .values()
-        .filter(|r| r.type_name == "aws_launch_template")
-        .filter_map(|r| r.attributes.get("user_data").and_then(Json::as_str))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let trunking = trunking || stack_turns_on_trunking(&base, &base_values);
-    let shards_fixed = match base_values.get("shards") {
-        Some(v) => v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())).map(|n| n.min(u32::MAX as u64) as u32),
-        None => None,
-    };
-    let subnet_addresses = asg
-        .and_then(|a| a.get("vpc_zone_identifier"))
-        .and_then(Json::as_array)
-        .and_then(|subnets| subnets.iter().map(|s| subnet_size(&base, s)).sum::<Option<u32>>());
-    Ok(Platform {
-        instance_type,
-        instance,
-        task,
-        networking: if trunking { Networking::AwsvpcTrunking } else { Networking::Awsvpc },
-        reserved_memory_mib: reserved_memory(&user_data),
-        asg_min_size: whole_param(&base, &base_values, "asg_min_size")?,
-        asg_max_size: whole_param(&base, &base_values, "asg_max_size")?,
-        on_demand_base,
-        tenants_per_load_balancer,
-        shards_fixed,
-        subnet_addresses,
-    })
-}
-
-/// Usable addresses of the subnet a `${ADDRESS.id}` reference names (AWS keeps five of each).
-fn subnet_size(base: &clawform_core::Stack, reference: &Json) -> Option<u32> {
-    let address = reference.as_str()?.strip_prefix("${")?.strip_suffix(".id}")?;
-    let cidr = base.resources.get(address)?.attributes.get("cidr_block")?.as_str()?;
-    let prefix: u32 = cidr.split_once('/')?.1.parse().ok()?;
-    (16..=28).contains(&prefix).then(|| (1u32 << (32 - prefix)) - 5)
-}
-
 /// `ECS_RESERVED_MEMORY=N` in user data, MiB (0 when not set).
 pub fn reserved_memory(user_data: &str) -> u32 {
     user_data
@@ -404,43 +406,6 @@ pub fn reserved_memory(user_data: &str) -> u32 {
         .filter_map(|n| n.parse::<u32>().ok())
         .next_back()
         .unwrap_or(0)
-}
-
-fn stack_turns_on_trunking(base: &clawform_core::Stack, values: &IndexMap<String, Json>) -> bool {
-    let param = values
-        .get("awsvpc_trunking")
-        .is_some_and(|v| v.as_bool() == Some(true) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("enabled")));
-    let setting = base.resources.values().any(|r| {
-        r.type_name == "aws_ecs_account_setting_default"
-            && r.attributes.get("name").and_then(Json::as_str) == Some("awsvpcTrunking")
-            && r.attributes.get("value").and_then(Json::as_str) == Some("enabled")
-    });
-    param || setting
-}
-
-fn located(stack: &clawform_core::Stack, param: &str, message: String) -> WorkspaceError {
-    let location = stack.source_map().value(&format!("params.{param}.default"));
-    WorkspaceError::Stack(clawform_core::StackError::Invalid(vec![clawform_core::Diagnostic {
-        location,
-        message: format!("parameter `{param}` of stack `{}`: {message}", stack.name),
-    }]))
-}
-
-fn text_param(stack: &clawform_core::Stack, values: &IndexMap<String, Json>, name: &str) -> Result<String, WorkspaceError> {
-    match values.get(name) {
-        Some(Json::String(s)) => Ok(s.clone()),
-        Some(other) => Err(located(stack, name, format!("`{other}`; expected text"))),
-        None => Err(located(stack, name, "missing; capacity planning needs it".into())),
-    }
-}
-
-fn whole_param(stack: &clawform_core::Stack, values: &IndexMap<String, Json>, name: &str) -> Result<u32, WorkspaceError> {
-    let value = values.get(name).ok_or_else(|| located(stack, name, "missing; capacity planning needs it".into()))?;
-    value
-        .as_u64()
-        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| located(stack, name, format!("`{value}`; expected a whole number")))
 }
 
 #[cfg(test)]
@@ -456,6 +421,8 @@ impl Platform {
             reserved_memory_mib: 0,
             asg_min_size: 1,
             asg_max_size: 20,
+            asg_max_auto: false,
+            tenant_tasks: vec![],
             on_demand_base: 1,
             tenants_per_load_balancer: 100,
             shards_fixed: None,
@@ -569,6 +536,61 @@ mod tests {
         assert!(warning.contains("max size 20 holds 40 tasks (2 per instance, bound by network interfaces) and 40 already run"), "{warning}");
         assert!(warning.ends_with("--param asg_max_size=21`"), "{warning}");
         assert!(can_run_one_more_task(20, "m9.tiny", TENANT_TASK, Networking::Awsvpc, 0).unwrap_err().contains("not in the price sheet"));
+    }
+
+    #[test]
+    fn mixed_sizes_pack_first_fit_decreasing_and_one_size_matches_the_simple_count() {
+        let small = TENANT_TASK;
+        let big = TaskSize { cpu: 1024, memory_mib: 2048 };
+        for n in [0u32, 1, 2, 3, 40, 41, 500] {
+            assert_eq!(instances_for_tasks(&vec![small; n as usize], &c7i(), Networking::Awsvpc, 0), instances_for(n, 2), "{n}");
+        }
+        // 2048 units and 3992 MiB: one big task (2048 MiB) leaves room for one small one
+        // (1024 MiB), and the network interfaces (2) allow no more.
+        assert_eq!(instances_for_tasks(&[big, small], &c7i(), Networking::Awsvpc, 0), 1);
+        // Two big ones need 4096 MiB, more than the 3992 an instance registers: one each.
+        assert_eq!(instances_for_tasks(&[big, big, big], &c7i(), Networking::Awsvpc, 0), 3);
+        // With trunking memory binds: 2048 + 1024 MiB, and a second small task would pass 3992.
+        assert_eq!(instances_for_tasks(&[big, small, small], &c7i(), Networking::AwsvpcTrunking, 0), 2);
+        let huge = TaskSize { cpu: 2048, memory_mib: 4096 };
+        assert_eq!(instances_for_tasks(&[small, huge], &c7i(), Networking::Awsvpc, 0), u32::MAX);
+        assert_eq!(largest_task(&c7i(), 0), TaskSize { cpu: 2048, memory_mib: 3992 });
+        assert_eq!(largest_task(&c7i(), 256), TaskSize { cpu: 2048, memory_mib: 3736 });
+    }
+
+    #[test]
+    fn existing_tenants_count_at_their_sizes_and_auto_grows_the_group() {
+        let mut p = platform();
+        let whole = TaskSize { cpu: 2048, memory_mib: 3000 };
+        p.tenant_tasks = vec![TENANT_TASK, TENANT_TASK, whole];
+        // Three tenants as they are: two on one instance, the big one on its own.
+        let c = p.plan(3);
+        assert_eq!((c.existing_tenants, c.instances), (3, 2));
+        assert_eq!(c.task_sizes, [SizeCount { cpu: 512, memory_mib: 1024, tasks: 2 }, SizeCount { cpu: 2048, memory_mib: 3000, tasks: 1 }]);
+        // Five: the three, and two more of the template's size on a third instance.
+        let c = p.plan(5);
+        assert_eq!((c.existing_tenants, c.instances, c.task_sizes[0].tasks), (3, 3, 4));
+        // Fewer than exist: the first ones.
+        assert_eq!(p.plan(1).instances, 1);
+        // A fixed maximum below the need does not hold them; `auto` grows to it.
+        p.asg_max_size = 2;
+        assert!(!p.plan(5).fits_asg);
+        p.asg_max_auto = true;
+        let c = p.plan(5);
+        assert_eq!((c.fits_asg, c.asg_max_size, c.asg_max_auto), (true, 3, true));
+    }
+
+    #[test]
+    fn subnet_addresses_leave_aws_five_and_tasks_take_one_each() {
+        assert_eq!(usable_addresses("10.0.10.0/24"), Some(251));
+        assert_eq!(usable_addresses("10.0.32.0/19"), Some(8187));
+        assert_eq!(usable_addresses("10.0.0.0/28"), Some(11));
+        for bad in ["10.0.0.0/29", "10.0.0.0/8", "10.0.0/24", "x/24", "10.0.0.0"] {
+            assert_eq!(usable_addresses(bad), None, "{bad}");
+        }
+        // 500 tasks on 250 instances: the seed's two /24s (502) are short, as `capacity` says.
+        assert_eq!(addresses_for(500, 250, Networking::Awsvpc, &c7i()), 750);
+        assert_eq!(addresses_for(500, 167, Networking::AwsvpcTrunking, &c7i()), 834);
     }
 
     #[test]

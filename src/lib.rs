@@ -24,7 +24,9 @@
 pub mod capacity;
 pub mod cost;
 mod error;
+pub mod fleet;
 pub mod import;
+pub mod platform;
 pub mod prices;
 pub mod tenants;
 mod workspace;

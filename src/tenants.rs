@@ -147,10 +147,18 @@ pub struct ShardLayout {
     pub tenants: Vec<Vec<String>>,
 }
 
+#[derive(Clone, Copy)]
 enum Placement {
     Existing(usize),
     New(usize),
     NewShard(usize),
+}
+
+/// The Auto Scaling group's maximum size must go from `from` to `to` for one more task.
+#[derive(Debug, Clone, Copy)]
+struct AsgRaise {
+    from: u32,
+    to: u32,
 }
 
 /// The template as the stack of the tenant whose state is `state`, on its recorded shard.
@@ -182,14 +190,11 @@ pub async fn plan_all_offline_each(
     workspace.plan_each(&names, &template, instance, None, |p| each(p.stack.strip_prefix(STACK_PREFIX).unwrap_or(&p.stack).to_string(), p)).await
 }
 
+use crate::fleet::{recorded_shard, TenantSlot};
+
 /// Whether a tenant's state records it suspended (`desired_count` 0).
 fn is_suspended(state: &State) -> bool {
     state.param_overrides.get(lifecycle::DESIRED_COUNT_PARAM).is_some_and(|v| v.as_u64() == Some(0) || v.as_str() == Some("0"))
-}
-
-/// The shard recorded in a tenant's state (as long as it holds or is about to hold resources).
-fn recorded_shard(state: &State) -> Option<usize> {
-    state.param_overrides.get("shard").and_then(Json::as_u64).map(|s| s as usize)
 }
 
 /// Tenant operations over a workspace.
@@ -241,6 +246,12 @@ impl Tenants {
 
     /// The base stack's load balancer shards and how many tenants each holds.
     pub async fn shards(&self) -> Result<ShardLayout, WorkspaceError> {
+        let slots = crate::fleet::tenant_slots(self.workspace.fleet_sources()).await?;
+        self.layout(&slots).await
+    }
+
+    /// The shard layout of tenants `slots` (read once for placement and capacity alike).
+    async fn layout(&self, slots: &[TenantSlot]) -> Result<ShardLayout, WorkspaceError> {
         let base = self
             .workspace
             .state(BASE_STACK)
@@ -257,33 +268,34 @@ impl Tenants {
                 as usize;
         let auto = outputs.get("load_balancer_shards").and_then(Json::as_str) == Some("auto");
         let mut tenants = vec![Vec::new(); dns_names.len()];
-        for id in self.ids().await? {
-            let Some(state) = self.workspace.state(&Tenants::stack_name(&id)).await? else { continue };
-            if let Some(shard) = recorded_shard(&state) {
+        for slot in slots {
+            if let Some(shard) = slot.shard {
                 if tenants.len() <= shard {
                     tenants.resize(shard + 1, Vec::new());
                 }
-                tenants[shard].push(id);
+                tenants[shard].push(slot.id.clone());
             }
         }
         Ok(ShardLayout { dns_names, per_load_balancer, auto, tenants })
     }
 
-    /// Chooses tenant `id`'s shard: the one it is on, or for a new tenant the first with room.
+    /// Chooses tenant `id`'s shard: the one it is on, or for a new tenant the first with room
+    /// (with every tenant as placed, for the capacity checks that follow).
     /// Refuses, before any AWS call, a new tenant that no shard can take when shards are fixed.
-    async fn place(&self, id: &str) -> Result<Placement, WorkspaceError> {
+    async fn place(&self, id: &str) -> Result<(Placement, Vec<TenantSlot>), WorkspaceError> {
         if let Some(state) = self.workspace.state(&Tenants::stack_name(id)).await? {
             if let Some(shard) = recorded_shard(&state) {
-                return Ok(Placement::Existing(shard));
+                return Ok((Placement::Existing(shard), vec![]));
             }
         }
-        let layout = self.shards().await?;
+        let slots = crate::fleet::tenant_slots(self.workspace.fleet_sources()).await?;
+        let layout = self.layout(&slots).await?;
         if let Some(shard) = (0..layout.dns_names.len()).find(|s| layout.tenants.get(*s).map_or(0, Vec::len) < layout.per_load_balancer) {
-            return Ok(Placement::New(shard));
+            return Ok((Placement::New(shard), slots));
         }
         let count = layout.dns_names.len();
         if layout.auto {
-            return Ok(Placement::NewShard(count));
+            return Ok((Placement::NewShard(count), slots));
         }
         Err(WorkspaceError::Tenant(format!(
             "every load balancer shard is full ({count} shard(s) × {} tenants: one target group and one listener rule each; AWS allows at most 100 target groups per load balancer); add a shard with `clawform apply base --param shards={}` (or `--param shards=auto`) before creating `{id}`",
@@ -292,21 +304,81 @@ impl Tenants {
         )))
     }
 
-    /// Grows the base stack to `shards` load balancer shards (`shards: auto`), under its lock.
-    async fn add_shard(&self, shards: usize, options: &ApplyOptions) -> Result<(), WorkspaceError> {
+    /// Refuses, before any AWS call, a task of the size `params` ask for that no instance of the
+    /// base stack's type holds.
+    async fn check_task_fits(&self, params: &IndexMap<String, Json>) -> Result<(), WorkspaceError> {
+        let Some(base) = self.workspace.state(BASE_STACK).await?.filter(|s| !s.resources.is_empty()) else { return Ok(()) };
+        let task = crate::fleet::task_of(params, crate::fleet::template_task(self.workspace.fleet_sources())?);
+        crate::fleet::Instances::of_state(&base).check_fits(task)
+    }
+
+    /// Whether the platform holds one more task of the size `params` ask for beside the tenants
+    /// `slots`: refuses, before any AWS call, when the private subnets' addresses would run out;
+    /// with `asg_max_size: auto`, the maximum size the Auto Scaling group must be raised to when
+    /// its current one is too small.
+    async fn room_for(&self, slots: &[TenantSlot], params: &IndexMap<String, Json>) -> Result<Option<AsgRaise>, WorkspaceError> {
+        let Some(base) = self.workspace.state(BASE_STACK).await?.filter(|s| !s.resources.is_empty()) else { return Ok(None) };
+        let sources = self.workspace.fleet_sources();
+        let task = crate::fleet::task_of(params, crate::fleet::template_task(sources)?);
+        let instances = crate::fleet::Instances::of_state(&base);
+        instances.check_fits(task)?;
+        let mut tasks: Vec<crate::capacity::TaskSize> = slots.iter().map(|s| s.task).collect();
+        tasks.push(task);
+        crate::fleet::check_addresses(&base, &instances, &tasks)?;
+        if !crate::fleet::asg_max_is_auto(sources, &base)? {
+            return Ok(None);
+        }
+        let (Some(needed), Some(now)) = (instances.needed(&tasks), crate::fleet::asg_max_in_force(&base)) else { return Ok(None) };
+        Ok((needed > now).then_some(AsgRaise { from: now, to: needed }))
+    }
+
+    /// Grows the base stack, under its lock: to `shards` load balancer shards (`shards: auto`)
+    /// and the Auto Scaling group to `raise`'s maximum size (`asg_max_size: auto`). Only that:
+    /// the base stack's other pending changes are refused.
+    async fn grow_base(&self, shards: Option<usize>, raise: Option<AsgRaise>, options: &ApplyOptions) -> Result<(), WorkspaceError> {
         let wait = PLACEMENT_WAIT.max(self.workspace.lock_timeout());
         self.workspace
-            .with_lock_within(BASE_STACK, "tenant create: add a load balancer shard", wait, async || {
-                let mut base = self.workspace.load(BASE_STACK, &IndexMap::new())?;
-                base.auto_count_minimum = Some(shards);
-                let plan = self.workspace.plan(&base).await?;
-                // Only the new shard: other pending changes to the base stack are a platform
-                // engineer's to review and apply, never a side effect of a user's click.
-                let other: Vec<String> = plan.changes.iter().filter(|c| c.action != clawform_core::Action::NoOp && !(c.action == clawform_core::Action::Create && c.address.ends_with(&format!("[{}]", shards - 1)))).map(|c| format!("{} ({:?})", c.address, c.action)).collect();
+            .with_lock_within(BASE_STACK, "tenant create: grow the base stack", wait, async || {
+                let mut overrides = IndexMap::new();
+                if let Some(r) = raise {
+                    overrides.insert(crate::fleet::ASG_MAX_PARAM.to_string(), json!(r.to));
+                }
+                let mut base = self.workspace.load(BASE_STACK, &overrides)?;
+                base.auto_count_minimum = shards;
+                let mut plan = self.workspace.plan(&base).await?;
+                if raise.is_some() {
+                    // The number is applied; what was given (`auto`, or the default) stays recorded.
+                    match self.workspace.state(BASE_STACK).await?.and_then(|s| s.param_overrides.get(crate::fleet::ASG_MAX_PARAM).cloned()) {
+                        Some(v) => plan.param_overrides.insert(crate::fleet::ASG_MAX_PARAM.to_string(), v),
+                        None => plan.param_overrides.shift_remove(crate::fleet::ASG_MAX_PARAM),
+                    };
+                }
+                // Only the new shard and the group's maximum: other pending changes to the base
+                // stack are a platform engineer's to review and apply, never a side effect of a
+                // user's click.
+                let new_shard = |c: &clawform_core::ResourceChange| {
+                    shards.is_some_and(|n| c.action == clawform_core::Action::Create && c.address.ends_with(&format!("[{}]", n - 1)))
+                };
+                let asg_max = |c: &clawform_core::ResourceChange| {
+                    raise.is_some()
+                        && c.action == clawform_core::Action::Update
+                        && c.type_name == "aws_autoscaling_group"
+                        && c.changed.iter().all(|a| a == "max_size")
+                };
+                let other: Vec<String> = plan
+                    .changes
+                    .iter()
+                    .filter(|c| c.action != clawform_core::Action::NoOp && !new_shard(c) && !asg_max(c))
+                    .map(|c| format!("{} ({:?})", c.address, c.action))
+                    .collect();
                 if !other.is_empty() {
+                    let what = match (shards, raise) {
+                        (Some(n), None) => format!("every load balancer shard is full and adding shard {}", n - 1),
+                        (None, Some(r)) => format!("the Auto Scaling group's max size {} is too small and raising it to {} (asg_max_size: auto)", r.from, r.to),
+                        _ => "adding a load balancer shard and raising the Auto Scaling group's max size".to_string(),
+                    };
                     return Err(WorkspaceError::Tenant(format!(
-                        "every load balancer shard is full and adding shard {} needs `clawform apply base`, which has other pending changes: {}; review and apply the base stack first",
-                        shards - 1,
+                        "{what} needs `clawform apply base`, which has other pending changes: {}; review and apply the base stack first",
                         other.join(", ")
                     )));
                 }
@@ -320,15 +392,29 @@ impl Tenants {
     /// Plans tenant `id` (creating or changing it).
     pub async fn plan(&self, id: &str, params: &IndexMap<String, Json>, secrets: &TenantSecrets) -> Result<Plan, WorkspaceError> {
         validate_tenant_id(id)?;
-        let shard = match self.place(id).await? {
-            Placement::Existing(s) | Placement::New(s) => s,
+        self.check_task_fits(params).await?;
+        let (placement, slots) = self.place(id).await?;
+        let shard = match placement {
+            Placement::Existing(s) => s,
+            Placement::New(s) => s,
             Placement::NewShard(s) => {
                 return Err(WorkspaceError::Tenant(format!(
                     "every load balancer shard is full; `clawform tenant create {id}` adds shard {s} first (shards: auto)"
                 )))
             }
         };
-        self.plan_on(id, shard, params, secrets).await
+        let raise = match placement {
+            Placement::New(_) => self.room_for(&slots, params).await?,
+            _ => None,
+        };
+        let mut plan = self.plan_on(id, shard, params, secrets).await?;
+        if let Some(r) = raise {
+            plan.warnings.push(format!(
+                "the Auto Scaling group's max size {} is too small for one more task: `clawform tenant create {id}` raises it to {} first (asg_max_size: auto)",
+                r.from, r.to
+            ));
+        }
+        Ok(plan)
     }
 
     async fn plan_on(&self, id: &str, shard: usize, params: &IndexMap<String, Json>, secrets: &TenantSecrets) -> Result<Plan, WorkspaceError> {
@@ -351,6 +437,10 @@ impl Tenants {
     /// until the group can grow.
     async fn capacity_warning(&self, stack: &Stack) -> Result<Option<String>, WorkspaceError> {
         let Some(base) = self.workspace.state(BASE_STACK).await? else { return Ok(None) };
+        // With `auto`, `tenant create` raises the maximum instead (see `room_for`).
+        if crate::fleet::asg_max_is_auto(self.workspace.fleet_sources(), &base)? {
+            return Ok(None);
+        }
         let number = |v: Option<&Json>| v.and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).map(|n| n as u32);
         let params = stack.param_values()?;
         let (Some(asg_max), Some(instance_type), Some(cpu), Some(memory)) = (
@@ -394,7 +484,8 @@ impl Tenants {
                 // A new tenant's shard is recorded in a fresh state document before anything is
                 // created, with an empty journal of creates: its creates skip the search for
                 // leftovers of earlier runs.
-                let shard = self.reserve_shard(id, options).await?;
+                self.check_task_fits(params).await?;
+                let shard = self.reserve_shard(id, params, options).await?;
                 let mut plan = self.plan_on(id, shard, params, &secrets).await?;
                 // A tenant whose secret was never recorded (a crash during its first create)
                 // must create it again: with a new token unless one is given, and with the API key.
@@ -416,21 +507,26 @@ impl Tenants {
 
     /// The shard tenant `id` is on, or, for a new tenant, a shard chosen and recorded in its
     /// state before anything is created, under a lock all placements share, so that tenants
-    /// created at the same moment never overfill a load balancer.
-    async fn reserve_shard(&self, id: &str, options: &ApplyOptions) -> Result<usize, WorkspaceError> {
-        if let Placement::Existing(shard) = self.place(id).await? {
+    /// created at the same moment never overfill a load balancer, the Auto Scaling group or the
+    /// private subnets. In the same locked step, the base stack grows when it must: a shard
+    /// (`shards: auto`), the group's maximum size (`asg_max_size: auto`).
+    async fn reserve_shard(&self, id: &str, params: &IndexMap<String, Json>, options: &ApplyOptions) -> Result<usize, WorkspaceError> {
+        if let (Placement::Existing(shard), _) = self.place(id).await? {
             return Ok(shard);
         }
-        // Placement is quick (a few state reads and one write); concurrent creates queue for it.
+        // Placement is quick (state reads and one write); concurrent creates queue for it.
         self.workspace
             .with_lock_within(PLACEMENT_LOCK, "tenant placement", PLACEMENT_WAIT.max(self.workspace.lock_timeout()), async || {
-                let shard = match self.place(id).await? {
-                    Placement::Existing(s) | Placement::New(s) => s,
-                    Placement::NewShard(s) => {
-                        self.add_shard(s + 1, options).await?;
-                        s
-                    }
+                let (placement, slots) = self.place(id).await?;
+                let (shard, new_shard) = match placement {
+                    Placement::Existing(s) => return Ok(s),
+                    Placement::New(s) => (s, None),
+                    Placement::NewShard(s) => (s, Some(s + 1)),
                 };
+                let raise = self.room_for(&slots, params).await?;
+                if new_shard.is_some() || raise.is_some() {
+                    self.grow_base(new_shard, raise, options).await?;
+                }
                 let name = Tenants::stack_name(id);
                 let mut state = match self.workspace.state(&name).await? {
                     Some(s) => s,
@@ -439,6 +535,12 @@ impl Tenants {
                 state.serial += 1;
                 state.param_overrides.insert("tenant_id".into(), json!(id));
                 state.param_overrides.insert("shard".into(), json!(shard));
+                // The size too, so that placements before this tenant's first apply count it.
+                for size in ["cpu", "memory"] {
+                    if let Some(v) = params.get(size) {
+                        state.param_overrides.insert(size.into(), v.clone());
+                    }
+                }
                 self.workspace.backend().save(&state).await?;
                 Ok(shard)
             })

@@ -125,9 +125,14 @@ impl Workspace {
             None => DriftReport::default(),
         };
         let stack = &with_recorded_params(stack, state.as_ref());
+        let settled = crate::fleet::settle_asg_max(self.fleet_sources(), stack, state.as_ref()).await?;
+        let stack = settled.as_ref().map_or(stack, |s| &s.stack);
         let refreshed = state.map(|s| clawform_core::drift::refreshed(&s, &report));
         let external = self.external_outputs(stack).await?;
         let mut plan = clawform_core::plan(stack, &self.registry, refreshed.as_ref(), external)?;
+        if let Some(s) = &settled {
+            s.record(&mut plan);
+        }
         plan.adopt_unmanaged(&report.unmanaged);
         self.refuse_removing_what_others_use(&mut plan).await?;
         Ok((plan, report))
@@ -256,6 +261,11 @@ impl Workspace {
         Ok(stack)
     }
 
+    /// Where the tenants' figures are read (for `asg_max_size: auto` and placement).
+    pub fn fleet_sources(&self) -> crate::fleet::Sources<'_> {
+        crate::fleet::Sources { backend: self.backend.as_ref(), registry: &self.registry, root: &self.root }
+    }
+
     /// The stack's state, if it was applied.
     pub async fn state(&self, stack: &str) -> Result<Option<State>, WorkspaceError> {
         Ok(self.backend.load(stack).await?)
@@ -266,8 +276,13 @@ impl Workspace {
     pub async fn plan(&self, stack: &Stack) -> Result<Plan, WorkspaceError> {
         let state = self.backend.load(&stack.name).await?;
         let stack = &with_recorded_params(stack, state.as_ref());
+        let settled = crate::fleet::settle_asg_max(self.fleet_sources(), stack, state.as_ref()).await?;
+        let stack = settled.as_ref().map_or(stack, |s| &s.stack);
         let external = self.external_outputs(stack).await?;
         let mut plan = clawform_core::plan(stack, &self.registry, state.as_ref(), external)?;
+        if let Some(s) = &settled {
+            s.record(&mut plan);
+        }
         self.refuse_removing_what_others_use(&mut plan).await?;
         Ok(plan)
     }

@@ -116,7 +116,8 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
     let autoscaling = aws_sdk_autoscaling::Client::new(&config);
     let asgs = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("openclaw-ecs-asg").send().await.unwrap();
     let asg = &asgs.auto_scaling_groups()[0];
-    assert_eq!((asg.min_size(), asg.max_size()), (Some(1), Some(20)));
+    // `asg_max_size: auto` and no tenant yet: the group's minimum (tenant create raises it).
+    assert_eq!((asg.min_size(), asg.max_size()), (Some(1), Some(1)));
     assert_eq!(asg.new_instances_protected_from_scale_in(), Some(true));
     let distribution = asg.mixed_instances_policy().and_then(|m| m.instances_distribution()).unwrap();
     assert_eq!(distribution.on_demand_base_capacity(), Some(1));
@@ -167,7 +168,7 @@ async fn base_platform_applies_matches_the_seed_updates_in_place_and_destroys() 
     // ---- the ASG's max size changes in place
     let plan = project.ok(&["plan", "base", "--param", "asg_max_size=30", "--detailed-exitcode"], 2);
     assert!(plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{}", plan.stdout);
-    assert!(plan.stdout.contains("max_size") && plan.stdout.contains("20 -> 30"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("max_size") && plan.stdout.contains("1 -> 30"), "{}", plan.stdout);
     project.ok(&["apply", "base", "--param", "asg_max_size=30", "--auto-approve"], 0);
     let asgs = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("openclaw-ecs-asg").send().await.unwrap();
     assert_eq!(asgs.auto_scaling_groups()[0].max_size(), Some(30));

@@ -144,7 +144,7 @@ fn checkov_reads_the_base_plan_from_empty_state() {
             ("CKV_AWS_46", "aws_launch_template.launch_template"), // no secrets in user data
             ("CKV_AWS_88", "aws_launch_template.launch_template"), // no public IP
             ("CKV_AWS_130", "aws_subnet.public_a"),                // no public IP by default
-            ("CKV_AWS_130", "aws_subnet.private_a"),
+            ("CKV_AWS_130", "aws_subnet.private"),
             ("CKV_AWS_23", "aws_security_group.alb_sg"), // every rule described
             ("CKV_AWS_23", "aws_security_group.tasks_sg"),
             ("CKV_AWS_24", "aws_security_group.alb_sg"), // no SSH from anywhere

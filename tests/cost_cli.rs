@@ -47,7 +47,10 @@ fn capacity_for_500_tenants_shows_each_limit_and_what_binds() {
     ] {
         assert!(out.lines().any(|l| l == line), "missing line {line:?} in:\n{out}");
     }
-    assert!(out.contains("max size 20 (stacks/base.yaml param asg_max_size) does NOT hold them: at most 40 tasks; raise it to at least 250"), "{out}");
+    // `asg_max_size: auto` (the default) grows with the tenants; a fixed 20 holds 40 tasks.
+    assert!(out.contains("Auto Scaling group: max size 250 (stacks/base.yaml param asg_max_size) (asg_max_size: auto;"), "{out}");
+    let fixed20 = ok(&["capacity", "--tenants", "500", "--param", "asg_max_size=20"]);
+    assert!(fixed20.contains("max size 20 (stacks/base.yaml param asg_max_size) does NOT hold them: at most 40 tasks; raise it to at least 250"), "{fixed20}");
     assert!(out.contains("Load balancer shards: 500 tenants / 100 per load balancer = 5"), "{out}");
     assert!(out.contains("the base stack's shards = auto"), "{out}");
     // Two private /24 subnets hold 2 × (256 − 5) addresses; 500 task ENIs and 250 instances need more.
@@ -73,7 +76,11 @@ fn capacity_json_and_overrides() {
     let plan = &v["plan"];
     assert_eq!(plan["packing"]["tasks_per_instance"], 2);
     assert_eq!(plan["packing"]["binding"], serde_json::json!(["network_interfaces"]));
-    assert_eq!((plan["instances"].as_u64(), plan["shards"].as_u64(), plan["fits_asg"].as_bool()), (Some(250), Some(5), Some(false)));
+    assert_eq!((plan["instances"].as_u64(), plan["shards"].as_u64(), plan["fits_asg"].as_bool()), (Some(250), Some(5), Some(true)));
+    assert_eq!((plan["asg_max_auto"].as_bool(), plan["asg_max_size"].as_u64(), plan["existing_tenants"].as_u64()), (Some(true), Some(250), Some(0)));
+    assert_eq!(plan["task_sizes"], serde_json::json!([{"cpu": 512, "memory_mib": 1024, "tasks": 500}]));
+    let v = json(&["capacity", "--tenants", "500", "--json", "--param", "asg_max_size=20"]);
+    assert_eq!((v["plan"]["fits_asg"].as_bool(), v["plan"]["asg_max_tasks"].as_u64()), (Some(false), Some(40)));
 
     // --param reaches whichever stack declares it: the base's ASG, the tenant's task size.
     let v = json(&["capacity", "--tenants", "500", "--json", "--param", "asg_max_size=250", "--param", "tenants_per_load_balancer=50"]);
@@ -86,8 +93,8 @@ fn capacity_json_and_overrides() {
     let v = json(&["capacity", "--tenants", "500", "--json", "--trunking"]);
     assert_eq!((v["plan"]["packing"]["tasks_per_instance"].as_u64(), v["plan"]["instances"].as_u64()), (Some(3), Some(167)));
 
-    // Without --tenants: as many as the ASG holds.
-    let v = json(&["capacity", "--json"]);
+    // Without --tenants and before any tenant: as many as the ASG holds.
+    let v = json(&["capacity", "--json", "--param", "asg_max_size=20"]);
     assert_eq!((v["plan"]["tenants"].as_u64(), v["plan"]["fits_asg"].as_bool()), (Some(40), Some(true)));
 }
 
@@ -126,9 +133,12 @@ fn cost_table_has_the_seeds_shape_and_clawforms_figures() {
     assert_eq!(row("0"), ["0", "1 (on-demand base)", "0", "1", "$96.79", "-", "1"]);
     assert_eq!(row("2"), ["2", "1 (on-demand base)", "2", "1", "$97.90", "$48.95", "1"]);
     assert_eq!(row("16"), ["16", "8 (1 on-demand + 7 Spot)", "2 each", "1", "$179.20", "$11.20", "4"]);
-    assert_eq!(row("500"), ["500", "250 (1 on-demand + 249 Spot) *", "2 each", "5", "$3,084.65", "$6.17", "125"]);
+    assert_eq!(row("500"), ["500", "250 (1 on-demand + 249 Spot)", "2 each", "5", "$3,084.65", "$6.17", "125"]);
     assert!(out.contains("- The seed's \"4 tasks per host\" does not fit: a c7i-flex.large holds 2 tenant tasks"), "{out}");
-    assert!(out.contains("* more instances than the Auto Scaling group's max size 20 allows"), "{out}");
+    // With `asg_max_size: auto` the group grows; a fixed maximum marks the rows it cannot hold.
+    assert!(!out.contains("* more instances"), "{out}");
+    let fixed = ok(&["cost", "--param", "asg_max_size=20"]);
+    assert!(fixed.contains("* more instances than the Auto Scaling group's max size 20 allows"), "{fixed}");
 }
 
 #[test]
@@ -146,7 +156,7 @@ fn cost_json_and_chosen_tenant_counts() {
     assert_eq!(format!("{:.2}", rows[2]["monthly"].as_f64().unwrap()), "3084.65");
     assert!(rows[0]["per_tenant"].is_null());
     assert_eq!(v["tasks_per_instance"], 2);
-    assert_eq!(v["notes"].as_array().unwrap().len(), 3);
+    assert_eq!(v["notes"].as_array().unwrap().len(), 2, "no note on the group's maximum with auto: {}", v["notes"]);
 }
 
 fn write_sheet(dir: &Path, edit: impl Fn(&str) -> String) -> std::path::PathBuf {

@@ -112,8 +112,11 @@ async fn fixed_shards_refuse_a_tenant_that_does_not_fit_before_any_call() {
     assert_eq!(elb.describe_load_balancers().send().await.unwrap().load_balancers().len(), 2, "no shard was added");
     // An existing tenant can still be changed when every shard is full.
     project.ok(&["tenant", "create", "f2"], 0);
-    // After adding a shard, the tenant fits.
-    project.ok(&["apply", "base", "--param", "shards=3", "--auto-approve"], 0);
+    // After adding a shard, the tenant fits. The group's max size 1 is below what the six
+    // tenants need (three instances): a plan of the base stack refuses it, so it is raised too.
+    let refused = project.run(&["plan", "base", "--param", "shards=3"]);
+    assert!(refused.code == 1 && refused.stderr.contains("asg_max_size 1 is below what the 6 tenants need: 3 instances"), "{}", refused.all());
+    project.ok(&["apply", "base", "--param", "shards=3", "--param", "asg_max_size=3", "--auto-approve"], 0);
     let info = create(&project, "f7");
     assert_eq!(info["shard"], 2);
 }

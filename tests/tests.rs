@@ -31,6 +31,7 @@ mod network_lifecycle;
 mod plan_checks;
 mod remote_state;
 mod replace_order;
+mod scale;
 mod secret_leak;
 mod shards;
 mod tenant_lifecycle;

@@ -446,6 +446,18 @@ pub struct SecretArgs {
     pub gateway_token_env: Option<String>,
 }
 
+/// A tenant's task size (the template's `cpu` and `memory` parameters, recorded in the
+/// tenant's state); a size that no instance of the base stack's type holds is refused at plan time.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TaskSizeArgs {
+    /// CPU units of the tenant's task (1024 = one vCPU; default: the template's, 512).
+    #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpu: Option<u32>,
+    /// Memory of the tenant's task, MiB (default: the template's, 1024).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
+    pub memory: Option<u32>,
+}
+
 /// `clawform tenant …`.
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
@@ -458,6 +470,8 @@ pub enum TenantCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        size: TaskSizeArgs,
         #[command(flatten)]
         params: ParamArgs,
     },
@@ -513,6 +527,8 @@ pub enum TenantCommand {
         /// plans against state as last applied, with no AWS call).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true, requires = "all")]
         refresh: bool,
+        #[command(flatten)]
+        size: TaskSizeArgs,
         #[command(flatten)]
         params: ParamArgs,
     },

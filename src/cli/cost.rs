@@ -4,21 +4,26 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use clawform::capacity::{platform_from_stacks, CapacityPlan, Networking, Platform};
+use clawform::capacity::{CapacityPlan, Networking, Platform};
 use clawform::cost::{self, CostRow};
+use clawform::platform::platform_from_stacks;
 use clawform::prices::PriceSheet;
 
 use super::{parse_params, Ctx, Failure, OK};
 use crate::cli::args::ParamArgs;
 
-fn platform(ctx: &Ctx, sheet: &PriceSheet, trunking: bool, params: &ParamArgs) -> Result<Platform, Failure> {
-    Ok(platform_from_stacks(&ctx.workspace, &parse_params(ctx, params)?, sheet, trunking)?)
+async fn platform(ctx: &Ctx, sheet: &PriceSheet, trunking: bool, params: &ParamArgs) -> Result<Platform, Failure> {
+    Ok(platform_from_stacks(&ctx.workspace, &parse_params(ctx, params)?, sheet, trunking).await?)
 }
 
-pub(crate) fn capacity_cmd(ctx: &Ctx, tenants: Option<u32>, trunking: bool, json: bool, params: &ParamArgs) -> Result<u8, Failure> {
+pub(crate) async fn capacity_cmd(ctx: &Ctx, tenants: Option<u32>, trunking: bool, json: bool, params: &ParamArgs) -> Result<u8, Failure> {
     let sheet = PriceSheet::builtin();
-    let platform = platform(ctx, &sheet, trunking, params)?;
-    let tenants = tenants.unwrap_or_else(|| platform.asg_max_size.saturating_mul(platform.packing().tasks_per_instance));
+    let platform = platform(ctx, &sheet, trunking, params).await?;
+    // Without --tenants: the tenants that exist, or, before any, as many as the group holds.
+    let tenants = tenants.unwrap_or_else(|| match platform.tenant_tasks.len() {
+        0 => platform.asg_max_size.saturating_mul(platform.packing().tasks_per_instance),
+        n => n as u32,
+    });
     let plan = platform.plan(tenants);
     if json {
         let value = serde_json::json!({ "platform": platform, "plan": plan, "price_sheet": sheet.name() });
@@ -35,6 +40,10 @@ pub(crate) fn render_capacity(platform: &Platform, plan: &CapacityPlan, sheet: &
     let p = &plan.packing;
     let _ = writeln!(out, "Capacity for {} tenants (one task each)\n", plan.tenants);
     let _ = writeln!(out, "  task:      {} CPU units, {} MiB (stacks/tenant.yaml params cpu, memory)", p.task.cpu, p.task.memory_mib);
+    if plan.existing_tenants > 0 {
+        let sizes: Vec<String> = plan.task_sizes.iter().map(|s| format!("{} × {}/{} MiB", s.tasks, s.cpu, s.memory_mib)).collect();
+        let _ = writeln!(out, "  tenants:   {} exist, counted at their recorded sizes (--cpu/--memory): {}", plan.existing_tenants, sizes.join(", "));
+    }
     let _ = writeln!(out, "  instance:  {} (stacks/base.yaml param instance_type; facts from {})", platform.instance_type, sheet.name());
     let networking = match platform.networking {
         Networking::Awsvpc => "awsvpc, ENI trunking off",
@@ -51,6 +60,12 @@ pub(crate) fn render_capacity(platform: &Platform, plan: &CapacityPlan, sheet: &
     let _ = writeln!(out, "  = {} tasks per instance ({} binds)\n", p.tasks_per_instance, binding.join(" and "));
     if p.tasks_per_instance == 0 {
         let _ = writeln!(out, "No task of this size fits on a {}: choose a larger instance type or a smaller task.", platform.instance_type);
+    } else if plan.task_sizes.len() > 1 || plan.task_sizes.first().is_some_and(|s| s.cpu != p.task.cpu || s.memory_mib != p.task.memory_mib) {
+        let _ = writeln!(
+            out,
+            "Instances: {} tasks of these sizes, packed first-fit decreasing = {} ({} on-demand base, {} Spot; ASG min size {})",
+            plan.tasks, plan.instances, plan.on_demand, plan.spot, platform.asg_min_size
+        );
     } else {
         let _ = writeln!(
             out,
@@ -58,7 +73,9 @@ pub(crate) fn render_capacity(platform: &Platform, plan: &CapacityPlan, sheet: &
             plan.tasks, p.tasks_per_instance, plan.instances, plan.on_demand, plan.spot, platform.asg_min_size
         );
     }
-    let verdict = if plan.fits_asg {
+    let verdict = if plan.asg_max_auto {
+        "(asg_max_size: auto; `tenant create` raises it as tenants need)".to_string()
+    } else if plan.fits_asg {
         format!("holds them ({} tasks at most)", plan.asg_max_tasks)
     } else {
         format!(
@@ -89,7 +106,7 @@ pub(crate) fn render_capacity(platform: &Platform, plan: &CapacityPlan, sheet: &
         let verdict = if plan.addresses_needed <= available {
             "enough".to_string()
         } else {
-            format!("NOT enough: widen the private subnets or add more ({} short)", plan.addresses_needed - available)
+            format!("NOT enough ({} short): add a larger private subnet to the list, such as `--param 'private_subnet_cidrs=[10.0.10.0/24, 10.0.11.0/24, 10.0.32.0/19]'` (README \"Capacity at 500 tenants\")", plan.addresses_needed - available)
         };
         let _ = writeln!(
             out,
@@ -106,12 +123,12 @@ pub(crate) fn render_capacity(platform: &Platform, plan: &CapacityPlan, sheet: &
     out
 }
 
-pub(crate) fn cost_cmd(ctx: &Ctx, tenants: &[u32], prices: Option<&Path>, trunking: bool, json: bool, params: &ParamArgs) -> Result<u8, Failure> {
+pub(crate) async fn cost_cmd(ctx: &Ctx, tenants: &[u32], prices: Option<&Path>, trunking: bool, json: bool, params: &ParamArgs) -> Result<u8, Failure> {
     let sheet = match prices {
         Some(path) => PriceSheet::load(path).map_err(|e| Failure(e.to_string()))?,
         None => PriceSheet::builtin(),
     };
-    let platform = platform(ctx, &sheet, trunking, params)?;
+    let platform = platform(ctx, &sheet, trunking, params).await?;
     let rows: Vec<CostRow> = tenants.iter().map(|&n| cost::estimate(&platform, &sheet, n)).collect();
     let notes = cost::notes(&platform, &rows);
     if json {

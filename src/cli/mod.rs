@@ -224,8 +224,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
             };
             graph::graph_cmd(ctx, &stack, source, format, &params).await
         }
-        Command::Capacity { tenants, trunking, json, params } => cost::capacity_cmd(ctx, tenants, trunking, json, &params),
-        Command::Cost { tenants, prices, trunking, json, params } => cost::cost_cmd(ctx, &tenants, prices.as_deref(), trunking, json, &params),
+        Command::Capacity { tenants, trunking, json, params } => cost::capacity_cmd(ctx, tenants, trunking, json, &params).await,
+        Command::Cost { tenants, prices, trunking, json, params } => cost::cost_cmd(ctx, &tenants, prices.as_deref(), trunking, json, &params).await,
         Command::ForceUnlock { stack, lock_id, force } => force_unlock_cmd(ctx, &stack, &lock_id, force).await,
     }
 }

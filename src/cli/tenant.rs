@@ -8,7 +8,7 @@ use clawform::WorkspaceError;
 use clawform::{TenantInfo, TenantSecrets, Tenants};
 use serde_json::Value as Json;
 
-use super::args::{ParamArgs, SecretArgs, TenantCommand};
+use super::args::{ParamArgs, SecretArgs, TaskSizeArgs, TenantCommand};
 use super::{confirm, params_for, render, Ctx, Failure, CHANGES, OK};
 
 mod lifecycle;
@@ -106,7 +106,7 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
     let provider = ctx.provider().await?;
     let tenants = Tenants::new(ctx.workspace.clone(), provider).with_aws(ctx.aws().await?);
     match command {
-        TenantCommand::Create { id, secrets, json, params } => create(ctx, &tenants, &id, &secrets, json, &params).await,
+        TenantCommand::Create { id, secrets, json, size, params } => create(ctx, &tenants, &id, &secrets, json, &size, &params).await,
         TenantCommand::Destroy { id, auto_approve, json } => destroy(ctx, &tenants, &id, auto_approve, json).await,
         TenantCommand::List { json } => list(&tenants, json).await,
         TenantCommand::Show { id, json } => {
@@ -114,9 +114,9 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
             print_info(&info, json)?;
             Ok(OK)
         }
-        TenantCommand::Plan { id: Some(id), detailed_exitcode, json, compact, params, secrets, .. } => {
+        TenantCommand::Plan { id: Some(id), detailed_exitcode, json, compact, params, secrets, size, .. } => {
             let json = json.then_some(super::show::JsonOut { format: super::args::JsonFormat::Terraform, compact });
-            plan_one(ctx, &tenants, &id, detailed_exitcode, json, &params, &secrets).await
+            plan_one(ctx, &tenants, &id, detailed_exitcode, json, &with_size(params_for(ctx, clawform::tenants::TEMPLATE, &params)?, &size), &secrets).await
         }
         TenantCommand::Plan { detailed_exitcode, json, params, refresh, .. } => plan_all(ctx, &tenants, detailed_exitcode, json, &params, refresh).await,
         TenantCommand::Apply { all: _, auto_approve, parallelism, params } => apply_all(ctx, &tenants, auto_approve, parallelism, &params).await,
@@ -130,11 +130,12 @@ pub(super) async fn run(ctx: &Ctx, command: TenantCommand) -> Result<u8, Failure
 }
 
 /// `tenant create ID`: applies the template for one tenant, printing its URL and ARNs.
-async fn create(ctx: &Ctx, tenants: &Tenants, id: &str, secret_args: &SecretArgs, json: bool, params: &ParamArgs) -> Result<u8, Failure> {
+async fn create(ctx: &Ctx, tenants: &Tenants, id: &str, secret_args: &SecretArgs, json: bool, size: &TaskSizeArgs, params: &ParamArgs) -> Result<u8, Failure> {
     let id = id.to_string();
     clawform::tenants::validate_tenant_id(&id).map_err(|e| Failure(e.to_string()))?;
     let secrets = secrets(secret_args)?;
-    let info = tenants.create(&id, &params_for(ctx, clawform::tenants::TEMPLATE, params)?, &secrets, &progress(ctx, json)).await?;
+    let params = with_size(params_for(ctx, clawform::tenants::TEMPLATE, params)?, size);
+    let info = tenants.create(&id, &params, &secrets, &progress(ctx, json)).await?;
     if !json {
         println!("\n{} Tenant `{id}` is ready.\n", ctx.style.green("Apply complete!"));
     }
@@ -143,6 +144,17 @@ async fn create(ctx: &Ctx, tenants: &Tenants, id: &str, secret_args: &SecretArgs
     }
     print_info(&info, json)?;
     Ok(OK)
+}
+
+/// The template's parameters with `--cpu` and `--memory` (which win over `--param`).
+fn with_size(mut params: indexmap::IndexMap<String, Json>, size: &TaskSizeArgs) -> indexmap::IndexMap<String, Json> {
+    if let Some(cpu) = size.cpu {
+        params.insert("cpu".into(), Json::from(cpu));
+    }
+    if let Some(memory) = size.memory {
+        params.insert("memory".into(), Json::from(memory));
+    }
+    params
 }
 
 /// `tenant destroy ID`: every resource of one tenant, the others untouched.
@@ -188,14 +200,14 @@ async fn plan_one(
     id: &str,
     detailed_exitcode: bool,
     json: Option<super::show::JsonOut>,
-    params: &ParamArgs,
+    params: &indexmap::IndexMap<String, Json>,
     secret_args: &SecretArgs,
 ) -> Result<u8, Failure> {
     let id = id.to_string();
     // No secret is needed to plan (a plan never holds one): what a new tenant makes from them
     // shows as "(sensitive) known after apply".
     let secrets = secrets(secret_args)?;
-    let plan = tenants.plan(&id, &params_for(ctx, clawform::tenants::TEMPLATE, params)?, &secrets).await?;
+    let plan = tenants.plan(&id, params, &secrets).await?;
     if let Some(json) = json {
         super::show::print_plan_json(ctx, &plan, None, json)?;
     } else {

@@ -212,6 +212,20 @@ impl Scope {
             Reference::Param(name) if self.withheld.contains(name) => Ok(Resolved::Withheld),
             Reference::Param(name) => self.params.get(name).cloned().map(Resolved::Known).ok_or_else(|| ResolveError::Param(r.to_string())),
             Reference::CountIndex => Err(ResolveError::Template("`${count.index}` is only meaningful inside a resource with `count`".into())),
+            Reference::ParamItem { name, .. } if self.withheld.contains(name) => Ok(Resolved::Withheld),
+            Reference::ParamItem { name, index } => {
+                let value = self.params.get(name).ok_or_else(|| ResolveError::Param(format!("${{param.{name}}}")))?;
+                let Some(position) = index else {
+                    return Err(ResolveError::Template(format!("`{r}`: `[count.index]` is only meaningful inside a resource with `count`")));
+                };
+                let items = value
+                    .as_array()
+                    .ok_or_else(|| ResolveError::Index { reference: r.to_string(), reason: format!("`param.{name}` is {value}, not a list") })?;
+                items.get(*position).cloned().map(Resolved::Known).ok_or_else(|| ResolveError::Index {
+                    reference: r.to_string(),
+                    reason: format!("`param.{name}` has {} item(s); there is no item {position} (give lists of the same length)", items.len()),
+                })
+            }
             Reference::Resource { address, attribute } if address.ends_with("[*]") => {
                 let name = &address[..address.len() - 3];
                 let mut items = Vec::new();

@@ -618,6 +618,13 @@ impl Stack {
                 })
             }
             Reference::CountIndex => (!counted).then(|| "`${count.index}` is only meaningful inside a resource with `count`".to_string()),
+            Reference::ParamItem { name, index } => {
+                if !self.params.contains_key(name) {
+                    let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
+                    return Some(format!("unknown reference `{r}`: no parameter `{name}` is declared under `params:` (declared: {})", list_or_none(&known)));
+                }
+                (index.is_none() && !counted).then(|| format!("`{r}`: `[count.index]` is only meaningful inside a resource with `count`"))
+            }
             // Outputs of other stacks are looked up when the stack is planned.
             Reference::Output { .. } => None,
         }
@@ -672,7 +679,7 @@ fn fill_instance_at(value: &Json, index: Option<usize>, counts: &BTreeMap<String
     match value {
         Json::String(s) if s.contains('$') => {
             let Ok(template) = Template::parse(s) else { return Ok(value.clone()) };
-            if template.references().all(|r| !matches!(r, Reference::CountIndex | Reference::Resource { .. })) {
+            if template.references().all(|r| !matches!(r, Reference::CountIndex | Reference::Resource { .. } | Reference::ParamItem { index: None, .. })) {
                 return Ok(value.clone());
             }
             if let (Some(Reference::CountIndex), Some(i)) = (template.as_single_reference(), index) {
@@ -682,6 +689,7 @@ fn fill_instance_at(value: &Json, index: Option<usize>, counts: &BTreeMap<String
             for part in template.parts() {
                 parts.push(match part {
                     Part::Ref(Reference::CountIndex) => Part::Text(index.map(|i| i.to_string()).unwrap_or_default()),
+                    Part::Ref(Reference::ParamItem { name, index: None }) if index.is_some() => Part::Ref(Reference::ParamItem { name: name.clone(), index }),
                     Part::Ref(Reference::Resource { address, attribute }) => {
                         let (name, which) = split_address(address);
                         let address = match (which, index) {
@@ -865,6 +873,9 @@ fn count_value(count: &Json, params: &IndexMap<String, Json>) -> Result<CountVal
     };
     match &value {
         Json::String(s) if s == "auto" => Ok(CountValue::Auto(from_param)),
+        // A list parameter counts its items: one instance per item, each reading its own with
+        // `${param.NAME[count.index]}` (Terraform's `count = length(var.NAME)`).
+        Json::Array(items) if items.len() as u64 <= MAX_COUNT => Ok(CountValue::Fixed(items.len())),
         // `--param shards=3` arrives as a number; from a file or environment it may be text.
         Json::String(s) => s
             .parse::<u64>()
@@ -877,7 +888,7 @@ fn count_value(count: &Json, params: &IndexMap<String, Json>) -> Result<CountVal
             .filter(|n| *n <= MAX_COUNT)
             .map(|n| CountValue::Fixed(n as usize))
             .ok_or_else(|| format!("`count` is {n}; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
-        other => Err(format!("`count` is {other}; expected a whole number (0 to {MAX_COUNT}) or `auto`")),
+        other => Err(format!("`count` is {other}; expected a whole number (0 to {MAX_COUNT}), `auto` or a list of at most {MAX_COUNT} items")),
     }
 }
 

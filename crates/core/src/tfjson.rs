@@ -303,6 +303,7 @@ fn identity(c: &ResourceChange, options: &TfOptions) -> Map<String, Json> {
 fn tf_references(r: &Reference, types: &HashMap<String, String>) -> Vec<String> {
     match r {
         Reference::Param(p) => vec![format!("var.{p}")],
+        Reference::ParamItem { name, .. } => vec![format!("var.{name}")],
         Reference::Resource { address, attribute } => {
             let (name, _) = split(address);
             let type_name = types.get(address).or_else(|| types.get(name)).cloned().unwrap_or_else(|| "unknown".into());

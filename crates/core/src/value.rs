@@ -34,6 +34,15 @@ pub enum Reference {
     },
     /// `${count.index}`: the instance number inside a resource with `count`.
     CountIndex,
+    /// `${param.NAME[N]}` or `${param.NAME[count.index]}` (`index` none until a resource with
+    /// `count` is expanded): one item of a list parameter, so a counted resource can take the
+    /// item of its own number (one subnet per CIDR of a list).
+    ParamItem {
+        /// The parameter's name.
+        name: String,
+        /// The item's position; none for `[count.index]` before expansion.
+        index: Option<usize>,
+    },
 }
 
 /// Which item of a list output a reference picks.
@@ -89,6 +98,8 @@ impl fmt::Display for Reference {
             Reference::Output { stack, name, index: None } => write!(f, "${{{stack}.outputs.{name}}}"),
             Reference::Output { stack, name, index: Some(i) } => write!(f, "${{{stack}.outputs.{name}[{i}]}}"),
             Reference::CountIndex => write!(f, "${{count.index}}"),
+            Reference::ParamItem { name, index: Some(i) } => write!(f, "${{param.{name}[{i}]}}"),
+            Reference::ParamItem { name, index: None } => write!(f, "${{param.{name}[count.index]}}"),
         }
     }
 }
@@ -291,6 +302,13 @@ impl Reference {
         }
         match (parts.as_slice(), bracket) {
             (["param", name], None) => Ok(Reference::Param(name.to_string())),
+            (["param", name], Some(i)) if tail.is_empty() => {
+                let index = match i {
+                    "count.index" => None,
+                    n => Some(canonical_number(n).ok_or_else(|| err("expected a number or `count.index` between the brackets of a parameter"))?),
+                };
+                Ok(Reference::ParamItem { name: name.to_string(), index })
+            }
             ([stack, "outputs", name], None) => Ok(Reference::Output { stack: stack.to_string(), name: name.to_string(), index: None }),
             ([stack, "outputs", name], Some(i)) if tail.is_empty() => {
                 let index = match i.strip_prefix("param.") {
@@ -678,6 +696,9 @@ mod tests {
         for bad in ["${alb[01].arn}", "${alb[x].arn}", "${alb[1]}", "${alb[1.arn}", "${a.outputs.b[-1]}", "${alb[1].arn.x}"] {
             assert!(Template::parse(bad).is_err(), "{bad} must be refused");
         }
+        assert_eq!(one("${param.cidrs[count.index]}"), Reference::ParamItem { name: "cidrs".into(), index: None });
+        assert_eq!(one("${param.cidrs[2]}").to_string(), "${param.cidrs[2]}");
+        assert!(Template::parse("${param.cidrs[x]}").is_err());
         assert_eq!(split_address("alb[3]"), ("alb", Some(InstanceIndex::Number(3))));
         assert_eq!(split_address("alb"), ("alb", None));
         assert_eq!(split_address("alb[*]"), ("alb", Some(InstanceIndex::Splat)));

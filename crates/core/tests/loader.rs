@@ -459,3 +459,43 @@ fn a_stack_changed_after_a_plan_is_checked_again() {
     // And the original still plans as before.
     assert_eq!(clawform_core::plan(&stack, &registry, None, Default::default()).expect("plans").changes.len(), 1);
 }
+
+/// A list parameter counts its items, and each instance reads its own item
+/// (`${param.NAME[count.index]}`): one subnet per CIDR of a list, as Terraform's
+/// `count = length(var.cidrs)` with `var.cidrs[count.index]`.
+#[test]
+fn a_list_parameter_counts_its_items_and_each_instance_reads_its_own() {
+    let text = lines(&[
+        "stack: s",
+        "params:",
+        "  cidrs:",
+        "    default: [10.0.0.0/16, 10.1.0.0/16]",
+        "  names:",
+        "    default: [a, b]",
+        "resources:",
+        "  net:",
+        "    type: test_network",
+        "    count: ${param.cidrs}",
+        "    cidr_block: ${param.cidrs[count.index]}",
+        "    name: net-${param.names[count.index]}",
+        "outputs:",
+        "  first: ${param.cidrs[0]}",
+    ]);
+    let registry = registry();
+    let stack = load(&text);
+    let plan = clawform_core::plan(&stack, &registry, None, Default::default()).expect("plans");
+    let made: Vec<(String, serde_json::Value)> = plan.changes.iter().map(|c| (c.address.clone(), c.after.as_ref().unwrap()["cidr_block"].clone())).collect();
+    assert_eq!(made, [("net[0]".to_string(), json!("10.0.0.0/16")), ("net[1]".to_string(), json!("10.1.0.0/16"))]);
+    assert_eq!(plan.changes[1].after.as_ref().unwrap()["name"], json!("net-b"));
+
+    // Three CIDRs but two names: the third instance has no name, and the error says so.
+    let mut longer = stack.clone();
+    longer.param_overrides.insert("cidrs".into(), json!(["10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16"]));
+    let err = clawform_core::plan(&longer, &registry, None, Default::default()).unwrap_err();
+    assert!(err.to_string().contains("`param.names` has 2 item(s); there is no item 2"), "{err}");
+
+    // `[count.index]` outside a counted resource is refused where it is written.
+    let outside = text.replace("  first: ${param.cidrs[0]}", "  first: ${param.cidrs[count.index]}");
+    let errs = errors(&outside);
+    assert!(errs.iter().any(|d| d.message.contains("`[count.index]` is only meaningful inside a resource with `count`")), "{errs:?}");
+}

@@ -34,8 +34,9 @@ pub struct AutoscalingGroup {
     /// and a capacity provider's managed scaling changes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_capacity: Option<Val<i32>>,
-    /// The subnets instances are launched in.
-    pub vpc_zone_identifier: Vec<Val<String>>,
+    /// The subnets instances are launched in: a list, or one reference to a list
+    /// (`${private[*].id}`, every instance of a counted subnet).
+    pub vpc_zone_identifier: Val<Vec<Val<String>>>,
     /// Whether new instances are protected from scale-in (default false); ECS managed
     /// termination protection needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,7 +87,7 @@ impl Resource for AutoscalingGroup {
                 ));
             }
         }
-        if self.vpc_zone_identifier.is_empty() {
+        if self.vpc_zone_identifier.literal().is_some_and(Vec::is_empty) {
             errors.push(FieldError::new("vpc_zone_identifier", "is empty; expected at least one subnet id"));
         }
         if let Some(Val::Lit(t)) = &self.health_check_type {
@@ -190,7 +191,7 @@ impl AutoscalingGroup {
     }
 
     fn subnets(&self) -> Result<String, ProviderError> {
-        Ok(self.vpc_zone_identifier.iter().map(|s| s.value().cloned()).collect::<Result<Vec<_>, _>>()?.join(","))
+        Ok(self.vpc_zone_identifier.value()?.iter().map(|s| s.value().cloned()).collect::<Result<Vec<_>, _>>()?.join(","))
     }
 
     fn launch_template_spec(&self) -> Result<Option<SdkSpec>, ProviderError> {
