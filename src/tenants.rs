@@ -512,7 +512,10 @@ impl Tenants {
     /// (`shards: auto`), the group's maximum size (`asg_max_size: auto`).
     async fn reserve_shard(&self, id: &str, params: &IndexMap<String, Json>, options: &ApplyOptions) -> Result<usize, WorkspaceError> {
         if let (Placement::Existing(shard), _) = self.place(id).await? {
-            return Ok(shard);
+            if !(params.contains_key("cpu") || params.contains_key("memory")) {
+                return Ok(shard);
+            }
+            return self.resize(id, shard, params, options).await;
         }
         // Placement is quick (state reads and one write); concurrent creates queue for it.
         self.workspace
@@ -542,6 +545,25 @@ impl Tenants {
                     }
                 }
                 self.workspace.backend().save(&state).await?;
+                Ok(shard)
+            })
+            .await
+    }
+
+    /// A placed tenant given a size (`--cpu`, `--memory`): the group grows first when the
+    /// tenants, this one at its new size, need more instances than its maximum (`asg_max_size:
+    /// auto`), under the placement lock, as for a new tenant.
+    async fn resize(&self, id: &str, shard: usize, params: &IndexMap<String, Json>, options: &ApplyOptions) -> Result<usize, WorkspaceError> {
+        self.workspace
+            .with_lock_within(PLACEMENT_LOCK, "tenant resize", PLACEMENT_WAIT.max(self.workspace.lock_timeout()), async || {
+                // The size not given stays as recorded.
+                let mut sized = self.workspace.state(&Tenants::stack_name(id)).await?.map(|s| s.param_overrides).unwrap_or_default();
+                sized.retain(|k, _| k == "cpu" || k == "memory");
+                sized.extend(params.iter().filter(|(k, _)| *k == "cpu" || *k == "memory").map(|(k, v)| (k.clone(), v.clone())));
+                let others: Vec<TenantSlot> = crate::fleet::tenant_slots(self.workspace.fleet_sources()).await?.into_iter().filter(|s| s.id != id).collect();
+                if let Some(raise) = self.room_for(&others, &sized).await? {
+                    self.grow_base(None, Some(raise), options).await?;
+                }
                 Ok(shard)
             })
             .await

@@ -51,7 +51,7 @@ async fn drift_is_named_put_back_accepted_and_leftovers_adopted() {
     assert_eq!(
         found,
         vec![
-            ("asg".to_string(), "max_size".to_string(), Json::from(20), Json::from(50)),
+            ("asg".to_string(), "max_size".to_string(), Json::from(1), Json::from(50)),
             ("log_group".to_string(), "retention_in_days".to_string(), Json::from(30), Json::from(90)),
         ],
         "{}",
@@ -65,10 +65,10 @@ async fn drift_is_named_put_back_accepted_and_leftovers_adopted() {
     // The plan shows the drift first, then puts the values back.
     let plan = project.ok(&["plan", "base", "--detailed-exitcode"], 2);
     assert!(plan.stdout.contains("Objects have changed outside of clawform"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("max_size") && plan.stdout.contains("50 -> 20"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("max_size") && plan.stdout.contains("50 -> 1"), "{}", plan.stdout);
     project.ok(&["apply", "base", "--auto-approve"], 0);
     let asg = autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("openclaw-ecs-asg").send().await.unwrap();
-    assert_eq!(asg.auto_scaling_groups()[0].max_size(), Some(20));
+    assert_eq!(asg.auto_scaling_groups()[0].max_size(), Some(1));
     ec2.delete_vpc().vpc_id(&ghost_id).send().await.unwrap();
     project.ok(&["drift", "--all"], 0);
 

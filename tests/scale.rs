@@ -115,6 +115,15 @@ async fn auto_max_size_grows_with_the_tenants_and_is_never_lowered() {
     }
     let bad = project.run(&["tenant", "create", "big", "--cpu", "0"]);
     assert!(bad.code == 1 && bad.stderr.contains("invalid value '0' for '--cpu <UNITS>'"), "{}", bad.all());
+
+    // A tenant given a new size grows the group first too, when the others at their sizes and
+    // it at its new one need more instances than the maximum.
+    create(&project, "a1", &["--cpu", "2048", "--memory", "3000"]);
+    assert_eq!(asg_max(&project).await, 3, "a1 and a3 alone, a2 with a4: still three");
+    create(&project, "a2", &["--cpu", "2048", "--memory", "3000"]);
+    assert_eq!(asg_max(&project).await, 4, "a1, a2 and a3 alone, a4 alone");
+    assert_eq!(project.state("tenant-a2")["param_overrides"]["memory"], 3000);
+    project.ok(&["tenant", "plan", "--all", "--detailed-exitcode"], 0);
 }
 
 async fn addresses_that_would_run_out_are_refused_before_any_call() {
@@ -181,12 +190,15 @@ async fn services_move_to_larger_subnets_at_their_next_deployment() {
 async fn a_platform_applied_before_the_list_moves_with_state_mv() {
     let project = Project::new();
     project.write_stack("base", include_str!("scale_base_before.yaml"));
-    copy_repo_stack(&project, "tenant");
+    // The tenant template of that time: HTTP only, before base had `url_scheme`.
+    let tenant = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/tenant.yaml")).unwrap();
+    project.write_stack("tenant", &tenant.replace("${base.outputs.url_scheme}://", "http://"));
     project.ok(&["apply", "base", "--auto-approve"], 0);
     create(&project, "o1", &[]);
     let before = string_list(&project.state("base")["outputs"]["private_subnet_ids"]);
 
     copy_repo_stack(&project, "base");
+    copy_repo_stack(&project, "tenant");
     for (from, to) in [
         ("private_a", "private[0]"),
         ("private_b", "private[1]"),

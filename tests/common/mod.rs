@@ -71,6 +71,14 @@ impl Project {
         serde_json::from_str::<serde_json::Value>(&text).expect("lock parses")["id"].as_str().expect("lock id").to_string()
     }
 
+    /// The names of the locks held in the project's state folder (stacks, `tenants-placement`).
+    pub fn held_locks(&self) -> Vec<String> {
+        let entries = std::fs::read_dir(self.path().join("state")).expect("state folder");
+        let mut names: Vec<String> = entries.flatten().filter_map(|e| e.file_name().to_str()?.strip_suffix(".lock").map(str::to_string)).collect();
+        names.sort();
+        names
+    }
+
     pub fn state(&self, stack: &str) -> serde_json::Value {
         let text = std::fs::read_to_string(self.state_file(stack)).expect("state file");
         serde_json::from_str(&text).expect("state parses")
