@@ -37,7 +37,7 @@ async fn kill_at(project: &Project, id: &str, at: u64, hold: Hold) -> String {
     drop(proxy);
     // A kill while the Auto Scaling group's maximum is raised for this tenant lands before its
     // state exists, and leaves the placement and base locks held as well as its own.
-    let journal = project.state_file(&stack).exists().then(|| project.state(&stack)["creating"].clone()).unwrap_or_default();
+    let journal = if project.state_file(&stack).exists() { project.state(&stack)["creating"].clone() } else { serde_json::Value::Null };
     for lock in project.held_locks() {
         project.ok(&["force-unlock", &lock, &project.lock_id(&lock), "--force"], 0);
     }
