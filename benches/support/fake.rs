@@ -189,5 +189,12 @@ pub async fn applied(root: &std::path::Path, n: usize) -> (Workspace, Arc<Memory
         let report = workspace.apply_locked(&plan, provider.clone(), &options).await.expect("a tenant applies");
         assert!(report.failures.is_empty(), "{id}: {:?}", report.failures);
     }
+    // `tenant create` raises the Auto Scaling group's maximum as tenants arrive (`asg_max_size:
+    // auto`); here once, for all of them, so that the base stack is as applied.
+    let mut base = workspace.load(BASE_STACK, &IndexMap::new()).expect("the base stack loads");
+    base.auto_count_minimum = Some(shards);
+    let plan = workspace.plan(&base).await.expect("the base stack plans");
+    let report = workspace.apply_locked(&plan, provider.clone(), &options).await.expect("the base stack applies");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
     (workspace, backend)
 }
