@@ -36,19 +36,6 @@ fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.all()))
 }
 
-fn files_under(dir: &std::path::Path) -> String {
-    let mut all = String::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            all.push_str(&files_under(&path));
-        } else {
-            all.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));
-        }
-    }
-    all
-}
-
 async fn service(ecs: &aws_sdk_ecs::Client, id: &str) -> aws_sdk_ecs::types::Service {
     let out = ecs.describe_services().cluster(CLUSTER).services(format!("openclaw-{id}")).send().await.unwrap();
     out.services()[0].clone()
@@ -240,7 +227,7 @@ async fn a_tenant_is_watched_suspended_resumed_restarted_rotated_and_its_logs_re
     assert!(missing.stderr.contains("--api-key-env"), "{}", missing.stderr);
     outputs.push_str(&project.ok(&["tenant", "show", "life1", "--json"], 0).all());
     outputs.push_str(&project.ok(&["state", "show", "tenant-life1", "secret"], 0).all());
-    outputs.push_str(&files_under(project.path()));
+    outputs.push_str(&crate::common::files_under(project.path()));
     for secret in [old_key, new_key, old_token.as_str(), new_token.as_str(), "sk-ant-test-FILEKEY-life1", "given-gateway-token-0123456789"] {
         assert!(!outputs.contains(secret), "a secret value leaked into output or state");
     }

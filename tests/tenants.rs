@@ -33,19 +33,6 @@ fn listener_arn(project: &Project) -> String {
     out.stdout.trim().to_string()
 }
 
-fn files_under(dir: &std::path::Path) -> String {
-    let mut all = String::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            all.push_str(&files_under(&path));
-        } else {
-            all.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));
-        }
-    }
-    all
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn three_tenants_are_wired_to_the_load_balancer_and_secrets_stay_secret() {
     let project = shared();
@@ -128,7 +115,7 @@ async fn three_tenants_are_wired_to_the_load_balancer_and_secrets_stay_secret() 
     for id in ids {
         let key = api_key(id);
         assert!(!outputs.contains(&key), "a command printed {id}'s API key");
-        assert!(!files_under(&project.path().join("state")).contains(&key), "{id}'s API key is stored under state/");
+        assert!(!crate::common::files_under(&project.path().join("state")).contains(&key), "{id}'s API key is stored under state/");
     }
 }
 

@@ -143,3 +143,17 @@ pub fn copy_repo_stack(project: &Project, name: &str) {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks").join(format!("{name}.yaml"));
     std::fs::copy(&from, project.path().join("stacks").join(format!("{name}.yaml"))).expect("copy stack");
 }
+
+/// Every file under `dir`, read as text and joined: what a secret search looks through.
+pub fn files_under(dir: &std::path::Path) -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            all.push_str(&files_under(&path));
+        } else {
+            all.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));
+        }
+    }
+    all
+}
